@@ -1,0 +1,154 @@
+"""Lake round trips on real Delta tables, and one test per engine hazard guard."""
+
+import threading
+
+import pandas as pd
+import pytest
+from pyspark.sql import functions as F
+
+from workbench.lake import Lake, LakeError, SchemaMismatchError, TableNotFoundError
+
+
+def frame(spark, **columns):
+    return spark.createDataFrame(pd.DataFrame(columns))
+
+
+def rows(df, order="k"):
+    return [tuple(r) for r in df.orderBy(order).collect()]
+
+
+def test_write_returns_versions_and_pinned_read_survives_later_writes(spark, lake):
+    assert lake.write("gold.t", frame(spark, k=[1, 2], v=[1.0, 2.0])) == 0
+    assert lake.write("gold.t", frame(spark, k=[3], v=[3.0])) == 1
+    assert lake.write("gold.t", frame(spark, k=[9], v=[9.0]), mode="overwrite") == 2
+    assert rows(lake.read("gold.t")) == [(9, 9.0)]
+    assert rows(lake.read("gold.t", version=0)) == [(1, 1.0), (2, 2.0)]
+    assert rows(lake.read("gold.t", version=1)) == [(1, 1.0), (2, 2.0), (3, 3.0)]
+    assert lake.version("gold.t") == 2
+    with pytest.raises(LakeError, match="versions 0..2"):
+        lake.read("gold.t", version=7)
+
+
+def test_names_map_to_paths_and_bad_names_are_refused(lake):
+    assert lake.path("bronze.vat_invoices").endswith("/lake/bronze/vat_invoices")
+    assert lake.path("runs.r_20240101.estimates").endswith("/lake/runs/r_20240101/estimates")
+    for bad in ("vat", "Bronze.x", "bronze/../x", "bronze.x y"):
+        with pytest.raises(LakeError, match="bad table name"):
+            lake.path(bad)
+    with pytest.raises(TableNotFoundError):
+        lake.read("silver.nothing")
+
+
+def test_appended_extra_column_is_refused_not_dropped(spark, lake):
+    """Sail silently drops an appended column: the guard must refuse it."""
+    lake.write("silver.t", frame(spark, k=[1], v=[1.0]))
+    with pytest.raises(SchemaMismatchError, match=r"new column\(s\) \['extra'\]"):
+        lake.write("silver.t", frame(spark, k=[2], v=[2.0], extra=["x"]))
+    assert lake.version("silver.t") == 0  # nothing was written
+
+
+def test_evolve_adds_nullable_column_and_keeps_its_values(spark, lake):
+    lake.write("silver.t", frame(spark, k=[1], v=[1.0]))
+    lake.write("silver.t", frame(spark, k=[2], v=[2.0], extra=["x"]), evolve=True)
+    assert rows(lake.read("silver.t")) == [(1, 1.0, None), (2, 2.0, "x")]
+    assert lake.arrow_schema("silver.t").field("extra").nullable
+    # the old version still reads with its old schema
+    assert lake.read("silver.t", version=0).columns == ["k", "v"]
+
+
+def test_type_change_and_missing_column_are_refused(spark, lake):
+    lake.write("silver.t", frame(spark, k=[1], v=[1.0]))
+    with pytest.raises(SchemaMismatchError, match="v: table has double, data has string"):
+        lake.write("silver.t", frame(spark, k=[2], v=["2"]))
+    with pytest.raises(SchemaMismatchError, match=r"lacks column\(s\) \['v'\]"):
+        lake.write("silver.t", frame(spark, k=[2]))
+
+
+def test_partition_overwrite_replaces_only_that_partition(spark, lake):
+    lake.write("gold.p", frame(spark, k=[1, 2, 3], m=["2024-01", "2024-01", "2024-02"]), partition_by=["m"])
+    lake.write("gold.p", frame(spark, k=[7], m=["2024-01"]), mode="overwrite", replace_where="m = '2024-01'")
+    assert rows(lake.read("gold.p")) == [(3, "2024-02"), (7, "2024-01")]
+
+
+def test_replace_where_refuses_rows_outside_the_predicate(spark, lake):
+    """Sail would append the stray row and still delete the partition."""
+    lake.write("gold.p", frame(spark, k=[1, 2], m=["2024-01", "2024-02"]), partition_by=["m"])
+    with pytest.raises(LakeError, match="does not match"):
+        lake.write("gold.p", frame(spark, k=[7, 8], m=["2024-01", "2024-03"]), mode="overwrite",
+                   replace_where="m = '2024-01'")
+    assert rows(lake.read("gold.p")) == [(1, "2024-01"), (2, "2024-02")]
+
+
+def test_dynamic_partition_overwrite_is_refused(spark, lake):
+    """Dynamic partition overwrite replaces the whole table on Sail."""
+    lake.write("gold.p", frame(spark, k=[1, 2], m=["2024-01", "2024-02"]))
+    spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
+    try:
+        with pytest.raises(LakeError, match="dynamic"):
+            lake.write("gold.p", frame(spark, k=[3], m=["2024-01"]), mode="overwrite")
+    finally:
+        spark.conf.set("spark.sql.sources.partitionOverwriteMode", "static")
+    assert lake.row_count("gold.p") == 2
+
+
+def test_timestamp_replace_where_in_utc(spark, lake):
+    df = frame(spark, k=[1, 2], d=["2024-01-01 00:30:00", "2024-01-02 00:30:00"]).withColumn(
+        "ts", F.to_timestamp("d")).drop("d")
+    lake.write("gold.ts", df)
+    new = frame(spark, k=[5], d=["2024-01-01 12:00:00"]).withColumn("ts", F.to_timestamp("d")).drop("d")
+    lake.write("gold.ts", new, mode="overwrite",
+               replace_where="ts >= TIMESTAMP '2024-01-01 00:00:00' AND ts < TIMESTAMP '2024-01-02 00:00:00'")
+    assert [r.k for r in lake.read("gold.ts").orderBy("k").collect()] == [2, 5]
+
+
+def test_merge_updates_inserts_and_creates(spark, lake):
+    assert lake.merge("silver.m", frame(spark, k=[1, 2], v=[1.0, 2.0]), keys=["k"]) == 0
+    version = lake.merge("silver.m", frame(spark, k=[2, 3], v=[20.0, 3.0]), keys=["k"])
+    assert version == 1
+    assert rows(lake.read("silver.m")) == [(1, 1.0), (2, 20.0), (3, 3.0)]
+    assert lake.history("silver.m")[0]["operation"] == "MERGE"
+    with pytest.raises(LakeError, match="more than once"):
+        lake.merge("silver.m", frame(spark, k=[4, 4], v=[1.0, 2.0]), keys=["k"])
+    with pytest.raises(SchemaMismatchError):
+        lake.merge("silver.m", frame(spark, k=[5], v=[5.0], extra=["e"]), keys=["k"])
+
+
+def test_concurrent_merges_all_land(spark, lake):
+    """The loser of a commit conflict is retried by the lake, so no update is lost."""
+    lake.write("silver.c", frame(spark, k=list(range(4)), v=[0.0] * 4))
+    errors = []
+
+    def bump(key):
+        try:
+            lake.merge("silver.c", frame(spark, k=[key], v=[float(key + 100)]), keys=["k"])
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=bump, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert rows(lake.read("silver.c")) == [(k, float(k + 100)) for k in range(4)]
+
+
+def test_list_tables_history_and_row_counts(spark, lake):
+    lake.write("bronze.a", frame(spark, k=[1, 2, 3]))
+    lake.write("gold.b", frame(spark, k=[1], m=["x"]), partition_by=["m"])
+    lake.write("gold.b", frame(spark, k=[2], m=["y"]))
+    infos = {i.name: i for i in lake.tables()}
+    assert set(infos) == {"bronze.a", "gold.b"}
+    assert infos["bronze.a"].rows == 3 and infos["bronze.a"].layer == "bronze"
+    assert infos["gold.b"].version == 1 and infos["gold.b"].rows == 2
+    assert [c for c, _ in infos["gold.b"].columns] == ["k", "m"]
+    assert [h["version"] for h in lake.history("gold.b")] == [1, 0]
+    assert lake.row_count("gold.b", version=0) == 1
+
+
+def test_lake_from_settings_uses_configured_root(tmp_path):
+    from workbench.config import load_settings
+
+    lake = Lake.from_settings(load_settings(environ={"WORKBENCH_LAKE_ROOT": str(tmp_path)}))
+    assert lake.root == str(tmp_path)
+    assert lake.table_names() == []

@@ -1,0 +1,55 @@
+"""Start the Streamlit app beside a supervised Sail process.
+
+The app talks to Sail over loopback instead of embedding it: Python UDFs run in
+the server's process and would otherwise compete with the UI for the GIL, and a
+crashed engine can be restarted without taking the UI down.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from workbench.config import load_settings
+from workbench.engine import SailProcess
+
+ENTRY = Path(__file__).resolve().parent / "main.py"
+
+
+def streamlit_command(port: int, headless: bool) -> list[str]:
+    return [
+        sys.executable, "-m", "streamlit", "run", str(ENTRY),
+        "--server.port", str(port),
+        "--server.address", "127.0.0.1",
+        "--server.headless", "true" if headless else "false",
+        "--browser.gatherUsageStats", "false",
+        "--global.developmentMode", "false",
+    ]
+
+
+def serve(port: int = 8501, headless: bool = False) -> int:
+    """Run until the app exits; restart the engine whenever it dies."""
+    settings = load_settings()
+    env = dict(os.environ)
+    sail = None
+    if settings.engine.embedded:
+        sail = SailProcess().start()
+        env["WORKBENCH_ENGINE_REMOTE"] = sail.url
+    print(f"workbench: app on http://127.0.0.1:{port}  engine: {sail.url if sail else settings.engine.remote}")
+    app = subprocess.Popen(streamlit_command(port, headless), env=env)
+    try:
+        while app.poll() is None:
+            if sail is not None and not sail.running:
+                print("workbench: engine stopped; restarting it", file=sys.stderr)
+                sail.start()
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        app.terminate()
+    finally:
+        app.wait()
+        if sail is not None:
+            sail.stop()
+    return app.returncode or 0

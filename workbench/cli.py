@@ -1,0 +1,184 @@
+"""The ``workbench`` command.
+
+Each command group lives in a function ``_add_<group>`` that registers its
+subcommands; a new group (jobs, quality, api...) slots in by adding one function
+to ``GROUPS``. Handlers import their modules lazily so ``workbench --help``
+stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Callable, Sequence
+
+from workbench.config import DEMO_SCALES, SettingsError, load_settings
+
+
+def _print_table(rows: Sequence[Sequence[object]], headers: Sequence[str]) -> None:
+    cells = [[str(h) for h in headers]] + [[str(c) for c in r] for r in rows]
+    widths = [max(_width(row[i]) for row in cells) for i in range(len(headers))]
+    for n, row in enumerate(cells):
+        print("  ".join(c + " " * (w - _width(c)) for c, w in zip(row, widths)).rstrip())
+        if n == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _width(text: str) -> int:
+    # CJK characters take two terminal columns.
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+
+
+# ---- engine -------------------------------------------------------------------
+
+def _engine_check(args: argparse.Namespace) -> int:
+    from workbench.engine import engine_kind, get_spark
+
+    settings = load_settings()
+    started = time.perf_counter()
+    spark = get_spark(settings)
+    ready = time.perf_counter() - started
+    t0 = time.perf_counter()
+    total = spark.range(1_000_000).selectExpr("sum(id) AS s").collect()[0]["s"]
+    query = time.perf_counter() - t0
+    assert total == 499_999_500_000, total
+    print(f"engine:   {engine_kind(settings)}")
+    print(f"version:  {spark.version}")
+    print(f"started:  {ready:.2f} s")
+    print(f"query:    sum over 1,000,000 rows = {total} in {query:.2f} s")
+    return 0
+
+
+def _add_engine(sub: argparse._SubParsersAction) -> None:
+    engine = sub.add_parser("engine", help="the Spark Connect engine")
+    esub = engine.add_subparsers(dest="action", required=True)
+    check = esub.add_parser("check", help="start the engine, run a query, print kind, version and time")
+    check.set_defaults(func=_engine_check)
+
+
+# ---- lake ---------------------------------------------------------------------
+
+def _lake_list(args: argparse.Namespace) -> int:
+    from workbench.lake import Lake
+
+    lake = Lake.from_settings()
+    infos = lake.tables()
+    if not infos:
+        print(f"no tables under {lake.root}")
+        return 0
+    rows = [
+        (i.name, i.version, f"{i.rows:,}", len(i.columns),
+         time.strftime("%Y-%m-%d %H:%M", time.gmtime(i.last_modified)) if i.last_modified else "")
+        for i in infos
+    ]
+    _print_table(rows, ["table", "version", "rows", "columns", "last write (UTC)"])
+    return 0
+
+
+def _lake_history(args: argparse.Namespace) -> int:
+    from workbench.lake import Lake
+
+    lake = Lake.from_settings()
+    rows = []
+    for h in lake.history(args.table, args.limit):
+        params = h.get("operationParameters") or {}
+        rows.append((
+            h.get("version"),
+            time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(h["timestamp"] / 1000)),
+            h.get("operation"),
+            _shorten(", ".join(f"{k}={v}" for k, v in params.items() if v not in (None, "", "[]")), 100),
+        ))
+    _print_table(rows, ["version", "time (UTC)", "operation", "parameters"])
+    return 0
+
+
+def _add_lake(sub: argparse._SubParsersAction) -> None:
+    lake = sub.add_parser("lake", help="tables in the lake")
+    lsub = lake.add_subparsers(dest="action", required=True)
+    lsub.add_parser("list", help="every table with version, rows and columns").set_defaults(func=_lake_list)
+    hist = lsub.add_parser("history", help="a table's Delta versions")
+    hist.add_argument("table", help="logical name, e.g. bronze.vat_invoices")
+    hist.add_argument("--limit", type=int, default=None)
+    hist.set_defaults(func=_lake_history)
+
+
+# ---- demo ---------------------------------------------------------------------
+
+def _demo_generate(args: argparse.Namespace) -> int:
+    from workbench.demo.generate import generate
+
+    settings = load_settings()
+    manifest = generate(
+        scale=args.scale or settings.demo.scale,
+        seed=args.seed if args.seed is not None else settings.demo.seed,
+        out=args.out or settings.demo_out,
+        progress=True,
+    )
+    print(f"wrote {len(manifest['files'])} files to {manifest['out']} in {manifest['seconds']:.1f} s")
+    return 0
+
+
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    demo = sub.add_parser("demo", help="the G City demo data")
+    dsub = demo.add_subparsers(dest="action", required=True)
+    gen = dsub.add_parser("generate", help="generate raw deliveries and the hidden truth")
+    gen.add_argument("--scale", choices=DEMO_SCALES, default=None, help="default: [demo].scale")
+    gen.add_argument("--seed", type=int, default=None, help="default: [demo].seed")
+    gen.add_argument("--out", default=None, help="default: [demo].out")
+    gen.set_defaults(func=_demo_generate)
+
+
+# ---- serve --------------------------------------------------------------------
+
+def _serve(args: argparse.Namespace) -> int:
+    from workbench.app.server import serve
+
+    return serve(port=args.port, headless=args.headless)
+
+
+def _add_serve(sub: argparse._SubParsersAction) -> None:
+    serve = sub.add_parser("serve", help="start the Streamlit workbench")
+    serve.add_argument("--port", type=int, default=8501)
+    serve.add_argument("--headless", action="store_true", help="do not open a browser")
+    serve.set_defaults(func=_serve)
+
+
+GROUPS: list[Callable[[argparse._SubParsersAction], None]] = [_add_engine, _add_lake, _add_demo, _add_serve]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="workbench",
+        description="G City statistics workbench: lake, jobs, methods and the app.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in GROUPS:
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except SettingsError as exc:
+        print(f"workbench: settings error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - one clean line for users, not a traceback
+        from workbench.engine import EngineError
+        from workbench.lake import LakeError
+
+        if isinstance(exc, (EngineError, LakeError)):
+            print(f"workbench: {exc}", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

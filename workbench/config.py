@@ -1,0 +1,194 @@
+"""Typed settings from ``conf/workbench.toml``, each overridable from the environment.
+
+Precedence, lowest first: the committed ``conf/workbench.toml``, the git-ignored
+``conf/local/workbench.toml`` (secrets, a developer's own lake), then environment
+variables ``WORKBENCH_<SECTION>_<KEY>``. ``WORKBENCH_CONF`` points at another
+settings file (the tests use it for a throw-away lake).
+
+A wrong value is refused with the key, the file it came from and the allowed values,
+because a typo in a bureau's production settings must not silently fall back to a
+default.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONF = REPO_ROOT / "conf" / "workbench.toml"
+
+LANGUAGES = ("zh", "en")
+DEMO_SCALES = ("small", "medium", "large")
+
+
+class SettingsError(ValueError):
+    """A setting is missing, mistyped or outside its allowed values."""
+
+
+@dataclass(frozen=True)
+class LakeSettings:
+    root: str
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    remote: str = ""
+    idle_check_seconds: int = 300
+
+    @property
+    def embedded(self) -> bool:
+        return not self.remote
+
+
+@dataclass(frozen=True)
+class UiSettings:
+    language: str = "zh"
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    scale: str = "small"
+    seed: int = 20261124
+    out: str = "var/demo"
+
+
+@dataclass(frozen=True)
+class Settings:
+    lake: LakeSettings
+    engine: EngineSettings = field(default_factory=EngineSettings)
+    ui: UiSettings = field(default_factory=UiSettings)
+    demo: DemoSettings = field(default_factory=DemoSettings)
+    source_file: str = str(DEFAULT_CONF)
+
+    @property
+    def lake_root(self) -> str:
+        """The lake root as a URI or absolute local path."""
+        return resolve_path(self.lake.root)
+
+    @property
+    def demo_out(self) -> str:
+        return resolve_path(self.demo.out)
+
+    def with_lake_root(self, root: str | Path) -> "Settings":
+        return replace(self, lake=LakeSettings(root=str(root)))
+
+
+_SECTIONS: dict[str, type] = {
+    "lake": LakeSettings,
+    "engine": EngineSettings,
+    "ui": UiSettings,
+    "demo": DemoSettings,
+}
+
+# Keys whose values are restricted to a closed set.
+_CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("ui", "language"): LANGUAGES,
+    ("demo", "scale"): DEMO_SCALES,
+}
+
+
+def resolve_path(value: str) -> str:
+    """Return a URI unchanged and a relative local path anchored at the repository."""
+    if "://" in value:
+        return value
+    path = Path(value).expanduser()
+    return str(path if path.is_absolute() else (REPO_ROOT / path).resolve())
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise SettingsError(f"settings file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path}: not valid TOML: {exc}") from None
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in base.items()}
+    for section, values in extra.items():
+        if isinstance(values, dict):
+            out.setdefault(section, {}).update(values)
+        else:
+            out[section] = values
+    return out
+
+
+def _coerce(section: str, key: str, raw: Any, expected: type, origin: str) -> Any:
+    where = f"[{section}].{key} in {origin}"
+    if expected is int:
+        if isinstance(raw, bool):
+            raise SettingsError(f"{where}: expected a whole number, got {raw!r}")
+        try:
+            value: Any = int(raw)
+        except (TypeError, ValueError):
+            raise SettingsError(f"{where}: expected a whole number, got {raw!r}") from None
+    elif expected is str:
+        if not isinstance(raw, str):
+            raise SettingsError(f"{where}: expected text, got {raw!r}")
+        value = raw
+    else:  # pragma: no cover - only int and str settings exist
+        value = raw
+    allowed = _CHOICES.get((section, key))
+    if allowed is not None and value not in allowed:
+        raise SettingsError(f"{where}: {value!r} is not allowed; allowed values: {', '.join(allowed)}")
+    return value
+
+
+def load_settings(path: str | Path | None = None, environ: dict[str, str] | None = None) -> Settings:
+    """Load settings from *path* (default ``conf/workbench.toml``) plus overrides."""
+    env = os.environ if environ is None else environ
+    conf_path = Path(path or env.get("WORKBENCH_CONF") or DEFAULT_CONF).resolve()
+    data = _read_toml(conf_path)
+    origins: dict[tuple[str, str], str] = {
+        (s, k): str(conf_path) for s, vals in data.items() if isinstance(vals, dict) for k in vals
+    }
+    local = conf_path.parent / "local" / conf_path.name
+    if local.exists():
+        local_data = _read_toml(local)
+        data = _merge(data, local_data)
+        origins.update({(s, k): str(local) for s, vals in local_data.items() if isinstance(vals, dict) for k in vals})
+
+    unknown_sections = set(data) - set(_SECTIONS)
+    if unknown_sections:
+        raise SettingsError(
+            f"{conf_path}: unknown section(s) {sorted(unknown_sections)}; allowed sections: {', '.join(_SECTIONS)}"
+        )
+
+    built: dict[str, Any] = {}
+    for section, cls in _SECTIONS.items():
+        values = dict(data.get(section, {}))
+        fields = cls.__dataclass_fields__
+        unknown = set(values) - set(fields)
+        if unknown:
+            raise SettingsError(
+                f"{conf_path}: unknown key(s) {sorted(unknown)} in [{section}]; allowed keys: {', '.join(fields)}"
+            )
+        for key in fields:
+            env_name = f"WORKBENCH_{section.upper()}_{key.upper()}"
+            if env_name in env:
+                values[key] = env[env_name]
+                origins[(section, key)] = f"environment variable {env_name}"
+        kwargs = {}
+        for key, f in fields.items():
+            if key in values:
+                expected = f.type if isinstance(f.type, type) else {"int": int, "str": str}[str(f.type)]
+                kwargs[key] = _coerce(section, key, values[key], expected, origins.get((section, key), str(conf_path)))
+        try:
+            built[section] = cls(**kwargs)
+        except TypeError:
+            missing = [k for k, f in fields.items() if k not in kwargs and f.default is f.default_factory]
+            raise SettingsError(f"{conf_path}: [{section}] is missing key(s) {missing}") from None
+
+    remote = built["engine"].remote
+    if remote and not remote.startswith("sc://"):
+        raise SettingsError(
+            f"[engine].remote in {origins.get(('engine', 'remote'), conf_path)}: {remote!r} is not a Spark Connect "
+            "address; allowed values: empty (embedded Sail) or sc://host:port"
+        )
+    return Settings(**built, source_file=str(conf_path))

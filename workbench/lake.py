@@ -1,0 +1,350 @@
+"""The lake: logical table names, Delta paths, and every read and write.
+
+Tables are addressed by logical names such as ``bronze.vat_invoices`` or
+``workbench.runs``; each dot is a folder under the lake root. All writes go through
+:class:`Lake`, which guards the engine hazards measured in DESIGN.md before the
+engine sees the data:
+
+* schema drift: an appended column is silently dropped by Sail, so every write
+  compares schemas first; new columns are added through delta-rs (always
+  nullable) only when the caller passes ``evolve=True``; type changes are refused;
+* partition overwrite: dynamic partition overwrite replaces the whole table on
+  Sail, so it is refused; ``replace_where`` is used instead, and every new row is
+  checked against the predicate first (Sail does not check);
+* commit conflicts on ``MERGE``: retried with backoff.
+
+Metadata (versions, history, row counts, vacuum) is read with delta-rs, not Spark,
+because Sail does not support ``DESCRIBE HISTORY`` and friends.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
+
+import pyarrow as pa
+from deltalake import DeltaTable
+from deltalake import Field as DeltaField
+
+from workbench.config import Settings, load_settings
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql import DataFrame, SparkSession
+
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_][a-z0-9_\-]*)+$")
+WRITE_MODES = ("append", "overwrite")
+MERGE_RETRIES = 6
+
+
+class LakeError(RuntimeError):
+    """A lake operation was refused or failed."""
+
+
+class SchemaMismatchError(LakeError):
+    """The DataFrame's schema does not fit the table's."""
+
+
+class TableNotFoundError(LakeError):
+    """No Delta table exists under the name."""
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    name: str
+    layer: str
+    path: str
+    version: int
+    rows: int
+    columns: tuple[tuple[str, str], ...]
+    last_modified: float | None  # epoch seconds of the latest commit
+
+
+def _join(root: str, *parts: str) -> str:
+    if "://" in root:
+        return "/".join([root.rstrip("/"), *parts])
+    return os.path.join(root, *parts)
+
+
+def _is_conflict(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return any(word in text for word in ("conflict", "concurrent", "version already exists", "transaction"))
+
+
+def _type_string(data_type: Any) -> str:
+    return data_type.simpleString()
+
+
+class Lake:
+    """Delta tables under one root, read and written through one Spark session."""
+
+    def __init__(self, root: str, spark: "SparkSession | None" = None, settings: Settings | None = None):
+        self.root = root
+        self._spark = spark
+        self._settings = settings
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, spark: "SparkSession | None" = None) -> "Lake":
+        settings = settings or load_settings()
+        return cls(settings.lake_root, spark=spark, settings=settings)
+
+    @property
+    def spark(self) -> "SparkSession":
+        from workbench.engine import get_spark
+
+        # Ask the factory each time: it notices a dropped session and reconnects.
+        if self._spark is None:
+            return get_spark(self._settings)
+        return self._spark
+
+    # ---- names and metadata (delta-rs, no engine needed) -------------------------
+
+    def path(self, name: str) -> str:
+        if not NAME_PATTERN.match(name):
+            raise LakeError(
+                f"bad table name {name!r}: use '<layer>.<table>' in lower case, e.g. 'bronze.vat_invoices'"
+            )
+        return _join(self.root, *name.split("."))
+
+    def exists(self, name: str) -> bool:
+        return DeltaTable.is_deltatable(self.path(name))
+
+    def _delta(self, name: str, version: int | None = None) -> DeltaTable:
+        if not self.exists(name):
+            raise TableNotFoundError(f"no Delta table {name} at {self.path(name)}")
+        return DeltaTable(self.path(name), version=version)
+
+    def version(self, name: str) -> int:
+        return self._delta(name).version()
+
+    def history(self, name: str, limit: int | None = None) -> list[dict[str, Any]]:
+        """Commits newest first: version, timestamp (ms), operation, parameters, user metadata."""
+        return self._delta(name).history(limit)
+
+    def arrow_schema(self, name: str) -> pa.Schema:
+        return pa.schema(self._delta(name).schema().to_arrow())
+
+    def row_count(self, name: str, version: int | None = None) -> int:
+        """Rows from the Delta log's file statistics, without scanning data."""
+        actions = pa.table(self._delta(name, version).get_add_actions(flatten=True))
+        if actions.num_rows == 0:
+            return 0
+        counts = actions.column("num_records").to_pylist()
+        if any(c is None for c in counts):  # a writer without statistics: count for real
+            return self.read(name, version).count()
+        return int(sum(counts))
+
+    def table_names(self) -> list[str]:
+        """Every Delta table under the root (local lakes), sorted by name."""
+        if "://" in self.root:
+            raise LakeError("listing tables needs a local lake root; on an object store list the catalog instead")
+        names = []
+        if not os.path.isdir(self.root):
+            return names
+        for dirpath, dirnames, _ in os.walk(self.root):
+            if "_delta_log" in dirnames:
+                rel = os.path.relpath(dirpath, self.root)
+                names.append(".".join(rel.split(os.sep)))
+                dirnames[:] = []  # a table's partitions are not tables
+        return sorted(names)
+
+    def describe(self, name: str) -> TableInfo:
+        dt = self._delta(name)
+        schema = pa.schema(dt.schema().to_arrow())
+        last = dt.history(1)
+        return TableInfo(
+            name=name,
+            layer=name.split(".")[0],
+            path=self.path(name),
+            version=dt.version(),
+            rows=self.row_count(name),
+            columns=tuple((f.name, str(f.type)) for f in schema),
+            last_modified=(last[0]["timestamp"] / 1000.0) if last else None,
+        )
+
+    def tables(self) -> list[TableInfo]:
+        return [self.describe(n) for n in self.table_names()]
+
+    # ---- reads -----------------------------------------------------------------
+
+    def read(self, name: str, version: int | None = None) -> "DataFrame":
+        """The table as a DataFrame, at its latest version or pinned at *version*."""
+        path = self.path(name)
+        if not self.exists(name):
+            raise TableNotFoundError(f"no Delta table {name} at {path}")
+        reader = self.spark.read.format("delta")
+        if version is not None:
+            latest = self.version(name)
+            if not 0 <= version <= latest:
+                raise LakeError(f"{name} has versions 0..{latest}; version {version} does not exist")
+            reader = reader.option("versionAsOf", int(version))
+        return reader.load(path)
+
+    # ---- the schema guard ------------------------------------------------------
+
+    def _check_schema(self, name: str, df: "DataFrame", evolve: bool) -> list[Any]:
+        """Return the DataFrame fields the table lacks, after refusing what cannot be written."""
+        table_fields = {f.name.lower(): f for f in self.read(name).schema.fields}
+        new_fields = []
+        changed = []
+        for f in df.schema.fields:
+            existing = table_fields.pop(f.name.lower(), None)
+            if existing is None:
+                new_fields.append(f)
+            elif _type_string(existing.dataType) != _type_string(f.dataType):
+                changed.append(f"{f.name}: table has {_type_string(existing.dataType)}, data has {_type_string(f.dataType)}")
+        if changed:
+            raise SchemaMismatchError(f"type change refused for {name}: " + "; ".join(changed))
+        if table_fields:
+            missing = sorted(f.name for f in table_fields.values())
+            raise SchemaMismatchError(
+                f"write to {name} lacks column(s) {missing}; add them (as typed nulls if unknown) before writing"
+            )
+        if new_fields and not evolve:
+            raise SchemaMismatchError(
+                f"write to {name} has new column(s) {[f.name for f in new_fields]} that the table lacks; "
+                "pass evolve=True to add them (the engine would otherwise drop them silently)"
+            )
+        return new_fields
+
+    def _add_columns(self, name: str, fields: Sequence[Any]) -> None:
+        """Add columns through delta-rs; always nullable, since a non-nullable added
+        column leaves the table unreadable on Sail."""
+        delta_fields = []
+        for f in fields:
+            spec = f.jsonValue()
+            spec["nullable"] = True
+            delta_fields.append(DeltaField.from_json(json.dumps(spec)))
+        DeltaTable(self.path(name)).alter.add_columns(delta_fields)
+
+    # ---- writes ----------------------------------------------------------------
+
+    def write(
+        self,
+        name: str,
+        df: "DataFrame",
+        mode: str = "append",
+        *,
+        partition_by: Sequence[str] | None = None,
+        replace_where: str | None = None,
+        evolve: bool = False,
+    ) -> int:
+        """Write *df* to table *name* and return the table's new Delta version.
+
+        ``mode="overwrite"`` with ``replace_where`` replaces only the rows matching the
+        predicate (one partition, one month); every row of *df* must match it.
+        """
+        if mode not in WRITE_MODES:
+            raise LakeError(f"write mode {mode!r} not allowed; allowed: {', '.join(WRITE_MODES)}")
+        if replace_where is not None and mode != "overwrite":
+            raise LakeError("replace_where needs mode='overwrite'")
+        self._refuse_dynamic_overwrite()
+        path = self.path(name)
+        exists = self.exists(name)
+        if exists:
+            new_fields = self._check_schema(name, df, evolve)
+            if new_fields:
+                self._add_columns(name, new_fields)
+            # Align to the table's column order: Delta appends by name, but a
+            # consistent order keeps files and previews tidy.
+            df = df.select(*[c for c in self.read(name).columns])
+        if replace_where is not None:
+            self._check_rows_match(name, df, replace_where)
+        writer = df.write.format("delta").mode(mode)
+        if partition_by and not exists:
+            writer = writer.partitionBy(*partition_by)
+        if replace_where is not None:
+            if not exists:
+                writer = df.write.format("delta").mode("append")
+                if partition_by:
+                    writer = writer.partitionBy(*partition_by)
+            else:
+                writer = writer.option("replaceWhere", replace_where)
+        writer.save(path)
+        return self.version(name)
+
+    def _refuse_dynamic_overwrite(self) -> None:
+        try:
+            mode = self.spark.conf.get("spark.sql.sources.partitionOverwriteMode", "static")
+        except Exception:  # noqa: BLE001 - engines without the key behave statically
+            mode = "static"
+        if str(mode).lower() == "dynamic":
+            raise LakeError(
+                "spark.sql.sources.partitionOverwriteMode=dynamic replaces the whole table on Sail; "
+                "unset it and overwrite one partition with replace_where"
+            )
+
+    def _check_rows_match(self, name: str, df: "DataFrame", predicate: str) -> None:
+        outside = df.filter(f"NOT coalesce(({predicate}), false)").limit(1).collect()
+        if outside:
+            raise LakeError(
+                f"replace_where on {name}: row {outside[0].asDict()} does not match {predicate!r}; "
+                "nothing was written (the engine would append it and still delete the partition)"
+            )
+
+    def merge(
+        self,
+        name: str,
+        df: "DataFrame",
+        keys: Sequence[str],
+        *,
+        evolve: bool = False,
+        delete_unmatched: bool = False,
+    ) -> int:
+        """Upsert *df* into *name* by *keys* (update matches, insert the rest).
+
+        Creates the table when it does not exist. Commit conflicts with concurrent
+        writers are retried with exponential backoff, which Sail does not do itself.
+        """
+        if not keys:
+            raise LakeError("merge needs at least one key column")
+        missing = [k for k in keys if k not in df.columns]
+        if missing:
+            raise LakeError(f"merge into {name}: key column(s) {missing} not in the data")
+        if not self.exists(name):
+            return self.write(name, df)
+        new_fields = self._check_schema(name, df, evolve)
+        if new_fields:
+            self._add_columns(name, new_fields)
+        duplicates = df.groupBy(*keys).count().filter("count > 1").limit(1).collect()
+        if duplicates:
+            raise LakeError(f"merge into {name}: key {duplicates[0].asDict()} occurs more than once in the data")
+        view = f"_merge_src_{os.getpid()}_{random.randrange(1 << 30)}"
+        df.createOrReplaceTempView(view)
+        on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
+        sql = f"MERGE INTO delta.`{self.path(name)}` AS t USING {view} AS s ON {on} " \
+              "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
+        if delete_unmatched:
+            sql += " WHEN NOT MATCHED BY SOURCE THEN DELETE"
+        for attempt in range(MERGE_RETRIES):
+            try:
+                self.spark.sql(sql).collect()
+                break
+            except Exception as exc:  # noqa: BLE001
+                if attempt == MERGE_RETRIES - 1 or not _is_conflict(exc):
+                    raise
+                time.sleep(0.05 * (2**attempt) * (1 + random.random()))
+        try:
+            self.spark.catalog.dropTempView(view)
+        except Exception:  # noqa: BLE001 - temp views die with the session anyway
+            pass
+        return self.version(name)
+
+    # ---- maintenance (delta-rs) ------------------------------------------------
+
+    def vacuum(self, name: str, retention_hours: int = 168, dry_run: bool = True) -> list[str]:
+        return self._delta(name).vacuum(retention_hours=retention_hours, dry_run=dry_run,
+                                        enforce_retention_duration=retention_hours >= 168)
+
+    def create_empty(self, name: str, schema: pa.Schema, partition_by: Iterable[str] | None = None) -> int:
+        """Create an empty table with *schema* (all columns nullable) through delta-rs."""
+        from deltalake import write_deltalake
+
+        nullable = pa.schema([f.with_nullable(True) for f in schema])
+        write_deltalake(self.path(name), nullable.empty_table(), mode="append",
+                        partition_by=list(partition_by) if partition_by else None)
+        return self.version(name)
