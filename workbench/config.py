@@ -57,11 +57,19 @@ class DemoSettings:
 
 
 @dataclass(frozen=True)
+class PrivacySettings:
+    # File holding the pseudonymisation key; created with a random key on first use
+    # when missing. WORKBENCH_PSEUDONYM_KEY (the key itself) takes precedence.
+    key_file: str = "var/secrets/pseudonym.key"
+
+
+@dataclass(frozen=True)
 class Settings:
     lake: LakeSettings
     engine: EngineSettings = field(default_factory=EngineSettings)
     ui: UiSettings = field(default_factory=UiSettings)
     demo: DemoSettings = field(default_factory=DemoSettings)
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
     source_file: str = str(DEFAULT_CONF)
 
     @property
@@ -73,6 +81,11 @@ class Settings:
     def demo_out(self) -> str:
         return resolve_path(self.demo.out)
 
+    @property
+    def deliveries(self) -> str:
+        """Where raw deliveries land (the demo writes them under [demo].out)."""
+        return os.path.join(self.demo_out, "deliveries")
+
     def with_lake_root(self, root: str | Path) -> "Settings":
         return replace(self, lake=LakeSettings(root=str(root)))
 
@@ -82,6 +95,7 @@ _SECTIONS: dict[str, type] = {
     "engine": EngineSettings,
     "ui": UiSettings,
     "demo": DemoSettings,
+    "privacy": PrivacySettings,
 }
 
 # Keys whose values are restricted to a closed set.

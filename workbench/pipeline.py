@@ -1,0 +1,122 @@
+"""Job registry and runner: ``workbench jobs list`` / ``workbench jobs run``.
+
+A job is a :class:`Job`: a spec (name, layer, inputs, outputs) and a ``main``
+taking a :class:`JobContext`. Job modules in ``jobs/`` declare ``JOBS``; this
+module collects them in pipeline order. The runner gives every run an id, times
+each job, reports progress, and returns one :class:`JobResult` per job.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable, Sequence
+
+from workbench.config import Settings, load_settings
+from workbench.lake import Lake
+
+ProgressFn = Callable[[str, float, str], None]
+
+# Pipeline order: bronze before silver before gold.
+JOB_MODULES = ("jobs.bronze", "jobs.silver_enterprises", "jobs.silver_monthly", "jobs.silver_other",
+               "jobs.gold_panels")
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    name: str
+    layer: str
+    description: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+
+@dataclass
+class JobResult:
+    name: str
+    status: str  # "ok" | "skipped" | "failed"
+    rows_read: int = 0
+    rows_written: int = 0
+    rows_quarantined: int = 0
+    seconds: float = 0.0
+    message: str = ""
+
+
+@dataclass
+class JobContext:
+    lake: Lake
+    settings: Settings
+    run_id: str
+    since: str | None = None  # "YYYY-MM": only deliveries for this period or later
+    progress: Callable[[float, str], None] = lambda fraction, message: None
+    started_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+
+
+@dataclass(frozen=True)
+class Job:
+    spec: JobSpec
+    main: Callable[[JobContext], JobResult]
+
+
+def all_jobs() -> list[Job]:
+    jobs: list[Job] = []
+    for module in JOB_MODULES:
+        jobs.extend(importlib.import_module(module).JOBS)
+    return jobs
+
+
+def list_jobs() -> list[JobSpec]:
+    return [j.spec for j in all_jobs()]
+
+
+def new_run_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "_" + uuid.uuid4().hex[:8]
+
+
+def run_jobs(
+    names: Sequence[str] | str = "all",
+    *,
+    lake: Lake | None = None,
+    settings: Settings | None = None,
+    since: str | None = None,
+    progress: ProgressFn | None = None,
+) -> list[JobResult]:
+    """Run the named jobs (or "all") in pipeline order; a failed job does not stop later
+    independent jobs, and its error is in the result's message."""
+    settings = settings or load_settings()
+    lake = lake or Lake.from_settings(settings)
+    jobs = all_jobs()
+    known = {j.spec.name: j for j in jobs}
+    if names == "all" or names == ["all"]:
+        selected = jobs
+    else:
+        wanted = [names] if isinstance(names, str) else list(names)
+        unknown = [n for n in wanted if n not in known]
+        if unknown:
+            raise ValueError(f"unknown job(s) {unknown}; known jobs: {', '.join(known)}")
+        selected = [j for j in jobs if j.spec.name in wanted]
+    run_id = new_run_id()
+    results = []
+    for job in selected:
+        name = job.spec.name
+
+        def report(fraction: float, message: str, _name: str = name) -> None:
+            if progress:
+                progress(_name, max(0.0, min(1.0, fraction)), message)
+
+        ctx = JobContext(lake=lake, settings=settings, run_id=run_id, since=since, progress=report)
+        started = time.perf_counter()
+        report(0.0, "started")
+        try:
+            result = job.main(ctx)
+        except Exception as exc:  # noqa: BLE001 - reported per job, the run goes on
+            result = JobResult(name=name, status="failed",
+                               message=f"{exc.__class__.__name__}: {exc}\n{traceback.format_exc(limit=3)}")
+        result.seconds = time.perf_counter() - started
+        report(1.0, result.status)
+        results.append(result)
+    return results

@@ -1,0 +1,150 @@
+"""Source contracts from ``conf/sources.toml``: what each department delivers.
+
+A contract names each column's delivered header, the other headers it has
+arrived under (aliases), its silver type and whether it is required. Mapping a
+delivery's headers through the contract either succeeds or rejects the file whole
+with a reason that names the file and the headers.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from workbench.config import REPO_ROOT
+
+SOURCES_FILE = REPO_ROOT / "conf" / "sources.toml"
+FORMATS = ("csv", "xlsx", "jsonl", "parquet")
+TYPES = ("string", "int", "decimal", "double", "date", "month", "timestamp")
+
+
+class ContractError(ValueError):
+    """conf/sources.toml is inconsistent."""
+
+
+class RejectedFile(ValueError):
+    """A delivered file cannot be loaded at all; the reason names the file."""
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    name: str
+    header: str
+    type: str
+    required: bool
+    aliases: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SourceContract:
+    name: str
+    title_en: str
+    title_zh: str
+    owner: str
+    folder: str
+    pattern: str
+    format: str
+    encoding: str
+    period_from: str
+    personal: tuple[str, ...]
+    columns: tuple[ColumnSpec, ...]
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> ColumnSpec:
+        return next(c for c in self.columns if c.name == name)
+
+    def matches(self, filename: str) -> bool:
+        return fnmatch.fnmatch(filename, self.pattern)
+
+    def period_of(self, filename: str) -> str | None:
+        match = re.search(self.period_from, filename)
+        return match.group(1) if match else None
+
+    def map_headers(self, headers: list[str], file: str) -> dict[str, str]:
+        """Delivered header -> column name; rejects unknown, duplicate or missing required headers."""
+        lookup: dict[str, str] = {}
+        for col in self.columns:
+            for h in (col.header, *col.aliases):
+                lookup[h] = col.name
+        mapping: dict[str, str] = {}
+        unknown = []
+        for raw in headers:
+            h = (raw or "").strip().lstrip("\ufeff")
+            if h not in lookup:
+                unknown.append(raw)
+                continue
+            mapping[raw] = lookup[h]
+        if unknown:
+            raise RejectedFile(
+                f"{file}: header(s) {unknown} match no column of the {self.name} contract "
+                f"(conf/sources.toml); known headers: {sorted(lookup)}"
+            )
+        seen: dict[str, str] = {}
+        for raw, col in mapping.items():
+            if col in seen:
+                raise RejectedFile(f"{file}: headers {seen[col]!r} and {raw!r} both map to column {col}")
+            seen[col] = raw
+        missing = [c.header for c in self.columns if c.required and c.name not in seen]
+        if missing:
+            raise RejectedFile(f"{file}: required column(s) {missing} missing from the {self.name} delivery")
+        return mapping
+
+
+def _build(name: str, raw: dict) -> SourceContract:
+    try:
+        columns = tuple(
+            ColumnSpec(
+                name=col,
+                header=spec["header"],
+                type=spec.get("type", "string"),
+                required=bool(spec.get("required", False)),
+                aliases=tuple(spec.get("aliases", ())),
+            )
+            for col, spec in raw["columns"].items()
+        )
+        contract = SourceContract(
+            name=name,
+            title_en=raw.get("title_en", name),
+            title_zh=raw.get("title_zh", name),
+            owner=raw.get("owner", ""),
+            folder=raw["folder"],
+            pattern=raw["pattern"],
+            format=raw["format"],
+            encoding=raw.get("encoding", "utf-8"),
+            period_from=raw["period_from"],
+            personal=tuple(raw.get("personal", ())),
+            columns=columns,
+        )
+    except KeyError as exc:
+        raise ContractError(f"{SOURCES_FILE}: [{name}] lacks {exc.args[0]!r}") from None
+    if contract.format not in FORMATS:
+        raise ContractError(f"{SOURCES_FILE}: [{name}].format {contract.format!r}; allowed: {', '.join(FORMATS)}")
+    for col in columns:
+        if col.type not in TYPES:
+            raise ContractError(f"{SOURCES_FILE}: [{name}.columns.{col.name}].type {col.type!r}; allowed: {', '.join(TYPES)}")
+    for p in contract.personal:
+        if p not in contract.column_names:
+            raise ContractError(f"{SOURCES_FILE}: [{name}].personal names unknown column {p!r}")
+    return contract
+
+
+@lru_cache(maxsize=4)
+def load_contracts(path: str | None = None) -> dict[str, SourceContract]:
+    file = Path(path) if path else SOURCES_FILE
+    with file.open("rb") as fh:
+        data = tomllib.load(fh)
+    return {name: _build(name, raw) for name, raw in data.items()}
+
+
+def contract(name: str) -> SourceContract:
+    contracts = load_contracts()
+    if name not in contracts:
+        raise ContractError(f"no source {name!r} in {SOURCES_FILE}; sources: {', '.join(contracts)}")
+    return contracts[name]
