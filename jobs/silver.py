@@ -1,0 +1,129 @@
+"""Silver: typed, validated, pseudonymised tables, built incrementally from bronze.
+
+Every silver job follows the same steps, declared per table by a
+:class:`SilverTable`: take the bronze rows loaded since the job's watermark,
+type them by the source contract (rows that fail go to ``quarantine.<source>``
+with stage ``silver`` and a reason naming file, row, field and value), replace
+every personal column by its keyed pseudonym, derive the table's own columns,
+keep the latest delivery per business key, and write:
+
+* a period never seen before: overwrite of that partition (``replace_where``);
+* a period already in silver (a late correction): ``MERGE`` by the key;
+* tables without periods: ``MERGE`` by the key.
+
+The derivations (``derive``) are pure functions of DataFrames, tested alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Callable
+
+import pyarrow as pa
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from workbench.pipeline import Job, JobContext, JobResult, JobSpec
+from workbench.pseudonym import load_key, pseudonym_col
+from workbench.sources.contract import SourceContract, contract
+from workbench.sources.typing import latest_per_key, split_valid, type_columns
+
+WATERMARKS = "workbench.watermarks"
+WATERMARK_SCHEMA = pa.schema([("job", pa.string()), ("watermark", pa.timestamp("us", tz="UTC")),
+                              ("run_id", pa.string()), ("updated_at", pa.timestamp("us", tz="UTC"))])
+
+
+@dataclass(frozen=True)
+class SilverTable:
+    job: str
+    source: str
+    table: str
+    keys: tuple[str, ...]
+    period: str | None  # partition column (a date, first of month) or None
+    derive: Callable[[DataFrame], DataFrame]
+    description: str
+
+
+def pseudonymise(df: DataFrame, source: SourceContract, key: bytes) -> DataFrame:
+    """Replace each personal column by ``<column>_pseudonym``; the clear value is dropped."""
+    for col in source.personal:
+        df = df.withColumn(f"{col}_pseudonym", pseudonym_col(F.col(col), key)).drop(col)
+    return df
+
+
+def read_watermark(ctx: JobContext, job: str) -> datetime | None:
+    if not ctx.lake.exists(WATERMARKS):
+        return None
+    row = ctx.lake.read(WATERMARKS).filter(F.col("job") == job).agg(F.max("watermark").alias("w")).collect()[0]
+    value = row["w"]
+    # The engine hands back naive UTC; PySpark would read a naive literal as local time.
+    return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value
+
+
+def write_watermark(ctx: JobContext, job: str, watermark: datetime) -> None:
+    if watermark.tzinfo is None:
+        watermark = watermark.replace(tzinfo=timezone.utc)
+    table = pa.Table.from_pylist([{"job": job, "watermark": watermark, "run_id": ctx.run_id,
+                                   "updated_at": datetime.now(timezone.utc)}], schema=WATERMARK_SCHEMA)
+    ctx.lake.write(WATERMARKS, ctx.lake.spark.createDataFrame(table))
+
+
+def _date_list(values) -> str:
+    return ", ".join(f"DATE '{v.isoformat()}'" for v in values)
+
+
+def build(ctx: JobContext, spec: SilverTable) -> JobResult:
+    lake = ctx.lake
+    bronze_name = f"bronze.{spec.source}"
+    if not lake.exists(bronze_name):
+        return JobResult(spec.job, "skipped", message=f"{bronze_name} does not exist yet")
+    source = contract(spec.source)
+    watermark = read_watermark(ctx, spec.job)
+    bronze = lake.read(bronze_name)
+    if watermark is not None:
+        bronze = bronze.filter(F.col("_loaded_at") > F.lit(watermark))
+    newest = bronze.agg(F.max("_loaded_at").alias("m"), F.count(F.lit(1)).alias("n")).collect()[0]
+    if newest["m"] is None:
+        return JobResult(spec.job, "skipped", message="no new bronze rows")
+    ctx.progress(0.1, f"typing {newest['n']:,} new rows")
+    good, bad = split_valid(type_columns(bronze, source))
+    quarantined = bad.count()
+    if quarantined:
+        lake.write(f"quarantine.{spec.source}", bad)
+    ctx.progress(0.3, "deriving")
+    rows = spec.derive(pseudonymise(good, source, load_key(ctx.settings)))
+    rows = latest_per_key(rows, list(spec.keys))
+    rows = rows.withColumn("_silver_run_id", F.lit(ctx.run_id)).withColumn(
+        "_silver_updated_at", F.lit(ctx.started_at).cast("timestamp"))
+    ctx.progress(0.5, "writing")
+    written = rows.count()
+    if not lake.exists(spec.table):
+        lake.write(spec.table, rows, partition_by=[spec.period] if spec.period else None)
+    elif spec.period is None:
+        lake.merge(spec.table, rows, keys=list(spec.keys))
+    else:
+        touched = sorted(r[0] for r in rows.select(spec.period).distinct().collect() if r[0] is not None)
+        present = {r[0] for r in lake.read(spec.table).select(spec.period).distinct().collect()}
+        fresh = [p for p in touched if p not in present]
+        late = [p for p in touched if p in present]
+        if fresh:
+            lake.write(spec.table, rows.filter(F.col(spec.period).isin(fresh)), mode="overwrite",
+                       replace_where=f"{spec.period} IN ({_date_list(fresh)})")
+        if late:
+            lake.merge(spec.table, rows.filter(F.col(spec.period).isin(late)), keys=list(spec.keys))
+    write_watermark(ctx, spec.job, newest["m"])
+    return JobResult(spec.job, "ok", rows_read=newest["n"], rows_written=written, rows_quarantined=quarantined,
+                     message=f"{newest['n'] - quarantined - written:,} superseded duplicate(s)")
+
+
+def job(spec: SilverTable) -> Job:
+    return Job(
+        spec=JobSpec(name=spec.job, layer="silver", description=spec.description,
+                     inputs=(f"bronze.{spec.source}",), outputs=(spec.table, f"quarantine.{spec.source}")),
+        main=lambda ctx: build(ctx, spec),
+    )
+
+
+def month_of(col: str) -> F.Column:
+    return F.trunc(F.col(col), "month")
