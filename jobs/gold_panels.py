@@ -1,1 +1,312 @@
-JOBS = []
+"""Links and gold panels: what the methods read.
+
+* ``silver.links``: source record -> credit code. Deterministic here (credit code
+  for social insurance units; an exact, unambiguous name match key for electricity
+  accounts, card merchants and job-ad employers). Probabilistic linkage adds its
+  own rows with ``method = 'splink'``; this job only replaces its own methods.
+* ``gold.enterprise_month``: enterprise x month with register attributes and every
+  source's value, each with a flag saying whether that source reported.
+* ``gold.area_industry_month``: totals and counts by county/township x section x month.
+* ``gold.indicators_monthly``: city-level monthly indicators with availability dates.
+* ``gold.targets``: published official series with all vintages.
+
+The panel transforms are pure functions of DataFrames; ``main`` does the I/O and
+rewrites only the months whose silver inputs changed since the last build.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.window import Window
+
+from jobs.silver import read_watermark, write_watermark
+from workbench.pipeline import Job, JobContext, JobResult, JobSpec
+
+DETERMINISTIC = ("credit_code", "exact_name_key")
+MONTHLY_INPUTS = ("silver.vat_monthly", "silver.social_insurance_monthly", "silver.survey_returns",
+                  "silver.electricity_monthly", "silver.card_daily", "silver.job_ads")
+
+
+# ---- pure transforms ------------------------------------------------------------
+
+def unique_name_keys(enterprises: DataFrame) -> DataFrame:
+    """Name keys that identify exactly one enterprise (a shared key links nothing)."""
+    return (enterprises.filter("credit_code_valid AND name_key IS NOT NULL")
+            .groupBy("name_key").agg(F.count(F.lit(1)).alias("n"), F.first("credit_code").alias("credit_code"))
+            .filter("n = 1").drop("n"))
+
+
+def deterministic_links(enterprises: DataFrame, si: DataFrame | None, electricity: DataFrame | None,
+                        merchants: DataFrame | None, job_ads: DataFrame | None) -> DataFrame:
+    keys = unique_name_keys(enterprises)
+    parts = []
+    if si is not None:
+        parts.append(si.filter("credit_code_valid").select(
+            F.lit("social_insurance").alias("source"), F.col("unit_id").alias("record_id"), "credit_code",
+            F.lit("credit_code").alias("method")).distinct())
+    for source, df, record, key in (("electricity", electricity, "account_id", "name_key"),
+                                    ("card_merchants", merchants, "merchant_id", "name_key"),
+                                    ("job_ads", job_ads, "employer_key", "employer_key")):
+        if df is not None:
+            records = df.select(F.col(record).alias("record_id"), F.col(key).alias("name_key")).distinct()
+            parts.append(records.join(keys, "name_key").select(
+                F.lit(source).alias("source"), "record_id", "credit_code", F.lit("exact_name_key").alias("method")))
+    if not parts:
+        return None
+    links = parts[0]
+    for p in parts[1:]:
+        links = links.unionByName(p)
+    return links.withColumn("match_probability", F.lit(1.0))
+
+
+def month_grid(enterprises: DataFrame, first: date, last: date) -> DataFrame:
+    """Every enterprise for every month it was alive in [first, last]."""
+    months = enterprises.sparkSession.sql(
+        f"SELECT explode(sequence(DATE '{first.isoformat()}', DATE '{last.isoformat()}', INTERVAL 1 MONTH)) AS period")
+    alive = (F.coalesce(F.col("birth_date"), F.lit(first)) <= F.last_day("period")) & (
+        F.col("death_date").isNull() | (F.col("death_date") >= F.col("period")))
+    return enterprises.crossJoin(months).filter(alive)
+
+
+def enterprise_month(enterprises: DataFrame, months: tuple[date, date], vat: DataFrame | None,
+                     si: DataFrame | None, survey: DataFrame | None, electricity: DataFrame | None,
+                     cards: DataFrame | None, job_ads: DataFrame | None, links: DataFrame | None) -> DataFrame:
+    attrs = enterprises.select("credit_code", "name", "township_code", "county_code", "industry_code",
+                               "industry_division", "industry_section", "size_class", "legal_form",
+                               "birth_date", "death_date", "credit_code_valid")
+    panel = month_grid(attrs, *months)
+
+    def add(panel: DataFrame, values: DataFrame | None, columns: dict[str, str], flag: str) -> DataFrame:
+        if values is None:
+            for name, kind in columns.items():
+                panel = panel.withColumn(name, F.lit(None).cast(kind))
+            return panel.withColumn(flag, F.lit(False))
+        return panel.join(values, ["credit_code", "period"], "left").withColumn(
+            flag, F.col(next(iter(columns))).isNotNull())
+
+    def linked(df: DataFrame | None, source: str, record: str) -> DataFrame | None:
+        if df is None or links is None:
+            return None
+        return df.join(links.filter(F.col("source") == source).select(
+            F.col("record_id").alias(record), "credit_code"), record)
+
+    vat_m = vat.groupBy("credit_code", "period").agg(F.sum("sales_amount").cast("double").alias("vat_sales")) \
+        if vat is not None else None
+    si_m = si.filter("credit_code_valid").groupBy("credit_code", "period").agg(
+        F.sum("insured_headcount").alias("si_headcount")) if si is not None else None
+    survey_m = survey.select("credit_code", "period", F.col("revenue").cast("double").alias("survey_revenue"),
+                             F.col("employment").alias("survey_employment")) if survey is not None else None
+    elec = linked(electricity, "electricity", "account_id")
+    elec_m = elec.groupBy("credit_code", "period").agg(F.sum("kwh").alias("electricity_kwh")) \
+        if elec is not None else None
+    card = linked(cards, "card_merchants", "merchant_id")
+    card_m = card.groupBy("credit_code", F.col("month").alias("period")).agg(
+        F.sum("txn_amount").cast("double").alias("card_amount")) if card is not None else None
+    ads = linked(job_ads.withColumnRenamed("employer_key", "record_key") if job_ads is not None else None,
+                 "job_ads", "record_key")
+    ads_m = ads.groupBy("credit_code", F.col("month").alias("period")).agg(
+        F.sum(F.coalesce(F.col("vacancies"), F.lit(1))).alias("job_ad_vacancies")) if ads is not None else None
+
+    panel = add(panel, vat_m, {"vat_sales": "double"}, "has_vat")
+    panel = add(panel, si_m, {"si_headcount": "bigint"}, "has_social_insurance")
+    panel = add(panel, survey_m, {"survey_revenue": "double", "survey_employment": "bigint"}, "has_survey")
+    panel = add(panel, elec_m, {"electricity_kwh": "double"}, "has_electricity")
+    panel = add(panel, card_m, {"card_amount": "double"}, "has_card")
+    panel = add(panel, ads_m, {"job_ad_vacancies": "bigint"}, "has_job_ads")
+    return panel
+
+
+def area_industry_month(panel: DataFrame) -> DataFrame:
+    return panel.groupBy("county_code", "township_code", "industry_section", "period").agg(
+        F.count(F.lit(1)).alias("enterprises"),
+        F.sum(F.col("has_survey").cast("int")).alias("survey_respondents"),
+        F.sum("vat_sales").alias("vat_sales"),
+        F.sum("si_headcount").alias("si_headcount"),
+        F.sum("survey_revenue").alias("survey_revenue"),
+        F.sum("survey_employment").alias("survey_employment"),
+        F.sum("electricity_kwh").alias("electricity_kwh"),
+        F.sum("card_amount").alias("card_amount"),
+        F.sum("job_ad_vacancies").alias("job_ad_vacancies"),
+    )
+
+
+def _indicator(df: DataFrame, name: str, unit: str, lag_days: int) -> DataFrame:
+    return df.select(F.lit(name).alias("indicator"), F.col("month"), F.col("value").cast("double").alias("value"),
+                     F.lit(unit).alias("unit"),
+                     F.date_add(F.last_day("month"), lag_days).alias("available_date"))
+
+
+def online_price_index(prices: DataFrame) -> DataFrame:
+    """Placeholder monthly chained Jevons index of online prices (the prices issue replaces it).
+
+    Each month-to-month link is the geometric mean of price relatives of products
+    quoted in both months (mean price of the month), so churn does not bias it.
+    """
+    monthly = prices.filter("price > 0").groupBy("retailer", "product_id", "month").agg(
+        F.avg(F.log("price")).alias("lp"))
+    w = Window.partitionBy("retailer", "product_id").orderBy("month")
+    rel = monthly.withColumn("prev_month", F.lag("month").over(w)).withColumn("prev_lp", F.lag("lp").over(w)) \
+        .filter(F.col("prev_month") == F.add_months("month", -1))
+    links = rel.groupBy("month").agg(F.avg(F.col("lp") - F.col("prev_lp")).alias("dlog"))
+    chain = Window.orderBy("month").rowsBetween(Window.unboundedPreceding, 0)
+    first = monthly.agg(F.min("month").alias("month")).withColumn("dlog", F.lit(0.0))
+    return first.unionByName(links).withColumn("value", F.lit(100.0) * F.exp(F.sum("dlog").over(chain))) \
+        .select("month", "value")
+
+
+def indicators(vat, si, electricity, cards, merchants, job_ads, prices) -> DataFrame | None:
+    parts = []
+    if vat is not None:
+        parts.append(_indicator(vat.groupBy(F.col("period").alias("month")).agg(F.sum("sales_amount").alias("value")),
+                                "vat_sales_total", "yuan", 20))
+    if si is not None:
+        parts.append(_indicator(si.groupBy(F.col("period").alias("month")).agg(
+            F.sum("insured_headcount").alias("value")), "social_insurance_headcount", "persons", 25))
+    if electricity is not None:
+        parts.append(_indicator(electricity.groupBy(F.col("period").alias("month")).agg(
+            F.sum("kwh").alias("value")), "electricity_kwh_total", "kWh", 10))
+    if cards is not None:
+        parts.append(_indicator(cards.groupBy("month").agg(F.sum("txn_amount").alias("value")),
+                                "card_spending_total", "yuan", 2))
+        if merchants is not None:
+            by_mcc = cards.join(merchants.select("merchant_id", "mcc"), "merchant_id").groupBy("mcc", "month").agg(
+                F.sum("txn_amount").alias("value"))
+            parts.append(by_mcc.select(F.concat(F.lit("card_spending_mcc_"), F.col("mcc")).alias("indicator"),
+                                       "month", F.col("value").cast("double").alias("value"), F.lit("yuan").alias("unit"),
+                                       F.date_add(F.last_day("month"), 2).alias("available_date")))
+    if job_ads is not None:
+        parts.append(_indicator(job_ads.groupBy("month").agg(F.count(F.lit(1)).alias("value")),
+                                "job_ads_count", "ads", 1))
+    if prices is not None:
+        parts.append(_indicator(online_price_index(prices), "online_price_index", "index, first month = 100", 1))
+    if not parts:
+        return None
+    out = parts[0]
+    for p in parts[1:]:
+        out = out.unionByName(p)
+    return out
+
+
+# ---- I/O ------------------------------------------------------------------------
+
+def _maybe(ctx: JobContext, name: str) -> DataFrame | None:
+    return ctx.lake.read(name) if ctx.lake.exists(name) else None
+
+
+def build_links(ctx: JobContext) -> JobResult:
+    enterprises = _maybe(ctx, "silver.enterprises")
+    if enterprises is None:
+        return JobResult("silver_links", "skipped", message="silver.enterprises does not exist yet")
+    links = deterministic_links(enterprises, _maybe(ctx, "silver.social_insurance_monthly"),
+                                _maybe(ctx, "silver.electricity_monthly"), _maybe(ctx, "silver.card_merchants"),
+                                _maybe(ctx, "silver.job_ads"))
+    if links is None:
+        return JobResult("silver_links", "skipped", message="no source to link yet")
+    links = links.withColumn("linked_run_id", F.lit(ctx.run_id))
+    methods = ", ".join(f"'{m}'" for m in DETERMINISTIC)
+    if ctx.lake.exists("silver.links"):
+        ctx.lake.write("silver.links", links, mode="overwrite", replace_where=f"method IN ({methods})")
+    else:
+        ctx.lake.write("silver.links", links)
+    counts = {r["source"]: r["n"] for r in ctx.lake.read("silver.links").groupBy("source").agg(
+        F.count(F.lit(1)).alias("n")).collect()}
+    return JobResult("silver_links", "ok", rows_written=sum(counts.values()),
+                     message=", ".join(f"{k}: {v:,}" for k, v in sorted(counts.items())))
+
+
+def _changed_periods(ctx: JobContext, since) -> set | None:
+    """Months whose silver rows changed after *since*; None means rebuild everything."""
+    if since is None:
+        return None
+    enterprises = ctx.lake.read("silver.enterprises")
+    if enterprises.filter(F.col("_silver_updated_at") > F.lit(since)).limit(1).count():
+        return None  # register attributes changed: every month is affected
+    periods: set = set()
+    for name in MONTHLY_INPUTS:
+        df = _maybe(ctx, name)
+        if df is None:
+            continue
+        column = "period" if "period" in df.columns else "month"
+        periods |= {r[0] for r in df.filter(F.col("_silver_updated_at") > F.lit(since)).select(column)
+                    .distinct().collect()}
+    return periods
+
+
+def build_panels(ctx: JobContext) -> JobResult:
+    lake = ctx.lake
+    enterprises = _maybe(ctx, "silver.enterprises")
+    if enterprises is None:
+        return JobResult("gold_enterprise_month", "skipped", message="silver.enterprises does not exist yet")
+    sources = {name: _maybe(ctx, name) for name in MONTHLY_INPUTS}
+    bounds = [df.agg(F.min("period"), F.max("period")).collect()[0] for name, df in sources.items()
+              if df is not None and "period" in df.columns]
+    bounds = [b for b in bounds if b[0] is not None]
+    if not bounds:
+        return JobResult("gold_enterprise_month", "skipped", message="no monthly source in silver yet")
+    first, last = min(b[0] for b in bounds), max(b[1] for b in bounds)
+    since = read_watermark(ctx, "gold_enterprise_month") if lake.exists("gold.enterprise_month") else None
+    newest = max(r[0] for r in [enterprises.agg(F.max("_silver_updated_at")).collect()[0]] + [
+        df.agg(F.max("_silver_updated_at")).collect()[0] for df in sources.values() if df is not None])
+    changed = _changed_periods(ctx, since)
+    if changed is not None and not changed:
+        return JobResult("gold_enterprise_month", "skipped", message="no silver changes since the last build")
+    ctx.progress(0.2, "building the enterprise x month panel")
+    panel = enterprise_month(enterprises, (first, last), sources["silver.vat_monthly"],
+                             sources["silver.social_insurance_monthly"], sources["silver.survey_returns"],
+                             sources["silver.electricity_monthly"], sources["silver.card_daily"],
+                             sources["silver.job_ads"], _maybe(ctx, "silver.links"))
+    areas = area_industry_month(panel)
+    if changed is None:
+        lake.write("gold.enterprise_month", panel, mode="overwrite", partition_by=["period"])
+        lake.write("gold.area_industry_month", areas, mode="overwrite")
+        note = "full rebuild"
+    else:
+        months = sorted(changed)
+        where = "period IN (" + ", ".join(f"DATE '{m.isoformat()}'" for m in months) + ")"
+        lake.write("gold.enterprise_month", panel.filter(F.col("period").isin(months)), mode="overwrite",
+                   replace_where=where)
+        lake.write("gold.area_industry_month", areas.filter(F.col("period").isin(months)), mode="overwrite",
+                   replace_where=where)
+        note = f"rewrote {len(months)} month(s): {months[0]:%Y-%m}..{months[-1]:%Y-%m}"
+    write_watermark(ctx, "gold_enterprise_month", newest)
+    rows = lake.row_count("gold.enterprise_month")
+    return JobResult("gold_enterprise_month", "ok", rows_written=rows, message=note)
+
+
+def build_indicators(ctx: JobContext) -> JobResult:
+    table = indicators(_maybe(ctx, "silver.vat_monthly"), _maybe(ctx, "silver.social_insurance_monthly"),
+                       _maybe(ctx, "silver.electricity_monthly"), _maybe(ctx, "silver.card_daily"),
+                       _maybe(ctx, "silver.card_merchants"), _maybe(ctx, "silver.job_ads"),
+                       _maybe(ctx, "silver.prices_daily"))
+    if table is None:
+        return JobResult("gold_indicators_monthly", "skipped", message="no indicator source in silver yet")
+    ctx.lake.write("gold.indicators_monthly", table, mode="overwrite")
+    return JobResult("gold_indicators_monthly", "ok", rows_written=ctx.lake.row_count("gold.indicators_monthly"))
+
+
+def build_targets(ctx: JobContext) -> JobResult:
+    official = _maybe(ctx, "silver.official_series")
+    if official is None:
+        return JobResult("gold_targets", "skipped", message="silver.official_series does not exist yet")
+    targets = official.select("series", "area_code", "ref_period", "release_date", "vintage", "value", "unit")
+    ctx.lake.write("gold.targets", targets, mode="overwrite")
+    return JobResult("gold_targets", "ok", rows_written=ctx.lake.row_count("gold.targets"))
+
+
+JOBS = [
+    Job(JobSpec("silver_links", "silver", "Deterministic links: credit codes and unambiguous name keys",
+                ("silver.enterprises", "silver.social_insurance_monthly", "silver.electricity_monthly",
+                 "silver.card_merchants", "silver.job_ads"), ("silver.links",)), build_links),
+    Job(JobSpec("gold_enterprise_month", "gold", "Enterprise x month panel and area x industry x month totals",
+                ("silver.enterprises", *MONTHLY_INPUTS, "silver.links"),
+                ("gold.enterprise_month", "gold.area_industry_month")), build_panels),
+    Job(JobSpec("gold_indicators_monthly", "gold", "City-level monthly indicators with availability dates",
+                ("silver.vat_monthly", "silver.social_insurance_monthly", "silver.electricity_monthly",
+                 "silver.card_daily", "silver.job_ads", "silver.prices_daily"), ("gold.indicators_monthly",)),
+        build_indicators),
+    Job(JobSpec("gold_targets", "gold", "Published official series with vintages", ("silver.official_series",),
+                ("gold.targets",)), build_targets),
+]

@@ -133,6 +133,55 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     gen.set_defaults(func=_demo_generate)
 
 
+# ---- jobs ---------------------------------------------------------------------
+
+def _jobs_list(args: argparse.Namespace) -> int:
+    from workbench.pipeline import list_jobs
+
+    _print_table([(j.name, j.layer, ", ".join(j.outputs), j.description) for j in list_jobs()],
+                 ["job", "layer", "writes", "what it does"])
+    return 0
+
+
+def _jobs_run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from workbench.pipeline import list_jobs, run_jobs
+
+    names = "all" if args.names == ["all"] else args.names
+    total = len(list_jobs()) if names == "all" else len(names)
+    bar = tqdm(total=total, unit="job", dynamic_ncols=True)
+    state = {"done": 0}
+
+    def progress(job: str, fraction: float, message: str) -> None:
+        bar.set_description(f"{job}: {message}"[:60])
+        if fraction >= 1.0:
+            state["done"] += 1
+            bar.update(1)
+
+    results = run_jobs(names, since=args.since, progress=progress)
+    bar.close()
+    _print_table(
+        [(r.name, r.status, f"{r.rows_read:,}", f"{r.rows_written:,}", f"{r.rows_quarantined:,}", f"{r.seconds:.1f}",
+          _shorten(r.message.splitlines()[0] if r.message else "", 70)) for r in results],
+        ["job", "status", "read", "written", "quarantined", "seconds", "note"],
+    )
+    failed = [r for r in results if r.status == "failed"]
+    for r in failed:
+        print(f"\n{r.name} failed:\n{r.message}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _add_jobs(sub: argparse._SubParsersAction) -> None:
+    jobs = sub.add_parser("jobs", help="bronze, silver and gold jobs")
+    jsub = jobs.add_subparsers(dest="action", required=True)
+    jsub.add_parser("list", help="every job, in pipeline order").set_defaults(func=_jobs_list)
+    run = jsub.add_parser("run", help="run jobs by name, or all")
+    run.add_argument("names", nargs="+", help="job names, or 'all'")
+    run.add_argument("--since", default=None, help="only deliveries for this period (YYYY-MM) or later")
+    run.set_defaults(func=_jobs_run)
+
+
 # ---- serve --------------------------------------------------------------------
 
 def _serve(args: argparse.Namespace) -> int:
@@ -148,7 +197,7 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
     serve.set_defaults(func=_serve)
 
 
-GROUPS: list[Callable[[argparse._SubParsersAction], None]] = [_add_engine, _add_lake, _add_demo, _add_serve]
+GROUPS: list[Callable[[argparse._SubParsersAction], None]] = [_add_engine, _add_lake, _add_demo, _add_jobs, _add_serve]
 
 
 def build_parser() -> argparse.ArgumentParser:
