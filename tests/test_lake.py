@@ -152,3 +152,18 @@ def test_lake_from_settings_uses_configured_root(tmp_path):
     lake = Lake.from_settings(load_settings(environ={"WORKBENCH_LAKE_ROOT": str(tmp_path)}))
     assert lake.root == str(tmp_path)
     assert lake.table_names() == []
+
+
+def test_append_only_tables_refuse_rewrites(spark, lake):
+    from workbench.lake import AppendOnlyError
+
+    for name in ("workbench.audit", "release.retail_sales"):
+        lake.write(name, frame(spark, k=[1], v=[1.0]))
+        lake.write(name, frame(spark, k=[2], v=[2.0]))
+        with pytest.raises(AppendOnlyError):
+            lake.write(name, frame(spark, k=[3], v=[3.0]), mode="overwrite")
+        with pytest.raises(AppendOnlyError):
+            lake.write(name, frame(spark, k=[1], v=[9.0]), mode="overwrite", replace_where="k = 1")
+        with pytest.raises(AppendOnlyError):
+            lake.merge(name, frame(spark, k=[1], v=[9.0]), keys=["k"])
+        assert rows(lake.read(name)) == [(1, 1.0), (2, 2.0)]

@@ -97,6 +97,18 @@ def _lake_history(args: argparse.Namespace) -> int:
     return 0
 
 
+def _lake_vacuum(args: argparse.Namespace) -> int:
+    from workbench.lake import Lake
+    from workbench.runs.release import protected_versions, safe_vacuum
+
+    lake = Lake.from_settings()
+    files = safe_vacuum(lake, args.table, retention_hours=args.retention_hours, dry_run=not args.apply)
+    pinned = protected_versions(lake, args.table)
+    print(f"{'deleted' if args.apply else 'would delete'} {len(files)} file(s) from {args.table}"
+          + (f"; kept versions {pinned} pinned by released runs" if pinned else ""))
+    return 0
+
+
 def _add_lake(sub: argparse._SubParsersAction) -> None:
     lake = sub.add_parser("lake", help="tables in the lake")
     lsub = lake.add_subparsers(dest="action", required=True)
@@ -105,6 +117,11 @@ def _add_lake(sub: argparse._SubParsersAction) -> None:
     hist.add_argument("table", help="logical name, e.g. bronze.vat_invoices")
     hist.add_argument("--limit", type=int, default=None)
     hist.set_defaults(func=_lake_history)
+    vac = lsub.add_parser("vacuum", help="remove unreferenced files, keeping versions pinned by released runs")
+    vac.add_argument("table")
+    vac.add_argument("--retention-hours", type=int, default=168)
+    vac.add_argument("--apply", action="store_true", help="delete (default: only list)")
+    vac.set_defaults(func=_lake_vacuum)
 
 
 # ---- demo ---------------------------------------------------------------------

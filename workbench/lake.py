@@ -36,6 +36,11 @@ from workbench.config import Settings, load_settings
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession
 
+# Tables whose history is the record itself: only appends, never rewrites
+# (the audit trail, and every published vintage under release.*).
+APPEND_ONLY_TABLES = ("workbench.audit",)
+APPEND_ONLY_LAYERS = ("release",)
+
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_][a-z0-9_\-]*)+$")
 WRITE_MODES = ("append", "overwrite")
 MERGE_RETRIES = 6
@@ -47,6 +52,14 @@ class LakeError(RuntimeError):
 
 class SchemaMismatchError(LakeError):
     """The DataFrame's schema does not fit the table's."""
+
+
+class AppendOnlyError(LakeError):
+    """An overwrite, partition overwrite or merge of an append-only table."""
+
+
+def is_append_only(name: str) -> bool:
+    return name in APPEND_ONLY_TABLES or name.split(".")[0] in APPEND_ONLY_LAYERS
 
 
 class TableNotFoundError(LakeError):
@@ -242,6 +255,8 @@ class Lake:
             raise LakeError(f"write mode {mode!r} not allowed; allowed: {', '.join(WRITE_MODES)}")
         if replace_where is not None and mode != "overwrite":
             raise LakeError("replace_where needs mode='overwrite'")
+        if mode != "append" and is_append_only(name):
+            raise AppendOnlyError(f"{name} is append-only: its rows are a record that is never rewritten")
         self._refuse_dynamic_overwrite()
         path = self.path(name)
         exists = self.exists(name)
@@ -302,6 +317,8 @@ class Lake:
         """
         if not keys:
             raise LakeError("merge needs at least one key column")
+        if is_append_only(name):
+            raise AppendOnlyError(f"{name} is append-only: its rows are a record that is never rewritten")
         missing = [k for k in keys if k not in df.columns]
         if missing:
             raise LakeError(f"merge into {name}: key column(s) {missing} not in the data")

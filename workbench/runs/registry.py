@@ -1,0 +1,243 @@
+"""The run registry: what was computed, from which table versions, by which code.
+
+A *method* is a pure function ``fn(inputs, params) -> {output name: DataFrame}``
+registered under a kind with :func:`method`. :func:`run_method` resolves each
+input table's current Delta version, reads the inputs pinned at those versions,
+calls the method and records the run; :func:`reproduce` calls it again on the
+same pinned versions and compares outputs. Results computed elsewhere (a
+notebook) are recorded with :func:`record_run`.
+
+Tables: ``workbench.runs`` (one row per run), ``workbench.run_outputs`` (one row
+per output table ``runs.<run_id>.<output>``), and the audit trail (see review).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable, Mapping
+
+import pandas as pd
+import pyarrow as pa
+from pyspark.sql import DataFrame
+
+from workbench.auth import User
+from workbench.lake import Lake
+from workbench.runs.code_version import code_version
+
+RUNS = "workbench.runs"
+RUN_OUTPUTS = "workbench.run_outputs"
+
+RUNS_SCHEMA = pa.schema([
+    ("run_id", pa.string()), ("kind", pa.string()), ("title", pa.string()), ("series", pa.string()),
+    ("user", pa.string()), ("started_at", pa.timestamp("us", tz="UTC")), ("ended_at", pa.timestamp("us", tz="UTC")),
+    ("code_commit", pa.string()), ("code_dirty", pa.bool_()), ("package_version", pa.string()),
+    ("params_json", pa.string()), ("inputs_json", pa.string()), ("metrics_json", pa.string()),
+    ("logs", pa.string()), ("warnings_json", pa.string()),
+])
+OUTPUTS_SCHEMA = pa.schema([("run_id", pa.string()), ("output", pa.string()), ("table_name", pa.string()),
+                            ("version", pa.int64()), ("rows", pa.int64())])
+
+MethodFn = Callable[[dict[str, DataFrame], dict[str, Any]], Mapping[str, "DataFrame | pd.DataFrame"]]
+_METHODS: dict[str, MethodFn] = {}
+
+
+class RunError(RuntimeError):
+    pass
+
+
+def method(kind: str) -> Callable[[MethodFn], MethodFn]:
+    """Register *fn* as the method that produces runs of *kind* (and reproduces them)."""
+    def register(fn: MethodFn) -> MethodFn:
+        _METHODS[kind] = fn
+        return fn
+    return register
+
+
+def methods() -> list[str]:
+    return sorted(_METHODS)
+
+
+@dataclass
+class Run:
+    run_id: str
+    kind: str
+    title: str
+    series: str | None
+    user: str
+    started_at: datetime
+    ended_at: datetime
+    code_commit: str
+    code_dirty: bool
+    package_version: str
+    params: dict[str, Any]
+    inputs: dict[str, int]
+    metrics: dict[str, Any]
+    logs: str
+    warnings: list[str]
+    outputs: dict[str, tuple[str, int]] = field(default_factory=dict)  # name -> (table, version)
+
+
+def new_run_id() -> str:
+    return datetime.now(timezone.utc).strftime("r%Y%m%dt%H%M%S_") + uuid.uuid4().hex[:8]
+
+
+def _username(user: User | str) -> str:
+    return user.username if isinstance(user, User) else str(user)
+
+
+def _spark_frame(lake: Lake, df: "DataFrame | pd.DataFrame") -> DataFrame:
+    return lake.spark.createDataFrame(df) if isinstance(df, pd.DataFrame) else df
+
+
+def record_run(
+    lake: Lake,
+    kind: str,
+    params: Mapping[str, Any],
+    inputs: Mapping[str, int],
+    outputs: Mapping[str, "DataFrame | pd.DataFrame"],
+    metrics: Mapping[str, Any] | None = None,
+    *,
+    user: User | str,
+    title: str = "",
+    series: str | None = None,
+    logs: str = "",
+    warnings: list[str] | None = None,
+    started_at: datetime | None = None,
+) -> str:
+    """Write the outputs under ``runs/<run_id>/`` and record the run as a draft; return its id."""
+    for table, version in inputs.items():
+        if not isinstance(version, int):
+            raise RunError(f"input {table}: record the Delta version read (an int), got {version!r}")
+    run_id = new_run_id()
+    started = started_at or datetime.now(timezone.utc)
+    output_rows = []
+    for name, df in outputs.items():
+        table = f"runs.{run_id}.{name}"
+        version = lake.write(table, _spark_frame(lake, df))
+        output_rows.append({"run_id": run_id, "output": name, "table_name": table, "version": version,
+                            "rows": lake.row_count(table)})
+    code = code_version()
+    row = {
+        "run_id": run_id, "kind": kind, "title": title or kind, "series": series, "user": _username(user),
+        "started_at": started, "ended_at": datetime.now(timezone.utc), **code,
+        "params_json": json.dumps(params, ensure_ascii=False, sort_keys=True, default=str),
+        "inputs_json": json.dumps(dict(inputs), sort_keys=True),
+        "metrics_json": json.dumps(metrics or {}, ensure_ascii=False, sort_keys=True, default=str),
+        "logs": logs, "warnings_json": json.dumps(warnings or [], ensure_ascii=False),
+    }
+    if output_rows:
+        lake.write(RUN_OUTPUTS, lake.spark.createDataFrame(pa.Table.from_pylist(output_rows, schema=OUTPUTS_SCHEMA)))
+    lake.write(RUNS, lake.spark.createDataFrame(pa.Table.from_pylist([row], schema=RUNS_SCHEMA)))
+    from workbench.runs.review import record_transition
+
+    record_transition(lake, run_id, _username(user), "record", None, "draft", "")
+    return run_id
+
+
+def run_method(lake: Lake, kind: str, params: Mapping[str, Any], inputs: list[str] | Mapping[str, int | None], *,
+               user: User | str, title: str = "", series: str | None = None) -> str:
+    """Read *inputs* pinned at their current (or given) versions, run the method, record the run."""
+    if kind not in _METHODS:
+        raise RunError(f"no method registered for kind {kind!r}; registered: {', '.join(methods()) or 'none'}")
+    wanted = dict.fromkeys(inputs) if isinstance(inputs, list) else dict(inputs)
+    versions = {t: (v if v is not None else lake.version(t)) for t, v in wanted.items()}
+    frames = {t: lake.read(t, version=v) for t, v in versions.items()}
+    started = datetime.now(timezone.utc)
+    result = _METHODS[kind](frames, dict(params))
+    metrics = dict(result.pop("_metrics", {})) if isinstance(result, dict) and "_metrics" in result else {}
+    return record_run(lake, kind, params, versions, result, metrics, user=user, title=title, series=series,
+                      started_at=started)
+
+
+def _run_from_row(row: Mapping[str, Any]) -> Run:
+    def utc(value):
+        return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value
+
+    return Run(
+        run_id=row["run_id"], kind=row["kind"], title=row["title"], series=row["series"], user=row["user"],
+        started_at=utc(row["started_at"]), ended_at=utc(row["ended_at"]), code_commit=row["code_commit"],
+        code_dirty=bool(row["code_dirty"]), package_version=row["package_version"],
+        params=json.loads(row["params_json"]), inputs=json.loads(row["inputs_json"]),
+        metrics=json.loads(row["metrics_json"]), logs=row["logs"] or "", warnings=json.loads(row["warnings_json"]),
+    )
+
+
+def list_runs(lake: Lake) -> list[Run]:
+    if not lake.exists(RUNS):
+        return []
+    runs = [_run_from_row(r.asDict()) for r in lake.read(RUNS).collect()]
+    return sorted(runs, key=lambda r: r.started_at, reverse=True)
+
+
+def get_run(lake: Lake, run_id: str) -> Run:
+    if not lake.exists(RUNS):
+        raise RunError(f"no run {run_id}: no run has been recorded yet")
+    rows = lake.read(RUNS).filter(f"run_id = '{run_id}'").collect()
+    if not rows:
+        raise RunError(f"no run {run_id}")
+    run = _run_from_row(rows[0].asDict())
+    if lake.exists(RUN_OUTPUTS):
+        for r in lake.read(RUN_OUTPUTS).filter(f"run_id = '{run_id}'").collect():
+            run.outputs[r["output"]] = (r["table_name"], r["version"])
+    return run
+
+
+def read_output(lake: Lake, run_id: str, output: str) -> DataFrame:
+    run = get_run(lake, run_id)
+    if output not in run.outputs:
+        raise RunError(f"run {run_id} has no output {output!r}; outputs: {', '.join(run.outputs)}")
+    table, version = run.outputs[output]
+    return lake.read(table, version=version)
+
+
+@dataclass
+class Reproduction:
+    run_id: str
+    matches: bool
+    details: dict[str, str]
+
+
+def _frames_equal(a: pd.DataFrame, b: pd.DataFrame, rtol: float) -> str:
+    if list(a.columns) != list(b.columns):
+        return f"columns differ: {list(a.columns)} vs {list(b.columns)}"
+    if len(a) != len(b):
+        return f"{len(a)} rows vs {len(b)} rows"
+    a = a.sort_values(list(a.columns), kind="mergesort").reset_index(drop=True)
+    b = b.sort_values(list(b.columns), kind="mergesort").reset_index(drop=True)
+    for col in a.columns:
+        x, y = a[col], b[col]
+        if pd.api.types.is_float_dtype(x) or pd.api.types.is_float_dtype(y):
+            for i, (u, v) in enumerate(zip(x.astype(float), y.astype(float))):
+                if not (math.isclose(u, v, rel_tol=rtol, abs_tol=1e-12) or (math.isnan(u) and math.isnan(v))):
+                    return f"column {col} row {i}: {u!r} vs {v!r}"
+        elif not x.equals(y):
+            i = int((x != y).idxmax())
+            return f"column {col} row {i}: {x.iloc[i]!r} vs {y.iloc[i]!r}"
+    return ""
+
+
+def reproduce(lake: Lake, run_id: str, rtol: float = 1e-9) -> Reproduction:
+    """Rerun *run_id*'s method on its pinned input versions and compare every output.
+
+    Floats are compared with relative tolerance *rtol* (default 1e-9: the engine's
+    aggregation order may differ between runs); everything else exactly.
+    """
+    run = get_run(lake, run_id)
+    if run.kind not in _METHODS:
+        raise RunError(f"run {run_id} was recorded outside a registered method ({run.kind}); it cannot be rerun")
+    frames = {t: lake.read(t, version=v) for t, v in run.inputs.items()}
+    result = dict(_METHODS[run.kind](frames, dict(run.params)))
+    result.pop("_metrics", None)
+    details = {}
+    for name in sorted(set(result) | set(run.outputs)):
+        if name not in result or name not in run.outputs:
+            details[name] = "output missing on one side"
+            continue
+        new = result[name] if isinstance(result[name], pd.DataFrame) else result[name].toPandas()
+        old = read_output(lake, run_id, name).toPandas()
+        details[name] = _frames_equal(old, new, rtol) or "matches"
+    return Reproduction(run_id, all(v == "matches" for v in details.values()), details)
