@@ -26,6 +26,9 @@ from workbench.sources.readers import ROW_NUMBER, ParsedFile, file_sha256, read_
 
 LOADS = "workbench.loads"
 BATCH_ROWS = 1_000_000  # rows per engine write: bounds memory, keeps commits few
+# Spark Connect refuses messages over 128 MiB; createDataFrame sends the whole table
+# in one message, so each slice sent stays well below that.
+BATCH_BYTES = 48 * 1024 * 1024
 
 LINEAGE = pa.schema([
     ("_source", pa.string()),
@@ -179,16 +182,19 @@ class _Writer:
         if part.num_rows:
             self.parts.append(part)
             self.rows += part.num_rows
-            if self.rows >= BATCH_ROWS:
+            if self.rows >= BATCH_ROWS or sum(p.nbytes for p in self.parts) >= BATCH_BYTES:
                 self.flush()
 
     def flush(self) -> None:
         if not self.parts:
             return
         batch = pa.concat_tables(self.parts, promote_options="none")
-        df = self.ctx.lake.spark.createDataFrame(batch)
-        # Contract columns are the schema: a column added to the contract is an explicit evolution.
-        self.ctx.lake.write(self.table, df, evolve=True)
+        slices = max(1, -(-batch.nbytes // BATCH_BYTES))
+        step = -(-batch.num_rows // slices)
+        for start in range(0, batch.num_rows, step):
+            df = self.ctx.lake.spark.createDataFrame(batch.slice(start, step))
+            # Contract columns are the schema: a column added to the contract is an explicit evolution.
+            self.ctx.lake.write(self.table, df, evolve=True)
         self.written += batch.num_rows
         self.parts, self.rows = [], 0
 

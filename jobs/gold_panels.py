@@ -151,7 +151,8 @@ def online_price_index(prices: DataFrame) -> DataFrame:
     rel = monthly.withColumn("prev_month", F.lag("month").over(w)).withColumn("prev_lp", F.lag("lp").over(w)) \
         .filter(F.col("prev_month") == F.add_months("month", -1))
     links = rel.groupBy("month").agg(F.avg(F.col("lp") - F.col("prev_lp")).alias("dlog"))
-    chain = Window.orderBy("month").rowsBetween(Window.unboundedPreceding, 0)
+    # one series: a constant partition says so (and keeps the engine from warning)
+    chain = Window.partitionBy(F.lit(1)).orderBy("month").rowsBetween(Window.unboundedPreceding, 0)
     first = monthly.agg(F.min("month").alias("month")).withColumn("dlog", F.lit(0.0))
     return first.unionByName(links).withColumn("value", F.lit(100.0) * F.exp(F.sum("dlog").over(chain))) \
         .select("month", "value")

@@ -37,3 +37,47 @@ def lake(spark, tmp_path):
     from workbench.lake import Lake
 
     return Lake(str(tmp_path / "lake"), spark=spark)
+
+
+DEMO_SEED = 7
+
+
+@pytest.fixture(scope="session")
+def demo_small(tmp_path_factory):
+    """The `small` demo, generated once per session (about 15 s); returns its manifest."""
+    from workbench.demo.generate import generate
+
+    return generate("small", DEMO_SEED, str(tmp_path_factory.mktemp("demo_small")))
+
+
+class DemoLake:
+    """A lake built from the small demo by every job, once per session."""
+
+    def __init__(self, settings, lake, results, manifest):
+        self.settings, self.lake, self.results, self.manifest = settings, lake, results, manifest
+
+    @property
+    def environ(self) -> dict[str, str]:
+        """Environment variables that point the app and the CLI at this lake."""
+        return {"WORKBENCH_DEMO_OUT": self.settings.demo_out, "WORKBENCH_LAKE_ROOT": self.settings.lake_root,
+                "WORKBENCH_PRIVACY_KEY_FILE": self.settings.privacy.key_file}
+
+
+@pytest.fixture(scope="session")
+def demo_lake(spark, demo_small, tmp_path_factory):
+    from workbench.config import load_settings
+    from workbench.lake import Lake
+    from workbench.pipeline import run_jobs
+
+    base = tmp_path_factory.mktemp("demo_lake")
+    settings = load_settings(environ={
+        "WORKBENCH_DEMO_OUT": demo_small["out"],
+        "WORKBENCH_LAKE_ROOT": str(base / "lake"),
+        # a per-session key file: tests never create secrets inside the repository
+        "WORKBENCH_PRIVACY_KEY_FILE": str(base / "pseudonym.key"),
+    })
+    lake = Lake(settings.lake_root, spark=spark, settings=settings)
+    results = run_jobs("all", lake=lake, settings=settings)
+    failed = [r for r in results if r.status == "failed"]
+    assert not failed, failed[0].message
+    return DemoLake(settings, lake, {r.name: r for r in results}, demo_small)

@@ -29,11 +29,12 @@ def env(tmp_path, lake, monkeypatch):
 
 def test_csv_reader_quarantines_malformed_rows_with_row_numbers(tmp_path):
     path = deliver(tmp_path, "vat/vat_2024-01.csv",
-                   f"{VAT_HEADER}\nA1,甲,2024-01,100.5,6\nA2,乙,2024-01\nA3,\"丙,有限公司\",2024-01,7,1\n\nA4,丁,2024-01,1,2,3\n")
+                   f"{VAT_HEADER}\nA1,甲,2024-01,N/A,6\nA2,乙,2024-01\nA3,\"丙,有限公司\",2024-01,7,1\n\nA4,丁,2024-01,1,2,3\n")
     parsed = read_delivery(str(path), contract("vat"), "vat/vat_2024-01.csv")
     assert parsed.rows_read == 5
     assert parsed.table.column("credit_code").to_pylist() == ["A1", "A3"]
     assert parsed.table.column("taxpayer_name").to_pylist() == ["甲", "丙,有限公司"]
+    assert parsed.table.column("sales_amount").to_pylist() == ["N/A", "7"]  # kept as typed, not read as null
     assert parsed.table.column("_row_number").to_pylist() == [2, 4]
     reasons = {q["row_number"]: q["reason"] for q in parsed.quarantine}
     assert set(reasons) == {3, 5, 6}

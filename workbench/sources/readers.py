@@ -119,7 +119,10 @@ def read_csv(path: str, contract: SourceContract, file: str) -> ParsedFile:
         read_options=pacsv.ReadOptions(use_threads=False, column_names=names, skip_rows=1, block_size=1 << 26),
         parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, newlines_in_values=True, ignore_empty_lines=False),
         convert_options=pacsv.ConvertOptions(
-            column_types={n: pa.string() for n in names}, strings_can_be_null=True, quoted_strings_can_be_null=False
+            # Only an empty field is missing: pyarrow's default null markers ("N/A", "NULL",
+            # "NaN"...) would silently turn what a department typed into a null.
+            column_types={n: pa.string() for n in names}, null_values=[""], strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
         ),
     )
     # pyarrow numbers records physically (the header is record 1), as we do.
