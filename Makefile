@@ -34,6 +34,7 @@ test: install
 
 bench: install
 	$(BIN)/python bench/engine.py
+	$(BIN)/python bench/app.py
 	$(BIN)/python bench/pipeline.py small
 
 clean:

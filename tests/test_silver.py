@@ -6,18 +6,14 @@ import pytest
 from pyspark.sql import functions as F
 
 from workbench.config import load_settings
-from workbench.linkage.identifiers import credit_code_check_char
+from workbench.linkage.identifiers import make_credit_code
 from workbench.pipeline import run_jobs
 from workbench.pseudonym import pseudonym
 
 KEY = "test-key-0123456789abcdef"
 
 
-def code(stem: str) -> str:
-    return stem + credit_code_check_char(stem)
-
-
-A, B = code("91440101MA5C00001"), code("91440101MA5C00002")
+A, B = make_credit_code("91440101", "MA5C0001"), make_credit_code("91440101", "MA5C0002")
 SURVEY_HEADER = "统一社会信用代码,报告期,营业收入(万元),从业人员期末人数,填表人,联系电话,报送时间"
 
 
@@ -79,3 +75,39 @@ def test_new_month_overwrites_its_partition_and_late_correction_is_merged(env):
     _, again = run(lake, settings, "bronze_survey", "silver_survey_returns")
     assert again.status == "skipped" and lake.version("silver.survey_returns") == version
     assert lake.row_count("silver.survey_returns") == 3
+
+
+def test_credit_code_check_in_spark_agrees_with_python(spark, demo_small):
+    import numpy as np
+    import pandas as pd
+    from pyspark.sql import functions as F
+
+    from workbench.linkage.identifiers import credit_code_valid, is_valid_credit_code
+
+    truth = pd.read_parquet(f"{demo_small['out']}/truth/enterprises.parquet", columns=["credit_code"])
+    codes = truth["credit_code"].head(400).tolist()
+    rng = np.random.default_rng(3)
+    # one wrong character anywhere, lower case, short, foreign letters: each must be refused
+    broken = [c[:i] + ("0" if c[i] != "0" else "1") + c[i + 1:] for c in codes[:200] for i in [int(rng.integers(18))]]
+    odd = ["", "abc", codes[0][:17], codes[0] + "1", codes[0][:17] + "I", None]
+    sample = codes + broken + odd
+    got = spark.createDataFrame(pd.DataFrame({"c": sample})).select(credit_code_valid(F.col("c")).alias("ok"))
+    assert [r["ok"] for r in got.collect()] == [is_valid_credit_code(c) for c in sample]
+    assert all(is_valid_credit_code(c) for c in codes) and not any(is_valid_credit_code(c) for c in broken)
+
+
+def test_pseudonyms_are_stable_per_key_and_differ_across_keys(spark):
+    import pandas as pd
+    from pyspark.sql import functions as F
+
+    from workbench.pseudonym import pseudonym, pseudonym_col
+
+    values = ["张三", "110101199003074514", " 13800000000 ", None, ""]
+    df = spark.createDataFrame(pd.DataFrame({"v": values}))
+    first = [r["p"] for r in df.select(pseudonym_col(F.col("v"), b"key-one-0123456789").alias("p")).collect()]
+    again = [r["p"] for r in df.select(pseudonym_col(F.col("v"), b"key-one-0123456789").alias("p")).collect()]
+    other = [r["p"] for r in df.select(pseudonym_col(F.col("v"), b"key-two-0123456789").alias("p")).collect()]
+    assert first == again == [pseudonym(v, b"key-one-0123456789") for v in values]
+    assert first[3] is None and first[4] is None
+    assert all(a != b for a, b in zip(first[:3], other[:3]))
+    assert first[2] == pseudonym("13800000000", b"key-one-0123456789")  # spaces do not change the pseudonym

@@ -1,35 +1,166 @@
-"""All data access and caching for the app (pages never read the lake themselves)."""
+"""All data access and caching for the app (pages never read the lake themselves).
+
+Caching rules:
+
+* the engine-backed ``Lake`` is a resource, one per lake root;
+* every read is cached by ``(root, table, version)``. The current versions come
+  from ``table_versions()``, which lists the Delta logs on every script run (a
+  directory listing, no engine). When a job commits, the version changes and the
+  next run reads afresh: no stale data, and no cache clearing to forget;
+* nothing here creates widgets.
+"""
 
 from __future__ import annotations
 
-import time
+import os
+import re
 
 import pandas as pd
 import streamlit as st
 
-from workbench.config import load_settings
-from workbench.lake import Lake
+from workbench import catalog
+from workbench.config import Settings, load_settings
+from workbench.lake import Lake, TableInfo
+
+PREVIEW_ROWS = 1000
+_LOG_FILE = re.compile(r"^(\d{20})\.json$")
 
 
-@st.cache_resource
+def settings() -> Settings:
+    return load_settings()
+
+
+def root() -> str:
+    return settings().lake_root
+
+
+@st.cache_resource(show_spinner=False)
+def _lake_for(lake_root: str) -> Lake:
+    return Lake(lake_root, settings=load_settings())
+
+
 def lake() -> Lake:
-    return Lake.from_settings(load_settings())
+    return _lake_for(root())
 
 
-def lake_tables() -> pd.DataFrame:
-    infos = lake().tables()
-    return pd.DataFrame(
-        [
-            {
-                "table": i.name,
-                "layer": i.layer,
-                "version": i.version,
-                "rows": i.rows,
-                "columns": len(i.columns),
-                "last write (UTC)": time.strftime("%Y-%m-%d %H:%M", time.gmtime(i.last_modified))
-                if i.last_modified else "",
-            }
-            for i in infos
-        ],
-        columns=["table", "layer", "version", "rows", "columns", "last write (UTC)"],
-    )
+def table_versions(lake_root: str | None = None) -> dict[str, int]:
+    """Every table's latest Delta version, from the log file names (cheap, uncached)."""
+    lake_root = lake_root or root()
+    versions: dict[str, int] = {}
+    for name in _lake_for(lake_root).table_names():
+        log_dir = os.path.join(lake_root, *name.split("."), "_delta_log")
+        numbers = [int(m.group(1)) for f in os.listdir(log_dir) if (m := _LOG_FILE.match(f))]
+        if numbers:
+            versions[name] = max(numbers)
+    return versions
+
+
+@st.cache_data(show_spinner=False, max_entries=2000)
+def _describe(lake_root: str, name: str, version: int) -> TableInfo:
+    return _lake_for(lake_root).describe(name)
+
+
+def tables() -> list[TableInfo]:
+    """TableInfo for every table, each cached by its version."""
+    r = root()
+    return [_describe(r, name, v) for name, v in table_versions(r).items()]
+
+
+def tables_frame(infos: list[TableInfo], lang: str) -> pd.DataFrame:
+    """The table list as shown on Home and in the catalogue."""
+    rows = []
+    for i in infos:
+        e = catalog.entry(i.name)
+        rows.append({
+            "table": i.name,
+            "title": e.title(lang),
+            "layer": i.layer,
+            "owner": e.owner,
+            "version": i.version,
+            "rows": i.rows,
+            "columns": len(i.columns),
+            "last_write": pd.Timestamp(i.last_modified, unit="s").floor("s") if i.last_modified else pd.NaT,
+        })
+    return pd.DataFrame(rows, columns=["table", "title", "layer", "owner", "version", "rows", "columns", "last_write"])
+
+
+def _version(name: str) -> int | None:
+    return table_versions().get(name)
+
+
+# Home's summaries: each reads one table and is cached by that table's version.
+_SUMMARIES = {
+    "freshness": (catalog.LOADS_TABLE, catalog.source_freshness),
+    "indicators": (catalog.INDICATORS_TABLE, catalog.indicators),
+    "quality": (catalog.QUALITY_TABLE, catalog.open_quality_issues),
+    "reviews": (catalog.RUNS_TABLE, catalog.runs_waiting_for_review),
+}
+
+
+@st.cache_data(show_spinner=False, max_entries=200)
+def _summary(lake_root: str, kind: str, version: int):
+    return _SUMMARIES[kind][1](_lake_for(lake_root))
+
+
+def _cached_summary(kind: str):
+    version = _version(_SUMMARIES[kind][0])
+    return None if version is None else _summary(root(), kind, version)
+
+
+def freshness() -> pd.DataFrame | None:
+    """Last delivery and last load per source; None until workbench.loads exists."""
+    return _cached_summary("freshness")
+
+
+def indicators() -> pd.DataFrame | None:
+    return _cached_summary("indicators")
+
+
+def open_quality_issues() -> int | None:
+    return _cached_summary("quality")
+
+
+def runs_waiting_for_review() -> int | None:
+    return _cached_summary("reviews")
+
+
+@st.cache_data(show_spinner=False, max_entries=200)
+def history(lake_root: str, name: str, version: int) -> pd.DataFrame:
+    return catalog.history_frame(_lake_for(lake_root), name)
+
+
+@st.cache_data(show_spinner=False, max_entries=200)
+def rows_over_versions(lake_root: str, name: str, version: int) -> pd.DataFrame:
+    return catalog.rows_over_versions(_lake_for(lake_root), name)
+
+
+@st.cache_data(show_spinner=False, max_entries=200)
+def preview(lake_root: str, name: str, version: int, column: str | None = None,
+            contains: str | None = None, exact: bool = False) -> pd.DataFrame:
+    """Up to 1,000 rows of *name* at *version*; the filter runs in the engine before the limit."""
+    from pyspark.sql import functions as F
+
+    df = _lake_for(lake_root).read(name, version)
+    if column and contains:
+        value = F.col(column).cast("string")
+        df = df.filter(value == contains if exact else value.contains(contains))
+    return df.limit(PREVIEW_ROWS).toPandas()
+
+
+@st.cache_data(show_spinner=False, max_entries=200)
+def distinct_values(lake_root: str, name: str, version: int, column: str, limit: int = 200) -> list[str]:
+    """Distinct values of a column (e.g. quarantine reasons), most frequent first."""
+    from pyspark.sql import functions as F
+
+    df = _lake_for(lake_root).read(name, version)
+    rows = df.groupBy(column).count().orderBy(F.desc("count")).limit(limit).collect()
+    return [str(r[column]) for r in rows if r[column] is not None]
+
+
+@st.cache_data(show_spinner=False, max_entries=200)
+def grouped_counts(lake_root: str, name: str, version: int, column: str) -> pd.DataFrame:
+    """Row counts per value of *column* (quarantine rows per reason)."""
+    from pyspark.sql import functions as F
+
+    df = _lake_for(lake_root).read(name, version)
+    return df.groupBy(column).count().orderBy(F.desc("count")).toPandas()

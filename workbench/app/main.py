@@ -1,11 +1,16 @@
-"""Streamlit entry point: navigation over the pages in app_pages/."""
+"""Streamlit entry point: sign-in, then navigation over the pages the user's roles allow.
 
-from pathlib import Path
+Started by ``workbench serve`` (which also supervises the engine). Page files live
+in ``app_pages/``; which pages exist and who may open them is ``session.PAGES``.
+"""
 
 import streamlit as st
 
-PAGES = Path(__file__).resolve().parent / "app_pages"
+from workbench.app import session
 
-st.set_page_config(page_title="G City Statistics Workbench", layout="wide")
-navigation = st.navigation([st.Page(str(PAGES / "home.py"), title="Home", icon=":material/home:", default=True)])
+st.set_page_config(page_title="G City Statistics Workbench", page_icon=":material/query_stats:", layout="wide")
+session.init()
+session.adopt_oidc_user()
+navigation = st.navigation(session.navigation_pages(session.current_user()))
+session.sidebar()
 navigation.run()

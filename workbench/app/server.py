@@ -8,6 +8,7 @@ crashed engine can be restarted without taking the UI down.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -27,6 +28,7 @@ def streamlit_command(port: int, headless: bool) -> list[str]:
         "--server.headless", "true" if headless else "false",
         "--browser.gatherUsageStats", "false",
         "--global.developmentMode", "false",
+        "--client.toolbarMode", "minimal",  # no "Deploy" button for bureau users
     ]
 
 
@@ -40,6 +42,10 @@ def serve(port: int = 8501, headless: bool = False) -> int:
         env["WORKBENCH_ENGINE_REMOTE"] = sail.url
     print(f"workbench: app on http://127.0.0.1:{port}  engine: {sail.url if sail else settings.engine.remote}")
     app = subprocess.Popen(streamlit_command(port, headless), env=env)
+    # SIGTERM (a service manager, a test) stops like Ctrl-C: the app first, while the
+    # engine still answers (the app's Spark client would otherwise retry a dead
+    # engine at exit for minutes), then the engine.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         while app.poll() is None:
             if sail is not None and not sail.running:
@@ -49,7 +55,15 @@ def serve(port: int = 8501, headless: bool = False) -> int:
     except KeyboardInterrupt:
         app.terminate()
     finally:
-        app.wait()
+        try:
+            app.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            app.kill()
+            app.wait()
         if sail is not None:
             sail.stop()
     return app.returncode or 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt

@@ -12,53 +12,19 @@ from __future__ import annotations
 
 import numpy as np
 
-CREDIT_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # 31 characters: no I, O, Z, S, V
-CREDIT_VALUE = {c: i for i, c in enumerate(CREDIT_ALPHABET)}
-CREDIT_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
-ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-ID_CHECK = "10X98765432"
-
-
-def credit_check_char(first17: str) -> str:
-    """GB 32100-2015 check character for the first 17 characters."""
-    total = sum(CREDIT_VALUE[c] * w for c, w in zip(first17, CREDIT_WEIGHTS))
-    return CREDIT_ALPHABET[(31 - total % 31) % 31]
-
-
-def org_check_char(body8: str) -> str:
-    """GB 11714 organisation-code check character for an 8-character body."""
-    total = sum((int(c) if c.isdigit() else ord(c) - 55) * w for c, w in zip(body8, ORG_WEIGHTS))
-    c9 = 11 - total % 11
-    return "X" if c9 == 10 else "0" if c9 == 11 else str(c9)
-
-
-def is_valid_credit_code(code: object) -> bool:
-    """True when ``code`` is an 18-character credit code whose organisation code
-    (positions 9-17) and final character both carry valid check characters."""
-    if not isinstance(code, str) or len(code) != 18:
-        return False
-    code = code.upper()
-    if any(c not in CREDIT_VALUE for c in code):
-        return False
-    org = code[8:17]
-    if not org[:8].isalnum() or any(c not in "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ" for c in org[:8]):
-        return False
-    if org_check_char(org[:8]) != org[8]:
-        return False
-    return credit_check_char(code[:17]) == code[17]
-
-
-def id_check_char(first17: str) -> str:
-    """ISO 7064 MOD 11-2 check character of an 18-digit resident ID number."""
-    return ID_CHECK[sum(int(c) * w for c, w in zip(first17, ID_WEIGHTS)) % 11]
-
-
-def is_valid_id_number(number: object) -> bool:
-    """True when ``number`` is 17 digits plus a correct MOD 11-2 check character."""
-    if not isinstance(number, str) or len(number) != 18 or not number[:17].isdigit():
-        return False
-    return id_check_char(number[:17]) == number[17].upper()
+from workbench.linkage.identifiers import (  # noqa: E402,F401 - one implementation, re-exported
+    CREDIT_CODE_CHARS as CREDIT_ALPHABET,
+    CREDIT_CODE_WEIGHTS as CREDIT_WEIGHTS,
+    CREDIT_VALUE,
+    ID_CHECK,
+    ID_WEIGHTS,
+    ORG_WEIGHTS,
+    credit_check_char,
+    id_check_char,
+    is_valid_credit_code,
+    is_valid_id_number,
+    org_check_char,
+)
 
 
 def _rows_to_str(chars: np.ndarray) -> np.ndarray:

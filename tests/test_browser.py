@@ -1,0 +1,139 @@
+"""End to end: the real server in a real browser (Debian chromium through Playwright).
+
+Takes the small demo's deliveries (conftest's ``demo_small``), starts ``workbench serve`` on a
+free port against an empty temporary lake, signs in as the data engineer, opens the
+catalogue, runs one bronze job from the Jobs page and checks the catalogue then
+lists the new tables and Home shows the source's freshness. Screenshots go to tests/artifacts/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from workbench.engine import free_port
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+JOB = "bronze_vat"
+
+pytestmark = pytest.mark.slow
+
+
+def _workbench_command() -> list[str]:
+    script = shutil.which("workbench", path=os.path.dirname(sys.executable))
+    return [script] if script else [sys.executable, "-m", "workbench.cli"]
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"workbench serve exited with code {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise TimeoutError(f"the app did not answer at {url} within {timeout:.0f} s")
+
+
+@pytest.fixture(scope="module")
+def server(demo_small, tmp_path_factory):
+    """``workbench serve`` on a free port: conftest's small demo deliveries, an empty lake."""
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does this)")
+    base = tmp_path_factory.mktemp("browser")
+    port = free_port()
+    env = dict(os.environ, WORKBENCH_LAKE_ROOT=str(base / "lake"), WORKBENCH_DEMO_OUT=demo_small["out"],
+               WORKBENCH_PRIVACY_KEY_FILE=str(base / "pseudonym.key"), WORKBENCH_UI_LANGUAGE="en",
+               RUST_LOG="error")
+    env.pop("WORKBENCH_ENGINE_REMOTE", None)  # serve starts its own supervised Sail
+    log = (base / "server.log").open("wb")
+    # Its own process group, so the app and its Sail child stop together.
+    proc = subprocess.Popen([*_workbench_command(), "serve", "--headless", "--port", str(port)],
+                            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, proc)
+        yield url
+    finally:
+        # serve stops its app, then its engine, on SIGTERM; anything of the group
+        # left after that is killed so no server outlives the test.
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        log.close()
+
+
+def test_sign_in_browse_catalog_and_run_a_job(server):
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(server)
+            page.locator(".st-key-signin_username input").fill("eng")
+            page.locator(".st-key-signin_password input").fill("eng-wrong")
+            page.locator(".st-key-signin_submit button").click()
+            expect(page.get_by_text("Wrong user name or password.")).to_be_visible(timeout=30_000)
+
+            page.locator(".st-key-signin_password input").fill("eng-demo")
+            page.locator(".st-key-signin_submit button").click()
+            expect(page.get_by_text("Signed in as")).to_be_visible(timeout=60_000)
+            expect(page.get_by_text("The lake is empty")).to_be_visible(timeout=60_000)
+
+            page.get_by_role("link", name="Jobs").click()
+            expect(page.locator(".st-key-jobs_list")).to_be_visible(timeout=60_000)
+            # Streamlit's select box filters as one types; Enter takes the match.
+            page.locator(".st-key-jobs_pick input").click()
+            page.locator(".st-key-jobs_pick input").fill(JOB)
+            page.keyboard.press("Enter")
+            expect(page.locator(".st-key-jobs_pick input")).to_have_value(JOB)
+            page.locator(".st-key-jobs_run_one button").click()
+            summary = page.locator(".st-key-jobs_summary")
+            expect(summary).to_be_visible(timeout=180_000)
+            expect(page.get_by_text("Done: 1 ok")).to_be_visible()
+            page.screenshot(path=str(ARTIFACTS / "browser_jobs.png"), full_page=True)
+
+            page.get_by_role("link", name="Data catalog").click()
+            tables = page.locator(".st-key-catalog_tables")
+            expect(tables).to_be_visible(timeout=60_000)
+            page.locator(".st-key-catalog_search input").fill("vat")
+            page.locator(".st-key-catalog_search input").press("Enter")
+            expect(page.get_by_role("heading", name="VAT invoice totals by enterprise and month (as delivered)")
+                   ).to_be_visible(timeout=30_000)
+            page.get_by_role("tab", name="Preview (up to 1,000 rows)").click()
+            expect(page.locator(".st-key-catalog_preview")).to_be_visible(timeout=60_000)
+            page.screenshot(path=str(ARTIFACTS / "browser_catalog.png"), full_page=True)
+
+            # Home now sees the job's load without a restart (caches keyed by version).
+            page.get_by_role("link", name="Home").click()
+            expect(page.locator(".st-key-home_freshness")).to_be_visible(timeout=60_000)
+            page.screenshot(path=str(ARTIFACTS / "browser_home.png"), full_page=True)
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / "browser_failure.png"), full_page=True)
+            raise
+        finally:
+            browser.close()

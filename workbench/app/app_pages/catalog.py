@@ -1,0 +1,79 @@
+"""Data catalog: every table, what it is, who owns it, its schema, history and rows."""
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from workbench import catalog
+from workbench.app import data, widgets
+from workbench.app.session import ROLES_FOR, lang, require_role, t
+
+require_role(*ROLES_FOR["catalog"])
+st.title(t("nav.catalog"))
+
+infos = data.tables()
+if not infos:
+    st.info(t("home.lake_empty"))
+    st.stop()
+
+search_col, layer_col = st.columns([3, 2])
+query = search_col.text_input(t("catalog.search"), key="catalog_search")
+layers = sorted({i.layer for i in infos})
+picked_layers = layer_col.multiselect(t("catalog.layer_filter"), layers, key="catalog_layers")
+matches = [i for i in catalog.search(infos, query, lang()) if not picked_layers or i.layer in picked_layers]
+if not matches:
+    st.info(t("catalog.no_match"))
+    st.stop()
+
+widgets.tables_list(data.tables_frame(matches, lang()), "catalog_tables")
+
+names = [i.name for i in matches]
+language = lang()  # bound now: format_func may be called outside this script run
+name = st.selectbox(t("catalog.pick"), names,
+                    format_func=lambda n: f"{n} · {catalog.entry(n).title(language)}", key="catalog_table")
+info = next(i for i in matches if i.name == name)
+entry = catalog.entry(name)
+root = data.root()
+
+st.header(entry.title(lang()))
+st.markdown(entry.description(lang()) or "")
+meta = st.columns(4)
+meta[0].metric(t("common.layer"), info.layer)
+meta[1].metric(t("common.rows"), f"{info.rows:,}")
+meta[2].metric(t("common.version"), info.version)
+meta[3].markdown(f"**{t('common.owner')}**  \n{entry.owner or '—'}")
+st.caption(f"{t('catalog.path')}: `{info.path}`")
+
+schema_tab, history_tab, preview_tab = st.tabs([t("catalog.schema"), t("catalog.history"), t("catalog.preview")])
+with schema_tab:
+    widgets.table(pd.DataFrame(info.columns, columns=[t("col.name"), t("col.type")]), "catalog_schema")
+
+with history_tab:
+    counts = data.rows_over_versions(root, name, info.version)
+    st.subheader(t("catalog.rows_over_versions"))
+    st.altair_chart(
+        alt.Chart(counts)
+        .mark_line(point=True, interpolate="step-after")
+        .encode(x=alt.X("version:O", title=t("common.version")), y=alt.Y("rows:Q", title=t("common.rows")),
+                tooltip=["version", "rows"])
+        .properties(height=220),
+        key="catalog_rows_chart",
+    )
+    widgets.table(data.history(root, name, info.version), "catalog_history",
+        column_config={
+            "version": t("common.version"),
+            "time": st.column_config.DatetimeColumn(t("col.time"), format="YYYY-MM-DD HH:mm:ss"),
+            "operation": t("col.operation"),
+            "who": t("col.who"),
+            "parameters": t("col.parameters"),
+        },
+    )
+
+with preview_tab:
+    c1, c2, c3 = st.columns([1, 2, 2])
+    version = c1.selectbox(t("catalog.preview_version"), list(range(info.version, -1, -1)), key="catalog_version")
+    column = c2.selectbox(t("catalog.filter_column"), [""] + [c for c, _ in info.columns], key="catalog_filter_column")
+    contains = c3.text_input(t("catalog.filter_value"), key="catalog_filter_value")
+    rows = data.preview(root, name, int(version), column or None, contains or None)
+    st.caption(t("catalog.shown", n=f"{len(rows):,}"))
+    widgets.table(rows, "catalog_preview")

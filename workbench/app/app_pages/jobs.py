@@ -1,0 +1,102 @@
+"""Jobs: run one or all jobs with live progress; browse quarantined rows (data engineers)."""
+
+import time
+
+import pandas as pd
+import streamlit as st
+
+from workbench.app import data, widgets
+from workbench.app.session import ROLES_FOR, require_role, t
+
+require_role(*ROLES_FOR["jobs"])
+st.title(t("nav.jobs"))
+
+try:
+    from workbench import pipeline
+except ImportError as exc:  # the pipeline module arrives with the jobs issue
+    pipeline = None
+    st.warning(t("jobs.unavailable", error=exc))
+
+RESULT_COLUMNS = ["name", "status", "rows_read", "rows_written", "rows_quarantined", "seconds", "message"]
+RESULT_LABELS = {
+    "name": t("col.job"), "status": t("col.status"), "rows_read": t("col.rows_read"),
+    "rows_written": t("col.rows_written"), "rows_quarantined": t("col.rows_quarantined"),
+    "seconds": st.column_config.NumberColumn(t("col.seconds"), format="%.1f"), "message": t("col.message"),
+}
+
+
+def run(names) -> None:
+    """Run jobs with a live progress bar; keep the summary in session state."""
+    bar = st.progress(0.0, text=t("jobs.running"))
+
+    def progress(job_name: str, fraction: float, message: str) -> None:
+        try:
+            bar.progress(min(max(float(fraction), 0.0), 1.0), text=f"{job_name}: {message}")
+        except Exception:  # noqa: BLE001 - a callback from a worker thread cannot draw; the run goes on
+            pass
+
+    started = time.perf_counter()
+    try:
+        with st.spinner(t("jobs.running")):
+            results = pipeline.run_jobs(names, lake=data.lake(), settings=data.settings(), progress=progress)
+    except Exception as exc:  # noqa: BLE001 - show the error, keep the page usable
+        bar.empty()
+        st.session_state["jobs_error"] = str(exc)
+        return
+    bar.empty()
+    st.session_state["jobs_error"] = None
+    st.session_state["jobs_last_results"] = [{c: getattr(r, c) for c in RESULT_COLUMNS} for r in results]
+    st.session_state["jobs_last_seconds"] = time.perf_counter() - started
+
+
+if pipeline is not None:
+    specs = pipeline.list_jobs()
+    st.subheader(t("jobs.list"))
+    widgets.table(pd.DataFrame(
+            [{"name": s.name, "layer": s.layer, "description": s.description,
+              "inputs": ", ".join(s.inputs), "outputs": ", ".join(s.outputs)} for s in specs],
+            columns=["name", "layer", "description", "inputs", "outputs"],
+        ), "jobs_list",
+        column_config={"name": t("col.job"), "layer": t("common.layer"), "description": t("col.description"),
+                       "inputs": t("col.inputs"), "outputs": t("col.outputs")},
+    )
+    pick_col, one_col, all_col = st.columns([3, 1, 1], vertical_alignment="bottom")
+    picked = pick_col.selectbox(t("jobs.pick"), [s.name for s in specs], key="jobs_pick")
+    if one_col.button(t("jobs.run_one"), key="jobs_run_one", icon=":material/play_arrow:", type="primary"):
+        run([picked])
+    if all_col.button(t("jobs.run_all"), key="jobs_run_all", icon=":material/fast_forward:"):
+        run("all")
+
+    if st.session_state.get("jobs_error"):
+        st.error(t("jobs.error", error=st.session_state["jobs_error"]))
+    results = st.session_state.get("jobs_last_results")
+    if results:
+        counts = pd.Series([r["status"] for r in results]).value_counts()
+        st.subheader(t("jobs.summary"))
+        st.success(t("jobs.done", ok=int(counts.get("ok", 0)), skipped=int(counts.get("skipped", 0)),
+                     failed=int(counts.get("failed", 0)), seconds=st.session_state.get("jobs_last_seconds", 0.0)))
+        widgets.table(pd.DataFrame(results, columns=RESULT_COLUMNS), "jobs_summary",
+                     column_config=RESULT_LABELS)
+
+# Quarantine: read after any run above, so the counts include what it just wrote.
+st.subheader(t("jobs.quarantine"))
+quarantine = [i for i in data.tables() if i.layer == "quarantine"]
+if not quarantine:
+    st.info(t("jobs.quarantine.none"))
+    st.stop()
+widgets.table(pd.DataFrame([{"table": i.name, "rows": i.rows} for i in quarantine]), "quarantine_counts",
+    column_config={"table": t("common.table"), "rows": t("col.count")},
+)
+root = data.root()
+name = st.selectbox(t("jobs.quarantine.pick"), [i.name for i in quarantine], key="quarantine_table")
+info = next(i for i in quarantine if i.name == name)
+columns = [c for c, _ in info.columns]
+reason = None
+if "reason" in columns and info.rows:
+    everything = t("jobs.quarantine.all_reasons")
+    reasons = data.distinct_values(root, name, info.version, "reason")
+    reason = st.selectbox(t("jobs.quarantine.reason"), [everything, *reasons], key="quarantine_reason")
+    reason = None if reason == everything else reason
+rows = data.preview(root, name, info.version, "reason" if reason else None, reason, exact=True)
+st.caption(t("catalog.shown", n=f"{len(rows):,}"))
+widgets.table(rows, "quarantine_rows")

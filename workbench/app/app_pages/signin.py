@@ -1,0 +1,33 @@
+"""Sign-in: an account from conf/users.toml, or the identity provider when configured."""
+
+import streamlit as st
+
+from workbench.app import session
+from workbench.app.session import t
+from workbench.auth import authenticate
+
+st.title(t("app.title"))
+st.subheader(t("signin.title"))
+
+if session.oidc_configured():
+    st.button(t("signin.oidc"), key="signin_oidc", on_click=st.login, icon=":material/badge:", type="primary")
+    try:
+        if st.user.is_logged_in and session.current_user() is None:
+            st.error(t("signin.oidc_no_roles", email=st.user.get("email", "")))
+    except Exception:  # noqa: BLE001 - no identity-provider session
+        pass
+    st.divider()
+
+with st.form("signin_form"):
+    username = st.text_input(t("signin.username"), key="signin_username")
+    password = st.text_input(t("signin.password"), type="password", key="signin_password")
+    submitted = st.form_submit_button(t("signin.submit"), key="signin_submit", type="primary")
+
+if submitted:
+    user = authenticate(username, password)
+    if user is None:
+        st.error(t("signin.failed"))
+    else:
+        session.sign_in(user)
+        st.rerun()
+st.caption(t("signin.demo_hint"))

@@ -1,0 +1,150 @@
+"""Session state, the page registry, the role guard and the shared sidebar.
+
+Every page starts with ``require_role(...)``: the guard runs on the server in the
+page's own script, so a page is refused even when a user reaches it by URL or a
+stale link, not only hidden from the navigation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from workbench.auth import ROLES, User, user_for_email
+from workbench.config import load_settings
+from workbench.i18n import LANGUAGE_NAMES, translate
+
+PAGES_DIR = Path(__file__).resolve().parent / "app_pages"
+ALL_ROLES = ROLES
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    """One page: its file in app_pages/, label key, icon, roles and menu section."""
+
+    key: str
+    file: str
+    label: str
+    icon: str
+    roles: tuple[str, ...]
+    section: str
+
+
+# The one list of pages; later issues append (e.g. a supervisor review queue).
+PAGES: tuple[PageSpec, ...] = (
+    PageSpec("home", "home.py", "nav.home", ":material/home:", ALL_ROLES, "nav.section.data"),
+    PageSpec("catalog", "catalog.py", "nav.catalog", ":material/dataset:", ALL_ROLES, "nav.section.data"),
+    PageSpec("jobs", "jobs.py", "nav.jobs", ":material/play_circle:", ("data_engineer",), "nav.section.operations"),
+)
+ROLES_FOR = {p.key: p.roles for p in PAGES}
+
+
+def init() -> None:
+    """Initialise session state once per session (setdefault, never overwrite)."""
+    st.session_state.setdefault("lang", load_settings().ui.language)
+    st.session_state.setdefault("user", None)
+
+
+def lang() -> str:
+    return st.session_state.get("lang") or "zh"
+
+
+def t(key: str, **values: object) -> str:
+    """The message *key* in the session's language."""
+    return translate(key, lang(), **values)
+
+
+def current_user() -> User | None:
+    user = st.session_state.get("user")
+    return user if isinstance(user, User) else None
+
+
+def oidc_configured() -> bool:
+    """True when .streamlit/secrets.toml has an [auth] section (production OIDC)."""
+    try:
+        return "auth" in st.secrets
+    except Exception:  # noqa: BLE001 - no secrets file at all
+        return False
+
+
+def adopt_oidc_user() -> None:
+    """After st.login(), map the provider's verified e-mail to an account's roles."""
+    if current_user() is not None or not oidc_configured():
+        return
+    try:
+        logged_in = bool(st.user.is_logged_in)
+    except Exception:  # noqa: BLE001
+        logged_in = False
+    if logged_in:
+        user = user_for_email(str(st.user.get("email") or ""))
+        if user is not None:
+            st.session_state["user"] = user
+
+
+def sign_in(user: User) -> None:
+    st.session_state["user"] = user
+    # The typed password must not linger in session state.
+    st.session_state.pop("signin_password", None)
+
+
+def sign_out() -> None:
+    st.session_state["user"] = None
+    for key in [k for k in st.session_state if str(k).startswith(("jobs_", "catalog_", "quarantine_", "home_"))]:
+        del st.session_state[key]
+    if oidc_configured():
+        try:
+            if st.user.is_logged_in:
+                st.logout()
+        except Exception:  # noqa: BLE001 - not signed in through the provider
+            pass
+
+
+def require_role(*roles: str) -> User:
+    """Stop rendering the page unless the signed-in user has one of *roles*."""
+    user = current_user()
+    if user is None:
+        st.warning(t("guard.signin_needed"))
+        st.stop()
+    if not user.has_any(roles):
+        st.error(t("guard.forbidden", roles=", ".join(t(f"role.{r}") for r in roles)))
+        st.stop()
+    return user
+
+
+def role_names(user: User) -> str:
+    return ", ".join(t(f"role.{r}") for r in user.roles)
+
+
+def sidebar() -> None:
+    """Language switch on every page; the user and a sign-out button once signed in."""
+    with st.sidebar:
+        st.radio(
+            t("sidebar.language"),
+            options=list(LANGUAGE_NAMES),
+            format_func=LANGUAGE_NAMES.get,
+            horizontal=True,
+            key="lang",
+        )
+        user = current_user()
+        if user is not None:
+            st.caption(t("sidebar.signed_in_as", name=user.name, roles=role_names(user)))
+            st.button(t("sidebar.signout"), key="signout", on_click=sign_out, icon=":material/logout:")
+
+
+def navigation_pages(user: User | None) -> dict[str, list]:
+    """The pages this user may see, grouped by menu section (the sign-in page if none)."""
+    if user is None:
+        return {"": [st.Page(str(PAGES_DIR / "signin.py"), title=t("nav.signin"), icon=":material/login:",
+                             url_path="signin", default=True)]}
+    grouped: dict[str, list] = {}
+    first = True
+    for spec in PAGES:
+        if not user.has_any(spec.roles):
+            continue
+        grouped.setdefault(t(spec.section), []).append(
+            st.Page(str(PAGES_DIR / spec.file), title=t(spec.label), icon=spec.icon, url_path=spec.key, default=first)
+        )
+        first = False
+    return grouped
