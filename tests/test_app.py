@@ -163,11 +163,11 @@ def _nav_pages(at: AppTest) -> set[str]:
 
 
 @pytest.mark.parametrize("username, pages", [
-    ("stat", {"home.py", "catalog.py"}),
-    ("research", {"home.py", "catalog.py"}),
-    ("super", {"home.py", "catalog.py"}),
+    ("stat", {"home.py", "catalog.py", "runs.py", "compare.py"}),
+    ("research", {"home.py", "catalog.py", "runs.py", "compare.py"}),
+    ("super", {"home.py", "catalog.py", "runs.py", "compare.py", "review.py"}),
     ("eng", {"home.py", "catalog.py", "jobs.py"}),
-    ("admin", {"home.py", "catalog.py", "jobs.py"}),
+    ("admin", {"home.py", "catalog.py", "jobs.py", "runs.py", "compare.py", "review.py"}),
 ])
 def test_navigation_follows_roles(app_env, username, pages):
     assert _nav_pages(signed_in(username)) == pages
@@ -188,7 +188,7 @@ def test_researcher_cannot_reach_jobs_through_navigation(app_env):
         at.switch_page("app_pages/jobs.py")
 
 
-@pytest.mark.parametrize("page", ["home.py", "catalog.py", "jobs.py"])
+@pytest.mark.parametrize("page", ["home.py", "catalog.py", "jobs.py", "runs.py", "compare.py", "review.py"])
 def test_pages_refuse_anonymous_visitors(app_env, page):
     at = AppTest.from_file(PAGES / page, default_timeout=TIMEOUT).run()
     assert not at.exception

@@ -18,6 +18,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from types import SimpleNamespace
 
 from workbench.engine import free_port
 
@@ -68,7 +69,7 @@ def server(demo_small, tmp_path_factory):
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, proc)
-        yield url
+        yield SimpleNamespace(url=url, lake_root=str(base / "lake"))
     finally:
         # serve stops its app, then its engine, on SIGTERM; anything of the group
         # left after that is killed so no server outlives the test.
@@ -93,7 +94,7 @@ def test_sign_in_browse_catalog_and_run_a_job(server):
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(server)
+            page.goto(server.url)
             page.locator(".st-key-signin_username input").fill("eng")
             page.locator(".st-key-signin_password input").fill("eng-wrong")
             page.locator(".st-key-signin_submit button").click()
@@ -137,3 +138,65 @@ def test_sign_in_browse_catalog_and_run_a_job(server):
             raise
         finally:
             browser.close()
+
+
+def _sign_in(page, url: str, username: str) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(url)
+    page.locator(".st-key-signin_username input").fill(username)
+    page.locator(".st-key-signin_password input").fill(f"{username}-demo")
+    page.locator(".st-key-signin_submit button").click()
+    expect(page.get_by_text("Signed in as")).to_be_visible(timeout=60_000)
+
+
+def _wait_for_state(lake, run_id: str, state: str, timeout: float = 30.0) -> None:
+    from workbench.runs.review import state as current
+
+    deadline = time.monotonic() + timeout
+    while current(lake, run_id) != state:
+        assert time.monotonic() < deadline, f"run {run_id} is {current(lake, run_id)}, expected {state}"
+        time.sleep(0.3)
+
+
+def test_submit_and_approve_by_two_accounts(server, spark):
+    """Four-eyes in the browser: a statistician submits, a second person (supervisor) approves."""
+    import pandas as pd
+    from playwright.sync_api import expect, sync_playwright
+
+    from workbench.auth import load_users
+    from workbench.lake import Lake
+    from workbench.runs import registry, review
+
+    lake = Lake(server.lake_root, spark=spark)
+    lake.write("gold.browser_sample", spark.createDataFrame(pd.DataFrame({"area": ["a", "b"], "value": [1.0, 2.0]})))
+    run_id = registry.record_run(lake, "browser_totals", {"scale": 1.0}, {"gold.browser_sample": 0},
+                                 {"estimates": lake.read("gold.browser_sample")}, {"areas": 2},
+                                 user=load_users()["stat"], title="browser totals")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            _sign_in(page, server.url, "stat")
+            page.get_by_role("link", name="Runs", exact=True).click()
+            expect(page.locator(".st-key-runs_list")).to_be_visible(timeout=60_000)
+            page.locator(".st-key-runs_submit button").click()
+            _wait_for_state(lake, run_id, "submitted")
+            page.locator(".st-key-signout button").click()
+
+            _sign_in(page, server.url, "super2")
+            page.get_by_role("link", name="Review queue").click()
+            expect(page.locator(".st-key-review_pick")).to_be_visible(timeout=60_000)
+            page.locator(".st-key-review_comment textarea").fill("checked against VAT totals")
+            page.locator(".st-key-review_approve button").click()
+            expect(page.get_by_text("is now approved")).to_be_visible(timeout=60_000)
+            page.screenshot(path=str(ARTIFACTS / "browser_review.png"), full_page=True)
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / "browser_review_failure.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
+    trail = review.audit_trail(lake, run_id)
+    assert [(e.action, e.user) for e in trail] == [("record", "stat"), ("submit", "stat"), ("approve", "super2")]
+    assert trail[-1].comment == "checked against VAT totals"

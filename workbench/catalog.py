@@ -29,14 +29,13 @@ SOURCES_FILE = REPO_ROOT / "conf" / "sources.toml"
 LAYERS = ("bronze", "silver", "gold", "quarantine", "quality", "workbench")
 
 LOADS_TABLE = "workbench.loads"
-RUNS_TABLE = "workbench.runs"
+RUNS_TABLE = "workbench.audit"  # a run's review state is its latest audited transition
 QUALITY_TABLE = "quality.results"
 INDICATORS_TABLE = "gold.indicators_monthly"
 
 # Statuses meaning "a supervisor has not decided yet" / "a check failed and is open".
 # The run registry and quality issues define the tables; these sets accept the
 # spellings those issues are likely to use, so Home shows numbers from day one.
-REVIEW_WAITING = ("submitted", "pending_review", "awaiting_review", "in_review", "pending")
 QUALITY_OPEN = ("fail", "failed", "error", "warn", "warning", "open")
 
 
@@ -160,8 +159,12 @@ def open_quality_issues(lake: "Lake") -> int | None:
 
 
 def runs_waiting_for_review(lake: "Lake") -> int | None:
-    """Runs a supervisor has not decided on; ``None`` until ``workbench.runs`` exists."""
-    return _count_status(lake, RUNS_TABLE, REVIEW_WAITING)
+    """Submitted runs a supervisor has not decided on; ``None`` until any run exists."""
+    if not lake.exists(RUNS_TABLE):
+        return None
+    from workbench.runs.review import states
+
+    return sum(1 for state in states(lake).values() if state == "submitted")
 
 
 def indicators(lake: "Lake") -> pd.DataFrame | None:

@@ -164,3 +164,72 @@ def grouped_counts(lake_root: str, name: str, version: int, column: str) -> pd.D
 
     df = _lake_for(lake_root).read(name, version)
     return df.groupBy(column).count().orderBy(F.desc("count")).toPandas()
+
+
+# ---- runs, reviews and releases ---------------------------------------------------
+# Keyed by the versions of workbench.runs and workbench.audit: a new run or a new
+# review decision changes a version, so every page sees it on its next run.
+
+def _runs_key() -> tuple[int | None, int | None, int | None]:
+    from workbench.runs.registry import RUNS
+    from workbench.runs.release import RELEASES
+    from workbench.runs.review import AUDIT
+
+    return _version(RUNS), _version(AUDIT), _version(RELEASES)
+
+
+@st.cache_data(show_spinner=False, max_entries=50)
+def _runs(lake_root: str, key: tuple) -> pd.DataFrame:
+    from workbench.runs.registry import list_runs
+    from workbench.runs.review import states
+
+    lk = _lake_for(lake_root)
+    current = states(lk)
+    rows = [{"run_id": r.run_id, "title": r.title, "kind": r.kind, "series": r.series, "user": r.user,
+             "state": current.get(r.run_id, "draft"), "started_at": r.started_at,
+             "seconds": (r.ended_at - r.started_at).total_seconds(), "metrics": r.metrics}
+            for r in list_runs(lk)]
+    return pd.DataFrame(rows, columns=["run_id", "title", "kind", "series", "user", "state", "started_at",
+                                       "seconds", "metrics"])
+
+
+def runs() -> pd.DataFrame:
+    """Every run with its current review state, newest first (empty frame if none)."""
+    return _runs(root(), _runs_key())
+
+
+@st.cache_data(show_spinner=False, max_entries=200)
+def _run(lake_root: str, run_id: str, key: tuple):
+    from workbench.runs.registry import get_run
+    from workbench.runs.review import audit_trail
+
+    lk = _lake_for(lake_root)
+    return get_run(lk, run_id), audit_trail(lk, run_id)
+
+
+def run(run_id: str):
+    """(Run, audit entries) for one run."""
+    return _run(root(), run_id, _runs_key())
+
+
+@st.cache_data(show_spinner=False, max_entries=200)
+def run_output(lake_root: str, run_id: str, output: str) -> pd.DataFrame:
+    """A run's output, pinned at the version the run wrote (it never changes)."""
+    from workbench.runs.registry import read_output
+
+    return read_output(_lake_for(lake_root), run_id, output).limit(PREVIEW_ROWS).toPandas()
+
+
+@st.cache_data(show_spinner=False, max_entries=50)
+def _releases(lake_root: str, key: tuple) -> pd.DataFrame:
+    from workbench.runs.release import list_releases
+
+    rows = [{"series": r.series, "vintage": r.vintage, "run_id": r.run_id, "release_date": r.release_date,
+             "embargo_until": r.embargo_until, "released_by": r.released_by, "rows": r.rows,
+             "withdrawn": r.withdrawn} for r in list_releases(_lake_for(lake_root))]
+    return pd.DataFrame(rows, columns=["series", "vintage", "run_id", "release_date", "embargo_until",
+                                       "released_by", "rows", "withdrawn"])
+
+
+def releases() -> pd.DataFrame:
+    return _releases(root(), _runs_key())

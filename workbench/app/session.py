@@ -37,6 +37,11 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("home", "home.py", "nav.home", ":material/home:", ALL_ROLES, "nav.section.data"),
     PageSpec("catalog", "catalog.py", "nav.catalog", ":material/dataset:", ALL_ROLES, "nav.section.data"),
     PageSpec("jobs", "jobs.py", "nav.jobs", ":material/play_circle:", ("data_engineer",), "nav.section.operations"),
+    PageSpec("runs", "runs.py", "nav.runs", ":material/history:", ("statistician", "researcher", "supervisor"),
+             "nav.section.runs"),
+    PageSpec("compare", "compare.py", "nav.compare", ":material/compare_arrows:",
+             ("statistician", "researcher", "supervisor"), "nav.section.runs"),
+    PageSpec("review", "review.py", "nav.review", ":material/fact_check:", ("supervisor",), "nav.section.runs"),
 )
 ROLES_FOR = {p.key: p.roles for p in PAGES}
 

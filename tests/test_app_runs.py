@@ -1,0 +1,94 @@
+"""AppTests for the Runs, Compare and Review pages on a real lake with real runs."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from pyspark.sql import functions as F
+from streamlit.testing.v1 import AppTest
+
+from test_app import PAGES, TIMEOUT, table, texts
+from workbench.auth import load_users
+from workbench.runs import registry, review
+
+
+@registry.method("app_test_totals")
+def _totals(inputs, params):
+    df = inputs["gold.sample"].groupBy("area").agg((F.sum("value") * params["scale"]).alias("total"))
+    return {"estimates": df, "_metrics": {"scale_used": params["scale"]}}
+
+
+@pytest.fixture()
+def runs_lake(spark, lake, monkeypatch):
+    lake.write("gold.sample", spark.createDataFrame(pd.DataFrame({"area": ["a", "b"], "value": [1.0, 2.0]})))
+    users = load_users()
+    made = {}
+    for scale, who in ((1.0, "stat"), (2.0, "stat"), (3.0, "super")):
+        made[scale] = registry.run_method(lake, "app_test_totals", {"scale": scale}, ["gold.sample"],
+                                          user=users[who], title=f"totals x{scale:g}")
+    monkeypatch.setenv("WORKBENCH_LAKE_ROOT", lake.root)
+    monkeypatch.setenv("WORKBENCH_UI_LANGUAGE", "en")
+    return lake, made, users
+
+
+def pick(at: AppTest, key: str, run_id: str) -> AppTest:
+    """Choose the option showing *run_id* (labels are formatted in the app's language)."""
+    box = at.selectbox(key=key)
+    return box.select_index(next(i for i, o in enumerate(box.options) if run_id in o)).run()
+
+
+def page(name: str, username: str) -> AppTest:
+    at = AppTest.from_file(PAGES / name, default_timeout=TIMEOUT)
+    at.session_state["lang"] = "en"
+    at.session_state["user"] = load_users()[username]
+    return at.run()
+
+
+def test_runs_page_lists_runs_shows_inputs_and_submits(runs_lake):
+    lake, made, _ = runs_lake
+    at = page("runs.py", "stat")
+    assert not at.exception, at.exception
+    assert set(table(at, "runs_list")["run_id"]) == set(made.values())
+    pick(at, "runs_pick", made[2.0])
+    inputs = table(at, "runs_detail_inputs")
+    assert inputs.to_dict("records") == [{"table": "gold.sample", "version": 0}]
+    assert set(table(at, "runs_detail_output_rows")["total"]) == {2.0, 4.0}
+    at.button(key="runs_submit").click().run()
+    assert review.state(lake, made[2.0]) == "submitted"
+
+
+def test_compare_page_marks_differing_parameters(runs_lake):
+    _, made, _ = runs_lake
+    at = page("compare.py", "research")
+    assert not at.exception, at.exception
+    at.multiselect(key="compare_pick").set_value([made[1.0], made[2.0]]).run()
+    params = table(at, "compare_params").set_index("name")
+    assert bool(params.loc["scale", "differs"]) and not bool(params.loc["inputs", "differs"])
+    assert at.get_by_key("compare_chart_y") is not None
+
+
+def test_review_page_approves_refuses_self_approval_and_releases(runs_lake):
+    lake, made, users = runs_lake
+    for scale in (1.0, 3.0):
+        review.submit(lake, made[scale], users["stat" if scale == 1.0 else "super"])
+    at = page("review.py", "super")
+    assert not at.exception, at.exception
+    pick(at, "review_pick", made[3.0])  # super's own run
+    at.button(key="review_approve").click().run()
+    assert "four-eyes" in texts(at) and review.state(lake, made[3.0]) == "submitted"
+    pick(at, "review_pick", made[1.0])
+    at.button(key="review_approve").click().run()
+    assert review.state(lake, made[1.0]) == "approved"
+    at.text_input(key="release_series").input("sample_totals").run()
+    at.button(key="release_submit").click().run()
+    assert "Released sample_totals vintage 1" in texts(at)
+    assert table(at, "review_vintages")[["series", "vintage"]].values.tolist() == [["sample_totals", 1]]
+    assert review.state(lake, made[1.0]) == "released"
+
+
+@pytest.mark.parametrize("username", ["stat", "research", "eng"])
+def test_review_page_refuses_non_supervisors_server_side(runs_lake, username):
+    at = page("review.py", username)
+    assert not at.exception
+    assert at.error and "supervisor" in at.error[0].value
+    assert not at.button

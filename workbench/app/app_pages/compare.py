@@ -1,0 +1,47 @@
+"""Compare: two or more runs side by side (parameters, metrics, overlaid outputs)."""
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+from workbench.app import data, widgets
+from workbench.app.run_views import run_label, series_chart
+from workbench.app.session import ROLES_FOR, require_role, t
+
+require_role(*ROLES_FOR["compare"])
+st.title(t("nav.compare"))
+runs = data.runs()
+if len(runs) < 2:
+    st.info(t("compare.need_two"))
+    st.stop()
+picked = st.multiselect(t("compare.pick"), runs["run_id"].tolist(), default=runs["run_id"].tolist()[:2],
+                        format_func=lambda r: run_label(runs, r), key="compare_pick")
+if len(picked) < 2:
+    st.info(t("compare.need_two"))
+    st.stop()
+
+details = {run_id: data.run(run_id)[0] for run_id in picked}
+
+
+def side_by_side(values: dict[str, dict]) -> pd.DataFrame:
+    keys = sorted(set().union(*[v.keys() for v in values.values()]))
+    frame = pd.DataFrame({run_id: [json.dumps(v.get(k), ensure_ascii=False, default=str) for k in keys]
+                          for run_id, v in values.items()}, index=keys)
+    frame.insert(0, t("compare.differs"), frame.nunique(axis=1) > 1)
+    return frame.reset_index(names="name")
+
+
+st.subheader(t("compare.params"))
+widgets.table(side_by_side({r: {**d.params, "inputs": d.inputs} for r, d in details.items()}), "compare_params")
+st.subheader(t("compare.metrics"))
+widgets.table(side_by_side({r: d.metrics for r, d in details.items()}), "compare_metrics")
+
+st.subheader(t("compare.series"))
+common = sorted(set.intersection(*[set(d.outputs) for d in details.values()]))
+if not common:
+    st.info(t("compare.no_common_output"))
+    st.stop()
+output = st.selectbox(t("runs.output_pick"), common, key="compare_output")
+frames = {run_id: data.run_output(data.root(), run_id, output) for run_id in picked}
+series_chart(next(iter(frames.values())), frames, "compare_chart")

@@ -1,0 +1,45 @@
+"""Runs: list and filter runs; open one to see how its numbers were made."""
+
+import pandas as pd
+import streamlit as st
+
+from workbench.app import data, widgets
+from workbench.app.run_views import run_label, show_run, state_label
+from workbench.app.session import ROLES_FOR, require_role, t
+from workbench.runs import review
+
+user = require_role(*ROLES_FOR["runs"])
+st.title(t("nav.runs"))
+runs = data.runs()
+if runs.empty:
+    st.info(t("runs.none"))
+    st.stop()
+
+kind_col, state_col, user_col = st.columns(3)
+kinds = kind_col.multiselect(t("runs.filter.kind"), sorted(runs["kind"].unique()), key="runs_kind")
+states = state_col.multiselect(t("runs.filter.state"), sorted(runs["state"].unique()), format_func=state_label,
+                               key="runs_state")
+users = user_col.multiselect(t("runs.filter.user"), sorted(runs["user"].unique()), key="runs_user")
+keep = pd.Series(True, index=runs.index)
+for column, chosen in (("kind", kinds), ("state", states), ("user", users)):
+    if chosen:
+        keep &= runs[column].isin(chosen)
+shown = runs[keep]
+widgets.table(shown.drop(columns=["metrics"]).assign(state=shown["state"].map(state_label)), "runs_list")
+if shown.empty:
+    st.stop()
+
+run_id = st.selectbox(t("runs.pick"), shown["run_id"].tolist(), format_func=lambda r: run_label(runs, r),
+                      key="runs_pick")
+state = runs.set_index("run_id").loc[run_id, "state"]
+owner = runs.set_index("run_id").loc[run_id, "user"]
+if state in ("draft", "rejected") and (user.username == owner or "supervisor" in user.roles):
+    comment = st.text_input(t("runs.comment"), key="runs_submit_comment")
+    if st.button(t("runs.submit"), key="runs_submit", type="primary"):
+        try:
+            review.submit(data.lake(), run_id, user, comment)
+            st.success(t("runs.submitted"))
+            st.rerun()
+        except review.ReviewError as exc:
+            st.error(t("review.refused", error=exc))
+show_run(run_id, "runs_detail")
