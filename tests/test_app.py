@@ -255,11 +255,13 @@ def test_catalog_lists_tables_with_owner_and_description(app_env):
     assert {"_source", "_file_sha256", "_delivery_period"} <= set(schema.iloc[:, 0])
     history = table(at, "catalog_history")
     assert list(history["version"]) == [1, 0]
-    assert len(table(at, "catalog_preview")) == 6
+    assert "only data engineers see their rows" in texts(at)  # raw layer: no rows for a researcher
+    at.selectbox(key="catalog_table").set_value("silver.enterprises").run()
+    assert len(table(at, "catalog_preview")) == app_env.row_count("silver.enterprises")
 
 
 def test_catalog_search_by_column_and_preview_filter(app_env):
-    at = signed_in("stat")
+    at = signed_in("eng")
     at.switch_page("app_pages/catalog.py").run()
     at.text_input(key="catalog_search").input("township_code").run()
     assert list(table(at, "catalog_tables")["table"]) == ["silver.enterprises"]
@@ -271,6 +273,16 @@ def test_catalog_search_by_column_and_preview_filter(app_env):
     assert len(preview) == 3 and set(preview["_delivery_period"]) == {"2026-10"}
     at.selectbox(key="catalog_version").set_value(0).run()  # time travel: version 0 held September only
     assert len(table(at, "catalog_preview")) == 0
+
+
+def test_raw_layers_show_no_rows_to_other_roles(app_env):
+    at = signed_in("stat")
+    at.switch_page("app_pages/catalog.py").run()
+    at.text_input(key="catalog_search").input("vat").run()
+    at.selectbox(key="catalog_table").set_value("bronze.vat").run()
+    assert "only data engineers see their rows" in texts(at)
+    with pytest.raises(KeyError):
+        at.get_by_key("catalog_preview")
 
 
 def test_catalog_search_without_match(app_env):

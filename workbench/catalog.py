@@ -29,6 +29,10 @@ SOURCES_FILE = REPO_ROOT / "conf" / "sources.toml"
 LAYERS = ("bronze", "silver", "gold", "quarantine", "quality", "workbench")
 
 LOADS_TABLE = "workbench.loads"
+# Layers holding deliveries as received (personal identifiers in the clear): their rows
+# are shown only to data engineers; everyone sees that the tables exist and their schema.
+RAW_LAYERS = ("bronze", "quarantine")
+RAW_ROLES = ("data_engineer",)
 RUNS_TABLE = "workbench.audit"  # a run's review state is its latest audited transition
 QUALITY_TABLE = "quality.results"
 INDICATORS_TABLE = "gold.indicators_monthly"

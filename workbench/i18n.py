@@ -157,6 +157,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "catalog.preview": {"zh": "数据预览（最多 1,000 行）", "en": "Preview (up to 1,000 rows)"},
     "catalog.filter_column": {"zh": "筛选列", "en": "Filter column"},
     "catalog.filter_value": {"zh": "包含（留空则不筛选）", "en": "Contains (empty: no filter)"},
+    "catalog.raw_restricted": {"zh": "原始层（bronze、quarantine）含未脱敏的个人信息，仅数据工程师可查看数据行。",
+                               "en": "Raw layers (bronze, quarantine) hold personal identifiers in the clear: only data engineers see their rows."},
     "catalog.preview_version": {"zh": "预览版本", "en": "Version to preview"},
     "catalog.path": {"zh": "存储路径", "en": "Path"},
     "catalog.shown": {"zh": "显示 {n} 行", "en": "{n} rows shown"},

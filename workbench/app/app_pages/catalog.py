@@ -8,7 +8,7 @@ from workbench import catalog
 from workbench.app import data, widgets
 from workbench.app.session import ROLES_FOR, lang, require_role, t
 
-require_role(*ROLES_FOR["catalog"])
+user = require_role(*ROLES_FOR["catalog"])
 st.title(t("nav.catalog"))
 
 infos = data.tables()
@@ -70,10 +70,16 @@ with history_tab:
     )
 
 with preview_tab:
-    c1, c2, c3 = st.columns([1, 2, 2])
-    version = c1.selectbox(t("catalog.preview_version"), list(range(info.version, -1, -1)), key="catalog_version")
-    column = c2.selectbox(t("catalog.filter_column"), [""] + [c for c, _ in info.columns], key="catalog_filter_column")
-    contains = c3.text_input(t("catalog.filter_value"), key="catalog_filter_value")
-    rows = data.preview(root, name, int(version), column or None, contains or None)
-    st.caption(t("catalog.shown", n=f"{len(rows):,}"))
-    widgets.table(rows, "catalog_preview")
+    if info.layer in catalog.RAW_LAYERS and not user.has_any(catalog.RAW_ROLES):
+        # Bronze and quarantine hold deliveries as received, personal identifiers included.
+        st.warning(t("catalog.raw_restricted"))
+    else:
+        c1, c2, c3 = st.columns([1, 2, 2])
+        version = c1.selectbox(t("catalog.preview_version"), list(range(info.version, -1, -1)),
+                               key="catalog_version")
+        column = c2.selectbox(t("catalog.filter_column"), [""] + [c for c, _ in info.columns],
+                              key="catalog_filter_column")
+        contains = c3.text_input(t("catalog.filter_value"), key="catalog_filter_value")
+        rows = data.preview(root, name, int(version), column or None, contains or None)
+        st.caption(t("catalog.shown", n=f"{len(rows):,}"))
+        widgets.table(rows, "catalog_preview")
