@@ -1,6 +1,8 @@
 """Pipeline benchmark: rows per second per job on a freshly generated demo.
 
-Usage: python bench/pipeline.py [small|medium|large]   (default small)
+Usage: python bench/pipeline.py [small|medium|large] [DEMO_DIR]   (default small)
+
+With DEMO_DIR (an already generated demo of that scale) generation is skipped.
 
 Generates the demo into a temporary folder, builds a fresh lake with
 `run_jobs("all")`, and prints each job's rows/second. The baseline, measured in
@@ -20,9 +22,10 @@ from pathlib import Path
 
 def main() -> None:
     scale = sys.argv[1] if len(sys.argv) > 1 else "small"
+    existing = sys.argv[2] if len(sys.argv) > 2 else None
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     with tempfile.TemporaryDirectory() as tmp:
-        os.environ["WORKBENCH_DEMO_OUT"] = os.path.join(tmp, "demo")
+        os.environ["WORKBENCH_DEMO_OUT"] = existing or os.path.join(tmp, "demo")
         os.environ["WORKBENCH_LAKE_ROOT"] = os.path.join(tmp, "lake")
         os.environ.setdefault("WORKBENCH_PSEUDONYM_KEY", "bench-key-0123456789abcdef")
         from workbench.config import load_settings
@@ -31,9 +34,10 @@ def main() -> None:
         from workbench.sources.readers import file_sha256
 
         settings = load_settings()
-        t = time.perf_counter()
-        generate(scale=scale, seed=settings.demo.seed, out=settings.demo_out)
-        print(f"demo {scale}: generated in {time.perf_counter() - t:.1f} s")
+        if existing is None:
+            t = time.perf_counter()
+            generate(scale=scale, seed=settings.demo.seed, out=settings.demo_out)
+            print(f"demo {scale}: generated in {time.perf_counter() - t:.1f} s")
         files = [p for p in Path(settings.deliveries).rglob("*") if p.is_file()]
         t = time.perf_counter()
         size = sum(p.stat().st_size for p in files)

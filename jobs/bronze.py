@@ -26,9 +26,6 @@ from workbench.sources.readers import ROW_NUMBER, ParsedFile, file_sha256, read_
 
 LOADS = "workbench.loads"
 BATCH_ROWS = 1_000_000  # rows per engine write: bounds memory, keeps commits few
-# Spark Connect refuses messages over 128 MiB; createDataFrame sends the whole table
-# in one message, so each slice sent stays well below that.
-BATCH_BYTES = 48 * 1024 * 1024
 
 LINEAGE = pa.schema([
     ("_source", pa.string()),
@@ -173,7 +170,7 @@ def _known_files(ctx: JobContext, source: str) -> tuple[set[tuple[str, str]], di
 
 
 class _Writer:
-    """Buffers Arrow batches and appends them through the lake in large writes."""
+    """Buffers Arrow batches and appends them to the lake in large commits."""
 
     def __init__(self, ctx: JobContext, table: str):
         self.ctx, self.table, self.parts, self.rows, self.written = ctx, table, [], 0, 0
@@ -182,19 +179,17 @@ class _Writer:
         if part.num_rows:
             self.parts.append(part)
             self.rows += part.num_rows
-            if self.rows >= BATCH_ROWS or sum(p.nbytes for p in self.parts) >= BATCH_BYTES:
+            if self.rows >= BATCH_ROWS:
                 self.flush()
 
     def flush(self) -> None:
         if not self.parts:
             return
         batch = pa.concat_tables(self.parts, promote_options="none")
-        slices = max(1, -(-batch.nbytes // BATCH_BYTES))
-        step = -(-batch.num_rows // slices)
-        for start in range(0, batch.num_rows, step):
-            df = self.ctx.lake.spark.createDataFrame(batch.slice(start, step))
-            # Contract columns are the schema: a column added to the contract is an explicit evolution.
-            self.ctx.lake.write(self.table, df, evolve=True)
+        # The rows were parsed here, in Python: append them straight through delta-rs
+        # rather than upload them to the engine to be written back. Contract columns
+        # are the schema, so a column added to the contract is an explicit evolution.
+        self.ctx.lake.append_arrow(self.table, batch, evolve=True)
         self.written += batch.num_rows
         self.parts, self.rows = [], 0
 
@@ -240,7 +235,7 @@ def land_source(ctx: JobContext, contract: SourceContract) -> JobResult:
     bronze.flush()
     quarantine.flush()
     if loads:
-        ctx.lake.write(LOADS, ctx.lake.spark.createDataFrame(pa.Table.from_pylist(loads, schema=LOADS_SCHEMA)))
+        ctx.lake.append_arrow(LOADS, pa.Table.from_pylist(loads, schema=LOADS_SCHEMA))
     if bronze.written + quarantine.written != read:
         raise AssertionError(f"{name}: read {read} rows but wrote {bronze.written} + quarantined {quarantine.written}")
     new_files = sum(1 for l in loads if l["status"] != "skipped_duplicate")

@@ -167,3 +167,20 @@ def test_append_only_tables_refuse_rewrites(spark, lake):
         with pytest.raises(AppendOnlyError):
             lake.merge(name, frame(spark, k=[1], v=[9.0]), keys=["k"])
         assert rows(lake.read(name)) == [(1, 1.0), (2, 2.0)]
+
+
+def test_append_arrow_has_the_same_guard_and_the_engine_reads_it(spark, lake):
+    import pyarrow as pa
+
+    lake.append_arrow("bronze.x", pa.table({"k": pa.array([1, 2], pa.int64()), "s": ["a", "b"]}))
+    lake.write("bronze.x", frame(spark, k=[3], s=["c"]))  # engine and delta-rs writes mix
+    with pytest.raises(SchemaMismatchError, match=r"new column\(s\) \['extra'\]"):
+        lake.append_arrow("bronze.x", pa.table({"k": pa.array([4], pa.int64()), "s": ["d"], "extra": ["e"]}))
+    with pytest.raises(SchemaMismatchError, match="type change"):
+        lake.append_arrow("bronze.x", pa.table({"k": ["4"], "s": ["d"]}))
+    with pytest.raises(SchemaMismatchError, match="lacks"):
+        lake.append_arrow("bronze.x", pa.table({"k": pa.array([4], pa.int64())}))
+    version = lake.append_arrow("bronze.x", pa.table({"s": ["d"], "k": pa.array([4], pa.int64()), "extra": ["e"]}),
+                                evolve=True)
+    assert version == lake.version("bronze.x")
+    assert rows(lake.read("bronze.x")) == [(1, "a", None), (2, "b", None), (3, "c", None), (4, "d", "e")]

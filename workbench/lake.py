@@ -351,6 +351,42 @@ class Lake:
             pass
         return self.version(name)
 
+    def append_arrow(self, name: str, table: pa.Table, *, evolve: bool = False) -> int:
+        """Append an Arrow table through delta-rs, without a round trip through the engine.
+
+        For rows that are already in this process (files parsed in Python by the bronze
+        jobs): sending them to the engine only for it to write them back costs a gRPC
+        upload of every byte. The same schema guard applies as for :meth:`write`; the
+        engine reads the result like any other Delta table.
+        """
+        from deltalake import Schema, write_deltalake
+
+        incoming = {f.name.lower(): (f.name, json.loads(f.to_json())["type"])
+                    for f in Schema.from_arrow(table.schema).fields}
+        if self.exists(name):
+            current = {f.name.lower(): (f.name, json.loads(f.to_json())["type"])
+                       for f in DeltaTable(self.path(name)).schema().fields}
+            changed = [f"{n}: table has {current[k][1]}, data has {t}" for k, (n, t) in incoming.items()
+                       if k in current and current[k][1] != t]
+            if changed:
+                raise SchemaMismatchError(f"type change refused for {name}: " + "; ".join(changed))
+            missing = sorted(current[k][0] for k in current if k not in incoming)
+            if missing:
+                raise SchemaMismatchError(
+                    f"write to {name} lacks column(s) {missing}; add them (as typed nulls if unknown) before writing")
+            new = [n for k, (n, _) in incoming.items() if k not in current]
+            if new and not evolve:
+                raise SchemaMismatchError(
+                    f"write to {name} has new column(s) {new} that the table lacks; pass evolve=True to add them")
+            if new:
+                DeltaTable(self.path(name)).alter.add_columns(
+                    [f for f in Schema.from_arrow(table.schema).fields if f.name in new])
+            order = [current[k][0] for k in current] + new
+            table = table.select([next(c for c in table.column_names if c.lower() == o.lower()) for o in order])
+        nullable = pa.schema([f.with_nullable(True) for f in table.schema])
+        write_deltalake(self.path(name), table.cast(nullable), mode="append")
+        return self.version(name)
+
     # ---- maintenance (delta-rs) ------------------------------------------------
 
     def vacuum(self, name: str, retention_hours: int = 168, dry_run: bool = True) -> list[str]:
