@@ -163,11 +163,14 @@ def _nav_pages(at: AppTest) -> set[str]:
 
 
 @pytest.mark.parametrize("username, pages", [
-    ("stat", {"home.py", "catalog.py", "runs.py", "compare.py"}),
-    ("research", {"home.py", "catalog.py", "runs.py", "compare.py"}),
-    ("super", {"home.py", "catalog.py", "runs.py", "compare.py", "review.py"}),
-    ("eng", {"home.py", "catalog.py", "jobs.py"}),
-    ("admin", {"home.py", "catalog.py", "jobs.py", "runs.py", "compare.py", "review.py"}),
+    ("stat", {"home.py", "catalog.py", "runs.py", "compare.py", "quality.py", "fraud.py", "editing.py",
+              "linkage_review.py", "nowcast.py"}),
+    ("research", {"home.py", "catalog.py", "runs.py", "compare.py", "nowcast.py"}),
+    ("super", {"home.py", "catalog.py", "runs.py", "compare.py", "review.py", "quality.py", "fraud.py",
+               "nowcast.py"}),
+    ("eng", {"home.py", "catalog.py", "jobs.py", "quality.py", "linkage_review.py"}),
+    ("admin", {"home.py", "catalog.py", "jobs.py", "runs.py", "compare.py", "review.py", "quality.py", "fraud.py",
+               "editing.py", "linkage_review.py", "nowcast.py"}),
 ])
 def test_navigation_follows_roles(app_env, username, pages):
     assert _nav_pages(signed_in(username)) == pages

@@ -84,8 +84,15 @@ def test_missing_tables_read_as_not_yet_available(lake):
 def test_runs_waiting_and_quality_issues_count_by_status(lake, spark):
     import pandas as pd
 
-    lake.write("workbench.runs", spark.createDataFrame(pd.DataFrame({"run_id": ["a", "b", "c"],
-                                                                      "status": ["submitted", "approved", "pending_review"]})))
+    from workbench.auth import User
+    from workbench.runs import registry, review
+
+    stat = User("stat", "Statistician", ("statistician",))
+    lake.write("gold.sample", spark.createDataFrame(pd.DataFrame({"v": [1.0]})))
+    made = [registry.record_run(lake, "count_test", {}, {"gold.sample": 0}, {}, user=stat) for _ in range(3)]
+    review.submit(lake, made[0], stat)
+    review.submit(lake, made[1], stat)
+    review.approve(lake, made[1], User("super", "Supervisor", ("supervisor",)))
+    assert catalog.runs_waiting_for_review(lake) == 1  # submitted, not yet decided
     lake.write("quality.results", spark.createDataFrame(pd.DataFrame({"rule": ["r1", "r2"], "status": ["pass", "FAIL"]})))
-    assert catalog.runs_waiting_for_review(lake) == 2
     assert catalog.open_quality_issues(lake) == 1

@@ -199,6 +199,93 @@ def _add_jobs(sub: argparse._SubParsersAction) -> None:
     run.set_defaults(func=_jobs_run)
 
 
+# ---- quality ------------------------------------------------------------------
+
+def _quality_progress():
+    from tqdm import tqdm
+
+    bar = tqdm(total=100, unit="%", dynamic_ncols=True, leave=False)
+
+    def progress(message: str, fraction: float) -> None:
+        bar.set_description(message[:60])
+        bar.n = int(100 * min(max(fraction, 0.0), 1.0))
+        bar.refresh()
+
+    return bar, progress
+
+
+def _quality_run(args: argparse.Namespace) -> int:
+    from workbench.lake import Lake
+    from workbench.quality import store
+
+    lake = Lake.from_settings()
+    bar, progress = _quality_progress()
+    started = time.perf_counter()
+    runs = store.run_all(lake, args.user, progress=progress) if args.table == "all" else \
+        [store.run_rules(lake, args.table, args.user, progress=progress)]
+    bar.close()
+    _print_table([(r.table, r.counts.get("rules", ""), f"{r.counts.get('evaluated', 0):,}",
+                   f"{r.counts.get('passed', 0):,}", f"{r.counts.get('failed', 0):,}",
+                   f"{r.counts.get('missing', 0):,}", f"{r.seconds:.1f}") for r in runs],
+                 ["table", "rules", "evaluated", "passed", "failed", "missing (na)", "seconds"])
+    print(f"wrote {store.RESULTS} and {store.SUMMARY} in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def _quality_impute(args: argparse.Namespace) -> int:
+    from workbench.lake import Lake
+    from workbench.quality import store
+
+    bar, progress = _quality_progress()
+    run = store.build_panel(Lake.from_settings(), args.user, progress=progress)
+    bar.close()
+    print(f"{store.PANEL} version {run.outputs[store.PANEL]}: "
+          + ", ".join(f"{k} {v:,}" for k, v in sorted(run.counts.items())) + f" ({run.seconds:.1f} s)")
+    return 0
+
+
+def _quality_rules(args: argparse.Namespace) -> int:
+    from workbench.quality.rules import all_rule_sets, rule_set_for
+
+    sets = [rule_set_for(args.table)] if args.table else list(all_rule_sets().values())
+    _print_table([(rs.table, r.id, r.type, r.severity, _shorten(r.description_en, 70))
+                  for rs in sets for r in rs.rules], ["table", "rule", "type", "severity", "description"])
+    return 0
+
+
+def _quality_queue(args: argparse.Namespace) -> int:
+    from workbench.lake import Lake
+    from workbench.quality import store
+
+    queue = store.fraud_queue(Lake.from_settings())
+    if queue.empty:
+        print("no fraud queue yet: run `workbench quality run survey_returns`")
+        return 0
+    _print_table([(r["rank"], r["credit_code"], f"{r['peak_score']:.1f}", r["peak_period"],
+                   r["months_gap_flagged"], f"{r['survey_to_vat']:.2f}", r["decision"] or "")
+                  for _, r in queue.head(args.top).iterrows()],
+                 ["rank", "credit code", "score", "peak month", "months flagged", "survey/VAT", "decision"])
+    return 0
+
+
+def _add_quality(sub: argparse._SubParsersAction) -> None:
+    quality = sub.add_parser("quality", help="validation rules, outliers, fraud screening, imputation")
+    qsub = quality.add_subparsers(dest="action", required=True)
+    run = qsub.add_parser("run", help="evaluate a table's rules (conf/rules/), write quality.results and summary")
+    run.add_argument("table", help="e.g. survey_returns or silver.survey_returns, or 'all'")
+    run.add_argument("--user", default="system", help="who runs it (recorded in quality.runs)")
+    run.set_defaults(func=_quality_run)
+    imp = qsub.add_parser("impute", help="impute failed and missing survey cells into quality.survey_panel")
+    imp.add_argument("--user", default="system")
+    imp.set_defaults(func=_quality_impute)
+    rules = qsub.add_parser("rules", help="list the rules")
+    rules.add_argument("table", nargs="?", default=None)
+    rules.set_defaults(func=_quality_rules)
+    queue = qsub.add_parser("queue", help="the fraud review queue")
+    queue.add_argument("--top", type=int, default=20)
+    queue.set_defaults(func=_quality_queue)
+
+
 # ---- serve --------------------------------------------------------------------
 
 def _serve(args: argparse.Namespace) -> int:
@@ -214,7 +301,8 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
     serve.set_defaults(func=_serve)
 
 
-GROUPS: list[Callable[[argparse._SubParsersAction], None]] = [_add_engine, _add_lake, _add_demo, _add_jobs, _add_serve]
+GROUPS: list[Callable[[argparse._SubParsersAction], None]] = [_add_engine, _add_lake, _add_demo, _add_jobs,
+                                                                _add_quality, _add_serve]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -239,8 +327,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - one clean line for users, not a traceback
         from workbench.engine import EngineError
         from workbench.lake import LakeError
+        from workbench.quality.rules import RuleError
+        from workbench.quality.store import QualityError
 
-        if isinstance(exc, (EngineError, LakeError)):
+        if isinstance(exc, (EngineError, LakeError, RuleError, QualityError)):
             print(f"workbench: {exc}", file=sys.stderr)
             return 1
         raise

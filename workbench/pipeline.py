@@ -23,7 +23,7 @@ ProgressFn = Callable[[str, float, str], None]
 
 # Pipeline order: bronze before silver before gold.
 JOB_MODULES = ("jobs.bronze", "jobs.silver_enterprises", "jobs.silver_monthly", "jobs.silver_other",
-               "jobs.gold_panels")
+               "jobs.silver_linkage", "jobs.gold_panels")
 
 
 @dataclass(frozen=True)

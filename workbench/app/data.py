@@ -233,3 +233,117 @@ def _releases(lake_root: str, key: tuple) -> pd.DataFrame:
 
 def releases() -> pd.DataFrame:
     return _releases(root(), _runs_key())
+
+
+# ---- quality: rules, fraud screening, editing ------------------------------------------
+# Each read is keyed by the versions of the quality tables it reads, so a new rule
+# run, decision or edit is seen on the next page run.
+
+def _quality_key(*names: str) -> tuple:
+    versions = table_versions()
+    return tuple(versions.get(n) for n in names)
+
+
+@st.cache_data(show_spinner=False, max_entries=20)
+def _quality_summary(lake_root: str, key: tuple) -> pd.DataFrame:
+    from workbench.quality import store
+
+    return store.latest_summary(_lake_for(lake_root))
+
+
+def quality_summary() -> pd.DataFrame:
+    """The latest rule run per table: counts and pass rate per rule and period."""
+    from workbench.quality import store
+
+    return _quality_summary(root(), _quality_key(store.SUMMARY))
+
+
+@st.cache_data(show_spinner=False, max_entries=200)
+def _failing(lake_root: str, key: tuple, table: str, rule_id: str | None, period) -> pd.DataFrame:
+    from workbench.quality import store
+
+    return store.failing_records(_lake_for(lake_root), table, rule_id, period, limit=PREVIEW_ROWS)
+
+
+def failing_records(table: str, rule_id: str | None = None, period=None) -> pd.DataFrame:
+    from workbench.quality import store
+
+    return _failing(root(), _quality_key(store.RESULTS), table, rule_id, period)
+
+
+@st.cache_data(show_spinner=False, max_entries=20)
+def _fraud_queue(lake_root: str, key: tuple) -> pd.DataFrame:
+    from workbench.quality import store
+
+    return store.fraud_queue(_lake_for(lake_root))
+
+
+def fraud_queue() -> pd.DataFrame:
+    from workbench.quality import store
+
+    return _fraud_queue(root(), _quality_key(store.FRAUD_QUEUE, store.FRAUD_DECISIONS))
+
+
+@st.cache_data(show_spinner=False, max_entries=200)
+def _respondent_series(lake_root: str, key: tuple, credit_code: str) -> pd.DataFrame:
+    from workbench.quality import store
+
+    return store.respondent_series(_lake_for(lake_root), credit_code)
+
+
+def respondent_series(credit_code: str) -> pd.DataFrame:
+    from workbench.quality import store
+
+    return _respondent_series(root(), _quality_key(store.SCREENING), credit_code)
+
+
+@st.cache_data(show_spinner=False, max_entries=50)
+def _panel_cells(lake_root: str, key: tuple, flags: tuple[str, ...]) -> pd.DataFrame:
+    from pyspark.sql import functions as F
+
+    from workbench.quality import store
+
+    lk = _lake_for(lake_root)
+    if not lk.exists(store.PANEL):
+        return pd.DataFrame()
+    df = lk.read(store.PANEL).filter(F.col("revenue_flag").isin(list(flags)) | F.col("employment_flag").isin(list(flags)))
+    return df.orderBy("credit_code", "period").limit(PREVIEW_ROWS).toPandas()
+
+
+def panel_cells(flags: tuple[str, ...] = ("imputed", "failed", "edited")) -> pd.DataFrame:
+    """Panel rows with an imputed, failed or edited cell (up to 1,000)."""
+    from workbench.quality import store
+
+    return _panel_cells(root(), _quality_key(store.PANEL), tuple(flags))
+
+
+@st.cache_data(show_spinner=False, max_entries=50)
+def _edits(lake_root: str, key: tuple, manual_only: bool) -> pd.DataFrame:
+    from workbench.quality import store
+
+    return store.edits_frame(_lake_for(lake_root), limit=PREVIEW_ROWS, manual_only=manual_only)
+
+
+def edits(manual_only: bool = False) -> pd.DataFrame:
+    from workbench.quality import store
+
+    return _edits(root(), _quality_key(store.EDITS), manual_only)
+
+
+# ---- nowcasting ---------------------------------------------------------------------
+# The two gold tables the Nowcast page needs, keyed by their Delta versions (a few
+# thousand rows; the models run on pandas).
+
+@st.cache_data(show_spinner=False, max_entries=20)
+def _nowcast_inputs(lake_root: str, key: tuple) -> tuple[pd.DataFrame, pd.DataFrame]:
+    lk = _lake_for(lake_root)
+    return (lk.read("gold.indicators_monthly", key[0]).toPandas(), lk.read("gold.targets", key[1]).toPandas())
+
+
+def nowcast_inputs() -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int]] | None:
+    """(gold.indicators_monthly, gold.targets, their versions) or None until both exist."""
+    versions = {t: _version(t) for t in ("gold.indicators_monthly", "gold.targets")}
+    if None in versions.values():
+        return None
+    indicators, targets = _nowcast_inputs(root(), tuple(versions.values()))
+    return indicators, targets, versions

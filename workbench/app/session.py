@@ -37,11 +37,20 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("home", "home.py", "nav.home", ":material/home:", ALL_ROLES, "nav.section.data"),
     PageSpec("catalog", "catalog.py", "nav.catalog", ":material/dataset:", ALL_ROLES, "nav.section.data"),
     PageSpec("jobs", "jobs.py", "nav.jobs", ":material/play_circle:", ("data_engineer",), "nav.section.operations"),
+    PageSpec("linkage_review", "linkage_review.py", "nav.linkage_review", ":material/join_inner:",
+             ("statistician", "data_engineer"), "nav.section.operations"),
     PageSpec("runs", "runs.py", "nav.runs", ":material/history:", ("statistician", "researcher", "supervisor"),
              "nav.section.runs"),
     PageSpec("compare", "compare.py", "nav.compare", ":material/compare_arrows:",
              ("statistician", "researcher", "supervisor"), "nav.section.runs"),
     PageSpec("review", "review.py", "nav.review", ":material/fact_check:", ("supervisor",), "nav.section.runs"),
+    PageSpec("nowcast", "nowcast.py", "nav.nowcast", ":material/trending_up:",
+             ("researcher", "statistician", "supervisor"), "nav.section.methods"),
+    PageSpec("quality", "quality.py", "nav.quality", ":material/rule:", ("statistician", "supervisor", "data_engineer"),
+             "nav.section.quality"),
+    PageSpec("fraud", "fraud.py", "nav.fraud", ":material/policy:", ("statistician", "supervisor"),
+             "nav.section.quality"),
+    PageSpec("editing", "editing.py", "nav.editing", ":material/edit_note:", ("statistician",), "nav.section.quality"),
 )
 ROLES_FOR = {p.key: p.roles for p in PAGES}
 
@@ -96,7 +105,8 @@ def sign_in(user: User) -> None:
 
 def sign_out() -> None:
     st.session_state["user"] = None
-    for key in [k for k in st.session_state if str(k).startswith(("jobs_", "catalog_", "quarantine_", "home_"))]:
+    prefixes = ("jobs_", "catalog_", "quarantine_", "home_", "quality_", "fraud_", "editing_")
+    for key in [k for k in st.session_state if str(k).startswith(prefixes)]:
         del st.session_state[key]
     if oidc_configured():
         try:

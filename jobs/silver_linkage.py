@@ -1,0 +1,191 @@
+"""silver_linkage: probabilistic links (Splink, method 'splink'/'clerical') to the register.
+
+Electricity accounts, card merchants and job-ad employers carry no credit code.
+Records that the deterministic rules (``jobs.gold_panels.deterministic_links``:
+a unique exact name key) already link are left to them, so every record has one
+link, the best one; the rest are scored by one Splink model per source pair on
+DuckDB, reading the lake through Arrow. Models and thresholds are stored in
+``silver.linkage_models`` and reused: a later run scores only records without a
+link (stable enterprise ids over time). Pairs near the threshold go to
+``silver.link_review_queue`` for the clerical review page, whose decisions
+(``silver.link_reviews``) are applied here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from datetime import datetime, timezone
+
+import pandas as pd
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from jobs.gold_panels import deterministic_links
+from workbench.linkage import prepare
+from workbench.linkage.clusters import LINK_COLUMNS, OWN_METHODS, SourceOutcome, concat_rows, link_source
+from workbench.linkage.splink_models import MODELS
+from workbench.pipeline import Job, JobContext, JobResult, JobSpec
+
+SOURCES = {  # source -> (silver table, record id column)
+    "electricity": ("silver.electricity_monthly", "account_id"),
+    "card_merchants": ("silver.card_merchants", "merchant_id"),
+    "job_ads": ("silver.job_ads", "employer_key"),
+}
+QUEUE_RECORD = {  # what the reviewer sees of a source record: name, address, area
+    "electricity": ("account_name", "address", None),
+    "card_merchants": ("merchant_name", "address", "district"),
+    "job_ads": ("employer_name", None, "district"),
+}
+
+QUEUE_COLUMNS = ["source", "record_id", "credit_code", "match_weight", "match_probability", "threshold_weight",
+                 "record_name", "record_address", "record_area", "register_name", "register_address",
+                 "register_industry"]
+
+
+def model_fingerprint(source: str) -> str:
+    """Changes when the model's comparisons or blocking change: then it is retrained."""
+    return hashlib.sha256(repr(MODELS[source]).encode()).hexdigest()[:16]
+
+
+def _pandas(df: DataFrame) -> pd.DataFrame:
+    return df.toArrow().to_pandas()
+
+
+def _maybe(ctx: JobContext, name: str) -> DataFrame | None:
+    return ctx.lake.read(name) if ctx.lake.exists(name) else None
+
+
+def source_records(source: str, df: DataFrame, det: pd.DataFrame, register: pd.DataFrame) -> pd.DataFrame:
+    """Distinct records of *source* in the model's columns. MCCs and job titles are related
+    to register divisions through the deterministic links (learned, not hand-coded)."""
+    if source == "electricity":
+        return prepare.electricity(_pandas(df.select("account_id", "account_name", "address").distinct()))
+    divisions = register.set_index("unique_id")["division"]
+    if source == "card_merchants":
+        merchants = _pandas(df.select("merchant_id", "merchant_name", "mcc", "address", "district"))
+        sure = merchants.merge(det, left_on="merchant_id", right_on="record_id")
+        activity = prepare.learn_activity(pd.DataFrame({"activity": sure["mcc"],
+                                                        "division": sure["credit_code"].map(divisions)}).dropna())
+        return prepare.card_merchants(merchants, activity)
+    ads = _pandas(df.select("employer_key", "employer_name", "district", "title"))
+    sure = ads.merge(det, left_on="employer_key", right_on="record_id")
+    activity = prepare.learn_activity(pd.DataFrame({"activity": sure["title"],
+                                                    "division": sure["credit_code"].map(divisions)}).dropna())
+    return prepare.job_ad_employers(ads, activity)
+
+
+def review_queue(outcome: SourceOutcome, records: pd.DataFrame, enterprises: pd.DataFrame) -> pd.DataFrame:
+    """Uncertain pairs with both sides' attributes, side by side."""
+    q = outcome.queue
+    if q.empty:  # nothing uncertain (small or clean deliveries): an empty queue, same columns
+        return pd.DataFrame(columns=QUEUE_COLUMNS)
+    name, address, area = QUEUE_RECORD[outcome.source]
+    rec = records.rename(columns={name: "record_name"})
+    rec["record_address"] = rec[address] if address else None
+    rec["record_area"] = rec[area] if area else None
+    rec = rec[["record_id", "record_name", "record_address", "record_area"]].drop_duplicates("record_id")
+    reg = enterprises.rename(columns={"name": "register_name", "address": "register_address",
+                                      "industry_code": "register_industry"})
+    out = q.merge(rec, on="record_id", how="left").merge(
+        reg[["credit_code", "register_name", "register_address", "register_industry"]], on="credit_code", how="left")
+    return out[QUEUE_COLUMNS]
+
+
+def build_linkage(ctx: JobContext) -> JobResult:
+    lake = ctx.lake
+    logging.getLogger("splink").setLevel(logging.WARNING)
+    enterprises_df = _maybe(ctx, "silver.enterprises")
+    if enterprises_df is None:
+        return JobResult("silver_linkage", "skipped", message="silver.enterprises does not exist yet")
+    inputs = {s: _maybe(ctx, t) for s, (t, _) in SOURCES.items()}
+    if all(v is None for v in inputs.values()):
+        return JobResult("silver_linkage", "skipped", message="no source to link yet")
+    enterprises = _pandas(enterprises_df.filter("credit_code_valid").select(
+        "credit_code", "name", "address", "industry_code", "industry_division"))
+    register = prepare.register(enterprises)
+    det_all = deterministic_links(enterprises_df, None, inputs["electricity"], inputs["card_merchants"],
+                                  inputs["job_ads"])
+    det_all = _pandas(det_all.select("source", "record_id", "credit_code")) if det_all is not None else \
+        pd.DataFrame(columns=["source", "record_id", "credit_code"])
+    links_df = _maybe(ctx, "silver.links")
+    previous = _pandas(links_df.filter(F.col("method").isin(*OWN_METHODS))) if links_df is not None else None
+    if previous is not None:
+        previous["match_weight"] = float("nan")  # silver.links keeps probabilities only
+    decisions = _pandas(lake.read("silver.link_reviews")) if lake.exists("silver.link_reviews") else None
+    stored_df = _pandas(lake.read("silver.linkage_models")) if lake.exists("silver.linkage_models") else None
+
+    all_links, queues, models, notes = [], [], [], []
+    done = 0
+    for source, df in inputs.items():
+        if df is None:
+            continue
+        ctx.progress(0.1 + 0.8 * done / len(SOURCES), f"linking {source}")
+        done += 1
+        det = det_all[det_all["source"] == source]
+        records = source_records(source, df, det, register)
+        stored = None
+        if stored_df is not None:
+            row = stored_df[(stored_df["source"] == source) & (stored_df["fingerprint"] == model_fingerprint(source))]
+            if len(row):
+                stored = {"model_json": json.loads(row["model_json"].iat[0]), "threshold": row["threshold"].iat[0]}
+        prev = previous[previous["source"] == source] if previous is not None else None
+        outcome = link_source(MODELS[source], register, records, previous=prev, decisions=decisions,
+                              skip=set(det["record_id"]), stored=stored)
+        all_links.append(outcome.links)
+        raw_id = SOURCES[source][1]
+        name_col, address_col, area_col = QUEUE_RECORD[source]
+        cols = [c for c in (raw_id, name_col, address_col, area_col) if c]
+        raw = _pandas(df.select(*cols).dropDuplicates([raw_id])).rename(columns={raw_id: "record_id"}) \
+            if len(outcome.queue) else pd.DataFrame(columns=["record_id", *cols[1:]])
+        queues.append(review_queue(outcome, raw, enterprises))
+        models.append({"source": source, "fingerprint": model_fingerprint(source),
+                       "model_json": json.dumps(outcome.model_json, ensure_ascii=False),
+                       "threshold": float(outcome.threshold),
+                       "trained_run_id": ctx.run_id if outcome.trained else None})
+        notes.append(f"{source}: {len(outcome.links):,} links, {outcome.scored_records:,} scored, "
+                     f"{len(outcome.queue):,} to review, threshold {outcome.threshold:+.1f}"
+                     f"{' (trained)' if outcome.trained else ''}")
+
+    ctx.progress(0.9, "writing links")
+    spark = enterprises_df.sparkSession
+    links = concat_rows(all_links, LINK_COLUMNS)
+    links["match_probability"] = links["match_probability"].astype(float)
+    # the deterministic job's schema exactly: both jobs replace only their own methods' rows
+    schema = "source string, record_id string, credit_code string, method string, match_probability double"
+    out = spark.createDataFrame(links[["source", "record_id", "credit_code", "method", "match_probability"]],
+                                schema=schema).withColumn("linked_run_id", F.lit(ctx.run_id))
+    methods = ", ".join(f"'{m}'" for m in OWN_METHODS)
+    if links_df is None:
+        lake.write("silver.links", out)
+    else:
+        lake.write("silver.links", out, mode="overwrite", replace_where=f"method IN ({methods})")
+    queue = concat_rows(queues, QUEUE_COLUMNS)
+    for c in queue.columns:
+        if c not in ("match_weight", "match_probability", "threshold_weight"):
+            queue[c] = queue[c].astype(object).where(queue[c].notna(), None)
+    qschema = ("source string, record_id string, credit_code string, match_weight double, "
+               "match_probability double, threshold_weight double, record_name string, record_address string, "
+               "record_area string, register_name string, register_address string, register_industry string")
+    lake.write("silver.link_review_queue", spark.createDataFrame(queue, schema=qschema)
+               .withColumn("queued_run_id", F.lit(ctx.run_id)), mode="overwrite")
+    model_rows = pd.DataFrame(models)
+    if stored_df is not None:  # keep the training run of a reused model
+        prior = stored_df.set_index(["source", "fingerprint"])["trained_run_id"]
+        model_rows["trained_run_id"] = [r if r is not None else prior.get((s, f)) for s, f, r in zip(
+            model_rows["source"], model_rows["fingerprint"], model_rows["trained_run_id"])]
+    model_rows["saved_at"] = datetime.now(timezone.utc).replace(tzinfo=None)
+    lake.write("silver.linkage_models", spark.createDataFrame(
+        model_rows, schema="source string, fingerprint string, model_json string, threshold double, "
+                           "trained_run_id string, saved_at timestamp"), mode="overwrite")
+    return JobResult("silver_linkage", "ok", rows_written=len(links), message="; ".join(notes))
+
+
+JOBS = [
+    Job(JobSpec("silver_linkage", "silver",
+                "Probabilistic record linkage (Splink on DuckDB): accounts, merchants, employers -> register",
+                ("silver.enterprises", "silver.electricity_monthly", "silver.card_merchants", "silver.job_ads",
+                 "silver.link_reviews"),
+                ("silver.links", "silver.link_review_queue", "silver.linkage_models")), build_linkage),
+]

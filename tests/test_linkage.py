@@ -1,0 +1,204 @@
+"""Probabilistic record linkage: standardisation, thresholds, stable links, review,
+and accuracy against known truth (FEBRL 4 and the small demo's generator truth).
+
+Tolerances: FEBRL 4 F1 >= 0.95 (published Splink/recordlinkage results on this
+benchmark are around 0.99); on the small demo F1 >= 0.95 for electricity accounts
+and card merchants and >= 0.90 for job ads (the issue's targets; measured 0.99,
+0.998 and 0.92 when written).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from workbench.linkage import prepare, review
+from workbench.linkage.clusters import assign, link_source
+from workbench.linkage.evaluate import link_quality
+from workbench.linkage.splink_models import SourceModel, best_per_record, expected_f1_threshold
+from workbench.linkage.standardise import address_core, char_ngrams, latin_name_key, name_core, pinyin_key
+
+FEBRL = Path(__file__).parent / "fixtures" / "febrl"
+
+
+# ---- standardisation: the generator's variant rules (workbench/demo/names.py) ----------
+
+def test_name_core_removes_what_other_departments_change():
+    variants = ["G市鑫达食品有限公司", "鑫达食品", "Ｇ市鑫达食品有限公司一分厂", "中山区鑫达食品有限公司配电房",
+                "鑫达食品（人民路店）", "鑫达食品分公司", "G市鑫达食品股份有限公司（新厂区）", "鑫达食品二厂"]
+    assert set(name_core(pd.Series(variants))) == {"鑫达食品"}
+    # a name that only looks like a place prefix keeps its words
+    assert name_core(pd.Series(["G市丰太超市", "广丰市政工程有限公司"])).tolist() == ["丰太超市", "广丰市政工程"]
+    assert name_core(pd.Series([None, ""])).isna().all()
+
+
+def test_address_core_and_other_keys():
+    variants = ["中山区和平街道中山路229号", "和平街道中山路二二九号", "中山区和平街道中山路229號",
+                "中山区和平街道中山路２２９号", "中山区和平街道中山路229号院内"]
+    assert set(address_core(pd.Series(variants))) == {"中山路229号"}
+    assert latin_name_key(pd.Series(["The ACME Co., Ltd.", "acme limited"])).tolist() == ["acme", "acme"]
+    assert char_ngrams(pd.Series(["鑫达食品", "鑫"])).tolist() == [["达食", "鑫达", "食品"], ["鑫"]]
+    assert pinyin_key(pd.Series(["宏大置业", "宏达置业", "宏航置业"])).tolist() == [
+        "hongdazhiye", "hongdazhiye", "honghangzhiye"]
+
+
+# ---- thresholds and assignment (pure) -------------------------------------------------
+
+def test_expected_f1_threshold_falls_in_the_valley():
+    rng = np.random.default_rng(3)
+    weights = np.concatenate([rng.normal(-8, 2, 300), rng.normal(12, 3, 1000)])
+    t = expected_f1_threshold(weights)
+    assert -4 < t < 6  # between the piles; the model's own p is about 1/2 there
+    assert (weights >= t).sum() == pytest.approx(1000, abs=15)
+
+
+def test_assign_keeps_earlier_links_and_applies_decisions():
+    best = best_per_record(pd.DataFrame({
+        "record_id": ["a", "a", "b", "c", "d", "e"], "credit_code": ["X", "Y", "Z", "W", "V", "U"],
+        "match_weight": [9.0, 7.0, 8.0, 0.5, 8.0, -9.0], "match_probability": [.99, .98, .99, .6, .99, .01]}),
+        rejected=pd.DataFrame({"record_id": ["a"], "credit_code": ["X"]}))
+    assert best.set_index("record_id")["credit_code"].to_dict() == {"a": "Y", "b": "Z", "c": "W", "d": "V",
+                                                                   "e": "U"}
+    previous = pd.DataFrame({"record_id": ["b", "f"], "credit_code": ["OLD", "F1"], "match_probability": [.9, .9],
+                             "match_weight": [5.0, 5.0]})
+    decisions = pd.DataFrame({"record_id": ["d", "a"], "credit_code": ["V2", "X"], "decision": ["accept", "reject"]})
+    links, queue = assign("s", best, threshold=1.0, band=1.0, previous=previous, decisions=decisions, skip={"e"})
+    got = links.set_index("record_id")[["credit_code", "method"]].apply(tuple, axis=1).to_dict()
+    assert got == {"d": ("V2", "clerical"), "b": ("OLD", "splink"), "f": ("F1", "splink"), "a": ("Y", "splink")}
+    assert queue["record_id"].tolist() == ["c"]  # 0.5 is within 1.0 of the threshold
+
+
+def test_review_decisions_are_validated_and_ordered():
+    queue = pd.DataFrame({"source": ["s", "s"], "record_id": ["r1", "r2"], "credit_code": ["A", "B"],
+                          "match_weight": [3.0, 0.2], "threshold_weight": [0.0, 0.0]})
+    assert review.open_pairs(queue, None)["record_id"].tolist() == ["r2", "r1"]  # nearest the threshold first
+    rows = review.decision_rows(queue.iloc[[1]], "accept", "stat")
+    assert rows.iloc[0][["record_id", "credit_code", "decision"]].tolist() == ["r2", "B", "accept"]
+    assert review.open_pairs(queue, rows)["record_id"].tolist() == ["r1"]
+    with pytest.raises(ValueError):
+        review.decision_rows(queue, "maybe", "stat")
+
+
+# ---- FEBRL 4: a public benchmark with known true links ------------------------------
+
+def _febrl(name: str) -> pd.DataFrame:
+    with gzip.open(FEBRL / name, "rt") as f:
+        df = pd.read_csv(f, dtype=str, skipinitialspace=True).fillna("")
+    df.columns = [c.strip() for c in df.columns]
+    out = pd.DataFrame({"unique_id": df["rec_id"].str.strip()})
+    core = latin_name_key(df["given_name"] + " " + df["surname"])
+    out["name_core"], out["name_grams"] = core, char_ngrams(core)
+    out["name_pinyin"] = None
+    out["name_head"], out["name_tail"] = core.str[:2], core.str[-2:]
+    out["address_core"] = latin_name_key(df["street_number"] + " " + df["address_1"] + " " + df["suburb"])
+    out["county"] = df["postcode"].replace("", None)  # the comparison slots take the person's attributes
+    out["phone"] = df["soc_sec_id"].str.replace(" ", "").replace("", None)
+    return out
+
+
+def test_febrl4_f1():
+    a, b = _febrl("febrl4_a.csv.gz"), _febrl("febrl4_b.csv.gz")
+    model = SourceModel("febrl", ("name", "address", "county", "phone"),
+                        ("l.name_head = r.name_head", "l.county = r.county", "l.phone = r.phone"),
+                        ("l.county = r.county", "l.name_head = r.name_head"), u_pairs=2e5, em_sample=1000)
+    out = link_source(model, a, b)
+    truth = pd.DataFrame({"record_id": [f"rec-{i}-dup-0" for i in range(5000)],
+                          "credit_code": [f"rec-{i}-org" for i in range(5000)]})
+    q = link_quality(out.links, truth)
+    print("FEBRL 4:", q)
+    assert q.f1 >= 0.95, q
+
+
+# ---- the small demo: the job's links against the generator's truth ------------------
+
+def _links(demo_lake) -> pd.DataFrame:
+    return demo_lake.lake.read("silver.links").toPandas()
+
+
+def _truth(demo_lake, source: str) -> pd.DataFrame:
+    t = pd.read_parquet(Path(demo_lake.manifest["out"]) / "truth" / "links.parquet")
+    return t[t["source"] == source]
+
+
+def _predicted(demo_lake, links: pd.DataFrame, source: str) -> pd.DataFrame:
+    pred = links[links["source"] == source][["record_id", "credit_code"]]
+    if source == "job_ads":  # truth is per ad; silver.links per employer key
+        ads = demo_lake.lake.read("silver.job_ads").select("ad_id", "employer_key").toPandas()
+        pred = ads.merge(pred, left_on="employer_key", right_on="record_id")[["ad_id", "credit_code"]] \
+            .rename(columns={"ad_id": "record_id"})
+    return pred
+
+
+@pytest.mark.parametrize("source, minimum", [("electricity", 0.95), ("card_merchants", 0.95), ("job_ads", 0.90)])
+def test_demo_links_against_truth(demo_lake, source, minimum):
+    assert demo_lake.results["silver_linkage"].status == "ok"
+    links = _links(demo_lake)
+    mine = links[links["source"] == source]
+    assert not mine["record_id"].duplicated().any(), "one link per record, deterministic or probabilistic"
+    assert (mine["method"] == "splink").sum() > 0
+    q = link_quality(_predicted(demo_lake, links, source), _truth(demo_lake, source))
+    print(source, q)
+    assert q.f1 >= minimum, q
+
+
+def test_gold_panel_uses_probabilistic_links(demo_lake):
+    links = _links(demo_lake)
+    gold = demo_lake.lake.read("gold.enterprise_month")
+    for source, flag in (("electricity", "has_electricity"), ("card_merchants", "has_card"),
+                         ("job_ads", "has_job_ads")):
+        splink_codes = set(links.loc[(links["source"] == source) & (links["method"] == "splink"), "credit_code"])
+        only = splink_codes - set(links.loc[(links["source"] == source) & (links["method"] != "splink"),
+                                            "credit_code"])
+        seen = {r[0] for r in gold.filter(gold[flag]).select("credit_code").distinct().collect()}
+        assert only and len(only & seen) >= 0.9 * len(only), source
+
+
+def test_new_records_join_existing_links_and_reviews_feed_back(demo_lake):
+    """Stable ids: a later run with the stored model keeps every earlier link and scores
+    only records without one; reviewer decisions become links or blocked pairs."""
+    lake = demo_lake.lake
+    stored_df = lake.read("silver.linkage_models").toPandas().set_index("source")
+    stored = {"model_json": json.loads(stored_df.loc["electricity", "model_json"]),
+              "threshold": stored_df.loc["electricity", "threshold"]}
+    ent = lake.read("silver.enterprises").filter("credit_code_valid").select(
+        "credit_code", "name", "address", "industry_division").toPandas()
+    register = prepare.register(ent)
+    accounts = lake.read("silver.electricity_monthly").select("account_id", "account_name", "address") \
+        .distinct().toPandas()
+    records = prepare.electricity(accounts)
+    links = _links(demo_lake)
+    previous = links[(links["source"] == "electricity") & (links["method"] == "splink")].assign(
+        match_weight=np.nan)
+    skip = set(links.loc[(links["source"] == "electricity") & (links["method"] != "splink"), "record_id"])
+    # an account linked earlier loses its link (as if new this month) and one pair is decided
+    new_id = previous["record_id"].iloc[0]
+    queue = lake.read("silver.link_review_queue").filter("source = 'electricity'").toPandas()
+    truth = _truth(demo_lake, "electricity").set_index("record_id")["credit_code"]
+    pair = queue.iloc[[0]]
+    verdict = "accept" if truth.get(pair["record_id"].iat[0]) == pair["credit_code"].iat[0] else "reject"
+    decisions = review.decision_rows(pair, verdict, "stat")
+    out = link_source(prepare_model("electricity"), register, records,
+                      previous=previous[previous["record_id"] != new_id], decisions=decisions, skip=skip,
+                      stored=stored)
+    assert not out.trained
+    got = out.links.set_index("record_id")["credit_code"]
+    kept = previous[previous["record_id"] != new_id].set_index("record_id")["credit_code"]
+    assert got.reindex(kept.index).equals(kept)  # nothing relinked
+    assert got[new_id] == previous.set_index("record_id").loc[new_id, "credit_code"]  # rejoins its enterprise
+    assert out.scored_records < 0.2 * len(records)
+    rid, cc = pair["record_id"].iat[0], pair["credit_code"].iat[0]
+    if verdict == "accept":
+        assert got[rid] == cc and out.links.set_index("record_id").loc[rid, "method"] == "clerical"
+    else:
+        assert got.get(rid) != cc
+
+
+def prepare_model(source: str):
+    from workbench.linkage.splink_models import MODELS
+
+    return MODELS[source]

@@ -1,0 +1,87 @@
+"""Editing: impute the survey panel, edit or impute single cells with a reason; the change log."""
+
+import pandas as pd
+import streamlit as st
+
+from workbench.app import data, widgets
+from workbench.app.quality_views import outcome, progress_bar
+from workbench.app.session import ROLES_FOR, require_role, t
+from workbench.quality import store
+from workbench.quality.rules import RuleError
+
+user = require_role(*ROLES_FOR["editing"])
+st.title(t("nav.editing"))
+st.caption(t("editing.explain"))
+
+
+def build() -> None:
+    bar, progress = progress_bar(t("editing.building"))
+    try:
+        run = store.build_panel(data.lake(), user, progress=progress)
+        st.session_state["editing_message"] = t("editing.built", version=run.outputs[store.PANEL],
+                                                seconds=run.seconds)
+        st.session_state["editing_error"] = None
+    except (RuleError, store.QualityError) as exc:
+        st.session_state["editing_error"] = str(exc)
+    bar.empty()
+
+
+if st.button(t("editing.build"), key="editing_build", icon=":material/auto_fix_high:"):
+    build()
+outcome("editing")
+
+cells = data.panel_cells()
+if cells.empty:
+    st.info(t("editing.none"))
+    st.stop()
+
+st.subheader(t("editing.cells"))
+shown = ["credit_code", "period", "response", "revenue_reported", "revenue", "revenue_flag", "revenue_method",
+         "employment_reported", "employment", "employment_flag", "employment_method", "vat_sales", "si_headcount"]
+widgets.table(cells[[c for c in shown if c in cells.columns]], "editing_cells", column_config={
+    "credit_code": t("fraud.credit_code"), "period": t("col.month"), "response": t("editing.response"),
+    "revenue_reported": t("editing.revenue_reported"), "revenue": t("editing.revenue"),
+    "revenue_flag": t("editing.flag"), "revenue_method": t("editing.method"),
+    "employment_reported": t("editing.employment_reported"), "employment": t("editing.employment"),
+    "employment_flag": t("editing.flag"), "employment_method": t("editing.method"),
+    "vat_sales": t("editing.vat_sales"), "si_headcount": t("editing.si_headcount"),
+})
+
+st.subheader(t("editing.change"))
+labels = [f"{r.credit_code} {str(r.period)[:7]}" for r in cells.itertuples()]
+pick = st.selectbox(t("editing.cell"), range(len(labels)), format_func=lambda i: labels[i], key="editing_pick")
+row = cells.iloc[int(pick)]
+columns = {t(f"editing.{c}"): c for c in store.EDIT_COLUMNS}
+column = columns[st.radio(t("editing.column"), list(columns), horizontal=True, key="editing_column")]
+current = row[column]
+st.caption(t("editing.current", value="—" if pd.isna(current) else f"{current:,.2f}",
+             flag=row[f"{column}_flag"], method=row[f"{column}_method"] or "—"))
+value = st.number_input(t("editing.new_value"), min_value=0.0, value=float(current) if pd.notna(current) else 0.0,
+                        key="editing_value")
+reason = st.text_input(t("editing.reason"), key="editing_reason")
+
+
+def apply(kind: str) -> None:
+    try:
+        if kind == "edit":
+            store.edit_cell(data.lake(), row["credit_code"], row["period"], column, value, reason, user)
+            st.session_state["editing_message"] = t("editing.saved", column=t(f"editing.{column}"))
+        else:
+            new, method, _ = store.impute_cell(data.lake(), row["credit_code"], row["period"], column, user, reason)
+            st.session_state["editing_message"] = t("editing.imputed", value=f"{new:,.2f}", method=method)
+        st.session_state["editing_error"] = None
+    except (RuleError, store.QualityError) as exc:
+        st.session_state["editing_error"] = str(exc)
+
+
+edit_col, impute_col = st.columns(2)
+edit_col.button(t("editing.save"), key="editing_save", type="primary", on_click=apply, args=("edit",))
+impute_col.button(t("editing.impute"), key="editing_impute", on_click=apply, args=("impute",))
+
+st.subheader(t("editing.log"))
+manual_only = st.toggle(t("editing.manual_only"), value=True, key="editing_manual_only")
+log = data.edits(manual_only)
+widgets.table(log, "editing_log", column_config={
+    "credit_code": t("fraud.credit_code"), "period": t("col.month"), "column": t("editing.column"),
+    "before": t("editing.before"), "after": t("editing.after"), "method": t("editing.method"),
+    "reason": t("editing.reason"), "user": t("col.who"), "edited_at": t("col.time")})

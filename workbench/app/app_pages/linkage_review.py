@@ -1,0 +1,65 @@
+"""Clerical review of uncertain record-linkage pairs: side by side, accept or reject."""
+
+import pandas as pd
+import streamlit as st
+
+from workbench.app import data
+from workbench.app.session import ROLES_FOR, require_role, t
+from workbench.linkage import review
+
+user = require_role(*ROLES_FOR["linkage_review"])
+st.title(t("nav.linkage_review"))
+st.caption(t("linkage.intro"))
+
+versions = data.table_versions()
+if "silver.link_review_queue" not in versions:
+    st.info(t("linkage.no_queue"))
+    st.stop()
+queue = data.preview(data.root(), "silver.link_review_queue", versions["silver.link_review_queue"])
+decided = data.preview(data.root(), "silver.link_reviews", versions["silver.link_reviews"]) \
+    if "silver.link_reviews" in versions else None
+# decisions made in this session before the next read of the table
+session_done = pd.DataFrame(st.session_state.setdefault("linkage_decided", []),
+                            columns=["source", "record_id", "credit_code"])
+decided = session_done if decided is None else pd.concat([decided[session_done.columns], session_done])
+sources = sorted(queue["source"].unique()) if len(queue) else []
+source = st.selectbox(t("linkage.source"), sources, key="linkage_source") if sources else None
+pairs = review.open_pairs(queue[queue["source"] == source] if source else queue, decided)
+st.metric(t("linkage.open"), f"{len(pairs):,}")
+if pairs.empty:
+    st.success(t("linkage.all_done"))
+    st.stop()
+
+pair = pairs.iloc[0]
+left, right = st.columns(2)
+with left:
+    st.subheader(t("linkage.record"))
+    st.markdown(f"**{pair['record_name'] or ''}**")
+    st.write(f"{t('linkage.address')}: {pair['record_address'] or '—'}")
+    st.write(f"{t('linkage.area')}: {pair['record_area'] or '—'}")
+    st.caption(f"{t('linkage.record_id')}: {pair['record_id']}")
+with right:
+    st.subheader(t("linkage.enterprise"))
+    st.markdown(f"**{pair['register_name'] or ''}**")
+    st.write(f"{t('linkage.address')}: {pair['register_address'] or '—'}")
+    st.write(f"{t('linkage.industry')}: {pair['register_industry'] or '—'}")
+    st.caption(f"{t('linkage.credit_code')}: {pair['credit_code']}")
+st.write(t("linkage.weight", weight=float(pair["match_weight"]), threshold=float(pair["threshold_weight"]),
+           probability=float(pair["match_probability"])))
+
+
+def decide(decision: str) -> None:
+    rows = review.decision_rows(pairs.iloc[[0]], decision, user.username)
+    review.record_decisions(data.lake(), rows)
+    st.session_state["linkage_decided"].append(
+        {"source": pair["source"], "record_id": pair["record_id"], "credit_code": pair["credit_code"]})
+    st.session_state["linkage_last"] = decision
+
+
+accept_col, reject_col = st.columns(2)
+accept_col.button(t("linkage.accept"), key="linkage_accept", type="primary", icon=":material/check:",
+                  on_click=decide, args=("accept",))
+reject_col.button(t("linkage.reject"), key="linkage_reject", icon=":material/close:", on_click=decide,
+                  args=("reject",))
+if st.session_state.get("linkage_last"):
+    st.caption(t("linkage.saved"))

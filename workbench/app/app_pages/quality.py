@@ -1,0 +1,103 @@
+"""Quality: run a table's validation rules; pass rates by table and period; drill down to failures."""
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from workbench.app import data, widgets
+from workbench.app.quality_views import outcome, progress_bar
+from workbench.app.session import ROLES_FOR, lang, require_role, t
+from workbench.quality import store
+from workbench.quality.rules import RuleError, all_rule_sets
+
+user = require_role(*ROLES_FOR["quality"])
+st.title(t("nav.quality"))
+
+try:
+    rule_sets = all_rule_sets()
+except RuleError as exc:  # a broken rule file must be visible, not crash the page
+    st.error(t("quality.rules_error", error=exc))
+    st.stop()
+
+
+def run_rules(table: str) -> None:
+    bar, progress = progress_bar(t("quality.running"))
+    try:
+        runs = store.run_all(data.lake(), user, progress=progress) if table == "all" else \
+            [store.run_rules(data.lake(), table, user, progress=progress)]
+        st.session_state["quality_message"] = t("quality.ran", tables=len(runs),
+                                                seconds=sum(r.seconds for r in runs))
+        st.session_state["quality_error"] = None
+    except (RuleError, store.QualityError) as exc:
+        st.session_state["quality_error"] = str(exc)
+    bar.empty()
+
+
+# Options are the labels themselves: a format_func reading the session's language would not
+# survive AppTest (it calls format_func outside the script run).
+choices = {t("quality.all_tables"): "all", **{name: name for name in rule_sets}}
+pick_col, run_col = st.columns([3, 1], vertical_alignment="bottom")
+to_run = pick_col.selectbox(t("quality.run_table"), list(choices), key="quality_run_table")
+if run_col.button(t("quality.run"), key="quality_run", type="primary", icon=":material/rule:"):
+    run_rules(choices[to_run])
+outcome("quality")
+
+summary = data.quality_summary()
+if summary.empty:
+    st.info(t("quality.none"))
+    st.stop()
+
+# Pass rate by table and period: passed / (passed + failed); na is not assessed.
+by_table = summary.groupby(["table_name", "period"], dropna=False)[["passed", "failed", "missing"]].sum().reset_index()
+by_table["pass_rate"] = by_table["passed"] / (by_table["passed"] + by_table["failed"]).where(lambda s: s > 0)
+st.subheader(t("quality.pass_rates"))
+dated = by_table.dropna(subset=["period"]).assign(period=lambda d: pd.to_datetime(d["period"]))
+if not dated.empty:
+    chart = alt.Chart(dated).mark_line(point=False).encode(
+        x=alt.X("period:T", title=t("col.month")),
+        y=alt.Y("pass_rate:Q", title=t("quality.pass_rate"), scale=alt.Scale(zero=False), axis=alt.Axis(format="%")),
+        color=alt.Color("table_name:N", title=t("common.table")),
+        tooltip=["table_name", alt.Tooltip("period:T", format="%Y-%m"), alt.Tooltip("pass_rate:Q", format=".2%"),
+                 "failed", "missing"],
+    )
+    with st.container(key="quality_chart"):
+        st.altair_chart(chart, width="stretch")
+undated = by_table[by_table["period"].isna()]
+if not undated.empty:
+    widgets.table(undated[["table_name", "passed", "failed", "missing", "pass_rate"]], "quality_undated",
+                  column_config={"table_name": t("common.table"),
+                                 "pass_rate": st.column_config.NumberColumn(t("quality.pass_rate"), format="percent")})
+
+st.subheader(t("quality.report"))
+table = st.selectbox(t("common.table"), sorted(summary["table_name"].unique()), key="quality_table")
+rules = rule_sets.get(table)
+per_rule = (summary[summary["table_name"] == table].groupby(["rule_id", "severity"])
+            [["evaluated", "passed", "failed", "missing"]].sum().reset_index())
+per_rule["pass_rate"] = per_rule["passed"] / (per_rule["passed"] + per_rule["failed"]).where(lambda s: s > 0)
+if rules is not None:
+    described = {r.id: (r.type, r.description(lang())) for r in rules.rules}
+    per_rule.insert(1, "type", per_rule["rule_id"].map(lambda r: described.get(r, ("", ""))[0]))
+    per_rule.insert(2, "description", per_rule["rule_id"].map(lambda r: described.get(r, ("", ""))[1]))
+widgets.table(per_rule, "quality_rules", column_config={
+    "rule_id": t("quality.rule"), "type": t("quality.type"), "description": t("col.description"),
+    "severity": t("quality.severity"), "evaluated": t("quality.evaluated"), "passed": t("quality.passed"),
+    "failed": t("quality.failed"), "missing": t("quality.missing"),
+    "pass_rate": st.column_config.NumberColumn(t("quality.pass_rate"), format="percent"),
+})
+
+st.subheader(t("quality.drill"))
+rule_col, period_col = st.columns(2)
+failing_rules = per_rule.loc[per_rule["failed"] > 0, "rule_id"].tolist()
+if not failing_rules:
+    st.info(t("quality.no_failures"))
+    st.stop()
+rule_id = rule_col.selectbox(t("quality.rule"), failing_rules, key="quality_drill_rule")
+periods = summary[(summary["table_name"] == table) & (summary["rule_id"] == rule_id) & (summary["failed"] > 0)]
+period_options = {t("quality.all_periods"): None,
+                  **{str(p)[:7]: p for p in sorted(periods["period"].dropna().unique())}}
+period = period_col.selectbox(t("col.month"), list(period_options), key="quality_drill_period")
+rows = data.failing_records(table, rule_id, period_options[period])
+st.caption(t("catalog.shown", n=f"{len(rows):,}"))
+widgets.table(rows, "quality_failures", column_config={
+    "rule_id": t("quality.rule"), "severity": t("quality.severity"), "record_key": t("quality.record"),
+    "period": t("col.month"), "detail": t("quality.detail")})

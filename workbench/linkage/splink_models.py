@@ -1,0 +1,259 @@
+"""Probabilistic linkage with Splink (Fellegi-Sunter, trained without labels by EM).
+
+One model per source pair (register x electricity accounts, register x card
+merchants, register x job-ad employers). Inputs are pandas frames with the
+standard columns below, already standardised (``standardise.py``); the model
+binds to a backend late (STYLE.md): DuckDB here, Spark on a cluster
+(``backend="spark"`` with a SparkSession from classic PySpark; Sail's Spark
+Connect session is not one Splink can drive).
+
+Standard columns (missing ones are simply not compared):
+
+``unique_id``        record id (register: credit code)
+``name_core``        distinctive name (``standardise.name_core``)
+``name_grams``       character bigrams of ``name_core`` (list)
+``name_pinyin``      toneless pinyin of ``name_core`` (homophone slips)
+``name_head``        first two characters of ``name_core`` (a blocking key)
+``name_tail``        last two characters (the industry word: 食品, 餐饮...)
+``address_core``     ``standardise.address_core``
+``county``           county name
+``division``         register: industry division; source: learned compatible divisions (list)
+``phone``            digits only
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+REGISTER = "register"
+
+
+@dataclass(frozen=True)
+class SourceModel:
+    """What one source pair compares and how candidate pairs are found."""
+
+    source: str
+    comparisons: tuple[str, ...]
+    blocking: tuple[str, ...]
+    # EM sessions: each blocks on something, and trains every comparison not using it
+    em_blocking: tuple[str, ...]
+    review_band: float = 2.0  # match weights within +-band of the threshold go to clerical review
+    tf_name: bool = True  # term-frequency adjustment on exact name: common names weigh less
+    u_pairs: float = 1e6  # random pairs for u (Splink's estimate_u_using_random_sampling)
+    em_sample: int = 2000  # records (NumPy-sampled, seeded) the EM sessions train on: bounds the cost
+
+
+# Exact name; the two-character trade name (字号) at the head; and, for a slip in one of
+# those two characters, the other one with the industry word at the tail.
+NAME_BLOCKS = ("l.name_core = r.name_core",
+               "l.name_head = r.name_head",
+               "l.name_tail = r.name_tail AND substr(l.name_core, 1, 1) = substr(r.name_core, 1, 1)",
+               "l.name_tail = r.name_tail AND substr(l.name_core, 2, 1) = substr(r.name_core, 2, 1)")
+MODELS = {
+    "electricity": SourceModel(
+        "electricity", ("name", "address", "township"),
+        NAME_BLOCKS + ("l.address_core = r.address_core",),
+        ("l.address_core = r.address_core", "l.name_head = r.name_head")),
+    "card_merchants": SourceModel(
+        "card_merchants", ("name", "address", "county", "division"),
+        NAME_BLOCKS + ("l.address_core = r.address_core",),
+        ("l.address_core = r.address_core", "l.name_head = r.name_head")),
+    # job-ad contacts are recruiters' mobiles, not the register's phone: no phone comparison
+    "job_ads": SourceModel(
+        "job_ads", ("name", "county"),
+        NAME_BLOCKS,
+        # Blocking on anything related to the name would bias the name's m values (u comes
+        # from random pairs), so the name is trained on same-county pairs of a sample
+        ("l.name_core = r.name_core", "l.county = r.county"), em_sample=1000, review_band=1.0),
+}
+
+
+def _comparison(kind: str, model: SourceModel):
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    if kind == "name":
+        return cl.CustomComparison(output_column_name="name", comparison_levels=[
+            cll.NullLevel("name_core"),
+            cll.ExactMatchLevel("name_core", term_frequency_adjustments=model.tf_name),
+            cll.ExactMatchLevel("name_pinyin").configure(label_for_charts="same pinyin (homophone slip)"),
+            cll.CustomLevel("(contains(name_core_l, name_core_r) OR contains(name_core_r, name_core_l)) "
+                            "AND least(length(name_core_l), length(name_core_r)) >= 3",
+                            label_for_charts="one name contains the other", base_dialect_str="duckdb"),
+            cll.LevenshteinLevel("name_core", 1),  # one character mistyped or misread
+            cll.JaroWinklerLevel("name_core", 0.9),
+            cll.ArrayIntersectLevel("name_grams", 2),
+            cll.ArrayIntersectLevel("name_grams", 1),
+            cll.ElseLevel(),
+        ])
+    if kind == "address":
+        return cl.CustomComparison(output_column_name="address", comparison_levels=[
+            cll.NullLevel("address_core"),
+            cll.ExactMatchLevel("address_core", term_frequency_adjustments=True),
+            cll.LevenshteinLevel("address_core", 2),
+            cll.JaroWinklerLevel("address_core", 0.88),
+            cll.ElseLevel(),
+        ])
+    if kind in ("county", "township"):
+        return cl.ExactMatch(kind)
+    if kind == "phone":
+        return cl.ExactMatch("phone")
+    if kind == "division":
+        # register side: [the enterprise's division]; source side: the divisions its MCC
+        # or job titles were seen with in certain links. Either may be the left table.
+        return cl.CustomComparison(output_column_name="division", comparison_levels=[
+            cll.CustomLevel("division_l IS NULL OR division_r IS NULL",
+                            base_dialect_str="duckdb").configure(is_null_level=True),
+            cll.ArrayIntersectLevel("division", 1),
+            cll.ElseLevel(),
+        ])
+    raise ValueError(f"unknown comparison {kind!r}")
+
+
+def settings(model: SourceModel):
+    """Splink settings for *model* (a ``SettingsCreator``; saved with the trained model)."""
+    from splink import SettingsCreator
+
+    return SettingsCreator(
+        link_type="link_only", unique_id_column_name="unique_id",
+        comparisons=[_comparison(k, model) for k in model.comparisons],
+        blocking_rules_to_generate_predictions=list(model.blocking),
+        retain_matching_columns=True, retain_intermediate_calculation_columns=False,
+        probability_two_random_records_match=1e-5,
+    )
+
+
+def db_api(backend: str = "duckdb", spark=None):
+    """The backend Splink runs on: embedded DuckDB, or a classic SparkSession on a cluster."""
+    if backend == "duckdb":
+        import duckdb
+        from splink import DuckDBAPI
+
+        con = duckdb.connect()
+        con.execute("SET threads TO 2")
+        return DuckDBAPI(connection=con)
+    if backend == "spark":
+        from splink import SparkAPI
+
+        return SparkAPI(spark_session=spark)
+    raise ValueError(f"unknown backend {backend!r}")
+
+
+def _frame(df: pd.DataFrame, model: SourceModel, register_side: bool) -> pd.DataFrame:
+    """Only the columns the model uses, with every comparison column present."""
+    need = {"unique_id", "name_core", "name_grams", "name_pinyin", "name_head", "name_tail"}
+    if "address" in model.comparisons:
+        need.add("address_core")
+    for kind in ("county", "township"):
+        if kind in model.comparisons:
+            need.add(kind)
+    if "phone" in model.comparisons:
+        need.add("phone")
+    if "division" in model.comparisons:
+        need.add("division")
+    out = df.reindex(columns=sorted(need)).copy()
+    if "division" in need:
+        # a list on both sides (either may be Splink's left table); no activity -> NULL
+        if register_side:
+            out["division"] = out["division"].map(lambda v: [v] if isinstance(v, str) and v else None)
+        else:
+            out["division"] = out["division"].map(
+                lambda v: list(v) if isinstance(v, (list, np.ndarray)) and len(v) else None)
+    return out
+
+
+@dataclass
+class LinkageModel:
+    """A trained Splink model for one source pair; ``fit`` trains by EM, ``predict`` scores.
+
+    ``model_json_`` is Splink's saved model: reloaded next month, it scores new
+    records against the register without retraining (stable links over time).
+    """
+
+    model: SourceModel
+    backend: str = "duckdb"
+    spark: object = None
+    seed: int = 20261124
+
+    def _linker(self, register: pd.DataFrame, records: pd.DataFrame, settings_):
+        from splink import Linker
+
+        api = db_api(self.backend, self.spark)
+        left, right = _frame(register, self.model, True), _frame(records, self.model, False)
+        if self.backend == "spark":
+            left, right = self.spark.createDataFrame(left), self.spark.createDataFrame(right)
+        return Linker([left, right], settings_, api, input_table_aliases=[REGISTER, self.model.source])
+
+    def fit(self, register: pd.DataFrame, records: pd.DataFrame) -> "LinkageModel":
+        if len(records) > self.model.em_sample:
+            pick = np.random.default_rng(self.seed).choice(len(records), self.model.em_sample, replace=False)
+            records = records.iloc[np.sort(pick)]
+        linker = self._linker(register, records, settings(self.model))
+        linker.training.estimate_probability_two_random_records_match(
+            ["l.name_core = r.name_core"], recall=0.7)
+        linker.training.estimate_u_using_random_sampling(max_pairs=self.model.u_pairs, seed=self.seed)
+        for rule in self.model.em_blocking:
+            linker.training.estimate_parameters_using_expectation_maximisation(rule)
+        self.model_json_ = linker.misc.save_model_to_json()
+        self.linker_ = linker
+        return self
+
+    def with_model(self, model_json: dict) -> "LinkageModel":
+        """Use a previously trained model (no training)."""
+        self.model_json_ = model_json
+        self.linker_ = None
+        return self
+
+    def predict(self, register: pd.DataFrame, records: pd.DataFrame, min_weight: float = -5.0) -> pd.DataFrame:
+        """Candidate pairs: ``record_id, credit_code, match_weight, match_probability``
+        (pairs below *min_weight* dropped)."""
+        linker = self._linker(register, records, self.model_json_)
+        pairs = linker.inference.predict(threshold_match_weight=min_weight).as_pandas_dataframe()
+        self.comparisons_ = len(pairs)
+        if pairs.empty:
+            return pd.DataFrame(columns=["record_id", "credit_code", "match_weight", "match_probability"])
+        reg_left = pairs["source_dataset_l"] == REGISTER
+        return pd.DataFrame({
+            "record_id": np.where(reg_left, pairs["unique_id_r"], pairs["unique_id_l"]),
+            "credit_code": np.where(reg_left, pairs["unique_id_l"], pairs["unique_id_r"]),
+            "match_weight": pairs["match_weight"].astype(float),
+            "match_probability": pairs["match_probability"].astype(float),
+        })
+
+
+def expected_f1_threshold(weights) -> float:
+    """The match weight threshold maximising the F1 the model itself expects.
+
+    *weights* are each record's best match weight; the model's probability of a match
+    is ``p = 1 / (1 + 2**-w)``. Linking the k records with the highest weights is
+    expected to get ``sum(p[:k])`` right out of ``sum(p)`` true links, so the
+    expected F1 is ``2 * sum(p[:k]) / (k + sum(p))``; the threshold is the k-th
+    weight at its maximum. A well-separated distribution puts it in the valley
+    between the two piles; an overlapping one trades precision against recall as
+    the model's own probabilities say.
+    """
+    w = np.sort(np.asarray(weights, dtype=float))[::-1]
+    w = w[np.isfinite(w)]
+    if len(w) == 0:
+        return 0.0
+    p = 1.0 / (1.0 + np.exp2(-w))
+    k = np.arange(1, len(w) + 1)
+    f1 = 2 * np.cumsum(p) / (k + p.sum())
+    return float(w[int(np.argmax(f1))])
+
+
+def best_per_record(pairs: pd.DataFrame, rejected: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Each record's best candidate (highest match weight) and the runner-up's weight,
+    ignoring pairs a reviewer rejected."""
+    if rejected is not None and len(rejected):
+        key = pairs["record_id"].astype(str) + "\x1f" + pairs["credit_code"].astype(str)
+        bad = set(rejected["record_id"].astype(str) + "\x1f" + rejected["credit_code"].astype(str))
+        pairs = pairs[~key.isin(bad)]
+    ordered = pairs.sort_values(["record_id", "match_weight", "credit_code"], ascending=[True, False, True])
+    ordered = ordered.assign(rank=ordered.groupby("record_id").cumcount())
+    best = ordered[ordered["rank"] == 0].drop(columns="rank")
+    second = ordered[ordered["rank"] == 1].set_index("record_id")["match_weight"].rename("runner_up_weight")
+    return best.join(second, on="record_id").reset_index(drop=True)
