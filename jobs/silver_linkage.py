@@ -116,6 +116,10 @@ def build_linkage(ctx: JobContext) -> JobResult:
     decisions = _pandas(lake.read("silver.link_reviews")) if lake.exists("silver.link_reviews") else None
     stored_df = _pandas(lake.read("silver.linkage_models")) if lake.exists("silver.linkage_models") else None
 
+    # Queue rows of records this run does not score again stay queued: a re-run must
+    # not drop pairs a reviewer has not decided yet.
+    previous_queue = _pandas(lake.read("silver.link_review_queue")) \
+        if lake.exists("silver.link_review_queue") else None
     all_links, queues, models, notes = [], [], [], []
     done = 0
     for source, df in inputs.items():
@@ -140,6 +144,12 @@ def build_linkage(ctx: JobContext) -> JobResult:
         raw = _pandas(df.select(*cols).dropDuplicates([raw_id])).rename(columns={raw_id: "record_id"}) \
             if len(outcome.queue) else pd.DataFrame(columns=["record_id", *cols[1:]])
         queues.append(review_queue(outcome, raw, enterprises))
+        if previous_queue is not None:
+            decided_ids = set(decisions.loc[decisions["source"] == source, "record_id"]) \
+                if decisions is not None else set()
+            old = previous_queue[(previous_queue["source"] == source)
+                                 & ~previous_queue["record_id"].isin(outcome.scored_ids | decided_ids)]
+            queues.append(old[QUEUE_COLUMNS])
         models.append({"source": source, "fingerprint": model_fingerprint(source),
                        "model_json": json.dumps(outcome.model_json, ensure_ascii=False),
                        "threshold": float(outcome.threshold),

@@ -31,6 +31,7 @@ class SourceOutcome:
     trained: bool
     scored_records: int
     pairs_compared: int
+    scored_ids: frozenset = frozenset()  # the records this run scored (their queue rows are new)
 
 
 def latest_decisions(decisions: pd.DataFrame | None, source: str) -> pd.DataFrame:
@@ -121,4 +122,4 @@ def link_source(model: SourceModel, register: pd.DataFrame, records: pd.DataFram
     threshold = expected_f1_threshold(best["match_weight"]) if trained else float(stored["threshold"])
     links, queue = assign(model.source, best, threshold, model.review_band, previous, decided, skip)
     return SourceOutcome(model.source, links, queue, lm.model_json_, threshold, trained, len(todo),
-                         lm.comparisons_)
+                         lm.comparisons_, frozenset(todo["unique_id"]))
