@@ -23,6 +23,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from jobs.gold_panels import deterministic_links
+from jobs.silver import read_watermark, write_watermark
 from workbench.linkage import prepare
 from workbench.linkage.clusters import LINK_COLUMNS, OWN_METHODS, SourceOutcome, concat_rows, link_source
 from workbench.linkage.splink_models import MODELS
@@ -102,6 +103,13 @@ def build_linkage(ctx: JobContext) -> JobResult:
     inputs = {s: _maybe(ctx, t) for s, (t, _) in SOURCES.items()}
     if all(v is None for v in inputs.values()):
         return JobResult("silver_linkage", "skipped", message="no source to link yet")
+    # Nothing to link when no input changed since the last successful run: the job is
+    # keyed on its inputs' Delta versions, so a re-run leaves links and queue alone.
+    watched = ["silver.enterprises", "silver.link_reviews", *[t for t, _ in SOURCES.values()]]
+    signature = "silver_linkage@" + hashlib.sha256(json.dumps(
+        {t: lake.version(t) if lake.exists(t) else None for t in watched}, sort_keys=True).encode()).hexdigest()[:16]
+    if read_watermark(ctx, signature) is not None and lake.exists("silver.link_review_queue"):
+        return JobResult("silver_linkage", "skipped", message="no input changed since the last linkage")
     enterprises = _pandas(enterprises_df.filter("credit_code_valid").select(
         "credit_code", "name", "address", "industry_code", "industry_division"))
     register = prepare.register(enterprises)
@@ -189,6 +197,7 @@ def build_linkage(ctx: JobContext) -> JobResult:
     lake.write("silver.linkage_models", spark.createDataFrame(
         model_rows, schema="source string, fingerprint string, model_json string, threshold double, "
                            "trained_run_id string, saved_at timestamp"), mode="overwrite")
+    write_watermark(ctx, signature, ctx.started_at)
     return JobResult("silver_linkage", "ok", rows_written=len(links), message="; ".join(notes))
 
 
