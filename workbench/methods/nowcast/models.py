@@ -14,6 +14,8 @@ target's frequency.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import datetime as dt
 from dataclasses import dataclass, field
 
@@ -52,7 +54,7 @@ class Nowcast:
                 f"growth {100 * self.growth:.2f}% (se {100 * self.se:.2f} pp)")
 
 
-class NowcastModel:
+class NowcastModel(ABC):
     """Base class: subclasses implement ``_fit(info)`` and ``_predict(info) -> (growth, se)``."""
 
     name = "model"
@@ -71,11 +73,13 @@ class NowcastModel:
     def get_params(self) -> dict:
         return {k: v for k, v in vars(self).items() if not k.endswith("_")}
 
+    @abstractmethod
     def _fit(self, info: InformationSet) -> None:
-        raise NotImplementedError
+        """Implemented by each model."""
 
+    @abstractmethod
     def _predict(self, info: InformationSet) -> tuple[float, float]:
-        raise NotImplementedError
+        """Implemented by each model."""
 
 
 def _steps(info: InformationSet) -> int:
@@ -182,7 +186,7 @@ def _direct_response(info: InformationSet, period: pd.Period, ar_lag: int, seaso
     return info.target_growth_lookup.get(period, np.nan)
 
 
-class _DirectModel(NowcastModel):
+class _DirectModel(NowcastModel, ABC):
     """Shared machinery: a design per (indicator gaps, AR lag) pattern, fitted on the fit-time history."""
 
     lags = 3
@@ -231,11 +235,13 @@ class _DirectModel(NowcastModel):
             return mean, se, info.target_period - ar_lag
         return mean, se
 
+    @abstractmethod
     def _estimate(self, X, y):
-        raise NotImplementedError
+        """Implemented by each model."""
 
+    @abstractmethod
     def _evaluate(self, state, row):
-        raise NotImplementedError
+        """Implemented by each model."""
 
 
 def _ols(X, y):
