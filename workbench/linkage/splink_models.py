@@ -44,6 +44,9 @@ class SourceModel:
     tf_name: bool = True  # term-frequency adjustment on exact name: common names weigh less
     u_pairs: float = 1e6  # random pairs for u (Splink's estimate_u_using_random_sampling)
     em_sample: int = 2000  # records (NumPy-sampled, seeded) the EM sessions train on: bounds the cost
+    # ... and fewer when an EM session would compare more pairs than this: a loose session
+    # rule (same county) grows with the register, and EM's cost with its pairs
+    em_max_pairs: float = 2.5e6
 
 
 # Exact name; the two-character trade name (字号) at the head; and, for a slip in one of
@@ -187,10 +190,31 @@ class LinkageModel:
             left, right = self.spark.createDataFrame(left), self.spark.createDataFrame(right)
         return Linker([left, right], settings_, api, input_table_aliases=[REGISTER, self.model.source])
 
-    def fit(self, register: pd.DataFrame, records: pd.DataFrame) -> "LinkageModel":
+    def _session_pairs(self, register: pd.DataFrame, records: pd.DataFrame, rule: str) -> int:
+        from splink.blocking_analysis import count_comparisons_from_blocking_rule
+
+        tables = [_frame(register, self.model, True).assign(source_dataset=REGISTER),
+                  _frame(records, self.model, False).assign(source_dataset=self.model.source)]
+        counts = count_comparisons_from_blocking_rule(
+            table_or_tables=tables, blocking_rule=rule, link_type="link_only", db_api=db_api(),
+            source_dataset_column_name="source_dataset", compute_post_filter_count=False)
+        return int(counts["number_of_comparisons_generated_pre_filter_conditions"])
+
+    def training_sample(self, register: pd.DataFrame, records: pd.DataFrame) -> pd.DataFrame:
+        """The records EM trains on: at most ``em_sample``, and few enough that no EM
+        session compares more than ``em_max_pairs`` pairs (seeded, so reruns agree)."""
+        rng = np.random.default_rng(self.seed)
         if len(records) > self.model.em_sample:
-            pick = np.random.default_rng(self.seed).choice(len(records), self.model.em_sample, replace=False)
-            records = records.iloc[np.sort(pick)]
+            records = records.iloc[np.sort(rng.choice(len(records), self.model.em_sample, replace=False))]
+        widest = max(self._session_pairs(register, records, rule) for rule in self.model.em_blocking)
+        if widest > self.model.em_max_pairs:
+            n = max(int(len(records) * self.model.em_max_pairs / widest), 1)
+            records = records.iloc[np.sort(rng.choice(len(records), n, replace=False))]
+        self.training_records_ = len(records)
+        return records
+
+    def fit(self, register: pd.DataFrame, records: pd.DataFrame) -> "LinkageModel":
+        records = self.training_sample(register, records)
         linker = self._linker(register, records, settings(self.model))
         linker.training.estimate_probability_two_random_records_match(
             ["l.name_core = r.name_core"], recall=0.7)
