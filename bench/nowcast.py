@@ -3,7 +3,7 @@
     python bench/nowcast.py [--lake LAKE_ROOT] [--demo-out DEMO_OUT] [--periods 36]
 
 Reads gold.indicators_monthly and gold.targets from the lake (settings or --lake),
-runs 5 models x 36 periods x 4 horizons for retail sales, prints seconds, the ratio
+runs 6 models (5 and the random walk) x 36 periods x 4 horizons for retail sales, prints seconds, the ratio
 to the AR-only backtest measured in the same run, and (with the demo's truth) the
 relative RMSE against AR by horizon.
 """
@@ -20,8 +20,8 @@ from workbench.config import load_settings
 from workbench.lake import Lake
 from workbench.methods import nowcast as nc
 
-MODELS = ("ar", "random_walk", "bridge", "umidas", "ridge")
-INDICATORS = ["card_spending_total", "vat_sales_total", "job_ads_count"]
+MODELS = ("ar", "random_walk", "bridge", "umidas", "ridge", "boosting")
+INDICATORS = ["card_spending_total", "vat_sales_total", "job_ads_count", "electricity_retail_index"]
 HORIZONS = (0, 1, 2, 4)
 
 

@@ -20,7 +20,6 @@ from datetime import date
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.window import Window
 
 from jobs.silver import read_watermark, write_watermark
 from workbench.pipeline import Job, JobContext, JobResult, JobSpec
@@ -140,22 +139,17 @@ def _indicator(df: DataFrame, name: str, unit: str, lag_days: int) -> DataFrame:
 
 
 def online_price_index(prices: DataFrame) -> DataFrame:
-    """Placeholder monthly chained Jevons index of online prices (the prices issue replaces it).
+    """Monthly all-items online price index (first month = 100): columns month, value.
 
-    Each month-to-month link is the geometric mean of price relatives of products
-    quoted in both months (mean price of the month), so churn does not bias it.
+    Cleaned, classified to COICOP groups, GEKS per elementary aggregate (rolling
+    window, spliced) and aggregated with the CPI basket weights: see
+    ``workbench.methods.prices`` and ``conf/prices.toml``.
     """
-    monthly = prices.filter("price > 0").groupBy("retailer", "product_id", "month").agg(
-        F.avg(F.log("price")).alias("lp"))
-    w = Window.partitionBy("retailer", "product_id").orderBy("month")
-    rel = monthly.withColumn("prev_month", F.lag("month").over(w)).withColumn("prev_lp", F.lag("lp").over(w)) \
-        .filter(F.col("prev_month") == F.add_months("month", -1))
-    links = rel.groupBy("month").agg(F.avg(F.col("lp") - F.col("prev_lp")).alias("dlog"))
-    # one series: a constant partition says so (and keeps the engine from warning)
-    chain = Window.partitionBy(F.lit(1)).orderBy("month").rowsBetween(Window.unboundedPreceding, 0)
-    first = monthly.agg(F.min("month").alias("month")).withColumn("dlog", F.lit(0.0))
-    return first.unionByName(links).withColumn("value", F.lit(100.0) * F.exp(F.sum("dlog").over(chain))) \
-        .select("month", "value")
+    from workbench.methods.prices.online import indicator_rows, online_index
+
+    rows = indicator_rows(online_index(prices, frequency="month"))
+    return prices.sparkSession.createDataFrame(rows[["month", "value"]]).select(
+        F.col("month").cast("date").alias("month"), F.col("value").cast("double").alias("value"))
 
 
 def indicators(vat, si, electricity, cards, merchants, job_ads, prices) -> DataFrame | None:
@@ -284,6 +278,11 @@ def build_indicators(ctx: JobContext) -> JobResult:
                        _maybe(ctx, "silver.prices_daily"))
     if table is None:
         return JobResult("gold_indicators_monthly", "skipped", message="no indicator source in silver yet")
+    panel = _maybe(ctx, "gold.enterprise_month")
+    if panel is not None:  # firm-level indicators for nowcasting (workbench.methods.nowcast.indicators)
+        from workbench.methods.nowcast.indicators import retail_electricity_index
+
+        table = table.unionByName(retail_electricity_index(panel))
     ctx.lake.write("gold.indicators_monthly", table, mode="overwrite")
     return JobResult("gold_indicators_monthly", "ok", rows_written=ctx.lake.row_count("gold.indicators_monthly"))
 
@@ -306,7 +305,8 @@ JOBS = [
                 ("gold.enterprise_month", "gold.area_industry_month")), build_panels),
     Job(JobSpec("gold_indicators_monthly", "gold", "City-level monthly indicators with availability dates",
                 ("silver.vat_monthly", "silver.social_insurance_monthly", "silver.electricity_monthly",
-                 "silver.card_daily", "silver.job_ads", "silver.prices_daily"), ("gold.indicators_monthly",)),
+                 "silver.card_daily", "silver.job_ads", "silver.prices_daily", "gold.enterprise_month"),
+                ("gold.indicators_monthly",)),
         build_indicators),
     Job(JobSpec("gold_targets", "gold", "Published official series with vintages", ("silver.official_series",),
                 ("gold.targets",)), build_targets),

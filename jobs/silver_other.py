@@ -4,6 +4,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from jobs.silver import SilverTable, job, month_of
+from workbench.config import load_settings
 from workbench.linkage.identifiers import credit_code_valid
 from workbench.linkage.standardise import address_key, name_key
 
@@ -13,8 +14,12 @@ def derive_sample(df: DataFrame) -> DataFrame:
         "credit_code_valid", credit_code_valid(F.col("credit_code")))
 
 
-def derive_prices(df: DataFrame) -> DataFrame:
-    return df.withColumn("price_date", F.to_date("scraped_at")).withColumn("month", month_of("price_date"))
+def derive_prices(df: DataFrame, timezone: str | None = None) -> DataFrame:
+    """A quote's day is the city's calendar day: a scrape at 02:00 Beijing time is on that
+    day, not on the previous UTC day."""
+    zone = timezone or load_settings().lake.local_timezone
+    return df.withColumn("price_date", F.to_date(F.from_utc_timestamp("scraped_at", zone))).withColumn(
+        "month", month_of("price_date"))
 
 
 def derive_job_ads(df: DataFrame) -> DataFrame:

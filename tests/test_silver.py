@@ -111,3 +111,14 @@ def test_pseudonyms_are_stable_per_key_and_differ_across_keys(spark):
     assert first[3] is None and first[4] is None
     assert all(a != b for a, b in zip(first[:3], other[:3]))
     assert first[2] == pseudonym("13800000000", b"key-one-0123456789")  # spaces do not change the pseudonym
+
+
+def test_a_quote_belongs_to_the_citys_calendar_day_not_the_utc_day(spark):
+    from jobs.silver_other import derive_prices
+
+    scrapes = spark.sql("SELECT timestamp'2021-01-01 05:57:05+08:00' AS scraped_at "
+                        "UNION ALL SELECT timestamp'2021-01-31 23:30:00+08:00'")
+    got = derive_prices(scrapes, "Asia/Shanghai").orderBy("scraped_at").toPandas()
+    # 05:57 Beijing on 1 January is 21:57 UTC on 31 December: still a January quote
+    assert [str(d) for d in got["price_date"]] == ["2021-01-01", "2021-01-31"]
+    assert [str(m) for m in got["month"]] == ["2021-01-01", "2021-01-01"]

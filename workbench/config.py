@@ -32,6 +32,8 @@ class SettingsError(ValueError):
 @dataclass(frozen=True)
 class LakeSettings:
     root: str
+    # The city's zone: a timestamp's calendar day and month are taken here, not in UTC
+    local_timezone: str = "Asia/Shanghai"
 
 
 @dataclass(frozen=True)

@@ -347,3 +347,215 @@ def nowcast_inputs() -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int]] | None
         return None
     indicators, targets = _nowcast_inputs(root(), tuple(versions.values()))
     return indicators, targets, versions
+
+
+# ---- online price indices -----------------------------------------------------------
+# Keyed by the Delta version of silver.prices_daily (and gold.targets for the official
+# CPI); the classification is cached apart so changing method or window reuses it.
+
+@st.cache_data(show_spinner=False, max_entries=5)
+def _price_classes(lake_root: str, version: int) -> pd.DataFrame:
+    from workbench.methods.prices import elementary
+    from workbench.methods.prices.online import classify_items
+    from workbench.methods.prices.settings import load_price_settings
+
+    settings = load_price_settings()
+    q = elementary.quotes(_lake_for(lake_root).read("silver.prices_daily", version), settings.timezone)
+    return classify_items(q, settings)
+
+
+@st.cache_data(show_spinner=False, max_entries=20)
+def _online_index(lake_root: str, version: int, frequency: str, method: str, window: int, splice: str):
+    from workbench.methods.prices.online import online_index
+
+    return online_index(_lake_for(lake_root).read("silver.prices_daily", version), frequency=frequency,
+                        method=method, window=window, splice=splice,
+                        classification=_price_classes(lake_root, version))
+
+
+def online_index(frequency: str, method: str, window: int, splice: str):
+    """The online price index (``workbench.methods.prices.online.OnlineIndex``) or None
+    until silver.prices_daily exists."""
+    version = _version("silver.prices_daily")
+    if version is None:
+        return None
+    return _online_index(root(), version, frequency, method, int(window), splice)
+
+
+@st.cache_data(show_spinner=False, max_entries=20)
+def _official_cpi(lake_root: str, version: int) -> pd.DataFrame:
+    from workbench.methods.prices.online import official_cpi as official
+
+    return official(_lake_for(lake_root).read("gold.targets", version).toPandas())
+
+
+def official_cpi() -> pd.DataFrame | None:
+    """Official CPI changes by month (latest vintage) from gold.targets, or None."""
+    version = _version("gold.targets")
+    return None if version is None else _official_cpi(root(), version)
+
+
+# ---- estimates, small areas, seasonal adjustment --------------------------------------
+# The survey inputs of one period, keyed by the tables' versions; the estimates themselves
+# are cached by (versions, period, parameters) so a page rerun does not recompute them.
+
+def estimate_versions() -> dict[str, int] | None:
+    """Versions of the tables a survey run reads (the quality panel when it exists), or None."""
+    from workbench.methods.estimate.runs import PANEL, inputs_for
+
+    versions = table_versions()
+    wanted = inputs_for(PANEL in versions)
+    return {t: versions[t] for t in wanted} if all(t in versions for t in wanted) else None
+
+
+@st.cache_data(show_spinner=False, max_entries=20)
+def _estimate_periods(lake_root: str, version: int) -> list[str]:
+    from pyspark.sql import functions as F
+
+    df = _lake_for(lake_root).read("gold.enterprise_month", version).filter(F.col("has_survey"))
+    rows = df.select("period").distinct().collect()
+    return sorted((str(r["period"])[:7] for r in rows), reverse=True)
+
+
+def estimate_periods() -> list[str]:
+    """Months with survey returns, newest first."""
+    v = _version("gold.enterprise_month")
+    return [] if v is None else _estimate_periods(root(), v)
+
+
+@st.cache_data(show_spinner=False, max_entries=20)
+def _estimate_frames(lake_root: str, key: tuple, period: str):
+    from workbench.methods.estimate.runs import period_frames
+
+    lk = _lake_for(lake_root)
+    return period_frames({t: lk.read(t, v) for t, v in key}, period)
+
+
+def estimate_frames(versions: dict[str, int], period: str):
+    """(sample, register, panel or None) of *period* at the pinned versions."""
+    return _estimate_frames(root(), tuple(sorted(versions.items())), period)
+
+
+@st.cache_data(show_spinner=False, max_entries=50)
+def _survey_estimates(lake_root: str, key: tuple, period: str, params_json: str):
+    import json
+
+    from workbench.methods.estimate.survey import estimation_frame, survey_estimates
+
+    p = json.loads(params_json)
+    sample, register, panel = _estimate_frames(lake_root, key, period)
+    return survey_estimates(estimation_frame(sample, register, p["variable"], panel), register, p)
+
+
+def survey_estimates(versions: dict[str, int], period: str, params: dict):
+    """(estimates table, weight diagnostics) for the page, computed by the library and cached."""
+    import json
+
+    return _survey_estimates(root(), tuple(sorted(versions.items())), period, json.dumps(params, sort_keys=True))
+
+
+@st.cache_data(show_spinner=False, max_entries=50)
+def _small_areas(lake_root: str, key: tuple, period: str, params_json: str) -> pd.DataFrame:
+    import json
+
+    from workbench.methods.estimate.survey import estimation_frame, small_area_estimates
+
+    p = json.loads(params_json)
+    sample, register, panel = _estimate_frames(lake_root, key, period)
+    frame = estimation_frame(sample, register, p["variable"], panel)
+    return pd.DataFrame(small_area_estimates(frame, register, p["area"], p["covariate"], p["method"],
+                                             p["benchmark"] or None))
+
+
+def small_areas(versions: dict[str, int], period: str, params: dict) -> pd.DataFrame:
+    import json
+
+    return _small_areas(root(), tuple(sorted(versions.items())), period, json.dumps(params, sort_keys=True))
+
+
+@st.cache_data(show_spinner=False, max_entries=20)
+def _indicators_frame(lake_root: str, version: int) -> pd.DataFrame:
+    return _lake_for(lake_root).read("gold.indicators_monthly", version).select("indicator", "month", "value").toPandas()
+
+
+def indicator_versions() -> dict[str, int] | None:
+    v = _version("gold.indicators_monthly")
+    return None if v is None else {"gold.indicators_monthly": v}
+
+
+def indicators_frame() -> pd.DataFrame | None:
+    v = _version("gold.indicators_monthly")
+    return None if v is None else _indicators_frame(root(), v)
+
+
+@st.cache_data(show_spinner=False, max_entries=50)
+def _seasonal(lake_root: str, version: int, indicator: str, spec_json: str) -> dict:
+    import json
+
+    from workbench.methods.seasonal import X13Spec
+    from workbench.methods.seasonal.runs import indicator_series, seasonal_outputs
+
+    series = indicator_series(_indicators_frame(lake_root, version), indicator)
+    out = seasonal_outputs(series, X13Spec.from_dict(json.loads(spec_json)))
+    res = out.pop("_result")
+    out["quality"] = res.quality
+    return out
+
+
+def seasonal(indicator: str, spec: dict) -> dict | None:
+    """X-13 (or STL fallback) outputs for one indicator and spec, cached by the table version."""
+    import json
+
+    v = _version("gold.indicators_monthly")
+    return None if v is None else _seasonal(root(), v, indicator, json.dumps(spec, sort_keys=True))
+
+
+# ---- dissemination: releases, their files and suppression reports -----------------------
+# The list is keyed like the runs (a new release or withdrawal changes a version); a
+# vintage's files never change once released, so they are cached by release id.
+
+@st.cache_data(show_spinner=False, max_entries=50)
+def _release_records(lake_root: str, key: tuple) -> list:
+    from workbench.disclosure.reader import ReleaseReader
+
+    return ReleaseReader(_lake_for(lake_root)).releases()
+
+
+def release_records() -> list:
+    """Every recorded vintage (workbench.runs.release.Release), read with delta-rs."""
+    return _release_records(root(), _runs_key())
+
+
+@st.cache_data(show_spinner=False, max_entries=200)
+def _release_file(lake_root: str, release_id: str, fmt: str):
+    from workbench.disclosure.export import export
+    from workbench.disclosure.reader import ReleaseReader
+    from workbench.disclosure.settings import load_disclosure_settings
+
+    reader = ReleaseReader(_lake_for(lake_root))
+    rel = next(r for r in reader.releases() if r.release_id == release_id)
+    return export(reader.rows(rel).to_pandas(), rel, fmt, load_disclosure_settings().sdmx)
+
+
+def release_file(release_id: str, fmt: str):
+    """One vintage as an export (file name, bytes, MIME type); the page checks visibility first."""
+    return _release_file(root(), release_id, fmt)
+
+
+@st.cache_data(show_spinner=False, max_entries=200)
+def _suppression_report(lake_root: str, release_id: str, version: int) -> pd.DataFrame:
+    from deltalake import DeltaTable
+    import pyarrow.compute as pc
+
+    from workbench.disclosure.gate import REPORTS
+
+    dt = DeltaTable(_lake_for(lake_root).path(REPORTS), version=version)
+    return dt.to_pyarrow_dataset().to_table(filter=pc.field("release_id") == release_id).to_pandas()
+
+
+def suppression_report(release_id: str) -> pd.DataFrame | None:
+    """What was suppressed in one vintage and why (None when the release had no disclosure control)."""
+    from workbench.disclosure.gate import REPORTS
+
+    v = _version(REPORTS)
+    return None if v is None else _suppression_report(root(), release_id, v)

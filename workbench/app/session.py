@@ -44,8 +44,18 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("compare", "compare.py", "nav.compare", ":material/compare_arrows:",
              ("statistician", "researcher", "supervisor"), "nav.section.runs"),
     PageSpec("review", "review.py", "nav.review", ":material/fact_check:", ("supervisor",), "nav.section.runs"),
+    PageSpec("dissemination", "dissemination.py", "nav.dissemination", ":material/public:", ALL_ROLES,
+             "nav.section.runs"),
     PageSpec("nowcast", "nowcast.py", "nav.nowcast", ":material/trending_up:",
              ("researcher", "statistician", "supervisor"), "nav.section.methods"),
+    PageSpec("estimates", "estimates.py", "nav.estimates", ":material/functions:",
+             ("statistician", "researcher", "supervisor"), "nav.section.methods"),
+    PageSpec("small_areas", "small_areas.py", "nav.small_areas", ":material/map:",
+             ("statistician", "researcher", "supervisor"), "nav.section.methods"),
+    PageSpec("seasonal", "seasonal.py", "nav.seasonal", ":material/waves:",
+             ("statistician", "researcher", "supervisor"), "nav.section.methods"),
+    PageSpec("prices", "prices.py", "nav.prices", ":material/sell:", ("statistician", "researcher", "supervisor"),
+             "nav.section.methods"),
     PageSpec("quality", "quality.py", "nav.quality", ":material/rule:", ("statistician", "supervisor", "data_engineer"),
              "nav.section.quality"),
     PageSpec("fraud", "fraud.py", "nav.fraud", ":material/policy:", ("statistician", "supervisor"),
@@ -105,7 +115,7 @@ def sign_in(user: User) -> None:
 
 def sign_out() -> None:
     st.session_state["user"] = None
-    prefixes = ("jobs_", "catalog_", "quarantine_", "home_", "quality_", "fraud_", "editing_")
+    prefixes = ("jobs_", "catalog_", "quarantine_", "home_", "quality_", "fraud_", "editing_", "est_", "sae_", "sa_")
     for key in [k for k in st.session_state if str(k).startswith(prefixes)]:
         del st.session_state[key]
     if oidc_configured():

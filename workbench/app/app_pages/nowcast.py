@@ -21,7 +21,7 @@ if inputs is None:
     st.stop()
 raw_indicators, raw_targets, versions = inputs
 SERIES = [s for s in ("retail_sales", "gdp") if s in set(raw_targets["series"])] or sorted(raw_targets["series"])
-DEFAULT_INDICATORS = ["card_spending_total", "vat_sales_total", "job_ads_count"]
+DEFAULT_INDICATORS = ["card_spending_total", "vat_sales_total", "job_ads_count", "electricity_retail_index"]
 
 c1, c2 = st.columns(2)
 series = c1.selectbox(t("nowcast.series"), SERIES, key="nowcast_series")

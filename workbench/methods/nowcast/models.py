@@ -342,17 +342,19 @@ class GradientBoosting(_DirectModel):
 
     name = "boosting"
 
-    def __init__(self, indicators: list[str] | None = None, lags: int = 3, n_estimators: int = 150,
+    def __init__(self, indicators: list[str] | None = None, lags: int = 3, n_estimators: int = 60,
                  random_state: int = 0, seasonal: bool = False):
         self.indicators, self.lags, self.n_estimators, self.random_state = indicators, lags, n_estimators, random_state
         self.seasonal = seasonal
 
     def _model(self):
-        from sklearn.ensemble import HistGradientBoostingRegressor
+        from sklearn.ensemble import GradientBoostingRegressor
 
-        # histogram boosting: an order of magnitude less per-tree overhead than GradientBoostingRegressor
-        return HistGradientBoostingRegressor(max_iter=self.n_estimators, max_depth=2, learning_rate=0.05,
-                                             min_samples_leaf=5, early_stopping=False, random_state=self.random_state)
+        # A backtest fits two small models (~100 rows) per cell. The classic single-threaded
+        # GradientBoostingRegressor is fastest there: HistGradientBoostingRegressor's OpenMP
+        # threads spin on a busy 2-core machine (measured 2.6 s against 0.1 s a fit).
+        return GradientBoostingRegressor(n_estimators=self.n_estimators, max_depth=2, learning_rate=0.1,
+                                         min_samples_leaf=5, random_state=self.random_state)
 
     def _estimate(self, X, y):
         cut = int(len(y) * 0.75)

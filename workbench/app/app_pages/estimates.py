@@ -1,0 +1,76 @@
+"""Estimates: survey totals by period and domain with calibration, variance, CV flags; submit as a run."""
+
+import streamlit as st
+
+from workbench.app import data, widgets
+from workbench.app.session import ROLES_FOR, require_role, t
+from workbench.methods.estimate import runs as estimate_runs
+from workbench.runs import registry, review
+
+user = require_role(*ROLES_FOR["estimates"])
+st.title(t("nav.estimates"))
+
+versions = data.estimate_versions()
+periods = data.estimate_periods() if versions else []
+if not versions or not periods:
+    st.info(t("est.unavailable"))
+    st.stop()
+if estimate_runs.PANEL not in versions:
+    st.caption(t("est.panel_missing"))
+
+c1, c2, c3 = st.columns(3)
+c1.selectbox(t("est.period"), periods, key="est_period")
+c2.selectbox(t("est.variable"), ["employment", "revenue"], key="est_variable")
+c3.selectbox(t("est.domain"), ["", "county_code", "industry_section", "size_class", "township_code"],
+             format_func=lambda v: v or "-", key="est_domain")
+c1, c2, c3 = st.columns(3)
+c1.selectbox(t("est.calibration"), ["linear", "raking", "logit", "none"], key="est_calibration")
+c2.selectbox(t("est.replicates"), ["taylor", "JKn", "bootstrap"], key="est_replicates")
+c3.number_input(t("est.cv_threshold"), 0.01, 1.0, 0.15, 0.01, key="est_cv")
+c1, c2 = st.columns(2)
+c1.multiselect(t("est.auxiliaries"), ["vat_sales", "si_headcount"], default=["vat_sales", "si_headcount"],
+               key="est_aux")
+c2.slider(t("est.bounds"), 0.1, 5.0, (0.3, 3.0), 0.1, key="est_bounds")
+st.checkbox(t("est.strata_counts"), value=True, key="est_strata")
+st.checkbox(t("est.use_imputed"), value=True, key="est_use_imputed", disabled=estimate_runs.PANEL not in versions)
+
+
+def current_params() -> dict:
+    s = st.session_state
+    return {"period": s["est_period"], "variable": s["est_variable"], "domain": s["est_domain"] or None,
+            "calibration": s["est_calibration"], "replicates": s["est_replicates"], "cv_threshold": s["est_cv"],
+            "auxiliaries": list(s["est_aux"]), "bounds": list(s["est_bounds"]), "calibrate_strata": s["est_strata"],
+            "use_imputed": bool(s["est_use_imputed"]), "n_boot": 200, "seed": 0}
+
+
+params = current_params()
+try:
+    with st.spinner(t("est.result")):
+        table, weights = data.survey_estimates(versions, params["period"], params)
+except Exception as exc:  # noqa: BLE001 - e.g. infeasible bounds: show the library's message
+    st.error(t("est.failed", error=exc))
+    st.stop()
+st.subheader(t("est.result"))
+n_bad = int(table["unreliable"].sum())
+if n_bad:
+    st.warning(t("est.unreliable", n=n_bad, cv=params["cv_threshold"]))
+widgets.table(table, "est_table", column_config={
+    "cv": st.column_config.NumberColumn(format="%.3f"), "imputed_share": st.column_config.NumberColumn(format="%.3f")})
+st.subheader(t("est.weights"))
+widgets.table(weights, "est_weights")
+
+
+def submit() -> None:
+    p = current_params()  # the widget values at click time
+    lake = data.lake()
+    run_id = registry.run_method(lake, "survey_estimate", p, list(data.estimate_versions() or versions),
+                                 user=user, title=f"Survey estimate {p['variable']} {p['period']}",
+                                 series=f"survey_{p['variable']}")
+    review.submit(lake, run_id, user, st.session_state.get("est_comment", ""))
+    st.session_state["est_submitted"] = run_id
+
+
+st.text_input(t("runs.comment"), key="est_comment")
+st.button(t("est.submit"), key="est_submit", icon=":material/send:", type="primary", on_click=submit)
+if st.session_state.get("est_submitted"):
+    st.success(t("est.submitted", run_id=st.session_state["est_submitted"]))

@@ -1,0 +1,118 @@
+"""Online prices: COICOP group, method, window and splice; online index vs official CPI; review list."""
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from workbench.app import data, widgets
+from workbench.app.session import ROLES_FOR, lang, require_role, t
+from workbench.methods.prices import aggregate
+from workbench.methods.prices.indices import ELEMENTARY, MULTILATERAL, SPLICES
+from workbench.methods.prices.online import FREQUENCIES, release_lead_days, yoy
+from workbench.methods.prices.runs import PRICES, TARGETS
+from workbench.methods.prices.settings import load_price_settings
+from workbench.runs import registry, review
+
+user = require_role(*ROLES_FOR["prices"])
+st.title(t("nav.prices"))
+
+settings = load_price_settings()
+GROUPS = ["total"] + [g.code for g in settings.groups]
+LABELS = {g.code: f"{g.code} {g.name_zh} / {g.name_en}" for g in settings.groups}
+LABELS["total"] = "total / 总指数"
+
+c1, c2, c3, c4, c5 = st.columns([3, 1, 2, 1, 1])
+group = c1.selectbox(t("prices.group"), GROUPS, format_func=lambda c: LABELS[c], key="prices_group")
+frequency = c2.selectbox(t("prices.frequency"), FREQUENCIES, index=FREQUENCIES.index("month"), key="prices_frequency")
+methods = list(aggregate.METHODS)
+method = c3.selectbox(t("prices.method"), methods, index=methods.index(settings.method), key="prices_method")
+multilateral = method in MULTILATERAL
+default_window = settings.window_days if frequency == "day" else settings.window_months
+window = c4.number_input(t("prices.window"), min_value=2, max_value=400, value=default_window, step=1,
+                         key="prices_window", disabled=not multilateral)
+splice = c5.selectbox(t("prices.splice"), SPLICES, index=SPLICES.index(settings.splice), key="prices_splice",
+                      disabled=not multilateral)
+if frequency == "day" and method not in ELEMENTARY + ("geks_jevons",):
+    frequency = "month"  # weighted daily multilateral indices cost minutes on a laptop; months only
+    st.caption(t("prices.monthly_only", method=method))
+
+with st.spinner(t("prices.computing")):
+    result = data.online_index(frequency, method, int(window), splice)
+if result is None:
+    st.info(t("prices.unavailable"))
+    st.stop()
+summary = result.summary()
+st.caption(t("prices.summary", quotes=summary["quotes"], items=summary["items"],
+             eas=summary["elementary_aggregates"],
+             left_out=", ".join(f"{k} {v:,}" for k, v in sorted(result.flags.items()) if k != "kept") or "-"))
+
+online = result.groups.assign(total=result.total)[group].dropna()
+monthly = result.monthly()[group].dropna()
+official = data.official_cpi()
+
+# ---- the comparison: MoM for all items, YoY for a group (what is published) ----------
+series_name = "cpi_mom" if group == "total" else f"cpi_{group}_yoy"
+official_change = official[series_name].dropna() if official is not None and series_name in official else None
+online_change = aggregate.mom(monthly) if group == "total" else yoy(monthly)
+st.subheader(t("prices.index_chart"))
+level = pd.DataFrame({"period": online.index, "value": online.to_numpy(), "series": f"online ({frequency})"})
+chart_data = [level]
+if official_change is not None and group == "total":
+    # the official level rebuilt from its MoM changes, on the online index's first month
+    common = official_change.loc[official_change.index > monthly.index[0]]
+    rebuilt = monthly.iloc[0] * (1 + common / 100).cumprod()
+    chart_data.append(pd.DataFrame({"period": rebuilt.index, "value": rebuilt.to_numpy(), "series": "official CPI"}))
+st.altair_chart(alt.Chart(pd.concat(chart_data)).mark_line().encode(
+    x=alt.X("period:T", title=None), y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
+    color=alt.Color("series:N", title=None)), use_container_width=True)
+
+if official_change is None or official_change.empty:
+    st.info(t("prices.no_official"))
+else:
+    st.caption(t("prices.measure_mom") if group == "total" else t("prices.measure_yoy"))
+    cmp = aggregate.compare_changes(online_change, official_change)
+    m1, m2, m3, m4 = st.columns(4)
+    m1.metric(t("prices.correlation"), f"{cmp['correlation']:.3f}")
+    m2.metric(t("prices.best_lag"), cmp["best_lag"])
+    m3.metric(t("prices.lead_days"), f"{release_lead_days(monthly.index, official):.0f}")
+    m4.metric(t("prices.rmse"), f"{cmp['rmse_pp']:.2f}")
+    st.subheader(t("prices.change_chart"))
+    changes = pd.concat([
+        pd.DataFrame({"period": online_change.index, "value": online_change.to_numpy(), "series": "online"}),
+        pd.DataFrame({"period": official_change.index, "value": official_change.to_numpy(), "series": "official CPI"}),
+    ]).dropna()
+    changes = changes[changes["period"] >= monthly.index[0]]
+    st.altair_chart(alt.Chart(changes).mark_line(point=True).encode(
+        x=alt.X("period:T", title=None), y=alt.Y("value:Q", title=None), color=alt.Color("series:N", title=None)),
+        use_container_width=True)
+    st.caption(t("prices.cross"))
+    widgets.table(pd.DataFrame({"lag": list(cmp["cross_correlation"]),
+                                "correlation": list(cmp["cross_correlation"].values())}), "prices_cross")
+
+st.subheader(t("prices.elementary"))
+ea = result.ea if group == "total" else result.ea[result.ea["coicop"] == group]
+last = ea.sort_values("period").groupby("ea").tail(1)
+widgets.table(last.assign(index=100 * np.exp(last["logindex"]))[
+    ["coicop", "ea", "period", "index", "items"]], "prices_elementary")
+
+st.subheader(t("prices.review"))
+to_review = result.review
+if group != "total":
+    to_review = to_review[to_review["coicop"] == group]
+if to_review.empty:
+    st.success(t("prices.review_empty"))
+widgets.table(to_review.assign(group_name=to_review["coicop"].map(lambda c: settings.group_name(c, lang()))),
+              "prices_review")
+
+# ---- record the run (recomputed from the pinned table versions) and submit ------------
+comment = st.text_input(t("runs.comment"), key="prices_comment")
+if st.button(t("prices.submit"), key="prices_submit", icon=":material/send:", type="primary"):
+    lk = data.lake()
+    inputs = [PRICES] + ([TARGETS] if lk.exists(TARGETS) else [])
+    params = {"frequency": frequency, "method": method, "window": int(window), "splice": splice}
+    with st.spinner(t("prices.computing")):
+        run_id = registry.run_method(lk, "online_price_index", params, inputs, user=user,
+                                     title=f"Online price index {frequency} {method}", series="online_price_index")
+    review.submit(lk, run_id, user, comment)
+    st.success(t("prices.submitted", run_id=run_id))

@@ -1,0 +1,68 @@
+"""Small areas: township direct vs Fay-Herriot estimates with intervals, shrinkage, benchmarking; submit."""
+
+import altair as alt
+import streamlit as st
+
+from workbench.app import data, widgets
+from workbench.app.session import ROLES_FOR, require_role, t
+from workbench.runs import registry, review
+
+user = require_role(*ROLES_FOR["small_areas"])
+st.title(t("nav.small_areas"))
+
+versions = data.estimate_versions()
+periods = data.estimate_periods() if versions else []
+if not versions or not periods:
+    st.info(t("est.unavailable"))
+    st.stop()
+
+c1, c2, c3 = st.columns(3)
+c1.selectbox(t("est.period"), periods, key="sae_period")
+c2.selectbox(t("est.variable"), ["employment", "revenue"], key="sae_variable")
+c3.selectbox(t("sae.benchmark"), ["ratio", "difference", ""], format_func=lambda v: v or "-", key="sae_benchmark")
+
+
+def current_params() -> dict:
+    s = st.session_state
+    return {"period": s["sae_period"], "variable": s["sae_variable"], "area": "township_code",
+            "covariate": "si_headcount" if s["sae_variable"] == "employment" else "vat_sales", "method": "REML",
+            "benchmark": s["sae_benchmark"] or None}
+
+
+params = current_params()
+areas = data.small_areas(versions, params["period"], params)
+st.subheader(t("sae.chart"))
+order = areas.sort_values("eblup", ascending=False)["area"].tolist()
+long = areas.melt(id_vars=["area"], value_vars=["direct", "eblup"], var_name="estimator", value_name="value")
+lows = areas.melt(id_vars=["area"], value_vars=["direct_low", "eblup_low"], value_name="low")["low"]
+highs = areas.melt(id_vars=["area"], value_vars=["direct_high", "eblup_high"], value_name="high")["high"]
+long = long.assign(low=lows.to_numpy(), high=highs.to_numpy())
+y = alt.Y("area:N", sort=order, title=t("sae.area"))
+bars = alt.Chart(long).mark_rule().encode(y=y, x=alt.X("low:Q", title=None), x2="high:Q", color="estimator:N",
+                                          yOffset="estimator:N")
+points = alt.Chart(long).mark_point(filled=True).encode(y=y, x="value:Q", color="estimator:N", yOffset="estimator:N",
+                                                        tooltip=["area", "estimator", "value", "low", "high"])
+with st.container(key="sae_chart"):
+    st.altair_chart(bars + points, use_container_width=True)
+st.caption(t("sae.shrinkage"))
+with st.container(key="sae_shrinkage_chart"):
+    st.altair_chart(alt.Chart(areas).mark_bar().encode(x=alt.X("area:N", sort=order), y="shrinkage:Q"),
+                    use_container_width=True)
+st.subheader(t("sae.table"))
+widgets.table(areas, "sae_table")
+
+
+def submit() -> None:
+    p = current_params()
+    lake = data.lake()
+    run_id = registry.run_method(lake, "small_area_estimate", p, list(data.estimate_versions() or versions),
+                                 user=user, title=f"Small areas {p['variable']} {p['period']}",
+                                 series=f"township_{p['variable']}")
+    review.submit(lake, run_id, user, st.session_state.get("sae_comment", ""))
+    st.session_state["sae_submitted"] = run_id
+
+
+st.text_input(t("runs.comment"), key="sae_comment")
+st.button(t("est.submit"), key="sae_submit", icon=":material/send:", type="primary", on_click=submit)
+if st.session_state.get("sae_submitted"):
+    st.success(t("est.submitted", run_id=st.session_state["sae_submitted"]))

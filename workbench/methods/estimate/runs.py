@@ -1,0 +1,72 @@
+"""Registered run kinds for survey estimates and small areas (``workbench.runs.registry``).
+
+Each method reads its pinned inputs (Spark DataFrames), keeps the period it needs, converts to
+pandas and calls the pure functions of :mod:`workbench.methods.estimate.survey`, so a run can be
+reproduced from the Delta versions it recorded.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import pandas as pd
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from workbench.methods.estimate.survey import estimation_frame, settings, small_area_estimates, survey_estimates
+from workbench.runs import registry
+
+REGISTER = "gold.enterprise_month"
+SAMPLE = "silver.survey_sample"
+PANEL = "quality.survey_panel"
+REGISTER_COLUMNS = ["credit_code", "township_code", "county_code", "industry_section", "size_class", "vat_sales",
+                    "si_headcount", "survey_revenue", "survey_employment"]
+
+
+def inputs_for(use_panel: bool) -> list[str]:
+    """The tables a survey run reads (the panel only when the quality layer has built it)."""
+    return [REGISTER, SAMPLE] + ([PANEL] if use_panel else [])
+
+
+def period_frames(inputs: Mapping[str, DataFrame],
+                  period: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+    """(sample of the period's year, register of the period, panel of the period or None) as pandas."""
+    day = pd.Timestamp(f"{period}-01").date()
+    register = inputs[REGISTER].filter(F.col("period") == F.lit(day)).select(*REGISTER_COLUMNS).toPandas()
+    sample = inputs[SAMPLE].filter(F.col("sample_year") == day.year).select(
+        "credit_code", "stratum", "design_weight", "population_in_stratum").toPandas()
+    panel = None
+    if PANEL in inputs:
+        panel = inputs[PANEL].filter(F.col("period") == F.lit(day)).select(
+            "credit_code", "revenue", "revenue_flag", "employment", "employment_flag").toPandas()
+    return sample, register, panel
+
+
+def _sorted(df: pd.DataFrame, by: str) -> pd.DataFrame:
+    return df.sort_values(by, kind="mergesort").reset_index(drop=True)
+
+
+@registry.method("survey_estimate")
+def survey_estimate_run(inputs: Mapping[str, DataFrame], params: Mapping[str, Any]) -> dict:
+    p = settings(params)
+    sample, register, panel = period_frames(inputs, p["period"])
+    frame = estimation_frame(sample, register, p["variable"], panel)
+    table, weights = survey_estimates(frame, register, p)
+    top = table.iloc[0]
+    metrics = {"estimate": float(top["estimate"]), "se": float(top["se"]), "cv": float(top["cv"]),
+               "imputed_share": float(top["imputed_share"]), "unreliable_domains": int(table["unreliable"].sum()),
+               "respondents": int(weights["respondents"].iloc[0])}
+    return {"estimates": _sorted(table, "domain"), "weights": weights, "_metrics": metrics}
+
+
+@registry.method("small_area_estimate")
+def small_area_run(inputs: Mapping[str, DataFrame], params: Mapping[str, Any]) -> dict:
+    p = {"variable": "employment", "area": "township_code", "covariate": "si_headcount", "method": "REML",
+         "benchmark": "ratio", "alpha": 0.05, **dict(params)}
+    sample, register, panel = period_frames(inputs, p["period"])
+    frame = estimation_frame(sample, register, p["variable"], panel)
+    out = small_area_estimates(frame, register, p["area"], p["covariate"], p["method"], p["benchmark"] or None,
+                               float(p["alpha"]))
+    metrics = {"areas": len(out), "areas_fitted": out.attrs["areas_fitted"], "sigma2_u": out.attrs["sigma2_u"],
+               "median_cv_direct": float(out["direct_cv"].median()), "median_cv_eblup": float(out["eblup_cv"].median())}
+    return {"areas": _sorted(pd.DataFrame(out), "area"), "_metrics": metrics}

@@ -1,0 +1,204 @@
+"""Survey estimates from the lake's tables: the input builder, calibrated estimates and small areas.
+
+Pure pandas on frames already read (the run methods in :mod:`workbench.methods.estimate.runs`
+pin and read them). The input builder takes the quality layer's edited and imputed survey
+panel (``quality.survey_panel``) when there is one, and keeps each value's flag
+(``reported``, ``imputed``, ``edited``; ``missing`` for a unit with no usable value), so every
+estimate reports the share of its weighted total that comes from imputed or edited values.
+Units still missing are handled by a weighting-class (stratum) non-response adjustment.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from workbench.methods.estimate.calibration import calibrate, model_matrix, nonresponse_adjust
+from workbench.methods.estimate.design import SurveyDesign, total
+from workbench.methods.estimate.replicate import replicate_estimate
+from workbench.methods.estimate.sae import FayHerriot, benchmark
+
+VARIABLES = {"revenue": "survey_revenue", "employment": "survey_employment"}
+AUXILIARIES = ("vat_sales", "si_headcount")
+IMPUTED_FLAGS = ("imputed", "edited")
+DEFAULTS: dict[str, Any] = {
+    "variable": "employment", "domain": None, "calibration": "linear", "bounds": [0.3, 3.0],
+    "auxiliaries": list(AUXILIARIES), "calibrate_strata": True, "replicates": "taylor", "n_boot": 200,
+    "seed": 0, "cv_threshold": 0.15, "alpha": 0.05, "use_imputed": True,
+}
+
+
+def settings(params: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {**DEFAULTS, **dict(params or {})}
+
+
+def _stratum(df: pd.DataFrame) -> pd.Series:
+    return df["industry_section"].astype(str) + "-" + df["size_class"].astype(str)
+
+
+def estimation_frame(sample: pd.DataFrame, register: pd.DataFrame, variable: str,
+                     panel: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per sampled unit alive in the period: design, register attributes, y and its flag.
+
+    Args:
+        sample: ``silver.survey_sample`` rows of the period's sample year.
+        register: ``gold.enterprise_month`` rows of the period (every live enterprise).
+        variable: "revenue" or "employment".
+        panel: ``quality.survey_panel`` rows of the period, or None. With a panel, y is its edited
+            or imputed value and the flag is the panel's; without, y is the reported value.
+    """
+    if variable not in VARIABLES:
+        raise ValueError(f"variable: {', '.join(VARIABLES)}")
+    keep = ["credit_code", "township_code", "county_code", "industry_section", "size_class", *AUXILIARIES,
+            VARIABLES[variable]]
+    units = sample[["credit_code", "stratum", "design_weight", "population_in_stratum"]].merge(
+        register[keep], on="credit_code", how="inner")
+    for aux in AUXILIARIES:
+        units[aux] = pd.to_numeric(units[aux], errors="coerce").fillna(0.0).astype(float)
+    reported = pd.to_numeric(units.pop(VARIABLES[variable]), errors="coerce").astype(float)
+    if panel is not None and len(panel):
+        p = panel[["credit_code", variable, f"{variable}_flag"]].rename(
+            columns={variable: "_pv", f"{variable}_flag": "_pf"})
+        units = units.merge(p, on="credit_code", how="left")
+        in_panel = units["_pf"].notna()
+        units["y"] = np.where(in_panel, pd.to_numeric(units["_pv"], errors="coerce"), reported)
+        units["flag"] = np.where(in_panel, units["_pf"], np.where(reported.notna(), "reported", "missing"))
+        units = units.drop(columns=["_pv", "_pf"])
+    else:
+        units["y"] = reported
+        units["flag"] = np.where(reported.notna(), "reported", "missing")
+    units.loc[units["y"].isna(), "flag"] = "missing"  # e.g. a panel cell that stayed 'failed'
+    return units.reset_index(drop=True)
+
+
+def population_totals(register: pd.DataFrame, strata: list[str], auxiliaries: list[str],
+                      calibrate_strata: bool) -> tuple[pd.Series, list[str]]:
+    """Calibration totals from the register of the period: stratum counts and auxiliary totals."""
+    reg = register.assign(stratum=_stratum(register))
+    reg = reg[reg["stratum"].isin(strata)]
+    for aux in auxiliaries:
+        reg[aux] = pd.to_numeric(reg[aux], errors="coerce").fillna(0.0)
+    cats = ["stratum"] if calibrate_strata else []
+    return model_matrix(reg, categorical=cats, numeric=list(auxiliaries)).sum(), cats
+
+
+def _domains(frame: pd.DataFrame, domain: str | None) -> list[tuple[str, np.ndarray]]:
+    out = [("total", np.ones(len(frame), bool))]
+    if domain:
+        for label in sorted(frame[domain].dropna().astype(str).unique()):
+            out.append((label, (frame[domain].astype(str) == label).to_numpy()))
+    return out
+
+
+def survey_estimates(frame: pd.DataFrame, register: pd.DataFrame,
+                     params: Mapping[str, Any] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Totals of y overall and by domain: estimate, SE, CV, CI, unreliable flag, imputed share.
+
+    Returns (estimates, weights diagnostics). Calibration "none" gives Horvitz-Thompson after the
+    non-response adjustment; otherwise the weights are calibrated to the register's stratum counts
+    and auxiliary totals, and the variance is Taylor (calibration residuals) or replicate
+    (re-calibrated JKn or Rao-Wu bootstrap).
+    """
+    p = settings(params)
+    if not p["use_imputed"]:
+        frame = frame.assign(flag=np.where(frame["flag"] == "reported", "reported", "missing"),
+                             y=frame["y"].where(frame["flag"] == "reported"))
+    responded = (frame["flag"] != "missing").to_numpy()
+    d = nonresponse_adjust(frame["design_weight"].to_numpy(float), responded, frame["stratum"].to_numpy())
+    data = frame[responded].reset_index(drop=True)
+    d = d[responded]
+    design = SurveyDesign(d, data["stratum"].to_numpy(), fpc=data["population_in_stratum"].to_numpy(float))
+    domains = _domains(data, p["domain"])
+    Y = pd.DataFrame({name: data["y"].to_numpy(float) * mask for name, mask in domains})
+    method = p["calibration"]
+    bounds = tuple(p["bounds"]) if method in ("logit", "truncated") else (-np.inf, np.inf)
+    X = T = None
+    if method != "none":
+        totals, cats = population_totals(register, sorted(data["stratum"].unique()), list(p["auxiliaries"]),
+                                         bool(p["calibrate_strata"]))
+        Xf = model_matrix(data, categorical=cats, numeric=list(p["auxiliaries"]))
+        X, T = Xf.to_numpy(float), totals.reindex(Xf.columns).fillna(0.0).to_numpy(float)
+        design, res = calibrate(design, X, T, method, bounds)
+        diag = res.diagnostics(d)
+    else:
+        w = design.weights
+        diag = pd.DataFrame([{"method": "none", "weight_min": w.min(), "weight_max": w.max(),
+                              "kish_deff": len(w) * (w ** 2).sum() / w.sum() ** 2}])
+    if p["replicates"] in ("JKn", "bootstrap"):
+        result = replicate_estimate(SurveyDesign(d, data["stratum"].to_numpy(),
+                                                 fpc=data["population_in_stratum"].to_numpy(float)),
+                                    Y, "total", X=X, totals=T, calibration=method if X is not None else "linear",
+                                    bounds=bounds, method=p["replicates"], seed=int(p["seed"]),
+                                    n_boot=int(p["n_boot"]))
+    else:
+        result = total(design, Y)
+    table = result.summary(alpha=float(p["alpha"]), cv_threshold=float(p["cv_threshold"]))
+    table = table.drop(columns=[c for c in ("deff",) if c in table])
+    w = design.weights
+    flags = data["flag"].to_numpy()
+    imputed = np.isin(flags, IMPUTED_FLAGS)
+    table.insert(0, "domain", [name for name, _ in domains])
+    table["n"] = [int(mask.sum()) for _, mask in domains]
+    table["n_imputed"] = [int((mask & imputed).sum()) for _, mask in domains]
+    contrib = [float((w * data["y"].to_numpy(float) * mask * imputed).sum()) for _, mask in domains]
+    table["imputed_share"] = np.divide(contrib, table["estimate"].to_numpy(), out=np.zeros(len(table)),
+                                       where=table["estimate"].to_numpy() != 0)
+    table["variance_method"] = result.method if p["replicates"] != "taylor" else "taylor"
+    table = table.drop(columns=["name"])
+    diag = diag.assign(respondents=int(responded.sum()), nonrespondents=int((~responded).sum()))
+    return table, diag
+
+
+def small_area_estimates(frame: pd.DataFrame, register: pd.DataFrame, area: str = "township_code",
+                         covariate: str = "si_headcount", method: str = "REML",
+                         benchmark_method: str | None = "ratio", alpha: float = 0.05) -> pd.DataFrame:
+    """Direct (Horvitz-Thompson) area totals of y and Fay-Herriot EBLUPs with the register covariate.
+
+    Areas with fewer than two sampled units or no direct variance get the synthetic estimate
+    (shrinkage 0, MSE from the regression alone). With *benchmark_method*, the EBLUPs are
+    benchmarked so that they add up to the direct total over all areas.
+    """
+    from scipy import stats
+
+    data = frame[frame["flag"] != "missing"].reset_index(drop=True)
+    design = SurveyDesign(data["design_weight"].to_numpy(float), data["stratum"].to_numpy(),
+                          fpc=data["population_in_stratum"].to_numpy(float))
+    areas = sorted(register[area].dropna().astype(str).unique())
+    labels = data[area].astype(str).to_numpy()
+    rows = []
+    for a in areas:
+        r = total(design, data["y"], domain=labels == a)
+        rows.append({"area": a, "n": int((labels == a).sum()), "direct": r.estimate[0], "direct_var": r.se[0] ** 2})
+    out = pd.DataFrame(rows)
+    cov = register.assign(_x=pd.to_numeric(register[covariate], errors="coerce").fillna(0.0)).groupby(
+        register[area].astype(str))["_x"].sum()
+    out["covariate"] = out["area"].map(cov).fillna(0.0).to_numpy()
+    fit_rows = (out["n"] >= 2) & (out["direct_var"] > 0)
+    X = np.column_stack([np.ones(len(out)), out["covariate"]])
+    fh = FayHerriot(method).fit(out.loc[fit_rows, "direct"], X[fit_rows.to_numpy()], out.loc[fit_rows, "direct_var"])
+    synthetic = X @ fh.beta_
+    out["synthetic"] = synthetic
+    out["eblup"] = synthetic
+    out["shrinkage"] = 0.0
+    # outside the fit: the regression-only MSE A + x'Var(beta)x (Rao and Molina 2015, sec. 6.1.2)
+    Q = np.linalg.inv((X[fit_rows.to_numpy()].T / (fh.sigma2_u_ + out.loc[fit_rows, "direct_var"].to_numpy()))
+                      @ X[fit_rows.to_numpy()])
+    out["mse"] = fh.sigma2_u_ + np.einsum("ij,jk,ik->i", X, Q, X)
+    out.loc[fit_rows, "eblup"] = fh.eblup_
+    out.loc[fit_rows, "shrinkage"] = fh.gamma_
+    out.loc[fit_rows, "mse"] = fh.mse_
+    z = stats.norm.ppf(1 - alpha / 2)
+    out["direct_se"] = np.sqrt(out["direct_var"])
+    out["eblup_se"] = np.sqrt(out["mse"])
+    out["direct_low"], out["direct_high"] = out["direct"] - z * out["direct_se"], out["direct"] + z * out["direct_se"]
+    out["eblup_low"], out["eblup_high"] = out["eblup"] - z * out["eblup_se"], out["eblup"] + z * out["eblup_se"]
+    out["direct_cv"] = np.divide(out["direct_se"], out["direct"].abs(), out=np.full(len(out), np.nan),
+                                 where=out["direct"].to_numpy() != 0)
+    out["eblup_cv"] = out["eblup_se"] / out["eblup"].abs()
+    if benchmark_method:
+        target = float(total(design, data["y"]).estimate[0])
+        out["benchmarked"] = benchmark(out["eblup"], np.ones(len(out)), target, out["mse"], benchmark_method)
+    out.attrs.update(sigma2_u=fh.sigma2_u_, beta=list(fh.beta_), areas_fitted=int(fit_rows.sum()))
+    return out
