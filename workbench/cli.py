@@ -301,8 +301,24 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
     serve.set_defaults(func=_serve)
 
 
+# ---- api ----------------------------------------------------------------------
+
+def _api(args: argparse.Namespace) -> int:
+    from workbench.disclosure.api import serve
+
+    return serve(host=args.host, port=args.port)
+
+
+def _add_api(sub: argparse._SubParsersAction) -> None:
+    api = sub.add_parser("api", help="the read-only data API of released tables (conf/disclosure.toml [api])")
+    api.add_argument("--host", default=None, help="default [api].host (127.0.0.1)")
+    api.add_argument("--port", type=int, default=None, help="default [api].port")
+    api.set_defaults(func=_api)
+
+
 GROUPS: list[Callable[[argparse._SubParsersAction], None]] = [_add_engine, _add_lake, _add_demo, _add_jobs,
                                                                 _add_quality, _add_serve]
+GROUPS.append(_add_api)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -72,6 +72,14 @@ def release_run(lake: Lake, run_id: str, user: User, series: str, *, output: str
     run = get_run(lake, run_id)
     table = f"release.{series}"
     published = read_output(lake, run_id, output)  # fails early if the output does not exist
+    from workbench.disclosure.gate import disclosure_gate  # the rules and the solver load only when releasing
+
+    # A table kind that needs disclosure control is published protected, or refused (DisclosureError).
+    control = disclosure_gate(lake, run, output, published)
+    if control is not None:
+        published = control.table
+        quality_report = {**(quality_report or {"metrics": run.metrics, "warnings": run.warnings}),
+                          "disclosure": control.summary}
     transition(lake, run_id, user, "release", f"series {series}")
     vintage = 1
     if lake.exists(RELEASES):
@@ -101,6 +109,8 @@ def release_run(lake: Lake, run_id: str, user: User, series: str, *, output: str
         "output": output, "rows": count,
     }
     lake.write(RELEASES, lake.spark.createDataFrame(pa.Table.from_pylist([record], schema=RELEASES_SCHEMA)))
+    if control is not None:  # what was suppressed and why: workbench.disclosure_reports
+        control.store(lake, rel.release_id, series, vintage, run_id)
     protect_inputs(lake, run.inputs)
     return Release(**{**rel.__dict__, "rows": count})
 

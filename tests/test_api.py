@@ -1,0 +1,196 @@
+"""The read-only data API over real HTTP on loopback, and a property-based test against its spec.
+
+The lake holds every kind of table the API must never serve (gold inputs, run outputs, the
+run registry, an approved but unreleased run, a withdrawn release, embargoed vintages)
+next to two public series, one of them disclosure-controlled by the release gate.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from datetime import date, datetime, timedelta, timezone
+
+import httpx
+import pandas as pd
+import pytest
+import schemathesis
+import uvicorn
+from hypothesis import HealthCheck, settings
+from pyspark.sql import functions as F
+
+from workbench.auth import User
+from workbench.disclosure.api import create_app
+from workbench.disclosure.tables import KIND
+from workbench.runs import registry, review
+from workbench.runs.release import release_run, withdraw
+
+STAT = User("stat", "Statistician", ("statistician",))
+SUPER = User("super", "Supervisor", ("supervisor",))
+SECRET = 987654.25  # only in a run that is never released
+
+
+@registry.method("api_test_totals")
+def _totals(inputs, params):
+    df = inputs["gold.sample"].groupBy("area").agg((F.sum("value") * params["scale"]).alias("total"))
+    return {"estimates": df}
+
+
+def _approved(lake, kind, params, inputs):
+    run_id = registry.run_method(lake, kind, params, inputs, user=STAT)
+    review.submit(lake, run_id, STAT)
+    review.approve(lake, run_id, SUPER)
+    return run_id
+
+
+def build_release_lake(spark, root: str):
+    """Public, embargoed, withdrawn, unreleased and disclosure-controlled releases in one lake."""
+    from workbench.lake import Lake
+
+    lake = Lake(root, spark=spark)
+    areas = [f"a{i:02d}" for i in range(25)]
+    lake.write("gold.sample", spark.createDataFrame(pd.DataFrame({"area": areas, "value": range(1, 26)}).astype(
+        {"value": float})))
+    later = datetime.now(timezone.utc) + timedelta(days=2)
+    release_run(lake, _approved(lake, "api_test_totals", {"scale": 1.0}, ["gold.sample"]), SUPER, "sample_totals",
+                output="estimates")
+    release_run(lake, _approved(lake, "api_test_totals", {"scale": 2.0}, ["gold.sample"]), SUPER, "sample_totals",
+                output="estimates", embargo_until=later)
+    release_run(lake, _approved(lake, "api_test_totals", {"scale": 3.0}, ["gold.sample"]), SUPER, "next_month",
+                output="estimates", embargo_until=later)
+    gone = _approved(lake, "api_test_totals", {"scale": 4.0}, ["gold.sample"])
+    release_run(lake, gone, SUPER, "withdrawn_series", output="estimates")
+    withdraw(lake, gone, SUPER, "error found")
+    _approved(lake, "api_test_totals", {"scale": SECRET}, ["gold.sample"])  # approved, never released
+    # a small microdata table behind a disclosure-controlled release
+    micro = pd.DataFrame({
+        "credit_code": [f"e{i}" for i in range(12)], "period": [date(2026, 9, 1)] * 12,
+        "county_code": ["c1"] * 8 + ["c2"] * 4, "township_code": ["t1"] * 5 + ["t2"] * 3 + ["t3"] * 4,
+        "industry_section": ["A", "A", "A", "B", "B", "A", "A", "A", "A", "A", "A", "B"],
+        "vat_sales": [10.0, 12.0, 11.0, 50.0, 3.0, 9.0, 8.0, 7.0, 6.0, 5.0, 4.0, 40.0]})
+    lake.write("gold.enterprise_month", spark.createDataFrame(micro))
+    release_run(lake, _approved(lake, KIND, {"measures": ["vat_sales"], "first": "2026-09", "last": "2026-09"},
+                                ["gold.enterprise_month"]), SUPER, "area_industry", output="table")
+    return lake
+
+
+@pytest.fixture(scope="module")
+def api_lake(spark, tmp_path_factory):
+    return build_release_lake(spark, str(tmp_path_factory.mktemp("api") / "lake"))
+
+
+@pytest.fixture(scope="module")
+def base_url(api_lake):
+    """The API served by uvicorn on a free loopback port, in a thread of this process."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(api_lake.root), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "the API did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_api_serves_public_vintages_with_pagination(base_url):
+    with httpx.Client(base_url=base_url) as http:
+        assert http.get("/health").json() == {"status": "ok"}
+        series = {s["series"]: s for s in http.get("/series").json()}
+        assert set(series) == {"sample_totals", "area_industry"}
+        assert series["sample_totals"]["latest_vintage"] == 1  # vintage 2 is under embargo
+        assert [v["vintage"] for v in http.get("/series/sample_totals/vintages").json()] == [1]
+        rows, page = [], 1
+        while True:
+            body = http.get("/series/sample_totals/vintages/1", params={"page": page, "page_size": 10}).json()
+            assert body["total_rows"] == 25 and body["total_pages"] == 3
+            rows += body["rows"]
+            if page == body["total_pages"]:
+                break
+            page += 1
+        assert sorted(r["area"] for r in rows) == [f"a{i:02d}" for i in range(25)]
+        assert {r["area"]: r["total"] for r in rows}["a24"] == 25.0
+        assert "release_id" not in rows[0] and "run_id" not in rows[0]
+        protected = http.get("/series/area_industry/vintages/1", params={"page_size": 1000}).json()
+        statuses = {r["conf_status"] for r in protected["rows"]}
+        assert {"F", "C"} <= statuses
+        assert all(r["value"] is None for r in protected["rows"] if r["conf_status"] != "F")
+        vintage = http.get("/series/area_industry/vintages").json()[0]
+        assert vintage["disclosure"]["audit"] == "passed"
+        csv = http.get("/series/sample_totals/vintages/1/files/csv")
+        assert csv.headers["content-disposition"] == 'attachment; filename="sample_totals_v1.csv"'
+        assert csv.content.startswith(b"\xef\xbb\xbf")
+        assert http.get("/openapi.json").json()["paths"].keys() >= {"/series", "/series/{name}/vintages/{vintage}"}
+
+
+def test_api_refuses_every_unreleased_table(api_lake, base_url):
+    names = set()
+    for table in api_lake.table_names():
+        parts = table.split(".")
+        names |= {table, parts[-1], "_".join(parts), parts[0]}
+    public = {"sample_totals", "area_industry"}
+    refused = 0
+    with httpx.Client(base_url=base_url) as http:
+        for name in sorted(names - public):
+            for path in (f"/series/{name}/vintages", f"/series/{name}/vintages/1", f"/series/{name}/vintages/1/files/csv"):
+                r = http.get(path)
+                expected = (403,) if name == "next_month" and not path.endswith("vintages") else (404, 422)
+                assert r.status_code in expected, (path, r.status_code)
+                assert str(SECRET) not in r.text
+                refused += 1
+        # embargoed vintages of a public series, and the withdrawn one
+        assert http.get("/series/sample_totals/vintages/2").status_code == 403
+        assert http.get("/series/sample_totals/vintages/2/files/parquet").status_code == 403
+        assert http.get("/series/withdrawn_series/vintages/1").status_code == 404
+        assert http.get("/series/sample_totals/vintages/9").status_code == 404
+        assert http.get("/series/..%2Fgold/vintages/1").status_code in (404, 422)
+        calendar = http.get("/calendar").json()
+        assert {(c["series"], c["vintage"]) for c in calendar} == {("sample_totals", 2), ("next_month", 1)}
+        assert "rows" not in calendar[0]
+    assert refused >= 3 * 10
+
+
+@pytest.fixture()
+def api_schema(base_url):
+    return schemathesis.openapi.from_url(f"{base_url}/openapi.json")
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+@schema.parametrize()
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+def test_api_conforms_to_its_openapi_spec(case):
+    """Generated requests (paths, series names, vintages, pages) get documented statuses and bodies."""
+    case.call_and_validate()
+
+
+def test_workbench_api_command_serves_the_lake_of_the_settings(api_lake):
+    import os
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "WORKBENCH_LAKE_ROOT": api_lake.root}
+    proc = subprocess.Popen([sys.executable, "-m", "workbench.cli", "api", "--port", str(port)], env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                series = httpx.get(f"http://127.0.0.1:{port}/series", timeout=2).json()
+                break
+            except httpx.HTTPError:
+                assert proc.poll() is None and time.monotonic() < deadline, "workbench api did not start"
+                time.sleep(0.2)
+        assert {s["series"] for s in series} == {"sample_totals", "area_industry"}
+    finally:
+        proc.terminate()
+        proc.wait(10)
