@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any, Callable
 
 import altair as alt
 import pandas as pd
@@ -10,6 +11,7 @@ import streamlit as st
 
 from workbench.app import data, widgets
 from workbench.app.session import t
+from workbench.runs import registry, review
 
 
 def state_label(state: str) -> str:
@@ -67,3 +69,24 @@ def series_chart(sample: pd.DataFrame, frames: dict[str, pd.DataFrame], key: str
     st.altair_chart(kind.encode(x=alt.X(f"{x}:{'T' if pd.api.types.is_datetime64_any_dtype(long[x]) else 'O'}"),
                                 y=alt.Y(f"{y}:Q"), color="run:N", tooltip=[x, y, "run"]),
                     width="stretch")
+
+
+def submit_for_review(prefix: str, user, make_run: Callable[[], dict[str, Any]]) -> None:
+    """Comment box, submit button and confirmation of a method page.
+
+    *make_run* returns ``registry.run_method``'s arguments (``kind``, ``params``,
+    ``inputs``, ``title``, ``series``); it is called when the button is clicked, so it
+    reads the widget values of that moment, not of the last render.
+    """
+    def submit() -> None:
+        spec = dict(make_run())
+        lake = data.lake()
+        run_id = registry.run_method(lake, spec.pop("kind"), spec.pop("params"), spec.pop("inputs"),
+                                     user=user, **spec)
+        review.submit(lake, run_id, user, st.session_state.get(f"{prefix}_comment", ""))
+        st.session_state[f"{prefix}_submitted"] = run_id
+
+    st.text_input(t("runs.comment"), key=f"{prefix}_comment")
+    st.button(t("est.submit"), key=f"{prefix}_submit", icon=":material/send:", type="primary", on_click=submit)
+    if st.session_state.get(f"{prefix}_submitted"):
+        st.success(t("est.submitted", run_id=st.session_state[f"{prefix}_submitted"]))

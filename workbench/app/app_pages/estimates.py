@@ -2,10 +2,9 @@
 
 import streamlit as st
 
-from workbench.app import data, widgets
+from workbench.app import data, run_views, widgets
 from workbench.app.session import ROLES_FOR, require_role, t
 from workbench.methods.estimate import runs as estimate_runs
-from workbench.runs import registry, review
 
 user = require_role(*ROLES_FOR["estimates"])
 st.title(t("nav.estimates"))
@@ -60,17 +59,10 @@ st.subheader(t("est.weights"))
 widgets.table(weights, "est_weights")
 
 
-def submit() -> None:
+def survey_run() -> dict:
     p = current_params()  # the widget values at click time
-    lake = data.lake()
-    run_id = registry.run_method(lake, "survey_estimate", p, list(data.estimate_versions() or versions),
-                                 user=user, title=f"Survey estimate {p['variable']} {p['period']}",
-                                 series=f"survey_{p['variable']}")
-    review.submit(lake, run_id, user, st.session_state.get("est_comment", ""))
-    st.session_state["est_submitted"] = run_id
+    return {"kind": "survey_estimate", "params": p, "inputs": list(data.estimate_versions() or versions),
+            "title": f"Survey estimate {p['variable']} {p['period']}", "series": f"survey_{p['variable']}"}
 
 
-st.text_input(t("runs.comment"), key="est_comment")
-st.button(t("est.submit"), key="est_submit", icon=":material/send:", type="primary", on_click=submit)
-if st.session_state.get("est_submitted"):
-    st.success(t("est.submitted", run_id=st.session_state["est_submitted"]))
+run_views.submit_for_review("est", user, survey_run)

@@ -3,10 +3,9 @@
 import altair as alt
 import streamlit as st
 
-from workbench.app import data, widgets
+from workbench.app import data, run_views, widgets
 from workbench.app.session import ROLES_FOR, require_role, t
 from workbench.methods.seasonal import X13Spec
-from workbench.runs import registry, review
 
 user = require_role(*ROLES_FOR["seasonal"])
 st.title(t("nav.seasonal"))
@@ -53,17 +52,11 @@ with st.expander(t("sa.spec")):
     st.code(out["spec"]["spc"].iloc[0], language=None)
 
 
-def submit() -> None:
-    s = st.session_state
-    params = {"indicator": s["sa_indicator"], "spec": current_spec()}
-    lake = data.lake()
-    run_id = registry.run_method(lake, "seasonal_adjustment", params, ["gold.indicators_monthly"], user=user,
-                                 title=f"Seasonal adjustment {s['sa_indicator']}", series=f"sa_{s['sa_indicator']}")
-    review.submit(lake, run_id, user, s.get("sa_comment", ""))
-    s["sa_submitted"] = run_id
+def seasonal_run() -> dict:
+    indicator = st.session_state["sa_indicator"]
+    return {"kind": "seasonal_adjustment", "params": {"indicator": indicator, "spec": current_spec()},
+            "inputs": ["gold.indicators_monthly"], "title": f"Seasonal adjustment {indicator}",
+            "series": f"sa_{indicator}"}
 
 
-st.text_input(t("runs.comment"), key="sa_comment")
-st.button(t("est.submit"), key="sa_submit", icon=":material/send:", type="primary", on_click=submit)
-if st.session_state.get("sa_submitted"):
-    st.success(t("est.submitted", run_id=st.session_state["sa_submitted"]))
+run_views.submit_for_review("sa", user, seasonal_run)

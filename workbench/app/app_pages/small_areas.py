@@ -3,9 +3,8 @@
 import altair as alt
 import streamlit as st
 
-from workbench.app import data, widgets
+from workbench.app import data, run_views, widgets
 from workbench.app.session import ROLES_FOR, require_role, t
-from workbench.runs import registry, review
 
 user = require_role(*ROLES_FOR["small_areas"])
 st.title(t("nav.small_areas"))
@@ -52,17 +51,10 @@ st.subheader(t("sae.table"))
 widgets.table(areas, "sae_table")
 
 
-def submit() -> None:
+def small_area_run() -> dict:
     p = current_params()
-    lake = data.lake()
-    run_id = registry.run_method(lake, "small_area_estimate", p, list(data.estimate_versions() or versions),
-                                 user=user, title=f"Small areas {p['variable']} {p['period']}",
-                                 series=f"township_{p['variable']}")
-    review.submit(lake, run_id, user, st.session_state.get("sae_comment", ""))
-    st.session_state["sae_submitted"] = run_id
+    return {"kind": "small_area_estimate", "params": p, "inputs": list(data.estimate_versions() or versions),
+            "title": f"Small areas {p['variable']} {p['period']}", "series": f"township_{p['variable']}"}
 
 
-st.text_input(t("runs.comment"), key="sae_comment")
-st.button(t("est.submit"), key="sae_submit", icon=":material/send:", type="primary", on_click=submit)
-if st.session_state.get("sae_submitted"):
-    st.success(t("est.submitted", run_id=st.session_state["sae_submitted"]))
+run_views.submit_for_review("sae", user, small_area_run)
