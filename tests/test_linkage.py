@@ -202,3 +202,23 @@ def prepare_model(source: str):
     from workbench.linkage.splink_models import MODELS
 
     return MODELS[source]
+
+
+def test_rescoring_only_unlinked_records_gives_the_weights_of_a_full_run():
+    """A later run scores only records left without a link; their term frequencies must
+    still come from the whole source, or weights drift with what happens to be left."""
+    from workbench.linkage.splink_models import LinkageModel
+
+    a, b = _febrl("febrl4_a.csv.gz").iloc[:1500], _febrl("febrl4_b.csv.gz").iloc[:1500]
+    model = SourceModel("febrl", ("name", "address", "county", "phone"),
+                        ("l.name_head = r.name_head", "l.county = r.county", "l.phone = r.phone"),
+                        ("l.county = r.county", "l.name_head = r.name_head"), u_pairs=5e4, em_sample=500)
+    lm = LinkageModel(model).fit(a, b)
+    full = lm.predict(a, b)
+    left = b.iloc[::3]
+    keys = ["record_id", "credit_code"]
+    left_full = lm.predict(a, left, population=b).merge(full, on=keys, suffixes=("", "_full"))
+    assert len(left_full) > 100
+    np.testing.assert_allclose(left_full["match_weight"], left_full["match_weight_full"], atol=1e-9)
+    subset_only = lm.predict(a, left).merge(full, on=keys, suffixes=("", "_full"))
+    assert (subset_only["match_weight"] - subset_only["match_weight_full"]).abs().max() > 1e-3

@@ -113,7 +113,7 @@ def link_source(model: SourceModel, register: pd.DataFrame, records: pd.DataFram
     else:
         lm.with_model(stored["model_json"])
     if len(todo):
-        pairs = lm.predict(register, todo)
+        pairs = lm.predict(register, todo, population=records)
     else:
         pairs = pd.DataFrame(columns=["record_id", "credit_code", "match_weight", "match_probability"])
         lm.comparisons_ = 0

@@ -231,10 +231,28 @@ class LinkageModel:
         self.linker_ = None
         return self
 
-    def predict(self, register: pd.DataFrame, records: pd.DataFrame, min_weight: float = -5.0) -> pd.DataFrame:
+    def tf_columns(self) -> list[str]:
+        """The columns whose exact-match weights are term-frequency adjusted."""
+        return (["name_core"] if self.model.tf_name else []) + (["address_core"] if "address" in self.model.comparisons
+                                                                 else [])
+
+    def predict(self, register: pd.DataFrame, records: pd.DataFrame, min_weight: float = -5.0,
+                population: pd.DataFrame | None = None) -> pd.DataFrame:
         """Candidate pairs: ``record_id, credit_code, match_weight, match_probability``
-        (pairs below *min_weight* dropped)."""
+        (pairs below *min_weight* dropped).
+
+        *population*: all of the source's records when *records* are only those left to
+        score. Term frequencies then come from the register and the whole source, as in
+        a full run: Splink would otherwise count them in the subset, and a re-run's
+        weights would drift with what happens to be left unlinked.
+        """
         linker = self._linker(register, records, self.model_json_)
+        if population is not None:
+            for column in self.tf_columns():
+                values = pd.concat([register[column], population[column]]).dropna()
+                tf = values.value_counts(normalize=True)
+                linker.table_management.register_term_frequency_lookup(
+                    pd.DataFrame({column: tf.index.astype(str), f"tf_{column}": tf.to_numpy()}), column)
         pairs = linker.inference.predict(threshold_match_weight=min_weight).as_pandas_dataframe()
         self.comparisons_ = len(pairs)
         if pairs.empty:
