@@ -88,6 +88,9 @@ def build(ctx: JobContext, spec: SilverTable) -> JobResult:
         return JobResult(spec.job, "skipped", message="no new bronze rows")
     ctx.progress(0.1, f"typing {newest['n']:,} new rows")
     good, bad = split_valid(type_columns(bronze, source))
+    # Sail caches nothing, so every action recomputes typing from bronze: one pass counts
+    # the failures, one writes them if any, one writes the rows (their count comes from
+    # the Delta log afterwards, not from another pass).
     quarantined = bad.count()
     if quarantined:
         lake.write(f"quarantine.{spec.source}", bad)
@@ -97,10 +100,12 @@ def build(ctx: JobContext, spec: SilverTable) -> JobResult:
     rows = rows.withColumn("_silver_run_id", F.lit(ctx.run_id)).withColumn(
         "_silver_updated_at", F.lit(ctx.started_at).cast("timestamp"))
     ctx.progress(0.5, "writing")
-    written = rows.count()
+    written = 0
     if not lake.exists(spec.table):
         lake.write(spec.table, rows, partition_by=[spec.period] if spec.period else None)
+        written = lake.rows_added(spec.table, None)
     elif spec.period is None:
+        written = rows.count()
         lake.merge(spec.table, rows, keys=list(spec.keys))
     else:
         touched = sorted(r[0] for r in rows.select(spec.period).distinct().collect() if r[0] is not None)
@@ -108,10 +113,14 @@ def build(ctx: JobContext, spec: SilverTable) -> JobResult:
         fresh = [p for p in touched if p not in present]
         late = [p for p in touched if p in present]
         if fresh:
+            before = lake.version(spec.table)
             lake.write(spec.table, rows.filter(F.col(spec.period).isin(fresh)), mode="overwrite",
                        replace_where=f"{spec.period} IN ({_date_list(fresh)})")
+            written += lake.rows_added(spec.table, before)
         if late:
-            lake.merge(spec.table, rows.filter(F.col(spec.period).isin(late)), keys=list(spec.keys))
+            late_rows = rows.filter(F.col(spec.period).isin(late))
+            written += late_rows.count()  # a merge rewrites whole files: the log over-counts
+            lake.merge(spec.table, late_rows, keys=list(spec.keys))
     write_watermark(ctx, spec.job, newest["m"])
     return JobResult(spec.job, "ok", rows_read=newest["n"], rows_written=written, rows_quarantined=quarantined,
                      message=f"{newest['n'] - quarantined - written:,} superseded duplicate(s)")

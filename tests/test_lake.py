@@ -29,6 +29,16 @@ def test_write_returns_versions_and_pinned_read_survives_later_writes(spark, lak
         lake.read("gold.t", version=7)
 
 
+def test_rows_added_counts_what_a_write_wrote_from_the_log(spark, lake):
+    lake.write("gold.r", frame(spark, k=[1, 2, 3], v=[1.0, 2.0, 3.0]))
+    assert lake.rows_added("gold.r", None) == 3
+    before = lake.write("gold.r", frame(spark, k=[4, 5], v=[4.0, 5.0]))
+    assert lake.rows_added("gold.r", before - 1) == 2
+    assert lake.rows_added("gold.r", before) == 0
+    lake.write("gold.r", frame(spark, k=[6], v=[6.0]), mode="overwrite")
+    assert lake.rows_added("gold.r", before) == 1 and lake.row_count("gold.r") == 1
+
+
 def test_names_map_to_paths_and_bad_names_are_refused(lake):
     assert lake.path("bronze.vat_invoices").endswith("/lake/bronze/vat_invoices")
     assert lake.path("runs.r_20240101.estimates").endswith("/lake/runs/r_20240101/estimates")
