@@ -1,4 +1,4 @@
-"""Small-area estimation: R sae's published results on the milk data, BHF against statsmodels, demo truth."""
+"""Small-area estimation: R sae's published results (milk FH; cornsoybean BHF), BHF against statsmodels, demo truth."""
 
 from __future__ import annotations
 
@@ -108,6 +108,42 @@ def test_battese_harter_fuller_matches_statsmodels_mixedlm_reml():
     # Shrinkage grows with the county sample size; model MSE below the marginal variance.
     assert np.all(np.diff(pred.groupby("n")["shrinkage"].mean().to_numpy()) > 0)
     assert ((pred["mse"] > 0) & (pred["mse"] < bhf.sigma2_u_ + bhf.sigma2_e_)).all()
+
+
+# Published reference: Molina and Marhuenda (2015), "sae: An R Package for Small Area Estimation", The R Journal
+# 7(1): 81-98, doi:10.32614/RJ-2015-007, BHF example (the R code and printed output of the article):
+#   cornsoybean <- cornsoybean[-33, ]        # the outlying Hardin segment, deleted as in Battese et al. (1988)
+#   set.seed(123)
+#   BHF <- pbmseBHF(CornHec ~ CornPix + SoyBeansPix, dom = County, meanxpop = Xmean, popnsize = Popn,
+#                   B = 200, data = cornsoybean)   # method = "REML" (default)
+#   cv.BHF <- 100 * sqrt(BHF$mse$mse) / BHF$est$eblup$eblup
+#   print(results, row.names = FALSE)           # CountyIndex CountyName SampleSize eblup.BHF cv.BHF
+# Counties 1..12 in this order (CerroGordo ... Hardin), sample sizes 1 1 1 2 3 3 3 3 4 5 5 5.
+# (Copied from the article's R code listing with its printed output; see tests/fixtures/survey/README.md.)
+R_BHF_CORN_SAMPLE_SIZE = [1, 1, 1, 2, 3, 3, 3, 3, 4, 5, 5, 5]
+# eblup.BHF, printed with 4 decimals: tolerance 5e-5 absolute (half a unit in the last printed digit).
+R_BHF_CORN_EBLUP = [122.1954, 126.2280, 106.6638, 108.4222, 144.3072, 112.1586,
+                    112.7801, 122.0020, 115.3438, 124.4144, 106.8883, 143.0312]
+# cv.BHF (%), from the parametric bootstrap MSE (B = 200 draws of R's RNG): not reproducible digit for digit.
+# Compared with the CV of our Prasad-Rao MSE at rtol 0.15 (about three Monte Carlo standard errors of a
+# B = 200 bootstrap CV, ~5% each); a consistency check, not a reproduction.
+R_BHF_CORN_CV = [8.066110, 7.825271, 9.333344, 7.598736, 4.875002, 6.020232,
+                 5.951520, 5.700670, 4.808813, 4.495448, 4.532518, 3.504340]
+
+
+def test_battese_harter_fuller_reproduces_molina_marhuenda_2015_cornsoybean():
+    cs = pd.read_csv(FIX / "cornsoybean.csv").drop(index=32)  # R's cornsoybean[-33, ] (1-based row 33)
+    assert len(cs) == 36
+    means = pd.read_csv(FIX / "cornsoybeanmeans.csv")
+    X = np.column_stack([np.ones(len(cs)), cs["CornPix"], cs["SoyBeansPix"]])
+    bhf = BatteseHarterFuller("REML").fit(cs["CornHec"], X, cs["County"])
+    Xp = np.column_stack([np.ones(12), means["MeanCornPixPerSeg"], means["MeanSoyBeansPixPerSeg"]])
+    pred = bhf.predict(Xp, means["PopnSegments"])
+    assert list(pred["area"]) == list(means["CountyIndex"]) == list(range(1, 13))
+    assert list(pred["n"]) == R_BHF_CORN_SAMPLE_SIZE
+    np.testing.assert_allclose(pred["eblup"], R_BHF_CORN_EBLUP, rtol=0, atol=5e-5)
+    cv = 100 * np.sqrt(pred["mse"].to_numpy()) / pred["eblup"].to_numpy()
+    np.testing.assert_allclose(cv, R_BHF_CORN_CV, rtol=0.15)
 
 
 def township_direct_and_fh(truth_dir: Path, year: int):
