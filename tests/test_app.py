@@ -163,17 +163,17 @@ def _nav_pages(at: AppTest) -> set[str]:
 
 
 @pytest.mark.parametrize("username, pages", [
-    ("stat", {"home.py", "catalog.py", "dissemination.py", "runs.py", "compare.py", "quality.py", "fraud.py", "editing.py",
-              "linkage_review.py", "nowcast.py", "estimates.py", "small_areas.py", "seasonal.py",
+    ("stat", {"home.py", "catalog.py", "dissemination.py", "runs.py", "compare.py", "quality.py", "fraud.py",
+              "editing.py", "linkage_review.py", "nowcast.py", "estimates.py", "small_areas.py", "seasonal.py",
               "prices.py"}),
-    ("research", {"home.py", "catalog.py", "dissemination.py", "runs.py", "compare.py", "nowcast.py", "estimates.py", "small_areas.py",
-                  "seasonal.py", "prices.py"}),
-    ("super", {"home.py", "catalog.py", "dissemination.py", "runs.py", "compare.py", "review.py", "quality.py", "fraud.py",
-               "nowcast.py", "estimates.py", "small_areas.py", "seasonal.py", "prices.py"}),
+    ("research", {"home.py", "catalog.py", "dissemination.py", "runs.py", "compare.py", "nowcast.py",
+                  "estimates.py", "small_areas.py", "seasonal.py", "prices.py"}),
+    ("super", {"home.py", "catalog.py", "dissemination.py", "runs.py", "compare.py", "review.py", "quality.py",
+               "fraud.py", "nowcast.py", "estimates.py", "small_areas.py", "seasonal.py", "prices.py"}),
     ("eng", {"home.py", "catalog.py", "dissemination.py", "jobs.py", "quality.py", "linkage_review.py"}),
-    ("admin", {"home.py", "catalog.py", "dissemination.py", "jobs.py", "runs.py", "compare.py", "review.py", "quality.py", "fraud.py",
-               "editing.py", "linkage_review.py", "nowcast.py", "estimates.py", "small_areas.py", "seasonal.py",
-               "prices.py"}),
+    ("admin", {"home.py", "catalog.py", "dissemination.py", "jobs.py", "runs.py", "compare.py", "review.py",
+               "quality.py", "fraud.py", "editing.py", "linkage_review.py", "nowcast.py", "estimates.py",
+               "small_areas.py", "seasonal.py", "prices.py"}),
 ])
 def test_navigation_follows_roles(app_env, username, pages):
     assert _nav_pages(signed_in(username)) == pages
