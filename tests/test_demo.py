@@ -276,3 +276,19 @@ def test_online_prices_track_true_cpi(demo):
 def test_same_seed_gives_byte_identical_deliveries(demo, tmp_path):
     again = generate("small", SEED, str(tmp_path / "again"))
     assert {f["path"]: f["sha256"] for f in again["files"]} == {f["path"]: f["sha256"] for f in demo["files"]}
+
+
+def test_lengthened_trade_names_are_kept_whole(demo):
+    """The register refuses identical names, so a clashing firm gets a third trade
+    character; the truth and the card merchants (named from the trade name) must
+    carry it whole, or a merchant points at another firm's name."""
+    ent = pd.read_parquet(os.path.join(demo["out"], "truth", "enterprises.parquet"))
+    lengthened = ent[ent["trade_name"].str.len() > 2]
+    assert len(lengthened) > 0, "no lengthened trade name: an earlier version cut them back to two characters"
+    assert all(t in n for t, n in zip(ent["trade_name"], ent["name"]))
+    links = pd.read_parquet(os.path.join(demo["out"], "truth", "links.parquet"))
+    merchants = pd.read_parquet(glob.glob(os.path.join(demo["out"], "deliveries", "cards", "merchants_*.parquet"))[0])
+    named = (merchants.merge(links[links["source"] == "card_merchants"], left_on="merchant_id", right_on="record_id")
+             .merge(ent[["credit_code", "trade_name"]], on="credit_code"))
+    assert len(named) > 0
+    assert all(t in m for t, m in zip(named["trade_name"], named["merchant_name"]))

@@ -80,7 +80,7 @@ def build_enterprises(n: int, rng: np.random.Generator, geo: Geography, ind: pd.
     base_rev = np.maximum(emp, 0.7) * rpe / 12 * np.exp(rng.normal(0, 0.45, n))
 
     # names
-    trade = nm.trade_names(rng, n)
+    trade = nm.trade_names(rng, n).astype(object)  # object: a lengthened trade name must not be cut back to two characters
     kw_lists = ind["keywords"].to_numpy()[cls]
     keyword = np.array([k[j] for k, j in zip(kw_lists, rng.integers(0, 2, size=n))], dtype=object)
     prefix = np.where(rng.random(n) < 0.3, CITY_NAME, county_name)
@@ -92,7 +92,7 @@ def build_enterprises(n: int, rng: np.random.Generator, geo: Geography, ind: pd.
         extra = np.array(nm.TRADE_2)[rng.integers(len(nm.TRADE_2), size=int(dup.sum()))]
         name[dup] = [_legal_name(p, t + e, k, f, s, sn) for p, t, e, k, f, s, sn in zip(
             prefix[dup], trade[dup], extra, keyword[dup], form[dup], long_suffix[dup], surname[dup])]
-        trade[dup] = np.char.add(trade[dup], extra)
+        trade[dup] = [t + e for t, e in zip(trade[dup], extra)]
         dup = pd.Series(name).duplicated().to_numpy()
 
     road = np.array(ROADS)[rng.integers(len(ROADS), size=n)]
