@@ -24,7 +24,7 @@ from pyspark.sql import functions as F
 
 from jobs.gold_panels import deterministic_links
 from jobs.silver import read_watermark, write_watermark
-from workbench.linkage import prepare
+from workbench.linkage import prepare, priors
 from workbench.linkage.clusters import LINK_COLUMNS, OWN_METHODS, SourceOutcome, concat_rows, link_source
 from workbench.linkage.splink_models import MODELS
 from workbench.pipeline import Job, JobContext, JobResult, JobSpec
@@ -77,6 +77,22 @@ def source_records(source: str, df: DataFrame, det: pd.DataFrame, register: pd.D
     return prepare.job_ad_employers(ads, activity)
 
 
+def source_prior(source: str, df: DataFrame, det: pd.DataFrame, register: pd.DataFrame, sizes: pd.Series,
+                 stored: dict | None) -> tuple[pd.Series | None, dict | None]:
+    """The size-class prior of a source whose model asks for one: the weight shift by
+    credit code and the rates behind it. A reused model reuses its rates, so a record's
+    weight, and which side of the stored threshold it falls, does not move between runs."""
+    if not MODELS[source].size_prior:
+        return None, None
+    rates = stored.get("prior_rates") if stored else None
+    if not rates:
+        per_record = _pandas(df.select(F.col(SOURCES[source][1]).alias("record_id")))  # one row per ad
+        certain = per_record.merge(det, on="record_id")["credit_code"]
+        eligible = pd.Index(register.loc[~register["name_core"].duplicated(keep=False), "unique_id"])
+        rates = priors.size_class_rates(sizes, certain, eligible)
+    return priors.weight_shift(sizes, rates), rates
+
+
 def review_queue(outcome: SourceOutcome, records: pd.DataFrame, enterprises: pd.DataFrame) -> pd.DataFrame:
     """Uncertain pairs with both sides' attributes, side by side."""
     q = outcome.queue
@@ -111,8 +127,9 @@ def build_linkage(ctx: JobContext) -> JobResult:
     if read_watermark(ctx, signature) is not None and lake.exists("silver.link_review_queue"):
         return JobResult("silver_linkage", "skipped", message="no input changed since the last linkage")
     enterprises = _pandas(enterprises_df.filter("credit_code_valid").select(
-        "credit_code", "name", "address", "industry_code", "industry_division"))
+        "credit_code", "name", "address", "industry_code", "industry_division", "size_class"))
     register = prepare.register(enterprises)
+    sizes = enterprises.set_index("credit_code")["size_class"]
     det_all = deterministic_links(enterprises_df, None, inputs["electricity"], inputs["card_merchants"],
                                   inputs["job_ads"])
     det_all = _pandas(det_all.select("source", "record_id", "credit_code")) if det_all is not None else \
@@ -141,10 +158,13 @@ def build_linkage(ctx: JobContext) -> JobResult:
         if stored_df is not None:
             row = stored_df[(stored_df["source"] == source) & (stored_df["fingerprint"] == model_fingerprint(source))]
             if len(row):
-                stored = {"model_json": json.loads(row["model_json"].iat[0]), "threshold": row["threshold"].iat[0]}
+                rates_json = row["prior_json"].iat[0] if "prior_json" in row else None
+                stored = {"model_json": json.loads(row["model_json"].iat[0]), "threshold": row["threshold"].iat[0],
+                          "prior_rates": json.loads(rates_json) if isinstance(rates_json, str) else None}
+        prior, rates = source_prior(source, df, det, register, sizes, stored)
         prev = previous[previous["source"] == source] if previous is not None else None
         outcome = link_source(MODELS[source], register, records, previous=prev, decisions=decisions,
-                              skip=set(det["record_id"]), stored=stored)
+                              skip=set(det["record_id"]), stored=stored, prior=prior)
         all_links.append(outcome.links)
         raw_id = SOURCES[source][1]
         name_col, address_col, area_col = QUEUE_RECORD[source]
@@ -161,7 +181,8 @@ def build_linkage(ctx: JobContext) -> JobResult:
         models.append({"source": source, "fingerprint": model_fingerprint(source),
                        "model_json": json.dumps(outcome.model_json, ensure_ascii=False),
                        "threshold": float(outcome.threshold),
-                       "trained_run_id": ctx.run_id if outcome.trained else None})
+                       "trained_run_id": ctx.run_id if outcome.trained else None,
+                       "prior_json": json.dumps(rates, ensure_ascii=False) if rates else None})
         notes.append(f"{source}: {len(outcome.links):,} links, {outcome.scored_records:,} scored, "
                      f"{len(outcome.queue):,} to review, threshold {outcome.threshold:+.1f}"
                      f"{' (trained)' if outcome.trained else ''}")
@@ -195,8 +216,9 @@ def build_linkage(ctx: JobContext) -> JobResult:
             model_rows["source"], model_rows["fingerprint"], model_rows["trained_run_id"])]
     model_rows["saved_at"] = datetime.now(timezone.utc).replace(tzinfo=None)
     lake.write("silver.linkage_models", spark.createDataFrame(
-        model_rows, schema="source string, fingerprint string, model_json string, threshold double, "
-                           "trained_run_id string, saved_at timestamp"), mode="overwrite")
+        model_rows[["source", "fingerprint", "model_json", "threshold", "trained_run_id", "saved_at", "prior_json"]],
+        schema="source string, fingerprint string, model_json string, threshold double, "
+               "trained_run_id string, saved_at timestamp, prior_json string"), mode="overwrite", evolve=True)
     write_watermark(ctx, signature, ctx.started_at)
     return JobResult("silver_linkage", "ok", rows_written=len(links), message="; ".join(notes))
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workbench.linkage import prepare, review
+from workbench.linkage import prepare, priors, review
 from workbench.linkage.clusters import assign, link_source
 from workbench.linkage.evaluate import link_quality
 from workbench.linkage.splink_models import SourceModel, best_per_record, expected_f1_threshold
@@ -132,6 +132,38 @@ def _predicted(demo_lake, links: pd.DataFrame, source: str) -> pd.DataFrame:
         pred = ads.merge(pred, left_on="employer_key", right_on="record_id")[["ad_id", "credit_code"]] \
             .rename(columns={"ad_id": "record_id"})
     return pred
+
+
+def test_size_class_rates_by_hand():
+    sizes = pd.Series({"a": "大型", "b": "大型", "c": "微型", "d": "微型", "e": "微型", "f": "微型"})
+    # f shares its name with another firm: no certain link could reach it
+    rates = priors.size_class_rates(sizes, pd.Series(["a", "a", "a", "b", "c"]), pd.Index(["a", "b", "c", "d", "e"]))
+    assert rates == pytest.approx({"大型": (4 + 0.5) / (2 + 0.5), "微型": (1 + 0.5) / (3 + 0.5)}, rel=1e-12)
+    shift = priors.weight_shift(sizes, rates)
+    # the prior is proportional to the rate and averages 1 over the register
+    assert np.mean(np.exp2(shift)) == pytest.approx(1.0, rel=1e-12)
+    assert shift["a"] - shift["c"] == pytest.approx(np.log2(rates["大型"] / rates["微型"]), rel=1e-12)
+    assert priors.weight_shift(pd.Series({"x": "中型"}), rates)["x"] == 0.0  # unknown class: smallest rate, alone
+
+
+def test_size_prior_breaks_ties_towards_the_firm_that_posts_more():
+    """Two firms with the same trade name and industry word, one large, one tiny: the
+    comparisons tie, the prior picks the large one and the probability says how sure."""
+    pairs = pd.DataFrame({"record_id": ["ad", "ad"], "credit_code": ["tiny", "large"],
+                          "match_weight": [3.0, 3.0], "match_probability": [0.89, 0.89]})
+    shift = pd.Series({"tiny": -1.0, "large": 4.0})
+    best = best_per_record(priors.apply_prior(pairs, shift))
+    assert best["credit_code"].tolist() == ["large"]
+    assert best["match_weight"].iat[0] == 7.0 and best["runner_up_weight"].iat[0] == 2.0
+    assert best["match_probability"].iat[0] == pytest.approx(1 / (1 + 2 ** -7), rel=1e-12)
+
+
+def test_job_ad_prior_rates_are_stored_and_larger_firms_post_more(demo_lake):
+    models = demo_lake.lake.read("silver.linkage_models").toPandas().set_index("source")
+    rates = json.loads(models.loc["job_ads", "prior_json"])
+    # the generator's ad rate grows with employment (truth: employment ** 0.7)
+    assert rates["大型"] > rates["中型"] > rates["小型"] > rates["微型"] > 0
+    assert models.loc["electricity", "prior_json"] is None  # one account per firm: no prior
 
 
 @pytest.mark.parametrize("source, minimum", [("electricity", 0.95), ("card_merchants", 0.95), ("job_ads", 0.90)])

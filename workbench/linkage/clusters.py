@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from workbench.linkage.priors import apply_prior
 from workbench.linkage.splink_models import LinkageModel, SourceModel, best_per_record, expected_f1_threshold
 
 LINK_COLUMNS = ["source", "record_id", "credit_code", "method", "match_probability", "match_weight"]
@@ -90,14 +91,17 @@ def concat_rows(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
 def link_source(model: SourceModel, register: pd.DataFrame, records: pd.DataFrame, *,
                 previous: pd.DataFrame | None = None, decisions: pd.DataFrame | None = None,
                 skip: set | None = None, stored: dict | None = None, backend: str = "duckdb",
-                spark=None) -> SourceOutcome:
+                spark=None, prior: pd.Series | None = None) -> SourceOutcome:
     """Link one source's records to the register.
 
     *previous*: this source's earlier links of methods ``splink``/``clerical``
     (``record_id, credit_code, match_probability, match_weight``); *decisions*: reviewer
     decisions (``source, record_id, credit_code, decision, decided_at``); *skip*: record
     ids linked deterministically (a credit code or a unique exact name beats any model);
-    *stored*: ``{"model_json", "threshold"}`` of an earlier run: reused, not retrained.
+    *stored*: ``{"model_json", "threshold"}`` of an earlier run: reused, not retrained;
+    *prior*: a weight shift by credit code (``priors.weight_shift``), added to every
+    pair's weight before the best candidate and the threshold are chosen (a stored
+    threshold was chosen with the same prior, so pass the same one).
     """
     skip = set(skip or ())
     previous = previous if previous is not None else pd.DataFrame(
@@ -117,6 +121,8 @@ def link_source(model: SourceModel, register: pd.DataFrame, records: pd.DataFram
     else:
         pairs = pd.DataFrame(columns=["record_id", "credit_code", "match_weight", "match_probability"])
         lm.comparisons_ = 0
+    if prior is not None and len(pairs):
+        pairs = apply_prior(pairs, prior)
     rejected = decided[decided["decision"] == "reject"]
     best = best_per_record(pairs, rejected)
     threshold = expected_f1_threshold(best["match_weight"]) if trained else float(stored["threshold"])

@@ -47,6 +47,9 @@ class SourceModel:
     # ... and fewer when an EM session would compare more pairs than this: a loose session
     # rule (same county) grows with the register, and EM's cost with its pairs
     em_max_pairs: float = 2.5e6
+    # weight each candidate by how many records units of its size class produce
+    # (``priors``): large employers post many job ads, one-person shops few
+    size_prior: bool = False
 
 
 # Exact name; the two-character trade name (字号) at the head; and, for a slip in one of
@@ -70,7 +73,8 @@ MODELS = {
         NAME_BLOCKS,
         # Blocking on anything related to the name would bias the name's m values (u comes
         # from random pairs), so the name is trained on same-county pairs of a sample
-        ("l.name_core = r.name_core", "l.county = r.county"), em_sample=1000, review_band=1.0),
+        ("l.name_core = r.name_core", "l.county = r.county"), em_sample=1000, review_band=1.0,
+        size_prior=True),
 }
 
 
