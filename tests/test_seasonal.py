@@ -9,7 +9,10 @@ import pytest
 
 from pathlib import Path
 
-from workbench.methods.seasonal import SPRING_FESTIVAL, X13Spec, adjust, run_x13, spring_festival_regressor, x13_binary
+from datetime import date
+
+from workbench.methods.seasonal import X13Spec, adjust, run_x13, spring_festival_regressor, x13_binary
+from workbench.methods.seasonal.adjust import spring_festival
 
 FIX = Path(__file__).parent / "fixtures" / "seasonal"
 
@@ -31,7 +34,42 @@ def test_spring_festival_regressor_is_centred_and_moves_with_the_date():
     assert reg.groupby(reg.index.month).mean().abs().max() < 1e-12
     # 2023's New Year fell on 22 January (earliest in the table range), 2018's on 16 February.
     assert reg["2023-01-01"] > reg["2018-01-01"]
-    assert SPRING_FESTIVAL[2024].isoformat() == "2024-02-10"
+
+
+# Chinese New Year's day by year, from the Hong Kong Observatory's Gregorian-Lunar calendar
+# conversion tables (www.hko.gov.hk/en/gts/time/conversion.htm), the reference the dates
+# computed from the Chinese calendar must match exactly.
+HKO_NEW_YEAR = {
+    2005: date(2005, 2, 9), 2006: date(2006, 1, 29), 2007: date(2007, 2, 18), 2008: date(2008, 2, 7),
+    2009: date(2009, 1, 26), 2010: date(2010, 2, 14), 2011: date(2011, 2, 3), 2012: date(2012, 1, 23),
+    2013: date(2013, 2, 10), 2014: date(2014, 1, 31), 2015: date(2015, 2, 19), 2016: date(2016, 2, 8),
+    2017: date(2017, 1, 28), 2018: date(2018, 2, 16), 2019: date(2019, 2, 5), 2020: date(2020, 1, 25),
+    2021: date(2021, 2, 12), 2022: date(2022, 2, 1), 2023: date(2023, 1, 22), 2024: date(2024, 2, 10),
+    2025: date(2025, 1, 29), 2026: date(2026, 2, 17), 2027: date(2027, 2, 6), 2028: date(2028, 1, 26),
+}
+
+
+def test_spring_festival_dates_come_from_the_chinese_calendar():
+    assert {y: spring_festival(y) for y in HKO_NEW_YEAR} == HKO_NEW_YEAR
+    with pytest.raises(ValueError, match="1900-2099"):
+        spring_festival(2100)
+
+
+def test_series_reaching_past_the_old_table_adjusts_and_a_failing_x13_falls_back_with_its_reason():
+    """X-13 needs the holiday regressor a year beyond the data (forecasts); a series to
+    2028 once raised instead of adjusting. A series X-13 refuses falls back to STL and
+    says why."""
+    idx = pd.date_range("2016-01-01", "2028-12-01", freq="MS")
+    rng = np.random.default_rng(2)
+    y = pd.Series(np.exp(5 + np.tile(PATTERN, len(idx) // 12) + 0.2 * spring_festival_regressor(idx).to_numpy()
+                         + rng.normal(0, 0.01, len(idx))), index=idx)
+    res = adjust(y, method="x13")
+    assert res.method == "x13", res.diagnostics.get("fallback_reason")
+    short = y.iloc[:20]  # under three years: X-13 cannot estimate a seasonal
+    res = adjust(short, method="x13", spec=X13Spec(transform="log", arima_model="(0 1 1)(0 1 1)"))
+    assert res.method == "stl"
+    assert res.diagnostics["fallback_reason"].startswith("X-13 failed")
+    assert "STL(period=12, robust=True) was used" in res.spec
 
 
 def test_x13_with_bundled_binary_recovers_the_holiday_effect(series):

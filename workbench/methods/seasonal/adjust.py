@@ -26,16 +26,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-# Chinese New Year (Spring Festival) dates, from the Hong Kong Observatory's Gregorian-lunar
-# calendar conversion tables; 2018-2026 agree with workbench/demo/timeline.py.
-SPRING_FESTIVAL = {
-    2005: date(2005, 2, 9), 2006: date(2006, 1, 29), 2007: date(2007, 2, 18), 2008: date(2008, 2, 7),
-    2009: date(2009, 1, 26), 2010: date(2010, 2, 14), 2011: date(2011, 2, 3), 2012: date(2012, 1, 23),
-    2013: date(2013, 2, 10), 2014: date(2014, 1, 31), 2015: date(2015, 2, 19), 2016: date(2016, 2, 8),
-    2017: date(2017, 1, 28), 2018: date(2018, 2, 16), 2019: date(2019, 2, 5), 2020: date(2020, 1, 25),
-    2021: date(2021, 2, 12), 2022: date(2022, 2, 1), 2023: date(2023, 1, 22), 2024: date(2024, 2, 10),
-    2025: date(2025, 1, 29), 2026: date(2026, 2, 17), 2027: date(2027, 2, 6), 2028: date(2028, 1, 26),
-}
+
+
+def spring_festival(year: int) -> date:
+    """Chinese New Year's day (正月初一) of *year*, from the Chinese calendar (``lunardate``,
+    1900-2099). Tests check it against the Hong Kong Observatory's conversion tables."""
+    from lunardate import LunarDate
+
+    try:
+        return LunarDate(year, 1, 1).to_solar_date()
+    except ValueError as exc:
+        raise ValueError(f"no Spring Festival date for {year}: the Chinese calendar table covers 1900-2099") \
+            from exc
+
 
 # X-11 quality statistics (Lothian and Morry 1978; X-13 manual, table F3): all lie in 0..3 and
 # 1 is the acceptance limit.
@@ -74,9 +77,7 @@ def spring_festival_regressor(index: pd.DatetimeIndex, before: int = 20, after: 
     share = pd.Series(0.0, index=months)
     span = before + after
     for year in sorted({p.year for p in months}):
-        cny = SPRING_FESTIVAL.get(year)
-        if cny is None:
-            raise KeyError(f"no Spring Festival date for {year}; extend SPRING_FESTIVAL")
+        cny = spring_festival(year)
         for k in range(-before, after):
             p = pd.Period(cny + timedelta(days=k), freq="M")
             if p in share.index:
@@ -309,11 +310,22 @@ def adjust(series: pd.Series, method: str = "x13", spring_festival: bool = True,
         try:
             return run_x13(y, spec, binary, title=str(series.name or "series"))
         except Exception as exc:  # noqa: BLE001 - X-13 errors come back as text; fall back, keep the reason
-            res = _stl(y)
-            res.diagnostics["fallback_reason"] = str(exc)[:300]
-            res.spec = spec.text(y) + "\n# X-13 failed; STL(period=12, robust=True) was used\n"
-            return res
+            return _fallback(y, spec, f"X-13 failed: {exc}")
+    if method == "x13":
+        return _fallback(y, spec, "the x13as binary is not installed")
     return _stl(y)
+
+
+def _fallback(y: pd.Series, spec: "X13Spec", reason: str) -> SeasonalResult:
+    """STL, with why X-13 was not used kept in the diagnostics and the saved spec."""
+    res = _stl(y)
+    res.diagnostics["fallback_reason"] = reason[:300]
+    try:
+        text = spec.text(y)
+    except Exception:  # noqa: BLE001 - the spec itself may be what failed (e.g. a regressor)
+        text = ""
+    res.spec = text + f"\n# {reason[:300]}; STL(period=12, robust=True) was used\n"
+    return res
 
 
 def _stl(y) -> SeasonalResult:
