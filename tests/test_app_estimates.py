@@ -54,10 +54,22 @@ def test_small_areas_page_charts_townships_and_submits(est_env):
     areas = table(at, "sae_table")
     assert len(areas) == 12 and {"direct", "eblup", "shrinkage", "benchmarked"} <= set(areas.columns)
     assert at.get_by_key("sae_chart") is not None and at.get_by_key("sae_shrinkage_chart") is not None
+    # the unit-level model with two register covariates
+    at.selectbox(key="sae_model").select("BHF").run()
+    at.multiselect(key="sae_covariates").select("vat_sales").run()
+    assert not at.exception, at.exception
+    unit = table(at, "sae_table")
+    assert len(unit) == 12 and not unit["eblup"].equals(areas["eblup"])
+    assert (unit["shrinkage"].between(0, 1)).all()
     at.button(key="sae_submit").click().run()
     run_id = at.session_state["sae_submitted"]
-    assert registry.get_run(lake, run_id).kind == "small_area_estimate"
+    run = registry.get_run(lake, run_id)
+    assert run.kind == "small_area_estimate" and run.params["model"] == "BHF"
+    assert run.params["covariates"] == ["si_headcount", "vat_sales"]
     assert review.state(lake, run_id) == "submitted"
+    # a covariate this panel does not carry: a clear message, no crash
+    at.multiselect(key="sae_covariates").select("electricity_kwh").run()
+    assert not at.exception and any("electricity_kwh" in e.value for e in at.error)
 
 
 def test_seasonal_page_shows_m_and_q_and_saves_the_spec_with_the_run(est_env):

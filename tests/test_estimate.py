@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from workbench.methods.estimate import (
-    SurveyDesign, calibrate, calibrate_weights, mean, model_matrix, nonresponse_adjust, replicate_estimate, total,
+    SurveyDesign, calibrate, calibrate_weights, design_effect, mean, model_matrix, nonresponse_adjust, ratio,
+    replicate_estimate, total,
 )
 
 FIX = Path(__file__).parent / "fixtures" / "survey"
@@ -144,6 +145,30 @@ def test_fixture_is_r_apiclus1(dclus1, apiclus1):
     m = mean(dclus1, apiclus1["api00"])
     assert m.estimate[0] == pytest.approx(644.17, abs=0.005)
     assert m.se[0] == pytest.approx(23.542240693781, rel=1e-9)
+
+
+def test_ratio_and_design_effects_match_r_survey(dclus1, apiclus1):
+    # R survey on dclus1 <- svydesign(id=~dnum, weights=~pw, data=apiclus1, fpc=~fpc):
+    # * svyratio(~api.stu, ~enroll, dclus1), the example of ?svyratio: ratio 0.8497087, SE 0.008386297
+    #   (7 printed significant digits: tolerance half a unit in the last);
+    # * svymean(~api00, dclus1, deff=TRUE), the package's worked example (r-survey.r-forge.r-project.org,
+    #   "example-summary"): 644.17, SE 23.542, DEff 9.3459 (tolerance: the printed rounding).
+    r = ratio(dclus1, apiclus1["api.stu"], apiclus1["enroll"])
+    assert r.estimate[0] == pytest.approx(0.8497087, abs=5e-8)
+    assert r.se[0] == pytest.approx(0.008386297, abs=5e-10)
+    m = mean(dclus1, apiclus1["api00"])
+    assert m.deff[0] == pytest.approx(9.3459, abs=5e-5)
+
+
+def test_design_effect_of_simple_random_sampling_is_one(apistrat):
+    # Known truth: without replacement, one stratum, fpc -> the design variance of the total IS the
+    # SRS variance, so the design effect is 1 up to rounding.
+    y = apistrat["enroll"].to_numpy(float)
+    n, N = len(y), 6194
+    srs = SurveyDesign(np.full(n, N / n), fpc=np.full(n, N))
+    t = total(srs, y)
+    assert t.deff[0] == pytest.approx(1.0, rel=1e-12)
+    assert design_effect(srs, y, t.se ** 2)[0] == pytest.approx(1.0, rel=1e-12)
 
 
 def test_greg_on_api99_matches_r_survey(dclus1, apiclus1):

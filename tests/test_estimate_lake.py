@@ -131,6 +131,11 @@ def test_estimates_report_the_imputed_share_of_the_total():
     assert top["estimate"] == pytest.approx((w * y).sum(), rel=1e-12)
     assert top["imputed_share"] == pytest.approx(share, rel=1e-12) and 0 < share < 0.3
     assert top["n_imputed"] == (frame["flag"].isin(["imputed", "edited"])).sum()
+    # design effect by hand: the variance over SRS-without-replacement's of the same n, N and weighted s2
+    n, N = ok.sum(), w[ok].sum()
+    yy, ww = y[ok], w[ok]
+    s2 = (ww * (yy - (ww * yy).sum() / N) ** 2).sum() / N * n / (n - 1)
+    assert top["deff"] == pytest.approx(top["se"] ** 2 / (N ** 2 * (1 - n / N) * s2 / n), rel=1e-9)
     assert table.set_index("domain").loc[["C", "F"], "estimate"].sum() == pytest.approx(top["estimate"], rel=1e-12)
     # Refusing imputed values: they count as non-response, the share is 0 and the respondents carry the weight.
     reported_only, _ = survey_estimates(frame, dec, {"calibration": "none", "use_imputed": False})

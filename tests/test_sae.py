@@ -183,3 +183,38 @@ def test_fay_herriot_beats_direct_township_employment_on_demo_truth(demo_small):
     print(f"townships={len(d)} year={year} MSE direct={mse_direct:.4g} FH={mse_fh:.4g} ratio={mse_fh / mse_direct:.3f}")
     assert len(d) >= 10
     assert mse_fh < mse_direct
+
+
+def _demo_frame_and_register(truth_dir: Path, year: int):
+    """The survey sample of *year* with December employment as reported without error, and the
+    register panel of that December (what gold.enterprise_month holds), from the generator's truth."""
+    ent = pd.read_parquet(truth_dir / "enterprises.parquet", columns=["credit_code", "township_code", "section",
+                                                                       "size_class"])
+    register = pd.read_parquet(truth_dir / "enterprise_month.parquet", filters=[("month", "==", f"{year}-12")]) \
+        .merge(ent, on="credit_code").rename(columns={"section": "industry_section", "kwh": "electricity_kwh"})
+    sample = pd.read_parquet(truth_dir / "survey_samples.parquet")
+    sample = sample[sample["sample_year"] == year].merge(register, on="credit_code")
+    return sample.assign(flag="reported", y=sample["employment"].astype(float)), register
+
+
+@pytest.mark.parametrize("model, covariates", [("FH", ["si_headcount"]), ("FH", ["si_headcount", "electricity_kwh"]),
+                                               ("BHF", ["si_headcount"])])
+def test_workbench_small_area_models_beat_direct_township_employment(demo_small, model, covariates):
+    """Known truth: the generator's township employment. Through the workbench's own
+    small_area_estimates (the path of the page and the run): area-level FH with the register's
+    social-insurance headcount, with electricity (a linked big-data source) added, and the
+    unit-level BHF model all have lower MSE over the townships than the direct estimates.
+    Measured on the small demo (seed 7, 2025): MSE ratio to direct 0.255, 0.267 and 0.548."""
+    from workbench.methods.estimate.survey import small_area_estimates
+
+    truth_dir = Path(demo_small["out"]) / "truth"
+    truth = pd.read_parquet(truth_dir / "township_employment.parquet")
+    years = set(pd.read_parquet(truth_dir / "survey_samples.parquet")["sample_year"])
+    year = int(max(y for y in years if y in set(truth["year"]) and y < truth["year"].max()))
+    frame, register = _demo_frame_and_register(truth_dir, year)
+    out = small_area_estimates(frame, register, "township_code", model=model, covariates=covariates)
+    true = out["area"].map(truth[truth["year"] == year].set_index("township_code")["employment"])
+    ratio = float(((out["eblup"] - true) ** 2).mean() / ((out["direct"] - true) ** 2).mean())
+    print(f"{model} {covariates}: townships {len(out)}, fitted {out.attrs['areas_fitted']}, MSE ratio {ratio:.3f}")
+    assert len(out) >= 10 and true.notna().all()
+    assert ratio < 0.8

@@ -103,6 +103,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "est.failed": {"zh": "估计失败：{error}", "en": "Estimation failed: {error}"},
     "sae.area": {"zh": "小区域", "en": "Area"},
     "sae.benchmark": {"zh": "基准化", "en": "Benchmarking"},
+    "sae.model": {"zh": "模型", "en": "Model"},
+    "sae.covariates": {"zh": "辅助变量", "en": "Covariates"},
     "sae.chart": {"zh": "直接估计与模型估计（95% 区间），按模型估计排序",
                   "en": "Direct and model estimates with 95% intervals, ranked by the model estimate"},
     "sae.shrinkage": {"zh": "收缩系数 γ = A / (A + ψ)：越接近 1 越依赖直接估计。",

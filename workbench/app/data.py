@@ -463,8 +463,9 @@ def _small_areas(lake_root: str, key: tuple, period: str, params_json: str) -> p
     p = json.loads(params_json)
     sample, register, panel = _estimate_frames(lake_root, key, period)
     frame = estimation_frame(sample, register, p["variable"], panel)
-    return pd.DataFrame(small_area_estimates(frame, register, p["area"], p["covariate"], p["method"],
-                                             p["benchmark"] or None))
+    return pd.DataFrame(small_area_estimates(frame, register, p["area"], p.get("covariate", "si_headcount"),
+                                             p["method"], p["benchmark"] or None, model=p.get("model", "FH"),
+                                             covariates=p.get("covariates")))
 
 
 def small_areas(versions: dict[str, int], period: str, params: dict) -> pd.DataFrame:

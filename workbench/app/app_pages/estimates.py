@@ -54,7 +54,8 @@ n_bad = int(table["unreliable"].sum())
 if n_bad:
     st.warning(t("est.unreliable", n=n_bad, cv=params["cv_threshold"]))
 widgets.table(table, "est_table", column_config={
-    "cv": st.column_config.NumberColumn(format="%.3f"), "imputed_share": st.column_config.NumberColumn(format="%.3f")})
+    "cv": st.column_config.NumberColumn(format="%.3f"), "imputed_share": st.column_config.NumberColumn(format="%.3f"),
+    "deff": st.column_config.NumberColumn(format="%.2f")})
 st.subheader(t("est.weights"))
 widgets.table(weights, "est_weights")
 

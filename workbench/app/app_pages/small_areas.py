@@ -1,10 +1,12 @@
-"""Small areas: township direct vs Fay-Herriot estimates with intervals, shrinkage, benchmarking; submit."""
+"""Small areas: township direct vs Fay-Herriot or Battese-Harter-Fuller estimates with intervals, shrinkage,
+benchmarking; submit."""
 
 import altair as alt
 import streamlit as st
 
 from workbench.app import data, run_views, widgets
 from workbench.app.session import ROLES_FOR, require_role, t
+from workbench.methods.estimate.survey import SAE_COVARIATES
 
 user = require_role(*ROLES_FOR["small_areas"])
 st.title(t("nav.small_areas"))
@@ -19,17 +21,28 @@ c1, c2, c3 = st.columns(3)
 c1.selectbox(t("est.period"), periods, key="sae_period")
 c2.selectbox(t("est.variable"), ["employment", "revenue"], key="sae_variable")
 c3.selectbox(t("sae.benchmark"), ["ratio", "difference", ""], format_func=lambda v: v or "-", key="sae_benchmark")
+c4, c5 = st.columns([1, 2])
+# FH: area level (direct totals on area covariate totals); BHF: unit level (nested-error model)
+c4.selectbox(t("sae.model"), ["FH", "BHF"], key="sae_model")
+c5.multiselect(t("sae.covariates"), list(SAE_COVARIATES), key="sae_covariates",
+               default=["si_headcount"] if st.session_state.get("sae_variable", "employment") == "employment"
+               else ["vat_sales"])
 
 
 def current_params() -> dict:
     s = st.session_state
+    covariates = list(s["sae_covariates"]) or ["si_headcount" if s["sae_variable"] == "employment" else "vat_sales"]
     return {"period": s["sae_period"], "variable": s["sae_variable"], "area": "township_code",
-            "covariate": "si_headcount" if s["sae_variable"] == "employment" else "vat_sales", "method": "REML",
+            "model": s["sae_model"], "covariates": covariates, "method": "REML",
             "benchmark": s["sae_benchmark"] or None}
 
 
 params = current_params()
-areas = data.small_areas(versions, params["period"], params)
+try:
+    areas = data.small_areas(versions, params["period"], params)
+except ValueError as exc:  # e.g. a covariate this panel does not carry: the library's message
+    st.error(t("est.failed", error=exc))
+    st.stop()
 st.subheader(t("sae.chart"))
 order = areas.sort_values("eblup", ascending=False)["area"].tolist()
 long = areas.melt(id_vars=["area"], value_vars=["direct", "eblup"], var_name="estimator", value_name="value")

@@ -158,6 +158,16 @@ def _srs_variance_total(design: SurveyDesign, y: np.ndarray) -> np.ndarray:
     return N ** 2 * (1 - n / N) * s2 / n
 
 
+def design_effect(design: SurveyDesign, y, variance: np.ndarray) -> np.ndarray:
+    """Kish's design effect of totals of *y*: *variance* (one per column, from any method)
+    over the variance of the same total under simple random sampling without
+    replacement of the same size, estimated from the sample (as R survey's ``deff=TRUE``)."""
+    Y, _ = _as_matrix(y)
+    srs = _srs_variance_total(design, Y)
+    var = np.asarray(variance, dtype=float)
+    return np.divide(var, srs, out=np.full(var.shape, np.nan), where=srs > 0)  # a constant column: undefined
+
+
 def total(design: SurveyDesign, y, domain: np.ndarray | None = None) -> EstimateResult:
     """Horvitz-Thompson totals; with *domain* (bool), the domain total (zero outside)."""
     Y, names = _as_matrix(y)
@@ -166,8 +176,7 @@ def total(design: SurveyDesign, y, domain: np.ndarray | None = None) -> Estimate
     w = design.weights
     est = (w[:, None] * Y).sum(0)
     var = design.score_variance(w[:, None] * Y)
-    deff = np.diag(var) / _srs_variance_total(design, Y)
-    return EstimateResult(names, "total", est, var, deff, design.degrees_of_freedom())
+    return EstimateResult(names, "total", est, var, design_effect(design, Y, np.diag(var)), design.degrees_of_freedom())
 
 
 def mean(design: SurveyDesign, y, domain: np.ndarray | None = None) -> EstimateResult:

@@ -62,11 +62,12 @@ def survey_estimate_run(inputs: Mapping[str, DataFrame], params: Mapping[str, An
 @registry.method("small_area_estimate")
 def small_area_run(inputs: Mapping[str, DataFrame], params: Mapping[str, Any]) -> dict:
     p = {"variable": "employment", "area": "township_code", "covariate": "si_headcount", "method": "REML",
-         "benchmark": "ratio", "alpha": 0.05, **dict(params)}
+         "benchmark": "ratio", "alpha": 0.05, "model": "FH", "covariates": None, **dict(params)}
     sample, register, panel = period_frames(inputs, p["period"])
     frame = estimation_frame(sample, register, p["variable"], panel)
     out = small_area_estimates(frame, register, p["area"], p["covariate"], p["method"], p["benchmark"] or None,
-                               float(p["alpha"]))
-    metrics = {"areas": len(out), "areas_fitted": out.attrs["areas_fitted"], "sigma2_u": out.attrs["sigma2_u"],
+                               float(p["alpha"]), model=p["model"], covariates=p["covariates"])
+    metrics = {"model": p["model"], "covariates": ",".join(out.attrs["covariates"]),
+               "areas": len(out), "areas_fitted": out.attrs["areas_fitted"], "sigma2_u": out.attrs["sigma2_u"],
                "median_cv_direct": float(out["direct_cv"].median()), "median_cv_eblup": float(out["eblup_cv"].median())}
     return {"areas": _sorted(pd.DataFrame(out), "area"), "_metrics": metrics}

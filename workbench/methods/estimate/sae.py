@@ -182,7 +182,8 @@ class BatteseHarterFuller:
             for b in range(2):
                 ea, eb = np.eye(2)[a] * h[a], np.eye(2)[b] * h[b]
                 H[a, b] = (nll(s + ea + eb) - nll(s + ea - eb) - nll(s - ea + eb) + nll(s - ea - eb)) / (4 * h[a] * h[b])
-        return np.linalg.inv(H)
+        # pinv: at the boundary (sigma2_u -> 0) the Hessian is singular and the g3 term is 0 in that direction
+        return np.linalg.pinv(H)
 
     def predict(self, xbar_pop, pop_size=None) -> pd.DataFrame:
         """EBLUPs of the area means with Prasad-Rao MSE (Rao 2003, eq. 7.2.33; sampling fraction ignored)."""

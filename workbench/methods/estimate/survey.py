@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 
 from workbench.methods.estimate.calibration import calibrate, model_matrix, nonresponse_adjust
-from workbench.methods.estimate.design import SurveyDesign, total
+from workbench.methods.estimate.design import SurveyDesign, design_effect, total
 from workbench.methods.estimate.replicate import replicate_estimate
-from workbench.methods.estimate.sae import FayHerriot, benchmark
+from workbench.methods.estimate.sae import BatteseHarterFuller, FayHerriot, benchmark
 
 VARIABLES = {"revenue": "survey_revenue", "employment": "survey_employment"}
 AUXILIARIES = ("vat_sales", "si_headcount")
@@ -135,7 +135,8 @@ def survey_estimates(frame: pd.DataFrame, register: pd.DataFrame,
     else:
         result = total(design, Y)
     table = result.summary(alpha=float(p["alpha"]), cv_threshold=float(p["cv_threshold"]))
-    table = table.drop(columns=[c for c in ("deff",) if c in table])
+    # the same definition whichever variance method ran: design variance over SRS variance
+    table["deff"] = design_effect(design, Y, table["se"].to_numpy(float) ** 2)
     w = design.weights
     flags = data["flag"].to_numpy()
     imputed = np.isin(flags, IMPUTED_FLAGS)
@@ -151,17 +152,40 @@ def survey_estimates(frame: pd.DataFrame, register: pd.DataFrame,
     return table, diag
 
 
+# Covariates a small-area model may use: register/administrative (VAT, social insurance) and
+# big-data sources linked to the register (electricity, card payments, job ads).
+SAE_COVARIATES = ("si_headcount", "vat_sales", "electricity_kwh", "card_amount", "job_ad_vacancies")
+
+
+def _numeric(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.to_numeric(df[c], errors="coerce").fillna(0.0).astype(float) for c in columns},
+                        index=df.index)
+
+
 def small_area_estimates(frame: pd.DataFrame, register: pd.DataFrame, area: str = "township_code",
                          covariate: str = "si_headcount", method: str = "REML",
-                         benchmark_method: str | None = "ratio", alpha: float = 0.05) -> pd.DataFrame:
-    """Direct (Horvitz-Thompson) area totals of y and Fay-Herriot EBLUPs with the register covariate.
+                         benchmark_method: str | None = "ratio", alpha: float = 0.05, model: str = "FH",
+                         covariates: list[str] | None = None) -> pd.DataFrame:
+    """Direct (Horvitz-Thompson) area totals of y and model-based EBLUPs of the same totals.
 
-    Areas with fewer than two sampled units or no direct variance get the synthetic estimate
-    (shrinkage 0, MSE from the regression alone). With *benchmark_method*, the EBLUPs are
-    benchmarked so that they add up to the direct total over all areas.
+    *model*: ``FH`` (area level, Fay-Herriot: the direct totals regressed on the areas'
+    register totals of the covariates) or ``BHF`` (unit level, Battese-Harter-Fuller: the
+    sampled units' y regressed on their own covariates, area totals predicted from the
+    register's population means and counts of the sampled strata). *covariates* (default
+    ``[covariate]``) come from ``gold.enterprise_month``: ``SAE_COVARIATES``.
+    Areas without a usable direct estimate (FH: fewer than two units or no variance; BHF:
+    no sampled unit) get the synthetic estimate (shrinkage 0, MSE from the regression
+    alone). With *benchmark_method*, the EBLUPs are benchmarked so that they add up to
+    the direct total over all areas.
     """
     from scipy import stats
 
+    covs = list(covariates or [covariate])
+    unknown = [c for c in covs if c not in register.columns]
+    if unknown:
+        raise ValueError(f"covariates not in the panel: {', '.join(unknown)}")
+    if model not in ("FH", "BHF"):
+        raise ValueError("model: FH or BHF")
     data = frame[frame["flag"] != "missing"].reset_index(drop=True)
     design = SurveyDesign(data["design_weight"].to_numpy(float), data["stratum"].to_numpy(),
                           fpc=data["population_in_stratum"].to_numpy(float))
@@ -172,23 +196,46 @@ def small_area_estimates(frame: pd.DataFrame, register: pd.DataFrame, area: str 
         r = total(design, data["y"], domain=labels == a)
         rows.append({"area": a, "n": int((labels == a).sum()), "direct": r.estimate[0], "direct_var": r.se[0] ** 2})
     out = pd.DataFrame(rows)
-    cov = register.assign(_x=pd.to_numeric(register[covariate], errors="coerce").fillna(0.0)).groupby(
-        register[area].astype(str))["_x"].sum()
-    out["covariate"] = out["area"].map(cov).fillna(0.0).to_numpy()
-    fit_rows = (out["n"] >= 2) & (out["direct_var"] > 0)
-    X = np.column_stack([np.ones(len(out)), out["covariate"]])
-    fh = FayHerriot(method).fit(out.loc[fit_rows, "direct"], X[fit_rows.to_numpy()], out.loc[fit_rows, "direct_var"])
-    synthetic = X @ fh.beta_
-    out["synthetic"] = synthetic
-    out["eblup"] = synthetic
-    out["shrinkage"] = 0.0
-    # outside the fit: the regression-only MSE A + x'Var(beta)x (Rao and Molina 2015, sec. 6.1.2)
-    Q = np.linalg.inv((X[fit_rows.to_numpy()].T / (fh.sigma2_u_ + out.loc[fit_rows, "direct_var"].to_numpy()))
-                      @ X[fit_rows.to_numpy()])
-    out["mse"] = fh.sigma2_u_ + np.einsum("ij,jk,ik->i", X, Q, X)
-    out.loc[fit_rows, "eblup"] = fh.eblup_
-    out.loc[fit_rows, "shrinkage"] = fh.gamma_
-    out.loc[fit_rows, "mse"] = fh.mse_
+    reg_area = register[area].astype(str)
+    if model == "FH":
+        sums = _numeric(register, covs).groupby(reg_area).sum()
+        X = np.column_stack([np.ones(len(out)), sums.reindex(out["area"]).fillna(0.0).to_numpy()])
+        fit_rows = ((out["n"] >= 2) & (out["direct_var"] > 0)).to_numpy()
+        fh = FayHerriot(method).fit(out.loc[fit_rows, "direct"], X[fit_rows], out.loc[fit_rows, "direct_var"])
+        out["synthetic"] = X @ fh.beta_
+        out["eblup"] = out["synthetic"]
+        out["shrinkage"] = 0.0
+        # outside the fit: the regression-only MSE A + x'Var(beta)x (Rao and Molina 2015, sec. 6.1.2)
+        Q = np.linalg.inv((X[fit_rows].T / (fh.sigma2_u_ + out.loc[fit_rows, "direct_var"].to_numpy())) @ X[fit_rows])
+        out["mse"] = fh.sigma2_u_ + np.einsum("ij,jk,ik->i", X, Q, X)
+        out.loc[fit_rows, "eblup"] = fh.eblup_
+        out.loc[fit_rows, "shrinkage"] = fh.gamma_
+        out.loc[fit_rows, "mse"] = fh.mse_
+        attrs = {"sigma2_u": fh.sigma2_u_, "beta": list(fh.beta_), "areas_fitted": int(fit_rows.sum())}
+    else:
+        # the population the direct totals estimate: the register units of the sampled strata
+        population = register[_stratum(register).isin(set(data["stratum"]))]
+        pop_x = _numeric(population, covs).groupby(population[area].astype(str))
+        size = pop_x.size().reindex(out["area"]).fillna(0.0).to_numpy()
+        xbar = np.column_stack([np.ones(len(out)), pop_x.mean().reindex(out["area"]).fillna(0.0).to_numpy()])
+        unit_x = _numeric(data.merge(register[["credit_code", *covs]].drop_duplicates("credit_code"),
+                                     on="credit_code", how="left", suffixes=("_frame", "")), covs)
+        Xu = np.column_stack([np.ones(len(data)), unit_x.to_numpy()])
+        bhf = BatteseHarterFuller(method).fit(data["y"].to_numpy(float), Xu, labels)
+        fitted = [str(a) for a in bhf.areas_]  # the sampled areas, in the model's order
+        at = pd.Series(np.arange(len(out)), index=out["area"]).reindex(fitted).to_numpy()
+        means = bhf.predict(xbar[at], size[at])
+        means.index = fitted
+        sampled = out["area"].isin(fitted).to_numpy()
+        synthetic_mean = xbar @ bhf.beta_
+        regression_mse = bhf.sigma2_u_ + np.einsum("ij,jk,ik->i", xbar, bhf._XtVX_inv, xbar)
+        m = means.reindex(out["area"].to_numpy())
+        out["synthetic"] = size * synthetic_mean
+        out["eblup"] = np.where(sampled, size * m["eblup"].to_numpy(), out["synthetic"])
+        out["shrinkage"] = np.where(sampled, m["shrinkage"].to_numpy(), 0.0)
+        out["mse"] = size ** 2 * np.where(sampled, m["mse"].to_numpy(), regression_mse)
+        attrs = {"sigma2_u": bhf.sigma2_u_, "sigma2_e": bhf.sigma2_e_, "beta": list(bhf.beta_),
+                 "areas_fitted": int(sampled.sum())}
     z = stats.norm.ppf(1 - alpha / 2)
     out["direct_se"] = np.sqrt(out["direct_var"])
     out["eblup_se"] = np.sqrt(out["mse"])
@@ -200,5 +247,5 @@ def small_area_estimates(frame: pd.DataFrame, register: pd.DataFrame, area: str 
     if benchmark_method:
         target = float(total(design, data["y"]).estimate[0])
         out["benchmarked"] = benchmark(out["eblup"], np.ones(len(out)), target, out["mse"], benchmark_method)
-    out.attrs.update(sigma2_u=fh.sigma2_u_, beta=list(fh.beta_), areas_fitted=int(fit_rows.sum()))
+    out.attrs.update(model=model, covariates=covs, **attrs)
     return out
