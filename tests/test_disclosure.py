@@ -212,3 +212,37 @@ def test_settings_come_from_conf():
     settings = load_disclosure_settings()
     assert settings.tables[KIND].microdata == "gold.enterprise_month"
     assert settings.rules.protection == 0.10
+
+
+def test_released_survey_estimates_hide_townships_resting_on_too_few_firms(demo_lake, spark, tmp_path_factory):
+    """Township survey estimates on the demo: a township estimate from one or two sampled firms
+    (in a census stratum a firm's design weight is 1, so the estimate is its own figure) is
+    published hidden with status C; townships add up to the published total, so a lone hidden
+    one takes the next-smallest with it (status D). The report says which and why."""
+    from workbench.lake import Lake
+    from workbench.methods.estimate import runs as estimate_runs
+
+    lake = Lake(str(tmp_path_factory.mktemp("sdc_estimates") / "lake"), spark=spark)
+    lake.write("gold.enterprise_month", demo_lake.lake.read("gold.enterprise_month").filter(
+        F.date_format("period", "yyyy-MM") == DEMO_MONTH))
+    lake.write("silver.survey_sample", demo_lake.lake.read("silver.survey_sample"))
+    params = {"period": DEMO_MONTH, "variable": "employment", "domain": "township_code", "calibration": "none"}
+    run_id = registry.run_method(lake, "survey_estimate", params, estimate_runs.inputs_for(False), user=STAT)
+    review.submit(lake, run_id, STAT)
+    review.approve(lake, run_id, SUPER)
+    original = registry.read_output(lake, run_id, "estimates").toPandas().set_index("domain")
+    few = original.index[(original.index != "total") & (original["n"] < 3)]
+    assert len(few) >= 2, "the demo's township samples no longer exercise the rule"
+    rel = release_run(lake, run_id, SUPER2, "township_employment_survey", output="estimates")
+    published = ReleaseReader(lake).rows(rel).to_pandas().set_index("domain")
+    assert set(published.loc[few, "conf_status"]) == {"C"}
+    assert published.loc[few, ["estimate", "se", "cv", "ci_low", "ci_high", "deff"]].isna().all().all()
+    assert published.loc[few, "n"].tolist() == original.loc[few, "n"].tolist()
+    free = published[published["conf_status"] == "F"]
+    assert "total" in free.index and len(free) == len(original) - (published["conf_status"] != "F").sum()
+    np.testing.assert_allclose(free["estimate"], original.loc[free.index, "estimate"], rtol=1e-12)
+    report = lake.read(REPORTS).toPandas()
+    report = report[report["release_id"] == rel.release_id]
+    assert sorted(report["cell"]) == sorted(published.index[published["conf_status"] != "F"])
+    assert set(report.loc[report["status"] == "primary", "rules"]) == {"n<3"}
+    assert rel.quality_report["disclosure"]["primary"] == len(few)

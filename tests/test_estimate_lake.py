@@ -18,7 +18,7 @@ from workbench.methods.estimate import runs as estimate_runs  # noqa: F401  (reg
 from workbench.methods.estimate.survey import estimation_frame, survey_estimates
 from workbench.methods.seasonal import X13Spec
 from workbench.methods.seasonal import runs as seasonal_runs  # noqa: F401
-from workbench.runs import registry
+from workbench.runs import registry, review
 
 PERIODS = (date(2025, 11, 1), date(2025, 12, 1))
 
@@ -182,3 +182,25 @@ def test_small_area_and_seasonal_runs_reproduce(survey_lake):
     spc = registry.read_output(lake, sa, "spec").toPandas()["spc"].iloc[0]
     assert "transform{ function=log }" in spc and "spring_festival" in spc
     assert registry.reproduce(lake, sa).matches
+
+
+# ---- releasing estimates: the disclosure policy for run kinds that are not tables ----------------
+
+def test_a_run_kind_without_a_disclosure_rule_is_refused(survey_lake):
+    from workbench.auth import User
+    from workbench.disclosure.gate import DisclosureError
+    from workbench.runs.release import release_run
+
+    @registry.method("undeclared_sum")
+    def undeclared_sum(inputs, params):
+        return {"sums": inputs["gold.enterprise_month"].groupBy("township_code").count()}
+
+    lake, _ = survey_lake
+    stat, sup, sup2 = (User("stat", "S", ("statistician",)), User("super", "A", ("supervisor",)),
+                       User("super2", "B", ("supervisor",)))
+    run_id = registry.run_method(lake, "undeclared_sum", {}, ["gold.enterprise_month"], user=stat)
+    review.submit(lake, run_id, stat)
+    review.approve(lake, run_id, sup)
+    with pytest.raises(DisclosureError, match="has no disclosure rule"):
+        release_run(lake, run_id, sup2, "undeclared", output="sums")
+    assert review.state(lake, run_id) == "approved"

@@ -111,7 +111,15 @@ def disclosure_gate(lake: Lake, run, output: str, published: DataFrame,
     settings = settings or load_disclosure_settings()
     spec = spec_for(run.kind, settings)
     if spec is None:
-        return None
+        hidden = settings.release.estimates.get(run.kind)
+        if hidden is not None:
+            return protect_estimates(lake, run, published, hidden, settings.rules.min_frequency)
+        if run.kind in settings.release.exempt_kinds:
+            return None
+        raise DisclosureError(
+            f"run kind {run.kind!r} has no disclosure rule: list it under [tables.*] or [release.estimates] "
+            "in conf/disclosure.toml, or in [release].exempt_kinds if its output holds no single enterprise's "
+            "value; release refused")
     if spec.microdata not in run.inputs:
         raise DisclosureError(f"run {run.run_id} did not record its microdata {spec.microdata}; "
                               "disclosure control needs it; release refused")
@@ -154,3 +162,36 @@ def disclosure_gate(lake: Lake, run, output: str, published: DataFrame,
         "seconds": round(time.perf_counter() - started, 2),
     }
     return Control(table=table, report=report, summary=summary)
+
+
+def protect_estimates(lake: Lake, run, published: DataFrame, columns: tuple[str, ...], min_units: int) -> Control:
+    """Estimates by domain or area: hide *columns* on rows resting on fewer than *min_units*
+    sampled units (``n``), status C. Domain totals add up to the published total, so a
+    single hidden row could be solved back from the others: then the row with the next
+    fewest units is hidden too (status D). The ``total`` row itself stays."""
+    started = time.perf_counter()
+    frame = published.toPandas()
+    if "n" not in frame.columns:
+        raise DisclosureError(f"the output of run {run.run_id} ({run.kind}) has no column n (sampled units per "
+                              "row); its estimates cannot be checked; release refused")
+    label = "domain" if "domain" in frame.columns else "area"
+    parts = frame[label].astype(str) != "total"
+    primary = parts & (frame["n"] < min_units)
+    secondary = pd.Series(False, index=frame.index)
+    if int(primary.sum()) == 1 and int((parts & ~primary).sum()) > 0:
+        secondary[frame.loc[parts & ~primary, "n"].idxmin()] = True
+    frame["conf_status"] = np.where(primary, STATUS_PRIMARY, np.where(secondary, STATUS_SECONDARY, STATUS_FREE))
+    shown = [c for c in columns if c in frame.columns]
+    frame.loc[primary | secondary, shown] = np.nan
+    hidden = frame[primary | secondary]
+    report = pd.DataFrame({
+        "period": str(run.params.get("period", "")), "measure": str(run.params.get("variable", "")),
+        "cell": hidden[label].astype(str).to_numpy(),
+        "status": np.where(primary[hidden.index], "primary", "secondary"),
+        "rules": np.where(primary[hidden.index], f"n<{min_units}", "protects a confidential cell"),
+        "contributors": hidden["n"].astype("int64").to_numpy(), "lower_ratio": np.nan, "upper_ratio": np.nan})
+    summary = {"kind": run.kind, "cells": int(len(frame)), "tables": 1, "primary": int(primary.sum()),
+               "secondary": int(secondary.sum()), "by_rule": {f"n<{min_units}": int(primary.sum())},
+               "rules": {"min_units": min_units, "hidden_columns": shown}, "audit": "passed",
+               "seconds": round(time.perf_counter() - started, 2)}
+    return Control(table=lake.spark.createDataFrame(frame), report=report, summary=summary)

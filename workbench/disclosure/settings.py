@@ -66,9 +66,23 @@ class SdmxSettings:
 
 
 @dataclass(frozen=True)
+class ReleasePolicy:
+    """What happens to run kinds that are not tables under ``[tables.*]``.
+
+    ``estimates``: kind -> the columns hidden on rows resting on fewer sampled units
+    (column ``n``) than ``[rules].min_frequency``; ``exempt_kinds``: kinds whose outputs
+    hold no single enterprise's value, released as they are. Any other kind is refused.
+    """
+
+    estimates: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    exempt_kinds: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class DisclosureSettings:
     rules: Rules = field(default_factory=Rules)
     tables: dict[str, TableSpec] = field(default_factory=dict)
+    release: ReleasePolicy = field(default_factory=ReleasePolicy)
     api: ApiSettings = field(default_factory=ApiSettings)
     sdmx: SdmxSettings = field(default_factory=SdmxSettings)
 
@@ -101,6 +115,12 @@ def load_disclosure_settings(path: str | Path | None = None,
                                      measures=tuple(t["measures"]))
         except KeyError as exc:
             raise DisclosureSettingsError(f"[tables.{kind}] in {path} lacks key {exc}") from None
+    r = data.get("release", {})
+    # a deployment's own exempt kinds (comma-separated) add to the file's
+    extra = tuple(k.strip() for k in env.get("WORKBENCH_RELEASE_EXEMPT_KINDS", "").split(",") if k.strip())
+    release = ReleasePolicy(
+        estimates={str(k): tuple(v) for k, v in (r.get("estimates") or {}).items()},
+        exempt_kinds=tuple(r.get("exempt_kinds", ())) + extra)
     a = dict(data.get("api", {}))
     for key in ("host", "port"):
         if f"WORKBENCH_API_{key.upper()}" in env:
@@ -109,6 +129,6 @@ def load_disclosure_settings(path: str | Path | None = None,
                       page_size=int(a.get("page_size", 100)), max_page_size=int(a.get("max_page_size", 1000)),
                       refresh_seconds=float(a.get("refresh_seconds", 5)))
     s = data.get("sdmx", {})
-    return DisclosureSettings(rules=rules, tables=tables, api=api,
+    return DisclosureSettings(rules=rules, tables=tables, release=release, api=api,
                               sdmx=SdmxSettings(agency=str(s.get("agency", "CN_GCITY_STATS")),
                                                 version=str(s.get("version", "1.0"))))
