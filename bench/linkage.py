@@ -107,8 +107,8 @@ def main() -> None:
         "job_ads": prepare.job_ad_employers(ads, act_a),
     }
     sizes = reg_raw.set_index("credit_code")["size_class"]
-    eligible = pd.Index(register.loc[~register["name_core"].duplicated(keep=False), "unique_id"])
-    prior = {"job_ads": priors.weight_shift(sizes, priors.size_class_rates(sizes, sure_a["cc"], eligible))}
+    rates = priors.size_class_rates(sizes, sure_a["cc"], priors.reachable_by_exact_name(register))
+    prior = {"job_ads": priors.weight_shift(sizes, rates)}
     prep_seconds = time.perf_counter() - started
     print(f"standardisation: {prep_seconds:.1f} s", flush=True)
 

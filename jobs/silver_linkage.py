@@ -88,8 +88,7 @@ def source_prior(source: str, df: DataFrame, det: pd.DataFrame, register: pd.Dat
     if not rates:
         per_record = _pandas(df.select(F.col(SOURCES[source][1]).alias("record_id")))  # one row per ad
         certain = per_record.merge(det, on="record_id")["credit_code"]
-        eligible = pd.Index(register.loc[~register["name_core"].duplicated(keep=False), "unique_id"])
-        rates = priors.size_class_rates(sizes, certain, eligible)
+        rates = priors.size_class_rates(sizes, certain, priors.reachable_by_exact_name(register))
     return priors.weight_shift(sizes, rates), rates
 
 

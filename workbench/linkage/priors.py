@@ -26,6 +26,12 @@ import pandas as pd
 SMOOTHING = 0.5
 
 
+def reachable_by_exact_name(register: pd.DataFrame) -> pd.Index:
+    """The register units a certain (unique exact name) link can reach: those whose
+    ``name_core`` no other unit shares. Rates count records per unit among these."""
+    return pd.Index(register.loc[~register["name_core"].duplicated(keep=False), "unique_id"])
+
+
 def size_class_rates(sizes: pd.Series, certain_units: pd.Series, eligible: pd.Index) -> dict[str, float]:
     """Records per unit by size class.
 

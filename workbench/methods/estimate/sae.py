@@ -58,6 +58,7 @@ class FayHerriot:
         XtV = X.T * V
         Q = np.linalg.inv(XtV @ X)
         self.beta_ = Q @ XtV @ y
+        self.beta_cov_ = Q
         self.beta_se_ = np.sqrt(np.diag(Q))
         self.gamma_ = A / (A + D)          # shrinkage factor towards the direct estimate
         self.synthetic_ = X @ self.beta_
@@ -65,6 +66,13 @@ class FayHerriot:
         self._X, self._y, self._D = X, y, D
         self.mse_ = self._prasad_rao()
         return self
+
+    def synthetic_mse(self, X) -> np.ndarray:
+        """MSE of the synthetic estimate x'beta of an area left out of the fit: the model
+        variance plus the regression's, ``sigma2_u + x' Var(beta) x`` (Rao and Molina 2015,
+        sec. 6.1.2)."""
+        X = np.asarray(X, float)
+        return self.sigma2_u_ + np.einsum("ij,jk,ik->i", X, self.beta_cov_, X)
 
     def _prasad_rao(self) -> np.ndarray:
         X, D, A = self._X, self._D, self.sigma2_u_
@@ -184,6 +192,12 @@ class BatteseHarterFuller:
                 H[a, b] = (nll(s + ea + eb) - nll(s + ea - eb) - nll(s - ea + eb) + nll(s - ea - eb)) / (4 * h[a] * h[b])
         # pinv: at the boundary (sigma2_u -> 0) the Hessian is singular and the g3 term is 0 in that direction
         return np.linalg.pinv(H)
+
+    def synthetic_mse(self, xbar_pop) -> np.ndarray:
+        """MSE of the synthetic mean xbar'beta of an area without sample:
+        ``sigma2_u + xbar' Var(beta) xbar``."""
+        Xp = np.asarray(xbar_pop, float)
+        return self.sigma2_u_ + np.einsum("ij,jk,ik->i", Xp, self._XtVX_inv, Xp)
 
     def predict(self, xbar_pop, pop_size=None) -> pd.DataFrame:
         """EBLUPs of the area means with Prasad-Rao MSE (Rao 2003, eq. 7.2.33; sampling fraction ignored)."""

@@ -205,9 +205,7 @@ def small_area_estimates(frame: pd.DataFrame, register: pd.DataFrame, area: str 
         out["synthetic"] = X @ fh.beta_
         out["eblup"] = out["synthetic"]
         out["shrinkage"] = 0.0
-        # outside the fit: the regression-only MSE A + x'Var(beta)x (Rao and Molina 2015, sec. 6.1.2)
-        Q = np.linalg.inv((X[fit_rows].T / (fh.sigma2_u_ + out.loc[fit_rows, "direct_var"].to_numpy())) @ X[fit_rows])
-        out["mse"] = fh.sigma2_u_ + np.einsum("ij,jk,ik->i", X, Q, X)
+        out["mse"] = fh.synthetic_mse(X)  # outside the fit: the regression-only MSE
         out.loc[fit_rows, "eblup"] = fh.eblup_
         out.loc[fit_rows, "shrinkage"] = fh.gamma_
         out.loc[fit_rows, "mse"] = fh.mse_
@@ -228,7 +226,7 @@ def small_area_estimates(frame: pd.DataFrame, register: pd.DataFrame, area: str 
         means.index = fitted
         sampled = out["area"].isin(fitted).to_numpy()
         synthetic_mean = xbar @ bhf.beta_
-        regression_mse = bhf.sigma2_u_ + np.einsum("ij,jk,ik->i", xbar, bhf._XtVX_inv, xbar)
+        regression_mse = bhf.synthetic_mse(xbar)
         m = means.reindex(out["area"].to_numpy())
         out["synthetic"] = size * synthetic_mean
         out["eblup"] = np.where(sampled, size * m["eblup"].to_numpy(), out["synthetic"])
