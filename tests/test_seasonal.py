@@ -12,7 +12,7 @@ from pathlib import Path
 from datetime import date
 
 from workbench.methods.seasonal import X13Spec, adjust, run_x13, spring_festival_regressor, x13_binary
-from workbench.methods.seasonal.adjust import spring_festival
+from workbench.chinese_calendar import spring_festival
 
 FIX = Path(__file__).parent / "fixtures" / "seasonal"
 

@@ -6,16 +6,12 @@ import datetime as dt
 
 import numpy as np
 
+from workbench.chinese_calendar import spring_festival
+
 FIRST_MONTH = (2018, 1)
 LAST_MONTH = (2026, 9)
 PRICES_FROM = (2021, 1)
 
-# Chinese New Year's day (正月初一), Gregorian dates.
-SPRING_FESTIVAL = {
-    2018: dt.date(2018, 2, 16), 2019: dt.date(2019, 2, 5), 2020: dt.date(2020, 1, 25),
-    2021: dt.date(2021, 2, 12), 2022: dt.date(2022, 2, 1), 2023: dt.date(2023, 1, 22),
-    2024: dt.date(2024, 2, 10), 2025: dt.date(2025, 1, 29), 2026: dt.date(2026, 2, 17),
-}
 
 
 def month_list(first: tuple[int, int] = FIRST_MONTH, last: tuple[int, int] = LAST_MONTH) -> list[str]:
@@ -54,9 +50,7 @@ def window_share(label: str, start_offset: int, end_offset: int) -> float:
     start, end = month_start(label), month_end(label)
     days = 0
     for year in (start.year - 1, start.year, start.year + 1):
-        cny = SPRING_FESTIVAL.get(year)
-        if cny is None:
-            continue
+        cny = spring_festival(year)
         lo = max(start, cny + dt.timedelta(days=start_offset))
         hi = min(end, cny + dt.timedelta(days=end_offset))
         days += max(0, (hi - lo).days + 1)

@@ -20,25 +20,13 @@ import re
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-
-
-def spring_festival(year: int) -> date:
-    """Chinese New Year's day (正月初一) of *year*, from the Chinese calendar (``lunardate``,
-    1900-2099). Tests check it against the Hong Kong Observatory's conversion tables."""
-    from lunardate import LunarDate
-
-    try:
-        return LunarDate(year, 1, 1).to_solar_date()
-    except ValueError as exc:
-        raise ValueError(f"no Spring Festival date for {year}: the Chinese calendar table covers 1900-2099") \
-            from exc
-
+from workbench.chinese_calendar import spring_festival
 
 # X-11 quality statistics (Lothian and Morry 1978; X-13 manual, table F3): all lie in 0..3 and
 # 1 is the acceptance limit.
