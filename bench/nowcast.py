@@ -21,7 +21,7 @@ from workbench.lake import Lake
 from workbench.methods import nowcast as nc
 
 MODELS = ("ar", "random_walk", "bridge", "umidas", "ridge", "boosting")
-INDICATORS = ["card_spending_total", "vat_sales_total", "job_ads_count", "electricity_retail_index"]
+INDICATORS = nc.DEFAULT_INDICATORS
 HORIZONS = (0, 1, 2, 4)
 
 

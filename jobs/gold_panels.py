@@ -7,7 +7,9 @@
 * ``gold.enterprise_month``: enterprise x month with register attributes and every
   source's value, each with a flag saying whether that source reported.
 * ``gold.area_industry_month``: totals and counts by county/township x section x month.
-* ``gold.indicators_monthly``: city-level monthly indicators with availability dates.
+* ``gold.indicators_monthly``: city-level monthly indicators with availability dates; a
+  month-to-date indicator (``card_spending_pace``) has one row per day, each the month's
+  value as it stood then, and its last row is the month's final value.
 * ``gold.targets``: published official series with all vintages.
 
 The panel transforms are pure functions of DataFrames; ``main`` does the I/O and
@@ -166,6 +168,9 @@ def indicators(vat, si, electricity, cards, merchants, job_ads, prices) -> DataF
     if cards is not None:
         parts.append(_indicator(cards.groupBy("month").agg(F.sum("txn_amount").alias("value")),
                                 "card_spending_total", "yuan", 2))
+        from workbench.methods.nowcast.indicators import card_spending_pace
+
+        parts.append(card_spending_pace(cards, lag_days=2))
         if merchants is not None:
             by_mcc = cards.join(merchants.select("merchant_id", "mcc"), "merchant_id").groupBy("mcc", "month").agg(
                 F.sum("txn_amount").alias("value"))

@@ -292,3 +292,25 @@ def test_lengthened_trade_names_are_kept_whole(demo):
              .merge(ent[["credit_code", "trade_name"]], on="credit_code"))
     assert len(named) > 0
     assert all(t in m for t, m in zip(named["trade_name"], named["merchant_name"]))
+
+
+def test_every_large_and_medium_shop_takes_cards_from_the_start(demo):
+    """The acquirer serves every large and medium retail and catering firm (small ones are a biased
+    sample): a city's retail total can rest on a few big shops, and a card file without them
+    would say nothing about the month in progress (issue 9's month-to-date indicator)."""
+    from workbench.demo.industries import industry_table
+
+    ent = pd.read_parquet(os.path.join(demo["out"], "truth", "enterprises.parquet"))
+    with_mcc = set(industry_table().query("mcc != ''")["class_code"])
+    first = pd.Timestamp("2018-01-01")
+    big = ent[ent["class_code"].isin(with_mcc) & ent["size_class"].isin(["大型", "中型"])
+              & (ent["birth_date"] <= first + pd.offsets.MonthEnd(0))
+              & (ent["death_date"].isna() | (ent["death_date"] >= first))]
+    assert len(big) >= 10
+    links = pd.read_parquet(os.path.join(demo["out"], "truth", "links.parquet"))
+    merchants = links[links["source"] == "card_merchants"]
+    assert set(big["credit_code"]) <= set(merchants["credit_code"])
+    paid = pd.read_parquet(os.path.join(demo["out"], "deliveries", "cards", "payments_2018-01.parquet"))
+    ids = set(merchants[merchants["credit_code"].isin(big["credit_code"])]["record_id"])
+    assert ids <= set(paid["merchant_id"])
+    assert len(merchants) < 0.1 * len(ent)  # still a sample of the city's firms, not all of them

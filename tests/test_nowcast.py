@@ -21,7 +21,7 @@ from numpy.testing import assert_allclose
 from workbench.methods import nowcast as nc
 
 REPO = Path(__file__).resolve().parent.parent
-INDICATORS = ["card_spending_total", "vat_sales_total", "job_ads_count", "electricity_retail_index"]
+INDICATORS = nc.DEFAULT_INDICATORS
 
 
 @pytest.fixture(scope="module")
@@ -38,12 +38,13 @@ def test_information_set_never_sees_the_future(gold):
     ind, tv, _ = gold
     asof = dt.date(2025, 6, 10)
     info = nc.information_set(ind, tv, asof, "2025-06", INDICATORS)
-    # every indicator value it holds was available by the nowcast date, and none later is missing
-    avail = ind[ind["indicator"].isin(INDICATORS)].set_index(["indicator", "month"])["available_date"]
+    # every value it holds is the latest vintage available by the nowcast date, and none is missing
     for name in INDICATORS:
-        held = info.indicators[name].dropna().index
-        assert all(avail[(name, m)] <= asof for m in held)
-        assert set(held) == {m for (n, m), d in avail.items() if n == name and d <= asof}
+        rows = ind[(ind["indicator"] == name) & (ind["available_date"] <= asof)]
+        latest = rows.sort_values("available_date").groupby("month")["value"].last()
+        held = info.indicators[name].dropna()
+        assert set(held.index) == set(latest.index)
+        assert_allclose(held.to_numpy(), latest.reindex(held.index).to_numpy(), rtol=0)
     released = tv[tv["release_date"] <= asof]
     assert info.target.index.max() == released["ref_period"].max() < pd.Period("2025-06", "M")
     latest = released.sort_values("vintage").groupby("ref_period")["value"].last()
@@ -94,27 +95,31 @@ def backtest36(gold):
     return pd.concat([bt, combo], ignore_index=True)
 
 
-def test_backtest_beats_ar_by_30_percent_in_the_release_week(backtest36):
-    """Done-when of issue 9, read at the release week: best relative RMSE < 0.7 against the truth.
+def test_backtest_beats_ar_by_30_percent_one_month_before_release(backtest36):
+    """Done-when of issue 9: best relative RMSE against AR < 0.7 four weeks before the release,
+    scored against the generator's truth, and in the release week too.
 
-    Measured (seed 7): 0.50 (umidas, month-on-month form with the retail electricity index).
-    Four weeks before release no model gets there: see test_four_weeks_before_release_is_bounded.
+    Measured (seed 7): 0.54 four weeks out (ridge; umidas 0.58, their equal combination 0.56),
+    carried by month-to-date card spending; 0.32 in the release week (umidas, with the retail
+    firms' electricity of the month). Intervals four weeks out under-cover (0.75-0.83 for 90 %):
+    the models are fitted on whole months and the current month is half seen.
     """
     bt = backtest36
     assert (bt["error_message"] == "").all()
     assert (bt["asof"] <= bt["release_date"]).all()
     scores = nc.evaluate(bt)
-    at0 = scores[scores["horizon"] == 0].set_index("model")
-    assert at0.loc["ar", "rel_rmse"] == 1.0 and (at0["n"] == 36).all()
-    best = at0.drop("ar")["rel_rmse"].min()
-    assert best < 0.7, at0
-    assert at0["dm_pvalue"].min() < 0.05  # the gain is significant, not luck of 36 periods
+    for horizon in (4, 0):
+        at = scores[scores["horizon"] == horizon].set_index("model")
+        assert at.loc["ar", "rel_rmse"] == 1.0 and (at["n"] == 36).all()
+        best = at.drop("ar")["rel_rmse"].idxmin()
+        assert at.loc[best, "rel_rmse"] < 0.7, (horizon, at)
+        assert at.loc[best, "dm_pvalue"] < 0.05, (horizon, at)  # significant, not luck of 36 periods
     assert scores["coverage"].between(0.5, 1.0).all()
 
 
 def test_retail_electricity_index_respects_its_release_date(gold):
-    """The indicator that carries the gain arrives 10 days after month end: at 1 week before the
-    15th-of-next-month release it is absent for the reference month, in the release week present."""
+    """The indicator that carries the release-week gain arrives 10 days after month end: at 1 week
+    before the 15th-of-next-month release it is absent for the reference month, in the release week present."""
     ind, tv, _ = gold
     rows = ind[ind["indicator"] == "electricity_retail_index"]
     ends = rows["month"].map(lambda m: m.to_timestamp(how="end").date())
@@ -127,6 +132,29 @@ def test_retail_electricity_index_respects_its_release_date(gold):
     assert on.indicators["electricity_retail_index"].dropna().index.max() == period
 
 
+def test_month_to_date_card_spending_in_the_lake(gold, demo_lake):
+    """gold.indicators_monthly holds one card_spending_pace row per day; four weeks before a release
+    the information set holds the vintage of that date (days up to two days before), and the last
+    vintage of every month is the month's card total."""
+    ind, tv, _ = gold
+    pace = ind[ind["indicator"] == "card_spending_pace"]
+    total = ind[ind["indicator"] == "card_spending_total"].set_index("month")["value"]
+    assert pace.groupby("month").size().between(28, 31).all()
+    last = pace.groupby("month")["value"].last()  # rows are in availability order
+    assert_allclose(last.to_numpy(), total.reindex(last.index).to_numpy(), rtol=1e-9)
+    cal = nc.release_calendar(tv).set_index("ref_period")["release_date"]
+    period = pd.Period("2026-05", "M")
+    asof = cal[period] - dt.timedelta(days=28)
+    assert asof.month == 5  # four weeks out, the reference month is still running
+    info = nc.information_set(ind, tv, asof, period, INDICATORS)
+    vintage = pace[(pace["month"] == period) & (pace["available_date"] == asof)]["value"].item()
+    assert info.indicators.loc[period, "card_spending_pace"] == vintage
+    daily = demo_lake.lake.read("silver.card_daily").toPandas()
+    seen = daily[(pd.to_datetime(daily["txn_date"]) >= "2026-05-01")
+                 & (pd.to_datetime(daily["txn_date"]) <= pd.Timestamp(asof - dt.timedelta(days=2)))]
+    assert vintage > float(seen["txn_amount"].astype(float).sum())  # scaled up from a part of the month
+
+
 def _oracle_log_errors(manifest) -> pd.DataFrame:
     """Log errors of oracles rebuilt from the generator with the demo's seed and scale (the same draws).
 
@@ -134,8 +162,7 @@ def _oracle_log_errors(manifest) -> pd.DataFrame:
     up to the month before; only this month's firm-level shocks are unknown, so no indicator published
     before the month ends can beat it in expectation. ``with_cards`` also knows this month's exact
     revenue of every firm that takes card payments (the most a month-to-date card indicator could
-    reveal); ``dealer_on_cards`` adds the largest retailer (the car dealer) to them: what the demo
-    would allow if that dealer took card payments.
+    reveal).
     """
     from workbench.demo.economy import EnterpriseEconomy, build_macro
     from workbench.demo.enterprises import build_enterprises
@@ -153,7 +180,6 @@ def _oracle_log_errors(manifest) -> pd.DataFrame:
     cards = CardWriter(ent, industries, macro, scale["enterprises"], "", Manifest("", manifest["scale"], seed), seed)
     cls = ent["class_idx"].to_numpy()
     retail = industries["retail_share"].to_numpy()[cls]
-    dealer = int(np.argmax(ent["base_revenue"].to_numpy() * retail))
     errors = {}
     for t, month in enumerate(MONTHS):
         u_before = economy.u.copy()
@@ -163,38 +189,36 @@ def _oracle_log_errors(manifest) -> pd.DataFrame:
                           + 0.5 * economy.SD ** 2)
         on_card = np.zeros(len(cls), bool)
         on_card[cards.ent_idx[(cards.ent_idx >= 0) & (cards.onboard <= t)]] = True
-        with_dealer = on_card.copy()
-        with_dealer[dealer] = True
         actual = (revenue * retail).sum()
         errors[pd.Period(month, "M")] = {
             name: np.log((np.where(known, revenue, expected) * retail * alive).sum() / actual)
-            for name, known in (("oracle", np.zeros(len(cls), bool)), ("with_cards", on_card),
-                                ("dealer_on_cards", with_dealer))}
+            for name, known in (("oracle", np.zeros(len(cls), bool)), ("with_cards", on_card))}
     return pd.DataFrame.from_dict(errors, orient="index")
 
 
-def test_four_weeks_before_release_is_bounded(backtest36, demo_lake):
-    """Why 0.7 is out of reach one month (4 weeks) before release on the small demo.
+def test_four_weeks_out_the_gain_comes_from_month_to_date_cards(backtest36, gold, demo_lake):
+    """Why the month-to-date indicator is needed, and what it is worth.
 
-    Four weeks before the release the reference month is half over: no indicator covers its
-    firm-level shocks, and one car dealer (not a card merchant) is about half of retail sales. An
-    oracle knowing everything else exactly still has a relative RMSE against AR of about 0.69
-    (seed 7), and knowing this month's exact revenue of every card-paying firm (the best any
-    month-to-date card indicator could do) leaves it at 0.69; were the dealer a card merchant it would
-    fall to about 0.09. Our best model is measured at about 0.9. The test pins all of it so the
-    README's claims stay true.
+    Four weeks before the release the reference month is half over. An oracle knowing every
+    industry factor and every firm's state up to the month before, but not this month's firm-level
+    shocks, still scores about 0.69 against AR (seed 7): one car dealer is about half of the small
+    demo's retail sales. Knowing this month's revenue of the card-paying firms brings it near 0.05.
+    The same models with the monthly card total instead of the month-to-date one stay above 0.9.
     """
+    ind, tv, actual = gold
     bt = backtest36[backtest36["horizon"] == 4]
     ar = bt[bt["model"] == "ar"].set_index("ref_period")
     ar_rmse = float(np.sqrt(np.mean(np.log(ar["point"] / ar["actual"]) ** 2)))
     oracles = _oracle_log_errors(demo_lake.manifest).reindex(ar.index)
     bound = np.sqrt((oracles ** 2).mean()) / ar_rmse
-    scores = nc.evaluate(backtest36).query("horizon == 4").set_index("model")
-    best = scores.drop("ar")["rel_rmse"].min()
-    assert 0.6 < bound["oracle"] < 0.75, bound
-    assert bound["with_cards"] > 0.6, bound  # month-to-date card data cannot reach 0.7 on this demo
-    assert bound["dealer_on_cards"] < 0.3, bound  # it could if the dealer took card payments
-    assert bound["oracle"] < best < 1.0, scores
+    assert 0.6 < bound["oracle"] < 0.75, bound  # without data on the month itself 0.7 is out of reach
+    assert bound["with_cards"] < 0.2, bound
+    monthly = ["card_spending_total" if i == "card_spending_pace" else i for i in INDICATORS]
+    models = {m: (lambda m=m: nc.make_model(m, monthly)) for m in ("ar", "umidas", "ridge")}
+    without = nc.evaluate(nc.attach_actuals(nc.backtest(ind, tv, models, periods=36, horizons=(4,)), actual))
+    assert without.set_index("model").drop("ar")["rel_rmse"].min() > 0.85, without
+    best = nc.evaluate(backtest36).query("horizon == 4").set_index("model").drop("ar")["rel_rmse"].min()
+    assert bound["with_cards"] < best < 0.7
 
 
 def test_indicator_news_adds_up(gold):
@@ -205,7 +229,7 @@ def test_indicator_news_adds_up(gold):
     news = nc.indicator_news(model, old, new)
     assert_allclose(news.attrs["old"] + news["impact"].sum(), news.attrs["new"], rtol=1e-12)
     assert_allclose(news.attrs["new"], model.predict(new).point, rtol=1e-12)
-    assert abs(news.set_index("variable").loc["card_spending_total", "impact"]) > 0  # July card data arrived
+    assert abs(news.set_index("variable").loc["card_spending_pace", "impact"]) > 0  # July card data arrived
 
 
 def test_dfm_on_the_demo_through_the_interface(gold):

@@ -171,13 +171,20 @@ def runs_waiting_for_review(lake: "Lake") -> int | None:
     return sum(1 for state in states(lake).values() if state == "submitted")
 
 
+def final_indicator_values(indicators: pd.DataFrame) -> pd.DataFrame:
+    """One row per indicator and month: its latest vintage (a month-to-date indicator has one per day)."""
+    ordered = indicators.sort_values("available_date", kind="stable")
+    last = ordered.drop_duplicates(["indicator", "month"], keep="last")
+    return last.sort_values(["indicator", "month"]).reset_index(drop=True)
+
+
 def indicators(lake: "Lake") -> pd.DataFrame | None:
-    """``gold.indicators_monthly`` as pandas (a few hundred rows), or ``None``."""
+    """``gold.indicators_monthly`` as pandas, final values only (a few thousand rows), or ``None``."""
     if not lake.exists(INDICATORS_TABLE):
         return None
-    pdf = lake.read(INDICATORS_TABLE).select("indicator", "month", "value", "unit").toPandas()
+    pdf = lake.read(INDICATORS_TABLE).select("indicator", "month", "value", "unit", "available_date").toPandas()
     pdf["month"] = pd.to_datetime(pdf["month"])
-    return pdf.sort_values(["indicator", "month"]).reset_index(drop=True)
+    return final_indicator_values(pdf).drop(columns="available_date")
 
 
 # Long JSON blobs that say nothing to a reader of the history.

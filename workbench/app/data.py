@@ -476,7 +476,8 @@ def small_areas(versions: dict[str, int], period: str, params: dict) -> pd.DataF
 
 @st.cache_data(show_spinner=False, max_entries=20)
 def _indicators_frame(lake_root: str, version: int) -> pd.DataFrame:
-    return _lake_for(lake_root).read("gold.indicators_monthly", version).select("indicator", "month", "value").toPandas()
+    return (_lake_for(lake_root).read("gold.indicators_monthly", version)
+            .select("indicator", "month", "value", "available_date").toPandas())
 
 
 def indicator_versions() -> dict[str, int] | None:

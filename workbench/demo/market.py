@@ -89,8 +89,9 @@ MCC_DEFAULT = "5999"
 
 
 class CardWriter:
-    """Merchants: a biased subset of retail and catering (urban and large firms
-    over-represented), onboarded over time; payments per merchant and day."""
+    """Merchants: every large and medium retail and catering firm (the acquirer's key accounts,
+    paying by card before the data begin) and a biased sample of the small and micro ones (urban
+    and larger over-represented), onboarded over time; payments per merchant and day."""
 
     def __init__(self, ent: pd.DataFrame, ind: pd.DataFrame, macro, scale_n: int, root: str,
                  manifest: Manifest, seed: int):
@@ -98,10 +99,18 @@ class CardWriter:
         mcc_of_class = ind["mcc"].to_numpy()
         cls = ent["class_idx"].to_numpy()
         cand = np.flatnonzero((mcc_of_class[cls] != "") & (ent["death_month"].to_numpy() >= 0))
-        size_w = pd.Series(ent["size_class"].to_numpy()[cand]).map({"大型": 8, "中型": 5, "小型": 2.5, "微型": 1}).to_numpy()
-        w = size_w * np.where(ent["urban"].to_numpy()[cand], 3.0, 1.0)
+        size = ent["size_class"].to_numpy()[cand]
+        # every large and medium shop is in: a city's retail total can rest on a few of them
+        # (on the small demo one car dealer is about half), and without them the card file says
+        # nothing about the month in progress
+        sure = cand[np.isin(size, ["大型", "中型"])]
+        rest = cand[~np.isin(size, ["大型", "中型"])]
+        size_w = pd.Series(ent["size_class"].to_numpy()[rest]).map({"小型": 2.5, "微型": 1}).to_numpy()
+        w = size_w * np.where(ent["urban"].to_numpy()[rest], 3.0, 1.0)
         k = min(len(cand), max(50, scale_n // 20))
-        chosen = np.sort(rng.choice(cand, size=k, replace=False, p=w / w.sum()))
+        drawn = rng.choice(rest, size=max(0, min(len(rest), k - len(sure))), replace=False, p=w / w.sum())
+        chosen = np.sort(np.concatenate([sure, drawn]))
+        k = len(chosen)
         two = rng.random(k) < 0.1
         ent_idx = np.concatenate([chosen, chosen[two]])
         split = np.concatenate([np.where(two, 0.55, 1.0), np.full(int(two.sum()), 0.45)])
@@ -130,7 +139,8 @@ class CardWriter:
         self.merchant_id = np.array([f"898{x:012d}" for x in rng.choice(10 ** 12, size=m, replace=False)], dtype=object)
         urban = np.where(self.ent_idx >= 0, ent["urban"].to_numpy()[np.maximum(self.ent_idx, 0)], True)
         self.card_share = np.clip(rng.beta(5, 5, m) * np.where(urban, 1.2, 0.8), 0.05, 0.95)
-        self.onboard = np.where(rng.random(m) < 0.7, 0, rng.integers(0, len(MONTHS), m))
+        always = np.isin(self.ent_idx, sure)  # large and medium shops took cards before the data begin
+        self.onboard = np.where((rng.random(m) < 0.7) | always, 0, rng.integers(0, len(MONTHS), m))
         self.ticket = rng.lognormal(np.log(80), 0.5, m)
         self.orphan_rev = rng.lognormal(np.log(60_000), 0.5, m)
         self.retail_factor = macro.class_log_factor[:, int(np.flatnonzero(ind["class_code"] == "6220")[0])]

@@ -21,7 +21,6 @@ if inputs is None:
     st.stop()
 raw_indicators, raw_targets, versions = inputs
 SERIES = [s for s in ("retail_sales", "gdp") if s in set(raw_targets["series"])] or sorted(raw_targets["series"])
-DEFAULT_INDICATORS = ["card_spending_total", "vat_sales_total", "job_ads_count", "electricity_retail_index"]
 
 c1, c2 = st.columns(2)
 series = c1.selectbox(t("nowcast.series"), SERIES, key="nowcast_series")
@@ -29,7 +28,7 @@ models = c2.multiselect(t("nowcast.models"), list(nc.MODELS), default=["ar", "br
                         key="nowcast_models")
 all_indicators = sorted(raw_indicators["indicator"].unique())
 indicators = st.multiselect(t("nowcast.indicators"), all_indicators,
-                            default=[i for i in DEFAULT_INDICATORS if i in all_indicators] or all_indicators[:3],
+                            default=[i for i in nc.DEFAULT_INDICATORS if i in all_indicators] or all_indicators[:3],
                             key="nowcast_indicators")
 ind = nc.prepare_indicators(raw_indicators)
 tv = nc.prepare_targets(raw_targets, series)

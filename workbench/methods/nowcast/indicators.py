@@ -55,3 +55,21 @@ def retail_electricity_index(panel: DataFrame) -> DataFrame:
     """``electricity_retail_index``: retail and catering firms' electricity, weighted by last month's VAT sales."""
     return matched_firm_index(panel, "electricity_retail_index", value="electricity_kwh", weight="vat_sales",
                               lag_days=10)
+
+
+def card_spending_pace(cards: DataFrame, lag_days: int = 2) -> DataFrame:
+    """``card_spending_pace``: month-to-date card spending scaled to a full month, one row per day it stood.
+
+    *cards* is ``silver.card_daily``. The daily city totals (a few thousand rows) go to pandas
+    for :func:`workbench.methods.nowcast.pace.month_to_date`; each row is available *lag_days*
+    after its cut-off day, like ``card_spending_total`` after the month's last day.
+    """
+    import pandas as pd
+
+    from workbench.methods.nowcast.pace import month_to_date
+
+    totals = cards.groupBy("txn_date").agg(F.sum("txn_amount").cast("double").alias("value")).toPandas()
+    daily = pd.Series(totals["value"].to_numpy(float), index=pd.to_datetime(totals["txn_date"]))
+    rows = month_to_date(daily, "card_spending_pace", "yuan, month to date scaled to the month", lag_days)
+    schema = "indicator string, month date, value double, unit string, available_date date"
+    return cards.sparkSession.createDataFrame(rows, schema=schema)

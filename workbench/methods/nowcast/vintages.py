@@ -1,8 +1,9 @@
 """Information sets exactly as they were available on a date (pseudo-real time).
 
-An indicator value counts from its ``available_date`` (``gold.indicators_monthly``);
-a target value counts from its ``release_date``, and the latest vintage released
-on or before the date wins (``gold.targets``). Nothing released after the nowcast
+An indicator value counts from its ``available_date`` (``gold.indicators_monthly``),
+and where a month has several (a month-to-date indicator, one per day) the latest
+available on the date wins; a target value counts from its ``release_date``, and the
+latest vintage released on or before the date wins (``gold.targets``). Nothing released after the nowcast
 date can enter an :class:`InformationSet`; :func:`information_set` is the one
 place that decides this, and every model and the backtest go through it.
 """
@@ -41,12 +42,15 @@ def months_between(a: pd.Period, b: pd.Period) -> int:
 
 
 def prepare_indicators(indicators: pd.DataFrame) -> pd.DataFrame:
-    """The long indicator table with typed columns: month as a monthly Period, available_date a date."""
+    """The long indicator table with typed columns: month as a monthly Period, available_date a date.
+
+    Rows are ordered by availability, so the last row of a month is its latest vintage.
+    """
     df = indicators[INDICATOR_COLUMNS].copy()
     df["month"] = pd.PeriodIndex(pd.to_datetime(df["month"]), freq="M")
     df["available_date"] = pd.to_datetime(df["available_date"]).dt.date
     df["value"] = df["value"].astype(float)
-    return df
+    return df.sort_values("available_date", kind="stable").reset_index(drop=True)
 
 
 def prepare_targets(targets: pd.DataFrame, series: str, area_code: str | None = None) -> pd.DataFrame:
@@ -170,6 +174,7 @@ def information_set(indicators: pd.DataFrame, target_vintages: pd.DataFrame, aso
     ind = indicators[indicators["available_date"] <= asof]
     if indicator_names is not None:
         ind = ind[ind["indicator"].isin(indicator_names)]
+    # rows are in availability order (prepare_indicators): "last" is the latest vintage on asof
     wide = ind.pivot_table(index="month", columns="indicator", values="value", aggfunc="last").sort_index()
     if indicator_names is not None:
         wide = wide.reindex(columns=list(indicator_names))

@@ -12,6 +12,7 @@ import pandas as pd
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from workbench.catalog import final_indicator_values
 from workbench.methods.seasonal.adjust import X13Spec, adjust
 from workbench.runs import registry
 
@@ -19,8 +20,8 @@ INDICATORS = "gold.indicators_monthly"
 
 
 def indicator_series(indicators: pd.DataFrame, indicator: str) -> pd.Series:
-    """One indicator as a monthly series (month start index)."""
-    df = indicators[indicators["indicator"] == indicator].sort_values("month")
+    """One indicator as a monthly series (month start index) of its final values."""
+    df = final_indicator_values(indicators[indicators["indicator"] == indicator])
     return pd.Series(df["value"].to_numpy(float), index=pd.to_datetime(df["month"]), name=indicator).asfreq("MS")
 
 
@@ -41,7 +42,7 @@ def seasonal_outputs(series: pd.Series, spec: X13Spec, method: str = "x13") -> d
 @registry.method("seasonal_adjustment")
 def seasonal_run(inputs: Mapping[str, DataFrame], params: Mapping[str, Any]) -> dict:
     ind = inputs[INDICATORS].filter(F.col("indicator") == params["indicator"]).select(
-        "indicator", "month", "value").toPandas()
+        "indicator", "month", "value", "available_date").toPandas()
     out = seasonal_outputs(indicator_series(ind, params["indicator"]), X13Spec.from_dict(params["spec"]),
                            params.get("method", "x13"))
     out.pop("_result")
