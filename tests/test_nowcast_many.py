@@ -52,3 +52,14 @@ def test_nowcast_by_county_on_the_engine_matches_pandas(demo_lake):
               .toPandas().set_index("series_id")["a"])
     rel = (out.set_index("series_id")["point"] / actual.reindex(out["series_id"]).to_numpy() - 1).abs()
     assert rel.median() < 0.15, rel
+
+
+def test_snapshot_keeps_the_latest_vintage_known_on_the_date():
+    rows = pd.DataFrame({
+        "series_id": "A", "period": "2026-05", "variable": ["cards", "cards", "cards", "target", "target"],
+        "value": [13.0, 10.0, 12.0, 101.0, 100.0],
+        "available_date": [dt.date(2026, 6, 2), dt.date(2026, 5, 20), dt.date(2026, 5, 10),
+                           dt.date(2026, 7, 15), dt.date(2026, 6, 15)]})
+    snap = nc.snapshot(rows, dt.date(2026, 6, 20))
+    assert snap.loc[0, "cards"] == 13.0 and snap.loc[0, "value"] == 100.0  # rows out of order on purpose
+    assert nc.snapshot(rows, dt.date(2026, 5, 25)).loc[0, "cards"] == 10.0

@@ -57,7 +57,7 @@ def test_a_month_never_uses_later_days():
     before = pd.to_datetime(rows["month"]) < pd.Timestamp("2025-03-01")
     assert_allclose(again.loc[before, "value"].to_numpy(), rows.loc[before, "value"].to_numpy(), rtol=0)
     # and the information set of a date inside a month holds that date's vintage, not the final one
-    ind = prepare_indicators(rows)
+    ind = prepare_indicators(rows.sample(frac=1.0, random_state=0))  # a lake read has no row order
     targets = prepare_targets(pd.DataFrame({
         "series": "t", "area_code": "x", "ref_period": ["2025-01"], "release_date": [dt.date(2025, 2, 15)],
         "vintage": [1], "value": [1.0]}), "t")

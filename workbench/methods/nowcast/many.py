@@ -73,11 +73,13 @@ def nowcast_many(df, model: str, target_period, asof, indicators: list[str], alp
 def snapshot(values: pd.DataFrame, asof) -> pd.DataFrame:
     """A wide as-of snapshot from long rows (series_id, period, variable, value, available_date).
 
-    Keeps only rows with ``available_date <= asof``; the variable ``"target"`` becomes the
-    ``value`` column, every other variable a column of its own.
+    Keeps only rows with ``available_date <= asof`` and, where a value has several vintages
+    (a revised target, a month-to-date indicator), the latest of them; the variable
+    ``"target"`` becomes the ``value`` column, every other variable a column of its own.
     """
     asof = pd.Timestamp(asof).date()
-    known = values[pd.to_datetime(values["available_date"]).dt.date <= asof]
+    available = pd.to_datetime(values["available_date"]).dt.date
+    known = values[available <= asof].sort_values("available_date", kind="stable")  # "last" = latest vintage
     wide = known.pivot_table(index=["series_id", "period"], columns="variable", values="value",
                              aggfunc="last").reset_index()
     wide.columns.name = None
