@@ -96,3 +96,15 @@ def test_runs_waiting_and_quality_issues_count_by_status(lake, spark):
     assert catalog.runs_waiting_for_review(lake) == 1  # submitted, not yet decided
     lake.write("quality.results", spark.createDataFrame(pd.DataFrame({"rule": ["r1", "r2"], "status": ["pass", "FAIL"]})))
     assert catalog.open_quality_issues(lake) == 1
+
+def test_final_indicator_values_keep_each_months_latest_vintage():
+    import datetime as dt
+
+    import pandas as pd
+
+    rows = pd.DataFrame({
+        "indicator": ["pace", "pace", "pace", "total"], "month": ["2026-05-01"] * 4,
+        "value": [300.0, 100.0, 200.0, 300.0],
+        "available_date": [dt.date(2026, 6, 2), dt.date(2026, 5, 3), dt.date(2026, 5, 20), dt.date(2026, 6, 2)]})
+    final = catalog.final_indicator_values(rows)
+    assert final[["indicator", "value"]].values.tolist() == [["pace", 300.0], ["total", 300.0]]
