@@ -202,7 +202,7 @@ def test_four_weeks_out_the_gain_comes_from_month_to_date_cards(backtest36, gold
     Four weeks before the release the reference month is half over. An oracle knowing every
     industry factor and every firm's state up to the month before, but not this month's firm-level
     shocks, still scores about 0.69 against AR (seed 7): one car dealer is about half of the small
-    demo's retail sales. Knowing this month's revenue of the card-paying firms brings it near 0.05.
+    demo's retail sales. Knowing this month's revenue of the card-paying firms brings it to 0.03.
     The same models with the monthly card total instead of the month-to-date one stay above 0.9.
     """
     ind, tv, actual = gold
