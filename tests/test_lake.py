@@ -167,7 +167,8 @@ def test_lake_from_settings_uses_configured_root(tmp_path):
 def test_append_only_tables_refuse_rewrites(spark, lake):
     from workbench.lake import AppendOnlyError
 
-    for name in ("workbench.audit", "release.retail_sales"):
+    for name in ("workbench.audit", "workbench.runs", "workbench.run_outputs", "workbench.releases",
+                 "quality.fraud_decisions", "silver.link_reviews", "release.retail_sales"):
         lake.write(name, frame(spark, k=[1], v=[1.0]))
         lake.write(name, frame(spark, k=[2], v=[2.0]))
         with pytest.raises(AppendOnlyError):

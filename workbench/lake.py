@@ -36,9 +36,12 @@ from workbench.config import Settings, load_settings
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession
 
-# Tables whose history is the record itself: only appends, never rewrites
-# (the audit trail, and every published vintage under release.*).
-APPEND_ONLY_TABLES = ("workbench.audit",)
+# Tables whose history is the record itself: only appends, never rewrites (the audit
+# trail, the run registry, people's decisions on fraud suspects and on candidate links,
+# and every published vintage under release.*). Their writers append and readers take
+# the latest row per key, so a rewrite could only ever destroy evidence.
+APPEND_ONLY_TABLES = ("workbench.audit", "workbench.runs", "workbench.run_outputs", "workbench.releases",
+                      "quality.fraud_decisions", "silver.link_reviews")
 APPEND_ONLY_LAYERS = ("release",)
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_][a-z0-9_\-]*)+$")
