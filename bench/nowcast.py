@@ -68,6 +68,11 @@ def main() -> None:
         cov = nc.evaluate(bt).pivot(index="model", columns="horizon", values="coverage")
         print("\n90% interval coverage:")
         print(cov.round(2).to_string())
+        errors = nc.error_based_intervals(bt, tv)
+        errors = errors[errors["interval"] == "errors"]
+        cov = nc.evaluate(errors).pivot(index="model", columns="horizon", values="coverage")
+        print(f"\n90% coverage of intervals from each model's past errors ({len(errors)} rows with 8+ errors known):")
+        print(cov.round(2).to_string())
 
 
 if __name__ == "__main__":

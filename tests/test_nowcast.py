@@ -117,6 +117,21 @@ def test_backtest_beats_ar_by_30_percent_one_month_before_release(backtest36):
     assert scores["coverage"].between(0.5, 1.0).all()
 
 
+def test_error_based_intervals_cover_four_weeks_out(backtest36, gold):
+    """The models' own 90 % intervals under-cover four weeks out (fitted on whole months, the
+    current month half seen); intervals from each model's past errors at that horizon, published
+    by the nowcast date, cover close to 90 %. Measured (seed 7, 28 periods with 8 errors known):
+    ridge 0.93, U-MIDAS 0.89, against 0.83 and 0.75 for the models' own."""
+    _, tv, _ = gold
+    bt = backtest36[backtest36["model"].isin(["ridge", "umidas"]) & (backtest36["horizon"] == 4)]
+    own = nc.evaluate(bt).set_index("model")["coverage"]
+    errors = nc.error_based_intervals(bt, tv)
+    scored = nc.evaluate(errors[errors["interval"] == "errors"]).set_index("model")
+    assert (scored["n"] >= 25).all()
+    assert scored["coverage"].between(0.8, 1.0).all(), scored
+    assert (scored["coverage"] > own.reindex(scored.index)).all()
+
+
 def test_retail_electricity_index_respects_its_release_date(gold):
     """The indicator that carries the release-week gain arrives 10 days after month end: at 1 week
     before the 15th-of-next-month release it is absent for the reference month, in the release week present."""

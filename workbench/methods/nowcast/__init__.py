@@ -8,6 +8,7 @@
 from workbench.methods.nowcast.backtest import attach_actuals, backtest, nowcast_dates
 from workbench.methods.nowcast.combination import combine, inverse_mse_weights
 from workbench.methods.nowcast.dfm import DynamicFactor, NewsDecomposition
+from workbench.methods.nowcast.intervals import error_based_intervals
 from workbench.methods.nowcast.many import nowcast_frame, nowcast_many, snapshot
 from workbench.methods.nowcast.metrics import diebold_mariano, evaluate
 from workbench.methods.nowcast.models import (AR, AlmonMidas, Bridge, GradientBoosting, Nowcast, NowcastModel,
@@ -40,10 +41,10 @@ def make_model(name: str, indicators: list[str] | None = None) -> NowcastModel:
 
 
 __all__ = [
-    "AR", "AlmonMidas", "BENCHMARKS", "Bridge", "DEFAULT_INDICATORS", "DynamicFactor", "GradientBoosting", "InformationSet", "MODELS",
-    "NewsDecomposition", "Nowcast", "NowcastModel", "RandomWalk", "RegularisedRegression", "UMidas",
-    "almon_weights", "attach_actuals", "backtest", "combine", "diebold_mariano", "evaluate", "fill_ragged_edge",
-    "final_values", "indicator_news", "information_set", "inverse_mse_weights", "make_model", "nowcast_dates",
-    "nowcast_frame", "nowcast_many", "snapshot",
+    "AR", "AlmonMidas", "BENCHMARKS", "Bridge", "DEFAULT_INDICATORS", "DynamicFactor", "GradientBoosting",
+    "InformationSet", "MODELS", "NewsDecomposition", "Nowcast", "NowcastModel", "RandomWalk",
+    "RegularisedRegression", "UMidas", "almon_weights", "attach_actuals", "backtest", "combine", "diebold_mariano",
+    "error_based_intervals", "evaluate", "fill_ragged_edge", "final_values", "indicator_news", "information_set",
+    "inverse_mse_weights", "make_model", "nowcast_dates", "nowcast_frame", "nowcast_many", "snapshot",
     "parse_period", "prepare_indicators", "prepare_targets", "release_calendar",
 ]

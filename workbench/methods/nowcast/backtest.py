@@ -49,7 +49,7 @@ def backtest(indicators: pd.DataFrame, target_vintages: pd.DataFrame,
                 rows.append((name, d.ref_period, d.horizon, d.asof, d.release_date, nc.growth, nc.se, nc.point,
                              lo, hi, ""))
             except (ValueError, np.linalg.LinAlgError) as exc:
-                rows.append((name, d.ref_period, d.horizon, d.asof, d.release_date, *[np.nan] * 6, str(exc)))
+                rows.append((name, d.ref_period, d.horizon, d.asof, d.release_date, *[np.nan] * 5, str(exc)))
         if progress is not None:
             progress((i + 1) / len(dates), f"{d.ref_period} h={d.horizon}")
     return pd.DataFrame(rows, columns=COLUMNS)

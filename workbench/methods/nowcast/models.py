@@ -114,6 +114,8 @@ class AR(NowcastModel):
     def _fit(self, info):
         y = info.target_growth.to_numpy()
         p = self.p
+        if len(y) < 2 * p + 2:  # at least p + 2 residual degrees of freedom for sigma
+            raise ValueError(f"AR({p}): {len(y)} published growth rates on {info.asof}, needs {2 * p + 2}")
         X = np.column_stack([np.ones(len(y) - p)] + [y[p - j - 1:len(y) - j - 1] for j in range(p)])
         beta, *_ = np.linalg.lstsq(X, y[p:], rcond=None)
         resid = y[p:] - X @ beta
