@@ -8,6 +8,7 @@ lists the new tables and Home shows the source's freshness. Screenshots go to te
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -51,25 +52,23 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90.0) -> No
     raise TimeoutError(f"the app did not answer at {url} within {timeout:.0f} s")
 
 
-@pytest.fixture(scope="module")
-def server(demo_small, tmp_path_factory):
-    """``workbench serve`` on a free port: conftest's small demo deliveries, an empty lake."""
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does this)")
-    base = tmp_path_factory.mktemp("browser")
+@contextlib.contextmanager
+def _serving(base: Path, demo_out: str, *flags: str, **env_extra: str):
+    """``workbench serve`` on a free port against an empty lake under *base*; yields its URL."""
     port = free_port()
-    env = dict(os.environ, WORKBENCH_LAKE_ROOT=str(base / "lake"), WORKBENCH_DEMO_OUT=demo_small["out"],
+    env = dict(os.environ, WORKBENCH_LAKE_ROOT=str(base / "lake"), WORKBENCH_DEMO_OUT=demo_out,
                WORKBENCH_PRIVACY_KEY_FILE=str(base / "pseudonym.key"), WORKBENCH_UI_LANGUAGE="en",
-               RUST_LOG="error")
+               RUST_LOG="error", **env_extra)
     env.pop("WORKBENCH_ENGINE_REMOTE", None)  # serve starts its own supervised Sail
     log = (base / "server.log").open("wb")
     # Its own process group, so the app and its Sail child stop together.
-    proc = subprocess.Popen([*_workbench_command(), "serve", "--headless", "--port", str(port)],
-                            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen([*_workbench_command(), "serve", *flags, "--port", str(port)],
+                            env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, proc)
-        yield SimpleNamespace(url=url, lake_root=str(base / "lake"))
+        yield url
     finally:
         # serve stops its app, then its engine, on SIGTERM; anything of the group
         # left after that is killed so no server outlives the test.
@@ -84,6 +83,28 @@ def server(demo_small, tmp_path_factory):
         except ProcessLookupError:
             pass
         log.close()
+
+
+@pytest.fixture(scope="module")
+def server(demo_small, tmp_path_factory):
+    """``workbench serve --headless``: conftest's small demo deliveries, an empty lake."""
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does this)")
+    base = tmp_path_factory.mktemp("browser")
+    with _serving(base, demo_small["out"], "--headless") as url:
+        yield SimpleNamespace(url=url, lake_root=str(base / "lake"))
+
+
+def test_serve_as_make_demo_starts_it_for_a_new_user(demo_small, tmp_path):
+    """``make demo`` runs ``workbench serve`` without --headless. A new user has no
+    ~/.streamlit, and Streamlit then asked for an e-mail address on stdin: with no terminal
+    (a service, a script) the app exited with code 255 instead of serving."""
+    home = tmp_path / "home"
+    home.mkdir()
+    with _serving(tmp_path, demo_small["out"], HOME=str(home), DISPLAY="") as url:
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            assert resp.status == 200
+    assert not (home / ".streamlit" / "credentials.toml").exists()
 
 
 def test_sign_in_browse_catalog_and_run_a_job(server):

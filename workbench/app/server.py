@@ -21,11 +21,15 @@ ENTRY = Path(__file__).resolve().parent / "main.py"
 
 
 def streamlit_command(port: int, headless: bool) -> list[str]:
+    # Without --headless Streamlit decides (it opens a browser only where there is a display),
+    # and it never asks a first-time user for an e-mail address: on a server with no terminal
+    # that prompt made the app exit.
     return [
         sys.executable, "-m", "streamlit", "run", str(ENTRY),
         "--server.port", str(port),
         "--server.address", "127.0.0.1",
-        "--server.headless", "true" if headless else "false",
+        *(["--server.headless", "true"] if headless else []),
+        "--server.showEmailPrompt", "false",
         "--browser.gatherUsageStats", "false",
         "--global.developmentMode", "false",
         "--client.toolbarMode", "minimal",  # no "Deploy" button for bureau users
