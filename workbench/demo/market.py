@@ -103,9 +103,9 @@ class CardWriter:
         # every large and medium shop is in: a city's retail total can rest on a few of them
         # (on the small demo one car dealer is about half), and without them the card file says
         # nothing about the month in progress
-        sure = cand[np.isin(size, ["大型", "中型"])]
-        rest = cand[~np.isin(size, ["大型", "中型"])]
-        size_w = pd.Series(ent["size_class"].to_numpy()[rest]).map({"小型": 2.5, "微型": 1}).to_numpy()
+        big = np.isin(size, ["大型", "中型"])
+        sure, rest = cand[big], cand[~big]
+        size_w = pd.Series(size[~big]).map({"小型": 2.5, "微型": 1}).to_numpy()
         w = size_w * np.where(ent["urban"].to_numpy()[rest], 3.0, 1.0)
         k = min(len(cand), max(50, scale_n // 20))
         drawn = rng.choice(rest, size=max(0, min(len(rest), k - len(sure))), replace=False, p=w / w.sum())

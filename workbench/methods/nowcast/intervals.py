@@ -18,15 +18,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from workbench.methods.nowcast.vintages import release_calendar
-
 
 def error_based_intervals(backtest: pd.DataFrame, target_vintages: pd.DataFrame, alpha: float = 0.1,
                           min_errors: int = 8) -> pd.DataFrame:
     """*backtest* (renumbered from 0) with ``lower``/``upper`` from past errors where enough were
     published, and ``interval`` saying which rows got them ("errors") and which kept the model's."""
-    first = target_vintages.sort_values("vintage").groupby("ref_period")["value"].first()
-    released = release_calendar(target_vintages).set_index("ref_period")["release_date"]
+    first_release = target_vintages.sort_values("vintage").groupby("ref_period").first()
+    first, released = first_release["value"], first_release["release_date"]
     z = stats.norm.ppf(1 - alpha / 2)
     out = backtest.reset_index(drop=True)
     lower, upper = out["lower"].to_numpy(float).copy(), out["upper"].to_numpy(float).copy()
