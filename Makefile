@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 8501
 
-.PHONY: install demo lake serve test bench clean
+.PHONY: install browser demo lake serve test bench clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,11 @@ lake: install
 serve: install
 	$(BIN)/workbench serve --port $(PORT)
 
-## The whole test suite (what .ci/run calls).
-test: install
+## The whole test suite (what .ci/run calls); provisions the browser the browser tests need.
+browser:
+	bash .ci/provision-browser
+
+test: install browser
 	$(BIN)/python -m pytest
 
 bench: install

@@ -8,81 +8,18 @@ lists the new tables and Home shows the source's freshness. Screenshots go to te
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
-import signal
-import subprocess
-import sys
 import time
 import urllib.request
-from pathlib import Path
-
-import pytest
 from types import SimpleNamespace
 
-from workbench.engine import free_port
+import pytest
 
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+from browserkit import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, serving, sign_in
+
 JOB = "bronze_vat"
 
 pytestmark = pytest.mark.slow
-
-
-def _workbench_command() -> list[str]:
-    script = shutil.which("workbench", path=os.path.dirname(sys.executable))
-    return [script] if script else [sys.executable, "-m", "workbench.cli"]
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"workbench serve exited with code {proc.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    raise TimeoutError(f"the app did not answer at {url} within {timeout:.0f} s")
-
-
-@contextlib.contextmanager
-def _serving(base: Path, demo_out: str, *flags: str, **env_extra: str):
-    """``workbench serve`` on a free port against an empty lake under *base*; yields its URL."""
-    port = free_port()
-    env = dict(os.environ, WORKBENCH_LAKE_ROOT=str(base / "lake"), WORKBENCH_DEMO_OUT=demo_out,
-               WORKBENCH_PRIVACY_KEY_FILE=str(base / "pseudonym.key"), WORKBENCH_UI_LANGUAGE="en",
-               RUST_LOG="error", **env_extra)
-    env.pop("WORKBENCH_ENGINE_REMOTE", None)  # serve starts its own supervised Sail
-    log = (base / "server.log").open("wb")
-    # Its own process group, so the app and its Sail child stop together.
-    proc = subprocess.Popen([*_workbench_command(), "serve", *flags, "--port", str(port)],
-                            env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, proc)
-        yield url
-    finally:
-        # serve stops its app, then its engine, on SIGTERM; anything of the group
-        # left after that is killed so no server outlives the test.
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                pass
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        log.close()
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +28,7 @@ def server(demo_small, tmp_path_factory):
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does this)")
     base = tmp_path_factory.mktemp("browser")
-    with _serving(base, demo_small["out"], "--headless") as url:
+    with serving(base, demo_small["out"], "--headless") as url:
         yield SimpleNamespace(url=url, lake_root=str(base / "lake"))
 
 
@@ -101,7 +38,7 @@ def test_serve_as_make_demo_starts_it_for_a_new_user(demo_small, tmp_path):
     (a service, a script) the app exited with code 255 instead of serving."""
     home = tmp_path / "home"
     home.mkdir()
-    with _serving(tmp_path, demo_small["out"], HOME=str(home), DISPLAY="") as url:
+    with serving(tmp_path, demo_small["out"], HOME=str(home), DISPLAY="") as url:
         with urllib.request.urlopen(url, timeout=10) as resp:
             assert resp.status == 200
     assert not (home / ".streamlit" / "credentials.toml").exists()
@@ -161,16 +98,6 @@ def test_sign_in_browse_catalog_and_run_a_job(server):
             browser.close()
 
 
-def _sign_in(page, url: str, username: str) -> None:
-    from playwright.sync_api import expect
-
-    page.goto(url)
-    page.locator(".st-key-signin_username input").fill(username)
-    page.locator(".st-key-signin_password input").fill(f"{username}-demo")
-    page.locator(".st-key-signin_submit button").click()
-    expect(page.get_by_text("Signed in as")).to_be_visible(timeout=60_000)
-
-
 def _wait_for_state(lake, run_id: str, state: str, timeout: float = 30.0) -> None:
     from workbench.runs.review import state as current
 
@@ -199,14 +126,14 @@ def test_submit_and_approve_by_two_accounts(server, spark):
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
-            _sign_in(page, server.url, "stat")
+            sign_in(page, server.url, "stat")
             page.get_by_role("link", name="Runs", exact=True).click()
             expect(page.locator(".st-key-runs_list")).to_be_visible(timeout=60_000)
             page.locator(".st-key-runs_submit button").click()
             _wait_for_state(lake, run_id, "submitted")
             page.locator(".st-key-signout button").click()
 
-            _sign_in(page, server.url, "super2")
+            sign_in(page, server.url, "super2")
             page.get_by_role("link", name="Review queue").click()
             expect(page.locator(".st-key-review_pick")).to_be_visible(timeout=60_000)
             page.locator(".st-key-review_comment textarea").fill("checked against VAT totals")

@@ -1,0 +1,143 @@
+"""One way for browser tests to start the real server and walk it in Debian chromium.
+
+Every browser test (``tests/test_browser*.py``) starts ``workbench serve`` through
+:func:`serving`, signs in through :func:`sign_in` and checks each page it lands on
+with :func:`check_page`, which fails on any traceback or exception text a page shows
+(Streamlit renders an uncaught exception as an ``stException`` block).
+Screenshots go to ``tests/artifacts/`` (git-ignored) through :func:`shot`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from workbench.engine import free_port
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+# Text a page must never show: Python's traceback header and exception class names.
+_TRACEBACK = re.compile(r"Traceback \(most recent call last\)|\b[A-Z][A-Za-z]*(Error|Exception):\s")
+
+
+def workbench_command() -> list[str]:
+    script = shutil.which("workbench", path=os.path.dirname(sys.executable))
+    return [script] if script else [sys.executable, "-m", "workbench.cli"]
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"workbench serve exited with code {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise TimeoutError(f"the app did not answer at {url} within {timeout:.0f} s")
+
+
+@contextlib.contextmanager
+def serving(base: Path, demo_out: str, *flags: str, lake_root: str | None = None,
+            key_file: str | None = None, **env_extra: str):
+    """``workbench serve`` on a free port; yields its URL.
+
+    *lake_root* defaults to an empty lake under *base*; pass a built lake (conftest's
+    ``demo_lake``) to walk workflows on the demo. The server's log is ``base/server.log``.
+    """
+    port = free_port()
+    env = dict(os.environ, WORKBENCH_LAKE_ROOT=lake_root or str(base / "lake"), WORKBENCH_DEMO_OUT=demo_out,
+               WORKBENCH_PRIVACY_KEY_FILE=key_file or str(base / "pseudonym.key"), WORKBENCH_UI_LANGUAGE="en",
+               RUST_LOG="error", **env_extra)
+    env.pop("WORKBENCH_ENGINE_REMOTE", None)  # serve starts its own supervised Sail
+    log = (base / "server.log").open("wb")
+    # Its own process group, so the app and its Sail child stop together.
+    proc = subprocess.Popen([*workbench_command(), "serve", *flags, "--port", str(port)],
+                            env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, proc)
+        yield url
+    finally:
+        # serve stops its app, then its engine, on SIGTERM; anything of the group
+        # left after that is killed so no server outlives the test.
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        log.close()
+
+
+def require_chromium() -> None:
+    import pytest
+
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (make test and .ci/run do this)")
+
+
+@contextlib.contextmanager
+def browser_page(width: int = 1400, height: int = 1000):
+    """A fresh headless chromium page (no cookies shared with any other page)."""
+    from playwright.sync_api import sync_playwright
+
+    require_chromium()
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser.new_page(viewport={"width": width, "height": height})
+        finally:
+            browser.close()
+
+
+def shot(page, name: str) -> Path:
+    path = ARTIFACTS / f"{name}.png"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def check_page(page, where: str) -> None:
+    """Fail if the page shows an exception block or traceback text (screenshot kept)."""
+    page.wait_for_timeout(300)
+    blocks = page.locator("[data-testid='stException']")
+    text = page.locator("body").inner_text()
+    if blocks.count() or _TRACEBACK.search(text):
+        shot(page, f"traceback_{where}")
+        found = blocks.first.inner_text() if blocks.count() else _TRACEBACK.search(text).group(0)
+        raise AssertionError(f"{where}: the page shows an exception: {found[:500]}")
+
+
+def sign_in(page, url: str, username: str, password: str | None = None) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(url)
+    page.locator(".st-key-signin_username input").fill(username)
+    page.locator(".st-key-signin_password input").fill(password or f"{username}-demo")
+    page.locator(".st-key-signin_submit button").click()
+    expect(page.locator(".st-key-signout")).to_be_visible(timeout=60_000)
+
+
+def sign_out(page) -> None:
+    page.locator(".st-key-signout button").click()
+    page.locator(".st-key-signin_username").wait_for(timeout=60_000)
