@@ -182,6 +182,10 @@ def read_chain(lake: Lake, key: bytes | None = None) -> list[dict[str, Any]]:
     if rewritten is not None:
         raise AuditChainError(f"{AUDIT} was rewritten at Delta version {rewritten} (a commit removed entries); "
                               "the trail is append-only and no longer verifies")
+    logged = pa.table(DeltaTable(path).get_add_actions(flatten=True)).column("num_records").to_pylist()
+    if None not in logged and sum(logged) != table.num_rows:
+        raise AuditChainError(f"{AUDIT}: its data files hold {table.num_rows} entries where its Delta log recorded "
+                              f"{sum(logged)}: a file was changed by hand")
     key = key if key is not None else audit_key(lake.settings)
     rows = table.to_pylist()
     if any(r["seq"] is None for r in rows):
