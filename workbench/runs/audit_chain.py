@@ -173,7 +173,11 @@ def read_chain(lake: Lake, key: bytes | None = None) -> list[dict[str, Any]]:
     if not lake.exists(AUDIT):
         return []
     path = lake.path(AUDIT)
-    table = DeltaTable(path).to_pyarrow_table()
+    try:
+        table = DeltaTable(path).to_pyarrow_table()
+    except Exception as exc:  # noqa: BLE001 - delta-rs and Arrow raise many kinds
+        raise AuditChainError(f"{AUDIT} at {path} cannot be read as its Delta log describes it (a file was "
+                              f"changed or removed by hand): {str(exc).splitlines()[0]}") from exc
     missing = [c for c in ("seq", "prev_hash", "entry_hash") if c not in table.column_names]
     if missing:
         raise AuditChainError(f"{AUDIT} at {path} has no column(s) {missing}: it was written before the audit "
