@@ -252,3 +252,16 @@ def test_vacuum_itself_keeps_versions_a_release_pinned(spark, lake):
     assert rows(lake.read("gold.sample", version=1)) == [(3, 3.0)]
     # nothing pins gold.loose: the same call removes its replaced file
     assert len(lake.vacuum("gold.loose", retention_hours=0, dry_run=False)) == 1
+
+
+def test_replace_where_values_cannot_end_their_literal(spark, lake):
+    from workbench.lake import sql_literal
+
+    assert sql_literal("bronze.vat_invoices") == "'bronze.vat_invoices'"
+    for hostile in ("x' OR '1'='1", "a\\\\", "a\nb", 'x" OR 1=1'):
+        with pytest.raises(LakeError, match="cannot go into a replace_where"):
+            sql_literal(hostile)
+    lake.write("quality.x", frame(spark, table_name=["a", "b"], v=[1.0, 2.0]), partition_by=["table_name"])
+    lake.write("quality.x", frame(spark, table_name=["a"], v=[9.0]), mode="overwrite",
+               replace_where=f"table_name = {sql_literal('a')}")
+    assert rows(lake.read("quality.x").select("table_name", "v"), "table_name") == [("a", 9.0), ("b", 2.0)]

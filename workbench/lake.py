@@ -118,6 +118,25 @@ class TableInfo:
     last_modified: float | None  # epoch seconds of the latest commit
 
 
+# What a value spliced into a Delta replaceWhere predicate may contain (the option takes SQL
+# text, so it cannot be parameterised): no quote, backslash or control character can end the
+# literal early, whatever the engine's escaping rules.
+_SAFE_LITERAL = re.compile(r"^[\w .:/@+\-]*$")
+
+
+def sql_literal(value: str) -> str:
+    """*value* as a quoted SQL string literal for ``replace_where``; refuses what could end it.
+
+    Filters on DataFrames take Column expressions (``F.col(c) == value``) instead; this
+    is only for the predicate text Delta's ``replaceWhere`` option needs.
+    """
+    text = str(value)
+    if not _SAFE_LITERAL.match(text):
+        raise LakeError(f"value {text!r} cannot go into a replace_where predicate: only letters, digits, "
+                        "space and _ . : / @ + - are allowed")
+    return f"'{text}'"
+
+
 def _join(root: str, *parts: str) -> str:
     if "://" in root:
         return "/".join([root.rstrip("/"), *parts])
