@@ -260,6 +260,11 @@ def test_api_refuses_a_release_record_or_rows_added_by_hand(spark, tmp_path):
                 assert str(SECRET) not in r.text and "SECRET01" not in r.text, path
         assert http.get("/series").json() == []
         assert http.get("/series/leak/vintages/1").status_code == 404
+    # the forged record neither blocks the run's own release nor is finished by it
+    rel = release_run(lake, unreleased, SUPER, "sample_doubled", output="estimates")
+    assert (rel.vintage, review.state(lake, unreleased)) == (1, "released")
+    assert {(r.series, r.problem is None) for r in ReleaseReader(lake).releases() if r.run_id == unreleased} == {
+        ("leak", False), ("sample_doubled", True)}
 
 
 def test_api_refuses_everything_when_the_audit_chain_breaks(spark, tmp_path):

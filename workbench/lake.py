@@ -375,9 +375,17 @@ class Lake:
     def _mark_append_only(self, name: str) -> None:
         if not is_append_only(name):
             return
-        dt = DeltaTable(self.path(name))
-        if str(dt.metadata().configuration.get(DELTA_APPEND_ONLY, "")).lower() != "true":
-            dt.alter.set_table_properties({DELTA_APPEND_ONLY: "true"})
+        def flagged() -> bool:
+            config = DeltaTable(self.path(name)).metadata().configuration
+            return str(config.get(DELTA_APPEND_ONLY, "")).lower() == "true"
+
+        if flagged():
+            return
+        try:
+            DeltaTable(self.path(name)).alter.set_table_properties({DELTA_APPEND_ONLY: "true"})
+        except Exception:  # noqa: BLE001 - a concurrent first writer may have set it a moment earlier
+            if not flagged():
+                raise
 
     def _refuse_dynamic_overwrite(self) -> None:
         try:

@@ -111,9 +111,16 @@ def _check_record(lake: Lake, record: Mapping[str, Any], key: bytes) -> str | No
 
 
 def _pending(lake: Lake, run_id: str, chain: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """A record of *run_id* that no audit entry vouches for yet: a release that stopped midway."""
+    """A record of *run_id* that no audit entry vouches for yet: a release that stopped midway.
+
+    Only records the workbench wrote (their MAC holds) count: a record appended by hand
+    neither blocks the run's release nor gets finished by it.
+    """
+    key = audit_key(lake.settings)
     sealed = {json.loads(r["evidence"])["release_id"] for r in chain if r["action"] == "release" and r["evidence"]}
-    pending = [r for r in _records(lake) if r["run_id"] == run_id and r["release_id"] not in sealed]
+    pending = [r for r in _records(lake) if r["run_id"] == run_id and r["release_id"] not in sealed
+               and r.get("record_mac") and hmac.compare_digest(r["record_mac"],
+                                                                _mac(key, record_digest(r, RECORD_COLUMNS)))]
     return pending[-1] if pending else None
 
 
