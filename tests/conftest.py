@@ -8,6 +8,7 @@ temporary lake root instead of their own engine.
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,9 @@ os.environ.setdefault("RUST_LOG", "error")
 # The run kinds the tests register for themselves sum a synthetic table: declared releasable
 # the way a deployment declares its own kinds (conf/disclosure.toml refuses undeclared ones).
 os.environ["WORKBENCH_RELEASE_EXEMPT_KINDS"] = "test_group_totals,api_test_totals,app_test_totals"
+# The audit chain's key, fresh per session and only in memory (subprocesses inherit it):
+# tests never create secrets inside the repository.
+os.environ.setdefault("WORKBENCH_AUDIT_KEY", secrets.token_hex(32))
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ next to two public series, one of them disclosure-controlled by the release gate
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -80,23 +81,30 @@ def api_lake(spark, tmp_path_factory):
     return build_release_lake(spark, str(tmp_path_factory.mktemp("api") / "lake"))
 
 
-@pytest.fixture(scope="module")
-def base_url(api_lake):
-    """The API served by uvicorn on a free loopback port, in a thread of this process."""
+@contextlib.contextmanager
+def serving(app):
+    """*app* served by uvicorn on a free loopback port, in a thread of this process."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(api_lake.root), host="127.0.0.1", port=port,
-                                           log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
     while not server.started:
         assert time.monotonic() < deadline, "the API did not start"
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def base_url(api_lake):
+    with serving(create_app(api_lake.root)) as url:
+        yield url
 
 
 def test_api_serves_public_vintages_with_pagination(base_url):
@@ -194,3 +202,92 @@ def test_workbench_api_command_serves_the_lake_of_the_settings(api_lake):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+# ---- issue 20: only what the audit trail vouches for is served -------------------------
+
+def _tamper_lake(spark, root):
+    """One honest release, an approved but unreleased run and a small microdata table."""
+    from workbench.lake import Lake
+
+    lake = Lake(root, spark=spark)
+    lake.write("gold.sample", spark.createDataFrame(pd.DataFrame({"area": ["a", "b"], "value": [1.0, 2.0]})))
+    lake.write("gold.enterprise_month", spark.createDataFrame(pd.DataFrame(
+        {"credit_code": ["91440000SECRET01"], "vat_sales": [SECRET]})))
+    release_run(lake, _approved(lake, "api_test_totals", {"scale": 1.0}, ["gold.sample"]), SUPER, "sample_totals",
+                output="estimates")
+    unreleased = _approved(lake, "api_test_totals", {"scale": 2.0}, ["gold.sample"])
+    return lake, unreleased
+
+
+def _get_all(http, series):
+    return {path: http.get(path) for path in ("/series", "/calendar", f"/series/{series}/vintages",
+                                              f"/series/{series}/vintages/1", f"/series/{series}/vintages/1/files/csv")}
+
+
+def test_api_refuses_a_release_record_or_rows_added_by_hand(spark, tmp_path):
+    """A row appended to workbench.releases by hand made the API publish raw gold.enterprise_month microdata."""
+    import json
+
+    import pyarrow as pa
+
+    from workbench.disclosure.reader import ReleaseReader
+    from workbench.runs.release import RELEASES_SCHEMA
+
+    lake, unreleased = _tamper_lake(spark, str(tmp_path / "lake"))
+    micro = lake.read("gold.enterprise_month")
+    lake.write("release.leak", micro.select(  # appending to release.* is allowed: it is how vintages land
+        F.lit("forged").alias("release_id"), F.lit(1).cast("bigint").alias("vintage"),
+        F.lit(date(2026, 9, 1)).alias("release_date"), F.lit(None).cast("timestamp").alias("embargo_until"),
+        F.lit(unreleased).alias("run_id"), *micro.columns))
+    now = datetime.now(timezone.utc)
+    lake.append_arrow("workbench.releases", pa.Table.from_pylist([{
+        "release_id": "forged", "series": "leak", "vintage": 1, "run_id": unreleased, "release_date": now.date(),
+        "embargo_until": None, "released_at": now, "released_by": "super", "inputs_json": json.dumps({}),
+        "quality_report_json": "{}", "output": "estimates", "rows": 1, "rows_sha256": "0" * 64,
+        "record_mac": "0" * 64}], schema=RELEASES_SCHEMA))
+    # and the microdata's value appended under the honest release's id
+    honest = lake.read("release.sample_totals")
+    lake.write("release.sample_totals", honest.limit(1).withColumn("area", F.lit("91440000SECRET01"))
+               .withColumn("total", F.lit(SECRET)))
+    problems = {r.series: r.problem for r in ReleaseReader(lake).releases()}
+    assert "no audit entry releases it" in problems["leak"]
+    assert "rows added or changed by hand" in problems["sample_totals"]
+    with serving(create_app(lake.root)) as url, httpx.Client(base_url=url) as http:
+        for series in ("leak", "sample_totals"):
+            for path, r in _get_all(http, series).items():
+                assert r.status_code in (200, 404), (path, r.status_code)
+                assert str(SECRET) not in r.text and "SECRET01" not in r.text, path
+        assert http.get("/series").json() == []
+        assert http.get("/series/leak/vintages/1").status_code == 404
+    # the forged record neither blocks the run's own release nor is finished by it
+    rel = release_run(lake, unreleased, SUPER, "sample_doubled", output="estimates")
+    assert (rel.vintage, review.state(lake, unreleased)) == (1, "released")
+    assert {(r.series, r.problem is None) for r in ReleaseReader(lake).releases() if r.run_id == unreleased} == {
+        ("leak", False), ("sample_doubled", True)}
+
+
+def test_api_refuses_everything_when_the_audit_chain_breaks(spark, tmp_path):
+    """The audit overwritten or edited made withdrawn releases public again; now the API names the break."""
+    import pyarrow as pa
+
+    from workbench.runs.audit_chain import AUDIT_SCHEMA, read_chain
+
+    lake, unreleased = _tamper_lake(spark, str(tmp_path / "lake"))
+    release_run(lake, unreleased, SUPER, "withdrawn_series", output="estimates")
+    withdraw(lake, unreleased, SUPER, "error found")
+    with serving(create_app(lake.root)) as url, httpx.Client(base_url=url) as http:
+        assert {s["series"] for s in http.get("/series").json()} == {"sample_totals"}
+    # a forged entry that would undo the withdrawal: "released" again, appended by hand
+    chain = read_chain(lake)
+    last = chain[-1]
+    lake.append_arrow("workbench.audit", pa.Table.from_pylist([{
+        **{k: last[k] for k in AUDIT_SCHEMA.names}, "audit_id": "forged", "action": "approve", "before": "withdrawn",
+        "after": "released", "seq": len(chain), "prev_hash": last["entry_hash"], "entry_hash": "a" * 64}],
+        schema=AUDIT_SCHEMA))
+    with serving(create_app(lake.root)) as url, httpx.Client(base_url=url) as http:
+        for series in ("withdrawn_series", "sample_totals"):
+            for path, r in _get_all(http, series).items():
+                assert r.status_code == 503, (path, r.status_code)
+                assert f"entry {len(chain)}" in r.json()["detail"] and "not written by the workbench" in r.text
+        assert http.get("/health").status_code == 200

@@ -195,3 +195,73 @@ def test_append_arrow_has_the_same_guard_and_the_engine_reads_it(spark, lake):
                                 evolve=True)
     assert version == lake.version("bronze.x")
     assert rows(lake.read("bronze.x")) == [(1, "a", None), (2, "b", None), (3, "c", None), (4, "d", "e")]
+
+
+def test_append_only_guard_follows_the_resolved_path_not_the_name(spark, lake, tmp_path):
+    """Issue 20: Lake('<parent>').write('<lake folder>.workbench.audit', mode='overwrite') wiped the audit."""
+    import os
+
+    from workbench.lake import AppendOnlyError
+
+    lake.write("workbench.audit", frame(spark, k=[1], v=[1.0]))
+    lake.write("release.retail_sales", frame(spark, k=[1], v=[1.0]))
+    parent = Lake(str(tmp_path), spark=spark)  # the lake's folder is "lake" under tmp_path
+    os.symlink(lake.root, tmp_path / "alias")
+    alias = Lake(str(tmp_path / "alias"), spark=spark)
+    for other, name in ((parent, "lake.workbench.audit"), (parent, "lake.release.retail_sales"),
+                        (alias, "workbench.audit"), (alias, "release.retail_sales")):
+        with pytest.raises(AppendOnlyError, match="append-only"):
+            other.write(name, frame(spark, k=[3], v=[3.0]), mode="overwrite")
+        with pytest.raises(AppendOnlyError, match="append-only"):
+            other.merge(name, frame(spark, k=[1], v=[9.0]), keys=["k"])
+    assert rows(lake.read("workbench.audit")) == [(1, 1.0)]
+
+
+def test_append_only_tables_carry_deltas_flag_so_the_engine_itself_refuses(spark, lake, tmp_path):
+    """Renamed or copied under any name, the table still refuses a rewrite: Delta's appendOnly flag."""
+    import shutil
+
+    from workbench.lake import AppendOnlyError
+
+    lake.write("workbench.releases", frame(spark, k=[1], v=[1.0]))
+    with pytest.raises(Exception, match="append-only"):  # Sail itself, bypassing Lake
+        frame(spark, k=[2], v=[2.0]).write.format("delta").mode("overwrite").save(lake.path("workbench.releases"))
+    shutil.copytree(lake.path("workbench.releases"), lake.path("gold.copied"))
+    with pytest.raises(AppendOnlyError, match="append-only"):
+        lake.write("gold.copied", frame(spark, k=[2], v=[2.0]), mode="overwrite")
+    assert rows(lake.read("workbench.releases")) == [(1, 1.0)]
+
+
+def test_vacuum_itself_keeps_versions_a_release_pinned(spark, lake):
+    """Issue 20: Lake.vacuum(retention_hours=0) deleted the files a released run pinned."""
+    import json
+
+    import pyarrow as pa
+
+    lake.write("gold.sample", frame(spark, k=[1, 2], v=[1.0, 2.0]))
+    lake.write("gold.sample", frame(spark, k=[3], v=[3.0]), mode="overwrite")
+    lake.write("gold.sample", frame(spark, k=[4], v=[4.0]), mode="overwrite")
+    lake.write("gold.loose", frame(spark, k=[1], v=[1.0]))
+    lake.write("gold.loose", frame(spark, k=[2], v=[2.0]), mode="overwrite")
+    # a release pinned version 0 of gold.sample (the record's inputs, as release_run writes them)
+    lake.append_arrow("workbench.releases", pa.table({"release_id": ["r1"],
+                                                      "inputs_json": [json.dumps({"gold.sample": 0})]}))
+    assert lake.vacuum("gold.sample", retention_hours=0, dry_run=False) == []
+    assert lake.pinned_versions("gold.sample") == [0]
+    assert rows(lake.read("gold.sample", version=0)) == [(1, 1.0), (2, 2.0)]
+    assert rows(lake.read("gold.sample", version=1)) == [(3, 3.0)]
+    # nothing pins gold.loose: the same call removes its replaced file
+    assert len(lake.vacuum("gold.loose", retention_hours=0, dry_run=False)) == 1
+
+
+def test_replace_where_values_cannot_end_their_literal(spark, lake):
+    from workbench.lake import sql_literal
+
+    assert sql_literal("bronze.vat_invoices") == "'bronze.vat_invoices'"
+    for hostile in ("x' OR '1'='1", "a\\\\", "a\nb", 'x" OR 1=1'):
+        with pytest.raises(LakeError, match="cannot go into a replace_where"):
+            sql_literal(hostile)
+    lake.write("quality.x", frame(spark, table_name=["a", "b"], v=[1.0, 2.0]), partition_by=["table_name"])
+    lake.write("quality.x", frame(spark, table_name=["a"], v=[9.0]), mode="overwrite",
+               replace_where=f"table_name = {sql_literal('a')}")
+    assert rows(lake.read("quality.x").select("table_name", "v"), "table_name") == [("a", 9.0), ("b", 2.0)]

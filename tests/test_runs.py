@@ -145,3 +145,228 @@ def test_released_inputs_survive_vacuum(spark, lake_with_input):
     lake.write("gold.other", spark.createDataFrame(pd.DataFrame({"v": [1]})))
     lake.write("gold.other", spark.createDataFrame(pd.DataFrame({"v": [2]})), mode="overwrite")
     assert len(safe_vacuum(lake, "gold.other", retention_hours=0, dry_run=False)) == 1
+
+
+# ---- issue 20: releases and the lake's own records ------------------------------------
+
+def test_a_release_refused_midway_leaves_the_run_approved_and_a_retry_succeeds(spark, lake_with_input):
+    """A schema mismatch on the vintage used to leave the run 'released' with no vintage and every retry refused."""
+    from workbench.lake import SchemaMismatchError
+
+    lake = lake_with_input
+    release_run(lake, approved_run(lake), SUPER, "sample_totals", output="estimates")
+    other = spark.createDataFrame(pd.DataFrame({"area": ["a"], "total": [1.0], "note": ["revised"]}))
+    run_id = registry.record_run(lake, "test_group_totals", {"table": "gold.sample"}, {"gold.sample": 0},
+                                 {"estimates": other}, user=STAT)
+    review.submit(lake, run_id, STAT)
+    review.approve(lake, run_id, SUPER)
+    with pytest.raises(SchemaMismatchError, match="note"):
+        release_run(lake, run_id, SUPER, "sample_totals", output="estimates")
+    assert review.state(lake, run_id) == "approved"
+    assert [r.run_id for r in list_releases(lake, "sample_totals")] != [run_id]
+    rel = release_run(lake, run_id, SUPER, "sample_notes", output="estimates")
+    assert (rel.series, rel.vintage, review.state(lake, run_id)) == ("sample_notes", 1, "released")
+    assert [r["note"] for r in read_release(lake, "sample_notes", RESEARCH).collect()] == ["revised"]
+
+
+def test_a_release_stopped_before_its_audit_entry_is_finished_by_the_next_attempt(lake_with_input, monkeypatch):
+    """The process dies after the vintage and its record, before the audit entry (a crash, injected)."""
+    lake = lake_with_input
+    run_id = approved_run(lake)
+    append = review._append
+
+    def crash_at_the_release_entry(lake, chain, run_id, user, action, *args, **kwargs):
+        if action == "release":
+            raise OSError("the release process died here")
+        return append(lake, chain, run_id, user, action, *args, **kwargs)
+
+    monkeypatch.setattr(review, "_append", crash_at_the_release_entry)
+    with pytest.raises(OSError, match="died"):
+        release_run(lake, run_id, SUPER, "sample_totals", output="estimates")
+    monkeypatch.setattr(review, "_append", append)
+    # written but not vouched for: not published, and the run is still approved
+    [pending] = list_releases(lake, "sample_totals")
+    assert "no audit entry" in pending.problem and review.state(lake, run_id) == "approved"
+    assert read_release(lake, "sample_totals", SUPER).count() == 0
+    with pytest.raises(ReviewError, match="unfinished release"):
+        release_run(lake, run_id, SUPER, "another_series", output="estimates")
+    done = release_run(lake, run_id, SUPER2, "sample_totals", output="estimates")
+    assert (done.release_id, done.vintage) == (pending.release_id, 1)
+    assert review.state(lake, run_id) == "released"
+    [final] = list_releases(lake, "sample_totals")
+    assert final.problem is None and final.release_id == pending.release_id
+    assert totals(read_release(lake, "sample_totals", RESEARCH)) == {"a": 3.0, "b": 5.0}
+
+
+def test_two_releases_into_one_series_at_once_get_vintages_1_and_2(lake_with_input):
+    import threading
+
+    lake = lake_with_input
+    runs = [approved_run(lake, 1.0), approved_run(lake, 2.0)]
+    start = threading.Barrier(len(runs))
+    results, errors = {}, []
+
+    def release(run_id, user):
+        try:
+            start.wait(30)
+            results[run_id] = release_run(lake, run_id, user, "sample_totals", output="estimates").vintage
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=release, args=(r, u)) for r, u in zip(runs, (SUPER, SUPER2))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    assert sorted(results.values()) == [1, 2]
+    recorded = list_releases(lake, "sample_totals")
+    assert [(r.vintage, r.problem) for r in recorded] == [(1, None), (2, None)]
+    assert {r.run_id: r.vintage for r in recorded} == results
+    by_vintage = {}
+    for row in read_release(lake, "sample_totals", RESEARCH).collect():
+        by_vintage.setdefault(row["vintage"], set()).add(row["run_id"])
+    assert by_vintage == {v: {r} for r, v in results.items()}  # each vintage holds one run's rows only
+
+
+def test_get_run_takes_the_id_as_a_value_not_as_sql(lake_with_input):
+    """``"nope' OR '1'='1"`` used to return another run."""
+    lake = lake_with_input
+    real = approved_run(lake)
+    for hostile in ("nope' OR '1'='1", "x' OR run_id LIKE '%", "' OR true --", "\\'"):
+        with pytest.raises(registry.RunError, match="no run"):
+            registry.get_run(lake, hostile)
+    assert registry.get_run(lake, real).run_id == real
+
+
+def test_the_audit_trail_has_no_public_writer_and_release_goes_through_release_run(lake_with_input):
+    """``review.record_transition`` was public and wrote an approval nobody gave."""
+    lake = lake_with_input
+    run_id = approved_run(lake)
+    assert not hasattr(review, "record_transition")
+    with pytest.raises(ReviewError, match="release_run"):
+        review.transition(lake, run_id, SUPER2, "release")
+    with pytest.raises(ReviewError, match="already has an audit trail"):
+        review.register_draft(lake, run_id)
+    with pytest.raises(registry.RunError, match="no run"):
+        review.register_draft(lake, "r_never_recorded")
+    assert review.state(lake, run_id) == "approved"
+
+
+def _forged_entry(run_id, action, before, after, seq, user="super"):
+    import pyarrow as pa
+
+    from workbench.runs.audit_chain import AUDIT_SCHEMA
+
+    row = {"audit_id": "forged", "run_id": run_id, "at": datetime.now(timezone.utc), "user": user,
+           "action": action, "before": before, "after": after, "comment": "", "seq": seq, "evidence": None,
+           "prev_hash": "0" * 64, "entry_hash": "f" * 64}
+    return pa.Table.from_pylist([row], schema=AUDIT_SCHEMA)
+
+
+def test_an_entry_appended_outside_the_review_functions_is_detected(lake_with_input):
+    from workbench.runs.audit_chain import AuditChainError, read_chain
+
+    lake = lake_with_input
+    run_id = registry.run_method(lake, "test_group_totals", {"table": "gold.sample", "scale": 1.0}, ["gold.sample"],
+                                 user=STAT)
+    review.submit(lake, run_id, STAT)
+    n = len(read_chain(lake))
+    lake.append_arrow("workbench.audit", _forged_entry(run_id, "approve", "submitted", "approved", n))
+    with pytest.raises(AuditChainError, match=rf"entry {n} \(approve of run {run_id} by super.*does not follow"):
+        review.state(lake, run_id)
+    with pytest.raises(AuditChainError):
+        review.approve(lake, run_id, SUPER)  # nothing is appended to a broken trail
+
+
+def _rewrite_audit_file(lake, action, change, fix_log=True):
+    """Rewrite, by hand, the audit's Parquet file holding the entry with *action* (each append writes one);
+    with *fix_log* also the file size the Delta log recorded, as a careful forger with file access would."""
+    import glob
+    import json
+    import os
+
+    import pyarrow.parquet as pq
+
+    folder = lake.path("workbench.audit")
+    for path in glob.glob(f"{folder}/*.parquet"):
+        table = pq.read_table(path)
+        if action in table.column("action").to_pylist():
+            pq.write_table(change(table), path)
+            break
+    else:
+        raise AssertionError(f"no audit file holds {action}")
+    if fix_log:
+        name, size = os.path.basename(path), os.path.getsize(path)
+        for log in glob.glob(f"{folder}/_delta_log/*.json"):
+            lines = open(log).read().splitlines()
+            actions = [json.loads(line) for line in lines]
+            for a in actions:
+                if "add" in a and a["add"]["path"] == name:
+                    a["add"]["size"] = size
+            open(log, "w").write("\n".join(json.dumps(a) for a in actions) + "\n")
+
+
+def test_the_audit_chain_names_an_edited_or_deleted_entry(lake_with_input, tmp_path):
+    """Wiping or editing the audit made withdrawn releases public again; now every reader refuses, naming it."""
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from deltalake import DeltaTable
+
+    from workbench.disclosure.reader import ReleaseReader
+    from workbench.lake import Lake
+    from workbench.runs.audit_chain import AuditChainError
+
+    lake = lake_with_input
+    first, second = approved_run(lake, 1.0), approved_run(lake, 2.0)
+    release_run(lake, first, SUPER, "sample_totals", output="estimates")
+    release_run(lake, second, SUPER, "sample_totals", output="estimates")
+    withdraw(lake, first, SUPER, "error in district b")
+    later = registry.run_method(lake, "test_group_totals", {"table": "gold.sample", "scale": 3.0}, ["gold.sample"],
+                                user=STAT)
+    review.submit(lake, later, STAT)  # entries after the withdrawal
+    assert [r.published for r in list_releases(lake)] == [False, True]
+
+    def copy(name):
+        root = str(tmp_path / name)
+        shutil.copytree(lake.root, root)
+        return Lake(root, spark=lake.spark)
+
+    # edited in place: the withdrawal turned back into an approval
+    def as_approval(table):
+        return table.set_column(table.schema.get_field_index("action"), "action",
+                                pa.array(["approve"] * table.num_rows))
+
+    edited = copy("edited")
+    _rewrite_audit_file(edited, "withdraw", as_approval)
+    with pytest.raises(AuditChainError, match=r"entry \d+ \(approve of run .* was edited"):
+        list_releases(edited)
+    with pytest.raises(AuditChainError, match="was edited"):
+        ReleaseReader(edited).releases()
+    clumsy = copy("clumsy")  # the same edit, the log left as it was
+    _rewrite_audit_file(clumsy, "withdraw", as_approval, fix_log=False)
+    with pytest.raises(AuditChainError, match="changed or removed by hand"):
+        review.states(clumsy)
+    # deleted: the withdrawal's file emptied, then removed through Delta (refused by the table itself)
+    emptied = copy("emptied")
+    _rewrite_audit_file(emptied, "withdraw", lambda t: t.filter(pc.equal(t.column("action"), "nothing")))
+    with pytest.raises(AuditChainError, match="changed by hand"):
+        review.states(emptied)
+    with pytest.raises(Exception, match="append-only"):
+        DeltaTable(copy("deleted").path("workbench.audit")).delete("action = 'withdraw'")
+    # cut off the end (the last commit and its file gone): a reader that saw the longer chain refuses
+    cut = copy("cut")
+    reader = ReleaseReader(cut)
+    assert [r.published for r in reader.releases()] == [False, True]
+    dt = DeltaTable(cut.path("workbench.audit"))
+    last = dt.version()
+    added = pa.table(dt.get_add_actions(flatten=True)).column("path").to_pylist()
+    before = set(pa.table(DeltaTable(cut.path("workbench.audit"), version=last - 1)
+                          .get_add_actions(flatten=True)).column("path").to_pylist())
+    (tmp_path / "cut" / "workbench" / "audit" / "_delta_log" / f"{last:020d}.json").unlink()
+    for name in set(added) - before:
+        (tmp_path / "cut" / "workbench" / "audit" / name).unlink()
+    with pytest.raises(AuditChainError, match="lost entries"):
+        reader.releases()

@@ -99,11 +99,11 @@ def _lake_history(args: argparse.Namespace) -> int:
 
 def _lake_vacuum(args: argparse.Namespace) -> int:
     from workbench.lake import Lake
-    from workbench.runs.release import protected_versions, safe_vacuum
 
     lake = Lake.from_settings()
-    files = safe_vacuum(lake, args.table, retention_hours=args.retention_hours, dry_run=not args.apply)
-    pinned = protected_versions(lake, args.table)
+    # Lake.vacuum itself keeps the versions released runs pinned; the command only reports them.
+    files = lake.vacuum(args.table, retention_hours=args.retention_hours, dry_run=not args.apply)
+    pinned = lake.pinned_versions(args.table)
     print(f"{'deleted' if args.apply else 'would delete'} {len(files)} file(s) from {args.table}"
           + (f"; kept versions {pinned} pinned by released runs" if pinned else ""))
     return 0

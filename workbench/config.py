@@ -63,6 +63,9 @@ class PrivacySettings:
     # File holding the pseudonymisation key; created with a random key on first use
     # when missing. WORKBENCH_PSEUDONYM_KEY (the key itself) takes precedence.
     key_file: str = "var/secrets/pseudonym.key"
+    # File holding the key of the audit trail's hash chain (an HMAC key the workbench
+    # holds and the lake does not); created on first use. WORKBENCH_AUDIT_KEY takes precedence.
+    audit_key_file: str = "var/secrets/audit.key"
 
 
 @dataclass(frozen=True)

@@ -19,13 +19,16 @@ because Sail does not support ``DESCRIBE HISTORY`` and friends.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
 import re
+import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 import pyarrow as pa
 from deltalake import DeltaTable
@@ -43,10 +46,21 @@ if TYPE_CHECKING:  # pragma: no cover
 APPEND_ONLY_TABLES = ("workbench.audit", "workbench.runs", "workbench.run_outputs", "workbench.releases",
                       "quality.fraud_decisions", "silver.link_reviews")
 APPEND_ONLY_LAYERS = ("release",)
+# Delta's own append-only flag, set on every append-only table at its first write: any
+# writer that honours the Delta protocol (Sail, delta-rs, Spark) then refuses a rewrite
+# of the file, whichever root and name it was reached by.
+DELTA_APPEND_ONLY = "delta.appendOnly"
+# The record of released runs: each row pins the Delta versions of the run's inputs
+# (``inputs_json``), and :meth:`Lake.vacuum` keeps every file those versions need.
+PINS_TABLE = "workbench.releases"
+LOCK_FOLDER = "_locks"
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_][a-z0-9_\-]*)+$")
 WRITE_MODES = ("append", "overwrite")
 MERGE_RETRIES = 6
+
+
+_HELD = threading.local()  # the lock files this thread holds (Lake.exclusive is re-entrant)
 
 
 class LakeError(RuntimeError):
@@ -65,6 +79,30 @@ def is_append_only(name: str) -> bool:
     return name in APPEND_ONLY_TABLES or name.split(".")[0] in APPEND_ONLY_LAYERS
 
 
+def _path_parts(path: str) -> list[str]:
+    if "://" in path:
+        return [p for p in path.split("://", 1)[1].split("/") if p]
+    return [p for p in os.path.realpath(path).split(os.sep) if p]
+
+
+def append_only_record_at(path: str) -> str | None:
+    """The append-only record that lives at *path*, judged by the resolved folder and not
+    by the name a caller used: ``Lake('/data').path('lake.workbench.audit')`` is the
+    audit of the lake at ``/data/lake``, and a symlink is followed to its target."""
+    parts = _path_parts(path)
+    for name in APPEND_ONLY_TABLES:
+        tail = name.split(".")
+        if parts[-len(tail):] == tail:
+            return name
+    if len(parts) >= 2 and parts[-2] in APPEND_ONLY_LAYERS:
+        return f"{parts[-2]}.{parts[-1]}"
+    if DeltaTable.is_deltatable(path):
+        config = DeltaTable(path).metadata().configuration
+        if str(config.get(DELTA_APPEND_ONLY, "")).lower() == "true":
+            return ".".join(parts[-2:])
+    return None
+
+
 class TableNotFoundError(LakeError):
     """No Delta table exists under the name."""
 
@@ -78,6 +116,25 @@ class TableInfo:
     rows: int
     columns: tuple[tuple[str, str], ...]
     last_modified: float | None  # epoch seconds of the latest commit
+
+
+# What a value spliced into a Delta replaceWhere predicate may contain (the option takes SQL
+# text, so it cannot be parameterised): no quote, backslash or control character can end the
+# literal early, whatever the engine's escaping rules.
+_SAFE_LITERAL = re.compile(r"^[\w .:/@+\-]*$")
+
+
+def sql_literal(value: str) -> str:
+    """*value* as a quoted SQL string literal for ``replace_where``; refuses what could end it.
+
+    Filters on DataFrames take Column expressions (``F.col(c) == value``) instead; this
+    is only for the predicate text Delta's ``replaceWhere`` option needs.
+    """
+    text = str(value)
+    if not _SAFE_LITERAL.match(text):
+        raise LakeError(f"value {text!r} cannot go into a replace_where predicate: only letters, digits, "
+                        "space and _ . : / @ + - are allowed")
+    return f"'{text}'"
 
 
 def _join(root: str, *parts: str) -> str:
@@ -107,6 +164,11 @@ class Lake:
     def from_settings(cls, settings: Settings | None = None, spark: "SparkSession | None" = None) -> "Lake":
         settings = settings or load_settings()
         return cls(settings.lake_root, spark=spark, settings=settings)
+
+    @property
+    def settings(self) -> Settings:
+        """The settings this lake was built from (the committed ones plus overrides if none)."""
+        return self._settings or load_settings()
 
     @property
     def spark(self) -> "SparkSession":
@@ -275,8 +337,8 @@ class Lake:
             raise LakeError(f"write mode {mode!r} not allowed; allowed: {', '.join(WRITE_MODES)}")
         if replace_where is not None and mode != "overwrite":
             raise LakeError("replace_where needs mode='overwrite'")
-        if mode != "append" and is_append_only(name):
-            raise AppendOnlyError(f"{name} is append-only: its rows are a record that is never rewritten")
+        if mode != "append":
+            self._refuse_rewrite(name)
         self._refuse_dynamic_overwrite()
         path = self.path(name)
         exists = self.exists(name)
@@ -300,7 +362,30 @@ class Lake:
             else:
                 writer = writer.option("replaceWhere", replace_where)
         writer.save(path)
+        self._mark_append_only(name)
         return self.version(name)
+
+    def _refuse_rewrite(self, name: str) -> None:
+        """Refuse to rewrite an append-only record, by its logical name or by where it lives."""
+        record = name if is_append_only(name) else append_only_record_at(self.path(name))
+        if record is not None:
+            shown = name if record == name else f"{name} (the append-only record {record} at {self.path(name)})"
+            raise AppendOnlyError(f"{shown} is append-only: its rows are a record that is never rewritten")
+
+    def _mark_append_only(self, name: str) -> None:
+        if not is_append_only(name):
+            return
+        def flagged() -> bool:
+            config = DeltaTable(self.path(name)).metadata().configuration
+            return str(config.get(DELTA_APPEND_ONLY, "")).lower() == "true"
+
+        if flagged():
+            return
+        try:
+            DeltaTable(self.path(name)).alter.set_table_properties({DELTA_APPEND_ONLY: "true"})
+        except Exception:  # noqa: BLE001 - a concurrent first writer may have set it a moment earlier
+            if not flagged():
+                raise
 
     def _refuse_dynamic_overwrite(self) -> None:
         try:
@@ -337,8 +422,7 @@ class Lake:
         """
         if not keys:
             raise LakeError("merge needs at least one key column")
-        if is_append_only(name):
-            raise AppendOnlyError(f"{name} is append-only: its rows are a record that is never rewritten")
+        self._refuse_rewrite(name)
         missing = [k for k in keys if k not in df.columns]
         if missing:
             raise LakeError(f"merge into {name}: key column(s) {missing} not in the data")
@@ -405,13 +489,74 @@ class Lake:
             table = table.select([next(c for c in table.column_names if c.lower() == o.lower()) for o in order])
         nullable = pa.schema([f.with_nullable(True) for f in table.schema])
         write_deltalake(self.path(name), table.cast(nullable), mode="append")
+        self._mark_append_only(name)
         return self.version(name)
 
     # ---- maintenance (delta-rs) ------------------------------------------------
 
+    def pinned_versions(self, name: str) -> list[int]:
+        """Versions of *name* that a recorded release pinned (withdrawn ones too: a withdrawn
+        vintage stays in the history, and reproducing it is how an error is explained)."""
+        if not DeltaTable.is_deltatable(self.path(PINS_TABLE)):
+            return []
+        pins = DeltaTable(self.path(PINS_TABLE)).to_pyarrow_table(columns=["inputs_json"])
+        versions = set()
+        for text in pins.column("inputs_json").to_pylist():
+            inputs = json.loads(text or "{}")
+            if name in inputs:
+                versions.add(int(inputs[name]))
+        return sorted(versions)
+
     def vacuum(self, name: str, retention_hours: int = 168, dry_run: bool = True) -> list[str]:
-        return self._delta(name).vacuum(retention_hours=retention_hours, dry_run=dry_run,
-                                        enforce_retention_duration=retention_hours >= 168)
+        """Delete files no version within *retention_hours* needs, never those of a pinned version.
+
+        A file that version v reads was removed by a commit after v, so keeping every file
+        removed since v's commit keeps v readable: the retention is stretched back to the
+        commit of the oldest version a release pinned, whoever calls.
+        """
+        hours = retention_hours
+        pinned = self.pinned_versions(name)
+        if pinned:
+            history = {h["version"]: h["timestamp"] for h in self.history(name)}
+            if min(pinned) not in history:
+                raise LakeError(f"{name}: version {min(pinned)} pinned by a release is gone from the Delta log; "
+                                "vacuum refused")
+            oldest = datetime.fromtimestamp(history[min(pinned)] / 1000, tz=timezone.utc)
+            needed = (datetime.now(timezone.utc) - oldest).total_seconds() / 3600
+            hours = max(hours, int(needed) + 2)
+        return self._delta(name).vacuum(retention_hours=hours, dry_run=dry_run,
+                                        enforce_retention_duration=hours >= 168)
+
+    # ---- one writer at a time ----------------------------------------------------
+
+    @contextlib.contextmanager
+    def exclusive(self, name: str) -> Iterator[None]:
+        """Hold the lake-wide lock *name* (a ``flock`` on ``<root>/_locks/<name>.lock``).
+
+        Delta lets two appends commit side by side, so a read-then-append (the next
+        vintage number, the next link of the audit chain) needs this around it. Other
+        processes and other threads wait; the same thread may take it again.
+        """
+        import fcntl
+
+        if "://" in self.root:
+            raise LakeError(f"lock {name}: needs a local lake root (or a shared file system); "
+                            f"{self.root} is an object store")
+        folder = os.path.join(self.root, LOCK_FOLDER)
+        os.makedirs(folder, exist_ok=True)
+        path = os.path.realpath(os.path.join(folder, f"{name}.lock"))
+        held = _HELD.__dict__.setdefault("paths", set())
+        if path in held:
+            yield
+            return
+        with open(path, "a+b") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            held.add(path)
+            try:
+                yield
+            finally:
+                held.discard(path)
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def create_empty(self, name: str, schema: pa.Schema, partition_by: Iterable[str] | None = None) -> int:
         """Create an empty table with *schema* (all columns nullable) through delta-rs."""
@@ -420,4 +565,5 @@ class Lake:
         nullable = pa.schema([f.with_nullable(True) for f in schema])
         write_deltalake(self.path(name), nullable.empty_table(), mode="append",
                         partition_by=list(partition_by) if partition_by else None)
+        self._mark_append_only(name)
         return self.version(name)

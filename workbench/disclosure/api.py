@@ -9,6 +9,10 @@
   other name, including every ``gold.*``, ``runs.*`` or ``workbench.*`` table, is a
   404; an embargoed vintage is a 403 until its time. Embargo times are checked on
   every request.
+* Only what the audit trail vouches for is served: a record no ``release`` entry
+  carries, or rows that are not the ones released, is a 404; an audit trail whose hash
+  chain does not verify (or that lost entries since the service last read it) makes
+  every data endpoint a 503 that names the break, since a withdrawal could be missing.
 * Reads use delta-rs (:class:`~workbench.disclosure.reader.ReleaseReader`), not the
   engine. A vintage never changes once released, so its rows, each page's JSON and
   each export are cached in memory after the first request; the list of releases is
@@ -33,6 +37,7 @@ from workbench.disclosure.export import FORMATS, export
 from workbench.disclosure.reader import PUBLIC, ReleaseReader
 from workbench.disclosure.settings import DisclosureSettings, load_disclosure_settings
 from workbench.lake import Lake
+from workbench.runs.audit_chain import AuditChainError
 from workbench.runs.release import Release, visible
 
 SERIES_NAME = r"^[a-z0-9_]{1,64}$"
@@ -101,6 +106,7 @@ class _Releases:
         self._lock = threading.Lock()
         self._loaded_at = -math.inf
         self._all: list[Release] = []
+        self._broken: str | None = None  # why the records did not verify at the last read
         self._rows: dict[str, tuple[list[str], list[dict[str, Any]]]] = {}
         self._pages: OrderedDict[tuple, bytes] = OrderedDict()
         self._files: dict[tuple, bytes] = {}
@@ -109,17 +115,22 @@ class _Releases:
         if time.monotonic() - self._loaded_at > self.settings.api.refresh_seconds:
             with self._lock:
                 if time.monotonic() - self._loaded_at > self.settings.api.refresh_seconds:
-                    self._all = self.reader.releases()
+                    try:
+                        self._all, self._broken = self.reader.releases(), None
+                    except AuditChainError as exc:
+                        self._all, self._broken = [], str(exc)
                     self._loaded_at = time.monotonic()
+        if self._broken is not None:
+            raise HTTPException(503, f"the release records do not verify, so nothing is served: {self._broken}")
         return self._all
 
     def public(self) -> list[Release]:
         now = datetime.now(timezone.utc)
-        return [r for r in self.all() if not r.withdrawn and visible(r, PUBLIC, now)]
+        return [r for r in self.all() if r.published and visible(r, PUBLIC, now)]
 
     def find(self, series: str, vintage: int) -> Release:
-        """The vintage if the public may read it now; else 404 (unknown, withdrawn) or 403 (embargo)."""
-        match = [r for r in self.all() if r.series == series and r.vintage == vintage]
+        """The vintage if the public may read it now; else 404 (unknown, withdrawn, unverified) or 403 (embargo)."""
+        match = [r for r in self.all() if r.series == series and r.vintage == vintage and r.problem is None]
         if not match or match[0].withdrawn:
             raise HTTPException(404, f"no released vintage {vintage} of series {series!r}")
         rel = match[0]
@@ -130,7 +141,10 @@ class _Releases:
 
     def rows(self, rel: Release) -> tuple[list[str], list[dict[str, Any]]]:
         if rel.release_id not in self._rows:
-            table = self.reader.rows(rel)
+            try:
+                table = self.reader.rows(rel)
+            except AuditChainError as exc:
+                raise HTTPException(503, str(exc)) from exc
             rows = [{k: _jsonable(v) for k, v in row.items()} for row in table.to_pylist()]
             self._rows[rel.release_id] = (table.column_names, rows)
         return self._rows[rel.release_id]
@@ -154,7 +168,11 @@ class _Releases:
     def file(self, rel: Release, fmt: str):
         key = (rel.release_id, fmt)
         if key not in self._files:
-            self._files[key] = export(self.reader.rows(rel).to_pandas(), rel, fmt, self.settings.sdmx)
+            try:
+                table = self.reader.rows(rel)
+            except AuditChainError as exc:
+                raise HTTPException(503, str(exc)) from exc
+            self._files[key] = export(table.to_pandas(), rel, fmt, self.settings.sdmx)
         return self._files[key]
 
 
@@ -174,14 +192,15 @@ def create_app(lake: Lake | str | None = None, settings: DisclosureSettings | No
                     "Suppressed cells are null with conf_status C (confidential) or D (secondary "
                     "confidentiality). Read-only.",
     )
-    not_found = {404: {"model": Error, "description": "no such released series or vintage"}}
+    unverified = {503: {"model": Error, "description": "the release records or the audit trail do not verify"}}
+    not_found = {404: {"model": Error, "description": "no such released series or vintage"}, **unverified}
     embargoed = {403: {"model": Error, "description": "the vintage is under embargo"}}
 
     @app.get("/health", response_model=Health, summary="liveness")
     async def health() -> Health:
         return Health(status="ok")
 
-    @app.get("/series", response_model=list[SeriesInfo], summary="released series")
+    @app.get("/series", response_model=list[SeriesInfo], responses=unverified, summary="released series")
     async def series() -> list[SeriesInfo]:
         by: dict[str, list[Release]] = {}
         for r in releases.public():
@@ -193,12 +212,13 @@ def create_app(lake: Lake | str | None = None, settings: DisclosureSettings | No
                                   latest_release_date=str(last.release_date)))
         return out
 
-    @app.get("/calendar", response_model=list[Scheduled], summary="scheduled releases (under embargo)")
+    @app.get("/calendar", response_model=list[Scheduled], responses=unverified,
+             summary="scheduled releases (under embargo)")
     async def calendar() -> list[Scheduled]:
         now = datetime.now(timezone.utc)
         return [Scheduled(series=r.series, vintage=r.vintage, release_date=str(r.release_date),
                           available_from=r.embargo_until.isoformat())
-                for r in releases.all() if not r.withdrawn and not visible(r, PUBLIC, now)]
+                for r in releases.all() if r.published and not visible(r, PUBLIC, now)]
 
     @app.get("/series/{name}/vintages", response_model=list[VintageInfo], responses=not_found,
              summary="the released vintages of a series")

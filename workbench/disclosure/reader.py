@@ -4,82 +4,70 @@ The same visibility as :func:`workbench.runs.release.read_release`: a vintage is
 served only when it is released, not withdrawn, and its embargo has passed for the
 user asking (:func:`workbench.runs.release.visible`); the public has no clearance.
 Table locations come from :meth:`workbench.lake.Lake.path`, never from literal paths.
+
+Nothing is served on the lake's word alone: the audit trail's hash chain must verify
+(else :class:`~workbench.runs.audit_chain.AuditChainError`, naming the break), each
+record needs the audit entry that released it (:func:`~workbench.runs.release.verified_releases`),
+and a vintage's rows must have the digest they were released with.
 """
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
-from deltalake import DeltaTable
 
 from workbench.auth import User
 from workbench.lake import Lake
-from workbench.runs.release import RELEASES, Release, visible
-from workbench.runs.review import AUDIT
+from workbench.runs.audit_chain import AUDIT, AuditChainError, ChainHead, check_extends, head, read_chain, \
+    rows_digest, vintage_rows
+from workbench.runs.release import RELEASES, Release, verified_releases, visible
 
 PUBLIC = User("public", "The public", ())
 # Bookkeeping columns of release.<series> that the public does not need.
 INTERNAL_COLUMNS = ("release_id", "run_id", "embargo_until")
 
 
-def _utc(value) -> datetime | None:
-    if value is None or pd.isna(value):
-        return None
-    ts = pd.Timestamp(value)
-    return (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).to_pydatetime()
-
-
 class ReleaseReader:
-    """Releases and their rows from one lake, through delta-rs."""
+    """Releases and their rows from one lake, through delta-rs, each checked before it is served."""
 
     def __init__(self, lake: Lake | str):
         self.lake = lake if isinstance(lake, Lake) else Lake(lake)
-
-    def _table(self, name: str) -> DeltaTable | None:
-        return DeltaTable(self.lake.path(name)) if self.lake.exists(name) else None
+        # The longest chain verified so far: a later read that does not extend it lost entries.
+        self._seen = ChainHead(0, "")
 
     def versions(self) -> tuple[int | None, int | None]:
         """Delta versions of the releases record and the audit trail (what the list depends on)."""
         return tuple(self.lake.version(n) if self.lake.exists(n) else None for n in (RELEASES, AUDIT))
 
     def releases(self) -> list[Release]:
-        """Every recorded vintage with its withdrawn flag, sorted by series and vintage."""
-        releases = self._table(RELEASES)
-        if releases is None:
-            return []
-        withdrawn = set()
-        audit = self._table(AUDIT)
-        if audit is not None:
-            trail = audit.to_pyarrow_table(columns=["run_id", "at", "after"]).to_pandas()
-            latest = trail.sort_values("at", kind="mergesort").groupby("run_id").tail(1)
-            withdrawn = set(latest.loc[latest["after"] == "withdrawn", "run_id"])
-        out = []
-        for d in releases.to_pyarrow_table().to_pylist():
-            out.append(Release(
-                release_id=d["release_id"], series=d["series"], vintage=int(d["vintage"]), run_id=d["run_id"],
-                release_date=d["release_date"], embargo_until=_utc(d["embargo_until"]),
-                released_at=_utc(d["released_at"]), released_by=d["released_by"], inputs=json.loads(d["inputs_json"]),
-                quality_report=json.loads(d["quality_report_json"]), output=d["output"], rows=int(d["rows"]),
-                withdrawn=d["run_id"] in withdrawn))
-        return sorted(out, key=lambda r: (r.series, r.vintage))
+        """Every recorded vintage with its withdrawn flag and any problem, sorted by series and vintage.
+
+        Raises AuditChainError when the audit trail does not verify, or holds fewer
+        entries than this reader saw before.
+        """
+        chain = read_chain(self.lake)
+        check_extends(chain, self._seen)
+        self._seen = head(chain)
+        return verified_releases(self.lake)
 
     def public(self, user: User = PUBLIC, now: datetime | None = None,
                releases: list[Release] | None = None) -> list[Release]:
-        """The vintages *user* may read now: released, not withdrawn, embargo passed."""
+        """The vintages *user* may read now: verified, released, not withdrawn, embargo passed."""
         now = now or datetime.now(timezone.utc)
         return [r for r in (self.releases() if releases is None else releases)
-                if not r.withdrawn and visible(r, user, now)]
+                if r.published and visible(r, user, now)]
 
     def rows(self, release: Release) -> pa.Table:
-        """The published rows of one vintage (bookkeeping columns dropped). Caller checks visibility."""
-        dt = self._table(f"release.{release.series}")
-        if dt is None:
-            raise LookupError(f"release.{release.series} does not exist")
-        table = dt.to_pyarrow_dataset().to_table(filter=pc.field("release_id") == release.release_id)
+        """The published rows of one vintage (bookkeeping columns dropped). Caller checks visibility.
+
+        Raises AuditChainError if the rows are not the ones released (added or changed by hand).
+        """
+        table = vintage_rows(self.lake, release.series, release.release_id)
+        if table.num_rows != release.rows or rows_digest(table) != release.rows_sha256:
+            raise AuditChainError(f"release.{release.series} vintage {release.vintage} holds {table.num_rows} "
+                                  f"row(s) that are not the {release.rows} row(s) released; not served")
         return table.drop_columns([c for c in INTERNAL_COLUMNS if c in table.column_names])
 
 
@@ -98,9 +86,9 @@ def calendar(releases: list[Release], user: User = PUBLIC,
         row = {"series": r.series, "vintage": r.vintage, "release_date": r.release_date,
                "embargo_until": r.embargo_until, "released_at": r.released_at, "rows": r.rows,
                "primary": disclosure.get("primary"), "secondary": disclosure.get("secondary"),
-               "withdrawn": r.withdrawn, "visible": not r.withdrawn and visible(r, user, now),
+               "withdrawn": r.withdrawn, "visible": r.published and visible(r, user, now),
                "release_id": r.release_id}
-        out = scheduled if (r.embargo_until is not None and r.embargo_until > now and not r.withdrawn) else published
+        out = scheduled if (r.embargo_until is not None and r.embargo_until > now and r.published) else published
         out.append(row)
     columns = ["series", "vintage", "release_date", "embargo_until", "released_at", "rows", "primary", "secondary",
                "withdrawn", "visible", "release_id"]

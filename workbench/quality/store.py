@@ -34,7 +34,7 @@ import pyarrow as pa
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from workbench.lake import Lake
+from workbench.lake import Lake, sql_literal
 from workbench.quality import screening as scr
 from workbench.quality.rules import RULES_DIR, RuleSet, all_rule_sets, rule_set_for
 from workbench.quality.validate import enrich, evaluate, summarise
@@ -107,7 +107,7 @@ def _inputs(rules: RuleSet) -> list[str]:
 
 def _replace_table_partition(lake: Lake, name: str, df: DataFrame, table: str) -> int:
     if lake.exists(name):
-        return lake.write(name, df, mode="overwrite", replace_where=f"table_name = '{table}'")
+        return lake.write(name, df, mode="overwrite", replace_where=f"table_name = {sql_literal(table)}")
     return lake.write(name, df, partition_by=["table_name"])
 
 

@@ -23,6 +23,7 @@ from typing import Any, Callable, Mapping
 import pandas as pd
 import pyarrow as pa
 from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 
 from workbench.auth import User
 from workbench.lake import Lake
@@ -132,9 +133,9 @@ def record_run(
     if output_rows:
         lake.write(RUN_OUTPUTS, lake.spark.createDataFrame(pa.Table.from_pylist(output_rows, schema=OUTPUTS_SCHEMA)))
     lake.write(RUNS, lake.spark.createDataFrame(pa.Table.from_pylist([row], schema=RUNS_SCHEMA)))
-    from workbench.runs.review import record_transition
+    from workbench.runs.review import register_draft
 
-    record_transition(lake, run_id, _username(user), "record", None, "draft", "")
+    register_draft(lake, run_id)
     return run_id
 
 
@@ -176,12 +177,13 @@ def list_runs(lake: Lake) -> list[Run]:
 def get_run(lake: Lake, run_id: str) -> Run:
     if not lake.exists(RUNS):
         raise RunError(f"no run {run_id}: no run has been recorded yet")
-    rows = lake.read(RUNS).filter(f"run_id = '{run_id}'").collect()
+    # A Column comparison, never SQL text: the id is a value, whatever characters it holds.
+    rows = lake.read(RUNS).filter(F.col("run_id") == F.lit(str(run_id))).collect()
     if not rows:
         raise RunError(f"no run {run_id}")
     run = _run_from_row(rows[0].asDict())
     if lake.exists(RUN_OUTPUTS):
-        for r in lake.read(RUN_OUTPUTS).filter(f"run_id = '{run_id}'").collect():
+        for r in lake.read(RUN_OUTPUTS).filter(F.col("run_id") == F.lit(str(run_id))).collect():
             run.outputs[r["output"]] = (r["table_name"], r["version"])
     return run
 

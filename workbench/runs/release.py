@@ -4,31 +4,43 @@ Releasing appends the run's publication output to ``release.<series>`` with a ne
 vintage number and never rewrites an earlier one (``release.*`` is append-only in
 the lake), so the history of published numbers stays queryable for backtests.
 ``workbench.releases`` records, per vintage, the run, its inputs' versions, its
-quality report, the embargo and who released it.
+quality report, the embargo, who released it and the digest of the published rows.
+
+A release is one ordered act under the lake's audit lock: the vintage rows, then
+the suppression report, then the record, then the ``release`` audit entry that
+vouches for the record (:mod:`workbench.runs.audit_chain`). Until that entry exists
+the vintage is not published; an attempt that stopped after the record is
+completed by the next one, with the same vintage number. Two releases at once take
+turns, so one series never gets one vintage number twice.
 
 Until its embargo time, a vintage is visible only to roles with clearance.
-A released run protects its inputs: :func:`safe_vacuum` never deletes files that a
-released run's pinned input versions still need.
+A released run protects its inputs: :meth:`workbench.lake.Lake.vacuum` never
+deletes files that a released run's pinned input versions still need.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
-from typing import Any
+from datetime import date, datetime, timezone
+from typing import Any, Mapping
 
 import pyarrow as pa
+from deltalake import DeltaTable
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from workbench.auth import User
-from workbench.lake import Lake
+from workbench.lake import PINS_TABLE, Lake
+from workbench.runs.audit_chain import (AUDIT, audit_key, read_chain, record_digest, rows_digest,
+                                        vintage_rows)
 from workbench.runs.registry import get_run, read_output
-from workbench.runs.review import ReviewError, transition
+from workbench.runs.review import ReviewError, _check, _release_entry, transition
 
-RELEASES = "workbench.releases"
+RELEASES = PINS_TABLE
 CLEARED_ROLES = ("supervisor",)  # may see embargoed vintages
 SERIES_PATTERN = "abcdefghijklmnopqrstuvwxyz0123456789_"
 RELEASES_SCHEMA = pa.schema([
@@ -36,8 +48,10 @@ RELEASES_SCHEMA = pa.schema([
     ("release_date", pa.date32()), ("embargo_until", pa.timestamp("us", tz="UTC")),
     ("released_at", pa.timestamp("us", tz="UTC")), ("released_by", pa.string()),
     ("inputs_json", pa.string()), ("quality_report_json", pa.string()), ("output", pa.string()),
-    ("rows", pa.int64()),
+    ("rows", pa.int64()), ("rows_sha256", pa.string()), ("record_mac", pa.string()),
 ])
+# The columns a record's digest covers: all but the MAC made from that digest.
+RECORD_COLUMNS = tuple(n for n in RELEASES_SCHEMA.names if n != "record_mac")
 
 
 @dataclass(frozen=True)
@@ -55,6 +69,13 @@ class Release:
     output: str
     rows: int
     withdrawn: bool = False
+    rows_sha256: str = ""  # digest of the vintage's rows as released (audit_chain.rows_digest)
+    # Why the record cannot be trusted (no audit entry vouches for it, ...); None when verified.
+    problem: str | None = None
+
+    @property
+    def published(self) -> bool:
+        return self.problem is None and not self.withdrawn
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -63,13 +84,78 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
+def _mac(key: bytes, digest: str) -> str:
+    return hmac.new(key, f"workbench.releases:{digest}".encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def _records(lake: Lake) -> list[dict[str, Any]]:
+    """The rows of workbench.releases, read with delta-rs."""
+    if not lake.exists(RELEASES):
+        return []
+    return DeltaTable(lake.path(RELEASES)).to_pyarrow_table().to_pylist()
+
+
+def _check_record(lake: Lake, record: Mapping[str, Any], key: bytes) -> str | None:
+    """Why *record* was not written by the workbench, or None: its MAC and its rows' digest."""
+    if not record.get("record_mac") or not hmac.compare_digest(
+            record["record_mac"], _mac(key, record_digest(record, RECORD_COLUMNS))):
+        return f"record {record['release_id']} of {RELEASES} was not written by the workbench (its MAC does not match)"
+    try:
+        rows = vintage_rows(lake, record["series"], record["release_id"])
+    except LookupError as exc:
+        return str(exc)
+    if rows.num_rows != record["rows"] or rows_digest(rows) != record["rows_sha256"]:
+        return (f"release.{record['series']} vintage {record['vintage']} holds {rows.num_rows} row(s) that are "
+                f"not the {record['rows']} row(s) released (rows added or changed by hand)")
+    return None
+
+
+def _pending(lake: Lake, run_id: str, chain: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """A record of *run_id* that no audit entry vouches for yet: a release that stopped midway.
+
+    Only records the workbench wrote (their MAC holds) count: a record appended by hand
+    neither blocks the run's release nor gets finished by it.
+    """
+    key = audit_key(lake.settings)
+    sealed = {json.loads(r["evidence"])["release_id"] for r in chain if r["action"] == "release" and r["evidence"]}
+    pending = [r for r in _records(lake) if r["run_id"] == run_id and r["release_id"] not in sealed
+               and r.get("record_mac") and hmac.compare_digest(r["record_mac"],
+                                                                _mac(key, record_digest(r, RECORD_COLUMNS)))]
+    return pending[-1] if pending else None
+
+
+def _seal(lake: Lake, record: Mapping[str, Any], user: User) -> None:
+    _release_entry(lake, record["run_id"], user, f"series {record['series']}", {
+        "release_id": record["release_id"], "series": record["series"], "vintage": int(record["vintage"]),
+        "record_sha256": record_digest(record, RECORD_COLUMNS)})
+
+
+def _as_release(record: Mapping[str, Any], withdrawn: bool = False, problem: str | None = None) -> Release:
+    return Release(
+        release_id=record["release_id"], series=record["series"], vintage=int(record["vintage"]),
+        run_id=record["run_id"], release_date=record["release_date"], embargo_until=_utc(record["embargo_until"]),
+        released_at=_utc(record["released_at"]), released_by=record["released_by"],
+        inputs=json.loads(record["inputs_json"]), quality_report=json.loads(record["quality_report_json"]),
+        output=record["output"], rows=int(record["rows"]), withdrawn=withdrawn,
+        rows_sha256=record.get("rows_sha256") or "", problem=problem)
+
+
 def release_run(lake: Lake, run_id: str, user: User, series: str, *, output: str,
                 embargo_until: datetime | None = None, release_date: date | None = None,
                 quality_report: dict[str, Any] | None = None) -> Release:
-    """Publish an approved run's *output* as the next vintage of ``release.<series>``."""
+    """Publish an approved run's *output* as the next vintage of ``release.<series>``.
+
+    If an earlier attempt for this run stopped after writing its record, this call
+    completes that release (same series and output) instead of starting another.
+    """
     if not series or any(ch not in SERIES_PATTERN for ch in series):
         raise ReviewError(f"series name {series!r}: use lower-case letters, digits and _")
     run = get_run(lake, run_id)
+    chain = read_chain(lake)
+    pending = _pending(lake, run_id, chain)
+    if pending is not None:
+        return _complete(lake, pending, user, series, output)
+    _check(lake, chain, run_id, user, "release", "")  # refuse early, before the gate's work
     table = f"release.{series}"
     published = read_output(lake, run_id, output)  # fails early if the output does not exist
     from workbench.disclosure.gate import disclosure_gate  # the rules and the solver load only when releasing
@@ -80,39 +166,57 @@ def release_run(lake: Lake, run_id: str, user: User, series: str, *, output: str
         published = control.table
         quality_report = {**(quality_report or {"metrics": run.metrics, "warnings": run.warnings}),
                           "disclosure": control.summary}
-    transition(lake, run_id, user, "release", f"series {series}")
-    vintage = 1
-    if lake.exists(RELEASES):
-        previous = lake.read(RELEASES).filter(F.col("series") == series).agg(F.max("vintage")).collect()[0][0]
-        vintage = (previous or 0) + 1
-    now = datetime.now(timezone.utc)
-    embargo = _utc(embargo_until)
-    rel = Release(
-        release_id=uuid.uuid4().hex, series=series, vintage=vintage, run_id=run_id,
-        release_date=release_date or (embargo or now).date(), embargo_until=embargo, released_at=now,
-        released_by=user.username, inputs=run.inputs,
-        quality_report=quality_report if quality_report is not None else {"metrics": run.metrics,
-                                                                          "warnings": run.warnings},
-        output=output, rows=0,
-    )
-    rows = published.select(
-        F.lit(rel.release_id).alias("release_id"), F.lit(vintage).cast("bigint").alias("vintage"),
-        F.lit(rel.release_date).alias("release_date"), F.lit(embargo).cast("timestamp").alias("embargo_until"),
-        F.lit(run_id).alias("run_id"), *published.columns)
-    lake.write(table, rows)
-    count = rows.count()
-    record = {
-        "release_id": rel.release_id, "series": series, "vintage": vintage, "run_id": run_id,
-        "release_date": rel.release_date, "embargo_until": embargo, "released_at": now,
-        "released_by": user.username, "inputs_json": json.dumps(run.inputs, sort_keys=True),
-        "quality_report_json": json.dumps(rel.quality_report, ensure_ascii=False, default=str),
-        "output": output, "rows": count,
-    }
-    lake.write(RELEASES, lake.spark.createDataFrame(pa.Table.from_pylist([record], schema=RELEASES_SCHEMA)))
-    if control is not None:  # what was suppressed and why: workbench.disclosure_reports
-        control.store(lake, rel.release_id, series, vintage, run_id)
-    protect_inputs(lake, run.inputs)
-    return Release(**{**rel.__dict__, "rows": count})
+    key = audit_key(lake.settings)
+    with lake.exclusive(AUDIT):
+        chain = read_chain(lake)
+        pending = _pending(lake, run_id, chain)  # another attempt may have got here first
+        if pending is not None:
+            return _complete(lake, pending, user, series, output)
+        _check(lake, chain, run_id, user, "release", "")
+        vintage = 1 + max((int(r["vintage"]) for r in _records(lake) if r["series"] == series), default=0)
+        now = datetime.now(timezone.utc)
+        embargo = _utc(embargo_until)
+        release_id = uuid.uuid4().hex
+        day = release_date or (embargo or now).date()
+        rows = published.select(
+            F.lit(release_id).alias("release_id"), F.lit(vintage).cast("bigint").alias("vintage"),
+            F.lit(day).alias("release_date"), F.lit(embargo).cast("timestamp").alias("embargo_until"),
+            F.lit(run_id).alias("run_id"), *published.columns)
+        lake.write(table, rows)  # 1. the vintage (not published until step 4 vouches for it)
+        written = vintage_rows(lake, series, release_id)
+        if control is not None:  # 2. what was suppressed and why: workbench.disclosure_reports
+            control.store(lake, release_id, series, vintage, run_id)
+        protect_inputs(lake, run.inputs)
+        report = quality_report if quality_report is not None else {"metrics": run.metrics,
+                                                                    "warnings": run.warnings}
+        record = {
+            "release_id": release_id, "series": series, "vintage": vintage, "run_id": run_id,
+            "release_date": day, "embargo_until": embargo, "released_at": now,
+            "released_by": user.username, "inputs_json": json.dumps(run.inputs, sort_keys=True),
+            "quality_report_json": json.dumps(report, ensure_ascii=False, default=str),
+            "output": output, "rows": written.num_rows, "rows_sha256": rows_digest(written),
+        }
+        record["record_mac"] = _mac(key, record_digest(record, RECORD_COLUMNS))
+        lake.append_arrow(RELEASES, pa.Table.from_pylist([record], schema=RELEASES_SCHEMA))  # 3. the record
+        _seal(lake, record, user)  # 4. the audit entry: now it is released
+    return _as_release(record)
+
+
+def _complete(lake: Lake, record: Mapping[str, Any], user: User, series: str, output: str) -> Release:
+    """Finish a release that stopped after its record: check the record, then write its audit entry."""
+    if (record["series"], record["output"]) != (series, output):
+        raise ReviewError(f"run {record['run_id']} has an unfinished release of output {record['output']!r} into "
+                          f"series {record['series']!r} (vintage {record['vintage']}); release it there to finish it")
+    with lake.exclusive(AUDIT):
+        problem = _check_record(lake, record, audit_key(lake.settings))
+        if problem is not None:
+            raise ReviewError(f"cannot finish the release of run {record['run_id']}: {problem}")
+        chain = read_chain(lake)
+        if _pending(lake, record["run_id"], chain) is None:
+            raise ReviewError(f"run {record['run_id']}: its release {record['release_id']} was finished meanwhile")
+        _check(lake, chain, record["run_id"], user, "release", "")
+        _seal(lake, record, user)
+    return _as_release(record)
 
 
 def withdraw(lake: Lake, run_id: str, user: User, reason: str) -> str:
@@ -120,25 +224,51 @@ def withdraw(lake: Lake, run_id: str, user: User, reason: str) -> str:
     return transition(lake, run_id, user, "withdraw", reason)
 
 
-def list_releases(lake: Lake, series: str | None = None) -> list[Release]:
-    if not lake.exists(RELEASES):
-        return []
-    from workbench.runs.review import states
+def verified_releases(lake: Lake) -> list[Release]:
+    """Every recorded vintage, checked against the audit trail, sorted by series and vintage.
 
-    current = states(lake)
-    df = lake.read(RELEASES)
-    if series:
-        df = df.filter(F.col("series") == series)
+    The chain must verify (else AuditChainError naming the break). A record is trusted
+    (``problem`` None) only if a ``release`` entry of the chain carries its digest, the
+    run was approved by someone other than its author before that, the record's MAC
+    holds, and the vintage's rows are the ones released; otherwise ``problem`` says why
+    and no reader publishes it.
+    """
+    records = _records(lake)
+    if not records:
+        return []
+    chain = read_chain(lake)
+    key = audit_key(lake.settings)
+    by_run: dict[str, list[dict[str, Any]]] = {}
+    for entry in chain:
+        by_run.setdefault(entry["run_id"], []).append(entry)
     out = []
-    for r in df.collect():
-        d = r.asDict()
-        out.append(Release(
-            release_id=d["release_id"], series=d["series"], vintage=d["vintage"], run_id=d["run_id"],
-            release_date=d["release_date"], embargo_until=_utc(d["embargo_until"]), released_at=_utc(d["released_at"]),
-            released_by=d["released_by"], inputs=json.loads(d["inputs_json"]),
-            quality_report=json.loads(d["quality_report_json"]), output=d["output"], rows=d["rows"],
-            withdrawn=current.get(d["run_id"]) == "withdrawn"))
+    for record in records:
+        trail = by_run.get(record["run_id"], [])
+        problem = _vouched(record, trail) or _check_record(lake, record, key)
+        out.append(_as_release(record, withdrawn=bool(trail) and trail[-1]["after"] == "withdrawn", problem=problem))
     return sorted(out, key=lambda r: (r.series, r.vintage))
+
+
+def _vouched(record: Mapping[str, Any], trail: list[dict[str, Any]]) -> str | None:
+    """Why the run's audit trail does not vouch for *record*, or None."""
+    name = f"release {record['release_id']} ({record['series']} vintage {record['vintage']})"
+    seal = next((i for i, e in enumerate(trail) if e["action"] == "release" and e["evidence"]
+                 and json.loads(e["evidence"]).get("release_id") == record["release_id"]), None)
+    if seal is None:
+        return f"{name}: no audit entry releases it (the record was added outside a release)"
+    evidence = json.loads(trail[seal]["evidence"])
+    if evidence.get("record_sha256") != record_digest(record, RECORD_COLUMNS):
+        return f"{name}: the record differs from the one its audit entry released (it was edited)"
+    author = trail[0]["user"] if trail and trail[0]["action"] == "record" else None
+    approvals = [e for e in trail[:seal] if e["action"] == "approve"]
+    if author is None or not approvals or approvals[-1]["user"] == author or trail[seal]["user"] == author:
+        return f"{name}: the trail shows no approval and release by someone other than the run's author"
+    return None
+
+
+def list_releases(lake: Lake, series: str | None = None) -> list[Release]:
+    """The recorded vintages (of *series*), verified: see :func:`verified_releases`."""
+    return [r for r in verified_releases(lake) if series is None or r.series == series]
 
 
 def visible(release: Release, user: User, now: datetime | None = None) -> bool:
@@ -155,10 +285,11 @@ def read_release(lake: Lake, series: str, user: User, *, vintage: int | None = N
     Embargoed vintages are filtered out inside the read, not by the caller, so no
     page can show them by mistake.
     """
-    releases = [r for r in list_releases(lake, series) if visible(r, user, now)
+    recorded = list_releases(lake, series)
+    releases = [r for r in recorded if r.problem is None and visible(r, user, now)
                 and (include_withdrawn or not r.withdrawn)]
     if vintage is not None:
-        if vintage not in {r.vintage for r in list_releases(lake, series)}:
+        if vintage not in {r.vintage for r in recorded if r.problem is None}:
             raise ReviewError(f"release.{series} has no vintage {vintage}")
         releases = [r for r in releases if r.vintage == vintage]
         if not releases:
@@ -185,22 +316,14 @@ def protect_inputs(lake: Lake, inputs: dict[str, int]) -> None:
 
 
 def protected_versions(lake: Lake, table: str) -> list[int]:
-    """Versions of *table* pinned by released (and not withdrawn) runs."""
-    return sorted({r.inputs[table] for r in list_releases(lake) if table in r.inputs and not r.withdrawn})
+    """Versions of *table* pinned by recorded releases (what :meth:`Lake.vacuum` keeps)."""
+    return lake.pinned_versions(table)
 
 
 def safe_vacuum(lake: Lake, table: str, retention_hours: int = 168, dry_run: bool = True) -> list[str]:
     """VACUUM that keeps every file a released run's pinned version of *table* needs.
 
-    A file needed by version v was removed by a commit after v, so keeping files
-    removed since v's commit time keeps v readable: the retention is stretched back
-    to the oldest protected version's commit.
+    Kept for callers of the earlier API: :meth:`Lake.vacuum` itself now stretches the
+    retention back to the oldest pinned version, whoever calls it.
     """
-    hours = retention_hours
-    pinned = protected_versions(lake, table)
-    if pinned:
-        history = {h["version"]: h["timestamp"] for h in lake.history(table)}
-        oldest = datetime.fromtimestamp(history[min(pinned)] / 1000, tz=timezone.utc)
-        needed = (datetime.now(timezone.utc) - oldest + timedelta(hours=1)).total_seconds() / 3600
-        hours = max(hours, int(needed) + 1)
-    return lake.vacuum(table, retention_hours=hours, dry_run=dry_run)
+    return lake.vacuum(table, retention_hours=retention_hours, dry_run=dry_run)

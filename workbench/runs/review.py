@@ -5,29 +5,36 @@
 
 The rules are enforced here, in the library, so that a page, a notebook or a
 direct function call cannot get around them: only a supervisor approves,
-rejects, releases or withdraws; nobody approves their own run; rejecting and
-withdrawing need a written reason. ``workbench.audit`` is append-only in the
-lake itself (``Lake.write`` refuses to overwrite it), so no page can rewrite it.
+rejects, releases or withdraws; nobody approves or releases their own run;
+rejecting and withdrawing need a written reason. The only ways to add an entry
+are :func:`register_draft` (a run just recorded), :func:`submit`, :func:`approve`,
+:func:`reject`, ``release_run`` and ``withdraw`` (``workbench.runs.release``);
+the writer itself is private.
+
+``workbench.audit`` is append-only in the lake and a keyed hash chain
+(:mod:`workbench.runs.audit_chain`): every read verifies the chain and refuses a
+trail with an entry edited, inserted or deleted, naming it. Appends hold the
+lake's ``workbench.audit`` lock, so two decisions at once cannot fork the chain
+or both pass the same state check.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any, Mapping
 
 import pyarrow as pa
-from pyspark.sql import functions as F
 
 from workbench.auth import User
 from workbench.lake import Lake
+from workbench.runs.audit_chain import AUDIT, AUDIT_SCHEMA, AuditChainError, audit_key, new_entry, read_chain
 
-AUDIT = "workbench.audit"
-AUDIT_SCHEMA = pa.schema([
-    ("audit_id", pa.string()), ("run_id", pa.string()), ("at", pa.timestamp("us", tz="UTC")),
-    ("user", pa.string()), ("action", pa.string()), ("before", pa.string()), ("after", pa.string()),
-    ("comment", pa.string()),
-])
+__all__ = ["AUDIT", "AUDIT_SCHEMA", "AuditChainError", "AuditEntry", "ReviewError", "TRANSITIONS", "approve",
+           "audit_trail", "register_draft", "reject", "state", "states", "submit", "transition"]
+
 SUPERVISOR = "supervisor"
 
 # action -> (allowed states before, state after)
@@ -38,6 +45,8 @@ TRANSITIONS = {
     "release": (("approved",), "released"),
     "withdraw": (("released",), "withdrawn"),
 }
+# Releasing writes a vintage first; only release_run may append its audit entry.
+PUBLIC_ACTIONS = ("submit", "approve", "reject", "withdraw")
 
 
 class ReviewError(PermissionError):
@@ -54,31 +63,25 @@ class AuditEntry:
     before: str | None
     after: str
     comment: str
+    seq: int = -1
+    evidence: dict[str, Any] | None = field(default=None, compare=False)
 
 
-def record_transition(lake: Lake, run_id: str, user: str, action: str, before: str | None, after: str,
-                      comment: str) -> None:
-    row = {"audit_id": uuid.uuid4().hex, "run_id": run_id, "at": datetime.now(timezone.utc), "user": user,
-           "action": action, "before": before, "after": after, "comment": comment}
-    lake.write(AUDIT, lake.spark.createDataFrame(pa.Table.from_pylist([row], schema=AUDIT_SCHEMA)))
+def _entry(row: Mapping[str, Any]) -> AuditEntry:
+    return AuditEntry(audit_id=row["audit_id"], run_id=row["run_id"], at=row["at"], user=row["user"],
+                      action=row["action"], before=row["before"], after=row["after"], comment=row["comment"] or "",
+                      seq=int(row["seq"]), evidence=json.loads(row["evidence"]) if row["evidence"] else None)
 
 
 def audit_trail(lake: Lake, run_id: str | None = None) -> list[AuditEntry]:
-    if not lake.exists(AUDIT):
-        return []
-    df = lake.read(AUDIT)
-    if run_id is not None:
-        df = df.filter(F.col("run_id") == run_id)
-    entries = [AuditEntry(**r.asDict()) for r in df.collect()]
-    return sorted(entries, key=lambda e: e.at)
+    """The verified trail (of one run, or all), in chain order; AuditChainError if it was tampered with."""
+    entries = [_entry(r) for r in read_chain(lake)]
+    return [e for e in entries if run_id is None or e.run_id == run_id]
 
 
 def states(lake: Lake) -> dict[str, str]:
     """Current state of every run: the state after its latest transition."""
-    latest: dict[str, AuditEntry] = {}
-    for entry in audit_trail(lake):
-        latest[entry.run_id] = entry
-    return {run_id: e.after for run_id, e in latest.items()}
+    return {e.run_id: e.after for e in audit_trail(lake)}
 
 
 def state(lake: Lake, run_id: str) -> str:
@@ -88,15 +91,40 @@ def state(lake: Lake, run_id: str) -> str:
     return entries[-1].after
 
 
-def transition(lake: Lake, run_id: str, user: User, action: str, comment: str = "") -> str:
-    """Apply *action* to *run_id* as *user* if the rules allow it; return the new state."""
+def _append(lake: Lake, chain: list[dict[str, Any]], run_id: str, user: str, action: str, before: str | None,
+            after: str, comment: str, evidence: Mapping[str, Any] | None = None) -> None:
+    """Append one entry after the verified *chain*. The caller holds the audit lock."""
+    row = new_entry(audit_key(lake.settings), chain, audit_id=uuid.uuid4().hex, run_id=run_id,
+                    at=datetime.now(timezone.utc), user=user, action=action, before=before, after=after,
+                    comment=comment, evidence=evidence)
+    lake.append_arrow(AUDIT, pa.Table.from_pylist([row], schema=AUDIT_SCHEMA))
+
+
+def register_draft(lake: Lake, run_id: str) -> str:
+    """Start the trail of a run just recorded in ``workbench.runs``: draft, by its author."""
+    from workbench.runs.registry import get_run
+
+    run = get_run(lake, run_id)  # the author comes from the run's record, not from the caller
+    with lake.exclusive(AUDIT):
+        chain = read_chain(lake)
+        if any(r["run_id"] == run_id for r in chain):
+            raise ReviewError(f"run {run_id} already has an audit trail")
+        _append(lake, chain, run_id, run.user, "record", None, "draft", "")
+    return "draft"
+
+
+def _check(lake: Lake, chain: list[dict[str, Any]], run_id: str, user: User, action: str, comment: str) -> str:
+    """The state before *action*, if the rules let *user* apply it; else ReviewError."""
     from workbench.runs.registry import get_run
 
     if action not in TRANSITIONS:
         raise ReviewError(f"unknown action {action!r}; actions: {', '.join(TRANSITIONS)}")
-    allowed_before, after = TRANSITIONS[action]
+    allowed_before, _ = TRANSITIONS[action]
     run = get_run(lake, run_id)
-    before = state(lake, run_id)
+    trail = [r for r in chain if r["run_id"] == run_id]
+    if not trail:
+        raise ReviewError(f"no run {run_id} in the audit trail")
+    before = trail[-1]["after"]
     if before not in allowed_before:
         raise ReviewError(f"cannot {action} run {run_id}: it is {before}, and {action} needs {' or '.join(allowed_before)}")
     if action == "submit":
@@ -109,8 +137,32 @@ def transition(lake: Lake, run_id: str, user: User, action: str, comment: str = 
             raise ReviewError(f"four-eyes rule: {user.username} made run {run_id} and cannot {action} it")
     if action in ("reject", "withdraw") and not comment.strip():
         raise ReviewError(f"{action} needs a reason")
-    record_transition(lake, run_id, user.username, action, before, after, comment)
+    return before
+
+
+def transition(lake: Lake, run_id: str, user: User, action: str, comment: str = "") -> str:
+    """Apply *action* to *run_id* as *user* if the rules allow it; return the new state.
+
+    ``release`` is refused here: a run is released by ``release_run``, which writes
+    the vintage first and then the entry that vouches for it.
+    """
+    if action == "release":
+        raise ReviewError("release a run with workbench.runs.release.release_run, which writes its vintage")
+    if action not in PUBLIC_ACTIONS:
+        raise ReviewError(f"unknown action {action!r}; actions: {', '.join(PUBLIC_ACTIONS)}")
+    with lake.exclusive(AUDIT):
+        chain = read_chain(lake)
+        before = _check(lake, chain, run_id, user, action, comment)
+        after = TRANSITIONS[action][1]
+        _append(lake, chain, run_id, user.username, action, before, after, comment)
     return after
+
+
+def _release_entry(lake: Lake, run_id: str, user: User, comment: str, evidence: Mapping[str, Any]) -> None:
+    """Append the ``release`` entry with its evidence (for release_run, which holds the lock)."""
+    chain = read_chain(lake)
+    before = _check(lake, chain, run_id, user, "release", comment)
+    _append(lake, chain, run_id, user.username, "release", before, "released", comment, evidence)
 
 
 def submit(lake: Lake, run_id: str, user: User, comment: str = "") -> str:
@@ -123,3 +175,4 @@ def approve(lake: Lake, run_id: str, user: User, comment: str = "") -> str:
 
 def reject(lake: Lake, run_id: str, user: User, comment: str) -> str:
     return transition(lake, run_id, user, "reject", comment)
+

@@ -1,0 +1,237 @@
+"""The audit trail as a keyed hash chain, and digests that bind a release to it.
+
+Every entry of ``workbench.audit`` carries its position (``seq``), the hash of the
+entry before it (``prev_hash``) and its own hash (``entry_hash``): an HMAC-SHA256,
+under the audit key, of its fields and ``prev_hash``. Editing, inserting, deleting or
+reordering an entry breaks the chain at that entry, and without the key nobody can
+compute a chain that verifies. The key is held by the workbench (the app, the API),
+not by the lake: ``WORKBENCH_AUDIT_KEY``, else ``[privacy].audit_key_file`` (created
+with a random key on first use, mode 600, git-ignored like the pseudonym key).
+
+The ``release`` entry of a run also carries *evidence*: the digest of its row in
+``workbench.releases`` and of the vintage's published rows, so a record or a row
+appended by hand has no entry that vouches for it.
+
+Everything here reads through delta-rs, without the engine, so the API verifies
+with the same code the review functions use before they append.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import math
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from deltalake import DeltaTable
+
+from workbench.config import Settings, resolve_path
+from workbench.lake import Lake
+
+AUDIT = "workbench.audit"
+KEY_ENV = "WORKBENCH_AUDIT_KEY"
+GENESIS = "0" * 64
+# The fields an entry's hash covers, in this order; prev_hash is appended.
+HASHED_FIELDS = ("seq", "audit_id", "run_id", "at", "user", "action", "before", "after", "comment", "evidence")
+AUDIT_SCHEMA = pa.schema([
+    ("audit_id", pa.string()), ("run_id", pa.string()), ("at", pa.timestamp("us", tz="UTC")),
+    ("user", pa.string()), ("action", pa.string()), ("before", pa.string()), ("after", pa.string()),
+    ("comment", pa.string()), ("seq", pa.int64()), ("evidence", pa.string()), ("prev_hash", pa.string()),
+    ("entry_hash", pa.string()),
+])
+
+
+class AuditKeyError(RuntimeError):
+    """The audit key is missing or too short."""
+
+
+class AuditChainError(RuntimeError):
+    """The audit trail does not verify; the message names the first break."""
+
+
+def audit_key(settings: Settings) -> bytes:
+    """The key from WORKBENCH_AUDIT_KEY, else from [privacy].audit_key_file (created if missing)."""
+    env = os.environ.get(KEY_ENV)
+    if env:
+        if len(env) < 16:
+            raise AuditKeyError(f"{KEY_ENV} is shorter than 16 characters; use a long random secret")
+        return env.encode("utf-8")
+    path = Path(resolve_path(settings.privacy.audit_key_file))
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # O_EXCL: two processes starting at once must not write two different keys
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w", encoding="ascii") as handle:
+                handle.write(secrets.token_hex(32))
+    key = path.read_text(encoding="ascii").strip()
+    if len(key) < 16:
+        raise AuditKeyError(f"{path}: the audit key is shorter than 16 characters")
+    return key.encode("ascii")
+
+
+def _micros(value: Any) -> int | None:
+    """A timestamp as microseconds since the epoch (UTC); naive values are UTC."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    delta = value - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _plain(value: Any) -> Any:
+    """A value in a form that survives a Delta round trip unchanged, for hashing."""
+    if isinstance(value, datetime):
+        return {"ts": _micros(value)}
+    if isinstance(value, date):
+        return {"date": value.isoformat()}
+    if isinstance(value, float):
+        return {"float": "nan" if math.isnan(value) else repr(value)}
+    if isinstance(value, (bytes, bytearray)):
+        return {"bytes": bytes(value).hex()}
+    if hasattr(value, "item"):  # numpy scalars
+        return _plain(value.item())
+    return value
+
+
+def canonical(values: Iterable[Any]) -> bytes:
+    return json.dumps([_plain(v) for v in values], ensure_ascii=False, separators=(",", ":"),
+                      default=str).encode("utf-8")
+
+
+def entry_hash(key: bytes, entry: Mapping[str, Any], prev_hash: str) -> str:
+    return hmac.new(key, canonical([*(entry[f] for f in HASHED_FIELDS), prev_hash]), hashlib.sha256).hexdigest()
+
+
+def record_digest(record: Mapping[str, Any], columns: Iterable[str]) -> str:
+    """SHA-256 of one record's *columns* (a row of workbench.releases)."""
+    return hashlib.sha256(canonical(record[c] for c in columns)).hexdigest()
+
+
+def rows_digest(table: pa.Table) -> str:
+    """SHA-256 of a table's rows, independent of row and column order."""
+    names = sorted(table.column_names)
+    lines = sorted(canonical(row[n] for n in names) for row in table.select(names).to_pylist())
+    digest = hashlib.sha256(canonical(names))
+    for line in lines:
+        digest.update(hashlib.sha256(line).digest())
+    return digest.hexdigest()
+
+
+def vintage_rows(lake: Lake, series: str, release_id: str) -> pa.Table:
+    """The rows of ``release.<series>`` that belong to one release, every column, via delta-rs."""
+    name = f"release.{series}"
+    if not lake.exists(name):
+        raise LookupError(f"{name} does not exist")
+    return DeltaTable(lake.path(name)).to_pyarrow_dataset().to_table(filter=pc.field("release_id") == release_id)
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    """How long the verified chain is and the hash of its last entry."""
+    length: int
+    entry_hash: str
+
+
+def _rewrite_in_log(path: str) -> int | None:
+    """The first commit of an append-only table that removed data (a rewrite), if any.
+
+    Only the JSON commits still in the log are seen; Lake and Delta's own flag refuse
+    such a commit, so one here was made around them.
+    """
+    log = os.path.join(path, "_delta_log")
+    if "://" in path or not os.path.isdir(log):
+        return None
+    for name in sorted(os.listdir(log)):
+        if not name.endswith(".json") or not name[:-5].isdigit():
+            continue
+        with open(os.path.join(log, name), encoding="utf-8") as handle:
+            for line in handle:
+                if '"remove"' in line and json.loads(line).get("remove", {}).get("dataChange", True):
+                    return int(name[:-5])
+    return None
+
+
+def read_chain(lake: Lake, key: bytes | None = None) -> list[dict[str, Any]]:
+    """Every audit entry in chain order, after verifying the whole chain.
+
+    Raises AuditChainError naming the first entry that is missing, out of place,
+    edited or not written with the audit key.
+    """
+    if not lake.exists(AUDIT):
+        return []
+    path = lake.path(AUDIT)
+    try:
+        table = DeltaTable(path).to_pyarrow_table()
+    except Exception as exc:  # noqa: BLE001 - delta-rs and Arrow raise many kinds
+        raise AuditChainError(f"{AUDIT} at {path} cannot be read as its Delta log describes it (a file was "
+                              f"changed or removed by hand): {str(exc).splitlines()[0]}") from exc
+    missing = [c for c in ("seq", "prev_hash", "entry_hash") if c not in table.column_names]
+    if missing:
+        raise AuditChainError(f"{AUDIT} at {path} has no column(s) {missing}: it was written before the audit "
+                              "became a hash chain (or by hand) and cannot be verified; rebuild the lake's records")
+    rewritten = _rewrite_in_log(path)
+    if rewritten is not None:
+        raise AuditChainError(f"{AUDIT} was rewritten at Delta version {rewritten} (a commit removed entries); "
+                              "the trail is append-only and no longer verifies")
+    logged = pa.table(DeltaTable(path).get_add_actions(flatten=True)).column("num_records").to_pylist()
+    if None not in logged and sum(logged) != table.num_rows:
+        raise AuditChainError(f"{AUDIT}: its data files hold {table.num_rows} entries where its Delta log recorded "
+                              f"{sum(logged)}: a file was changed by hand")
+    key = key if key is not None else audit_key(lake.settings)
+    rows = table.to_pylist()
+    if any(r["seq"] is None for r in rows):
+        bad = next(r for r in rows if r["seq"] is None)
+        raise AuditChainError(f"{AUDIT}: entry {bad['audit_id']} (run {bad['run_id']}) has no position in the "
+                              "chain: it was appended outside the workbench")
+    rows.sort(key=lambda r: r["seq"])
+    prev = GENESIS
+    for i, row in enumerate(rows):
+        where = f"{AUDIT} entry {i} ({row['action']} of run {row['run_id']} by {row['user']}, id {row['audit_id']})"
+        if row["seq"] != i:
+            raise AuditChainError(
+                f"{AUDIT}: entry {i} is missing (the next one is entry {row['seq']}): an entry was deleted"
+                if row["seq"] > i else f"{where}: two entries claim position {row['seq']}: one was inserted")
+        if row["prev_hash"] != prev:
+            raise AuditChainError(f"{where} does not follow entry {i - 1}: an entry before it was deleted, "
+                                  "replaced or reordered")
+        if not hmac.compare_digest(row["entry_hash"] or "", entry_hash(key, row, prev)):
+            raise AuditChainError(f"{where} was edited or not written by the workbench: its hash does not match")
+        prev = row["entry_hash"]
+    return rows
+
+
+def head(rows: list[dict[str, Any]]) -> ChainHead:
+    return ChainHead(len(rows), rows[-1]["entry_hash"] if rows else GENESIS)
+
+
+def check_extends(rows: list[dict[str, Any]], seen: ChainHead) -> None:
+    """Refuse a verified chain that does not contain the head seen earlier (entries were cut off)."""
+    if seen.length == 0:
+        return
+    if len(rows) < seen.length or rows[seen.length - 1]["entry_hash"] != seen.entry_hash:
+        raise AuditChainError(f"{AUDIT} lost entries: it held {seen.length} verified entries when last read and "
+                              f"now holds {len(rows)} that do not extend them (entries were cut off the end)")
+
+
+def new_entry(key: bytes, previous: list[dict[str, Any]], *, audit_id: str, run_id: str, at: datetime, user: str,
+              action: str, before: str | None, after: str, comment: str,
+              evidence: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The next entry after the verified *previous* entries, with its hash."""
+    entry = {"audit_id": audit_id, "run_id": run_id, "at": at, "user": user, "action": action, "before": before,
+             "after": after, "comment": comment, "seq": len(previous),
+             "evidence": json.dumps(evidence, sort_keys=True, ensure_ascii=False) if evidence is not None else None}
+    prev = previous[-1]["entry_hash"] if previous else GENESIS
+    return {**entry, "prev_hash": prev, "entry_hash": entry_hash(key, entry, prev)}
