@@ -421,3 +421,18 @@ class Lake:
         write_deltalake(self.path(name), nullable.empty_table(), mode="append",
                         partition_by=list(partition_by) if partition_by else None)
         return self.version(name)
+
+    # ---- landing primitives (delta-rs; used by the bronze jobs) -------------------
+
+    def read_arrow(self, name: str, columns: Sequence[str]) -> pa.Table:
+        """Columns of the latest version as Arrow, through delta-rs: for small lineage
+        lookups by jobs that otherwise never need the engine."""
+        return self._delta(name).to_pyarrow_table(columns=list(columns))
+
+    def delete_where(self, name: str, predicate: str) -> int:
+        """Delete the rows matching *predicate* (delta-rs SQL) in one commit; returns the
+        rows deleted. Refused on append-only tables, whose rows are a record."""
+        if is_append_only(name):
+            raise AppendOnlyError(f"{name} is append-only: its rows are a record that is never deleted")
+        metrics = self._delta(name).delete(predicate)
+        return int(metrics.get("num_deleted_rows", 0) or 0)

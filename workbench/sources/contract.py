@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import re
 import tomllib
+from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -73,6 +74,9 @@ class SourceContract:
         for col in self.columns:
             for h in (col.header, *col.aliases):
                 lookup[h] = col.name
+        twice = sorted(h for h, n in Counter(headers).items() if n > 1)
+        if twice:
+            raise RejectedFile(f"{file}: header(s) {twice} appear more than once")
         mapping: dict[str, str] = {}
         unknown = []
         for raw in headers:
