@@ -36,6 +36,14 @@ MONTHLY_INPUTS = ("silver.vat_monthly", "silver.social_insurance_monthly", "silv
 
 # ---- pure transforms ------------------------------------------------------------
 
+def exact_sum(column: str) -> F.Column:
+    """Sum of a double column that does not depend on the order rows arrive in: a double
+    sum does (the engine adds partitions in whatever order they finish), so a rebuild of
+    unchanged inputs moved totals in the 15th digit. Amounts and kWh carry at most a few
+    decimals, so the sum is taken exactly in decimal and rounded to a double once."""
+    return F.sum(F.col(column).cast("decimal(38,6)")).cast("double")
+
+
 def unique_name_keys(enterprises: DataFrame) -> DataFrame:
     """Name keys that identify exactly one enterprise (a shared key links nothing)."""
     return (enterprises.filter("credit_code_valid AND name_key IS NOT NULL")
@@ -104,7 +112,7 @@ def enterprise_month(enterprises: DataFrame, months: tuple[date, date], vat: Dat
     survey_m = survey.select("credit_code", "period", F.col("revenue").cast("double").alias("survey_revenue"),
                              F.col("employment").alias("survey_employment")) if survey is not None else None
     elec = linked(electricity, "electricity", "account_id")
-    elec_m = elec.groupBy("credit_code", "period").agg(F.sum("kwh").alias("electricity_kwh")) \
+    elec_m = elec.groupBy("credit_code", "period").agg(exact_sum("kwh").alias("electricity_kwh")) \
         if elec is not None else None
     card = linked(cards, "card_merchants", "merchant_id")
     card_m = card.groupBy("credit_code", F.col("month").alias("period")).agg(
@@ -127,12 +135,12 @@ def area_industry_month(panel: DataFrame) -> DataFrame:
     return panel.groupBy("county_code", "township_code", "industry_section", "period").agg(
         F.count(F.lit(1)).alias("enterprises"),
         F.sum(F.col("has_survey").cast("int")).alias("survey_respondents"),
-        F.sum("vat_sales").alias("vat_sales"),
+        exact_sum("vat_sales").alias("vat_sales"),
         F.sum("si_headcount").alias("si_headcount"),
-        F.sum("survey_revenue").alias("survey_revenue"),
+        exact_sum("survey_revenue").alias("survey_revenue"),
         F.sum("survey_employment").alias("survey_employment"),
-        F.sum("electricity_kwh").alias("electricity_kwh"),
-        F.sum("card_amount").alias("card_amount"),
+        exact_sum("electricity_kwh").alias("electricity_kwh"),
+        exact_sum("card_amount").alias("card_amount"),
         F.sum("job_ad_vacancies").alias("job_ad_vacancies"),
     )
 
@@ -167,7 +175,7 @@ def indicators(vat, si, electricity, cards, merchants, job_ads, prices) -> DataF
             F.sum("insured_headcount").alias("value")), "social_insurance_headcount", "persons", 25))
     if electricity is not None:
         parts.append(_indicator(electricity.groupBy(F.col("period").alias("month")).agg(
-            F.sum("kwh").alias("value")), "electricity_kwh_total", "kWh", 10))
+            exact_sum("kwh").alias("value")), "electricity_kwh_total", "kWh", 10))
     if cards is not None:
         parts.append(_indicator(cards.groupBy("month").agg(F.sum("txn_amount").alias("value")),
                                 "card_spending_total", "yuan", 2))

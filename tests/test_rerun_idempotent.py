@@ -1,0 +1,24 @@
+"""A re-run with no new delivery writes no new table version anywhere (issue 20 item 4).
+
+Before, `jobs run all` a second time wrote new versions of gold.indicators_monthly,
+gold.targets and silver.links every time, restamped every link's linked_run_id, and
+moved 199-207 indicator values in the 15th digit.
+"""
+
+from __future__ import annotations
+
+from workbench.pipeline import run_jobs
+
+
+def test_a_second_run_all_writes_no_new_version_of_any_table(demo_lake):
+    lake = demo_lake.lake
+    before = {name: lake.version(name) for name in lake.table_names()}
+    link_runs = {r["linked_run_id"] for r in lake.read("silver.links").select("linked_run_id").distinct().collect()}
+    results = run_jobs("all", lake=lake, settings=demo_lake.settings)
+    assert not [r for r in results if r.status == "failed"], [r.message for r in results if r.status == "failed"]
+    after = {name: lake.version(name) for name in lake.table_names()}
+    assert after == before, {n: (before.get(n), v) for n, v in after.items() if before.get(n) != v}
+    assert {r.status for r in results} == {"skipped"}, [(r.name, r.status, r.message) for r in results
+                                                        if r.status != "skipped"]
+    again = {r["linked_run_id"] for r in lake.read("silver.links").select("linked_run_id").distinct().collect()}
+    assert again == link_runs
