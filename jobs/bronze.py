@@ -21,7 +21,7 @@ import os
 import signal
 import stat
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pyarrow as pa
@@ -346,8 +346,11 @@ def _land(ctx: JobContext, contract: SourceContract) -> JobResult:
                 refused = f"could not be read ({exc.__class__.__name__}: {exc.strerror})"
         if (file.rel, sha) in known_pairs:
             continue  # this very file (or this very refusal) has its load line already
-        lineage = Lineage(contract.name, file.rel, sha, contract.period_of(Path(file.path).name), ctx.started_at,
-                          ctx.run_id)
+        # Stamped now, not at the run's start: silver reads rows newer than its watermark,
+        # so rows must never land older than rows already landed (a landing that waited
+        # for the lease, or the next batch of this one while silver reads the first).
+        lineage = Lineage(contract.name, file.rel, sha, contract.period_of(Path(file.path).name),
+                          datetime.now(timezone.utc), ctx.run_id)
         if refused is not None:
             status, load = "refused", _loads_row(lineage, "refused", f"{file.rel} {refused}", 0, 0, 0)
             batch.add(load)

@@ -240,3 +240,29 @@ def test_paths_leading_out_of_the_delivery_folder_are_refused_unread(tmp_path, l
     [again] = run_jobs(["bronze_vat"], lake=lake, settings=settings)  # refused once, logged once
     assert again.status == "skipped", again.message
     assert {t: lake.version(t) for t in versions} == versions
+
+
+def test_rows_of_a_landing_that_waited_for_the_lease_still_reach_silver(tmp_path, lake, monkeypatch):
+    """Silver reads bronze rows newer than its watermark. A landing that started first but
+    got the lease last stamped its rows with its start time, older than rows silver had
+    already read, so silver never saw them."""
+    from jobs.bronze import land_source
+    from workbench.pipeline import JobContext, new_run_id
+    from workbench.sources.contract import contract
+
+    out = tmp_path / "demo"
+    monkeypatch.setenv("WORKBENCH_DEMO_OUT", str(out))
+    monkeypatch.setenv("WORKBENCH_LAKE_ROOT", lake.root)
+    monkeypatch.setenv("WORKBENCH_PSEUDONYM_KEY", "test-key-0123456789abcdef")
+    settings = load_settings()
+    waited = JobContext(lake=lake, settings=settings, run_id=new_run_id())  # starts, then waits its turn
+    time.sleep(0.01)
+    write_delivery(out, {"vat/vat_2024-01.csv": f"{HEADER}\nA1,甲,2024-01,100,6\n"})
+    for result in run_jobs(["bronze_vat", "silver_vat_monthly"], lake=lake, settings=settings):
+        assert result.status == "ok", result.message
+    write_delivery(out, {"vat/vat_2024-02.csv": f"{HEADER}\nA1,甲,2024-02,200,6\n"})
+    assert land_source(waited, contract("vat")).status == "ok"
+    [silver] = run_jobs(["silver_vat_monthly"], lake=lake, settings=settings)
+    assert silver.status == "ok", silver.message
+    periods = sorted(str(r["period"]) for r in lake.read("silver.vat_monthly").select("period").collect())
+    assert periods == ["2024-01-01", "2024-02-01"]
