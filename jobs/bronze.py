@@ -238,8 +238,7 @@ def unlogged_landings(lake: Lake, source: str) -> dict[str, dict[str, set[str]]]
     for table in (f"bronze.{source}", f"quarantine.{source}"):
         if not lake.exists(table):
             continue
-        keys = lake.read_arrow(table, LINEAGE_KEY).group_by(list(LINEAGE_KEY)).aggregate([])
-        for run, sha, path in zip(*(keys.column(c).to_pylist() for c in LINEAGE_KEY)):
+        for run, sha, path in lake.distinct_values(table, LINEAGE_KEY):
             if (run, sha, path) not in logged:
                 found.setdefault(table, {}).setdefault(run, set()).add(sha)
     return found
