@@ -140,3 +140,48 @@ def test_no_exception_escapes_a_reader(tmp_path, fmt, body, valid_prefix):
         return
     assert isinstance(parsed, ParsedFile)
     assert parsed.rows_read == parsed.table.num_rows + len(parsed.quarantine)
+
+
+# Well-formed containers with hostile contents: any header, any cell, any column type.
+CELLS = st.one_of(st.none(), st.text(max_size=12), st.integers(-10**20, 10**20),
+                  st.floats(allow_nan=True, allow_infinity=True))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(header=st.lists(st.sampled_from(["单位编号", "所属期", "参保人数", "统一社会信用代码", "", "x", "所属期"]),
+                       min_size=1, max_size=6),
+       rows=st.lists(st.lists(CELLS, max_size=8), max_size=6))
+def test_no_exception_escapes_the_xlsx_reader_on_any_workbook(tmp_path, header, rows):
+    from workbench.demo.writers import xlsx_write
+
+    path = xlsx_write(str(tmp_path / "si_2024-01.xlsx"), "Sheet1", header, rows)
+    try:
+        parsed = read_delivery(path, contract("social_insurance"), "social_insurance/si_2024-01.xlsx")
+    except RejectedFile as exc:
+        assert str(exc).startswith("social_insurance/si_2024-01.xlsx"), exc
+        return
+    assert parsed.rows_read == parsed.table.num_rows + len(parsed.quarantine)
+
+
+ARROW_COLUMNS = st.sampled_from([
+    pa.array([1, None], pa.int64()), pa.array([1.5, float("nan")]), pa.array(["a", None]),
+    pa.array([b"\xff", b"ok"]), pa.array([[1], None], pa.list_(pa.int64())), pa.array([{"a": 1}, None]),
+    pa.array([None, None], pa.null()), pa.array([1, 2], pa.timestamp("ns", tz="Asia/Shanghai")),
+    pa.array([True, False]), pa.array([{"k": [1, 2]}, {"k": None}]),
+    pa.array([1, 2], pa.int64()).dictionary_encode(), pa.array(["1.25", "2"]).cast(pa.decimal128(10, 2)),
+])
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(columns=st.dictionaries(st.sampled_from(["merchant_id", "txn_date", "txn_count", "txn_amount", "other"]),
+                               ARROW_COLUMNS, max_size=5))
+def test_no_exception_escapes_the_parquet_reader_on_any_column_types(tmp_path, columns):
+    path = tmp_path / "payments_2024-01.parquet"
+    pq.write_table(pa.table(columns) if columns else pa.table({"merchant_id": pa.array([], pa.string())}), path)
+    try:
+        parsed = read_delivery(str(path), contract("card_payments"), "cards/payments_2024-01.parquet")
+    except RejectedFile as exc:
+        assert str(exc).startswith("cards/payments_2024-01.parquet"), exc
+        return
+    assert parsed.rows_read == parsed.table.num_rows + len(parsed.quarantine)
+    assert all(parsed.table.schema.field(c).type == pa.string() for c in contract("card_payments").column_names)
