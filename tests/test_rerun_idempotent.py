@@ -7,9 +7,12 @@ moved 199-207 indicator values in the 15th digit.
 
 from __future__ import annotations
 
+import pytest
+
 from workbench.pipeline import run_jobs
 
 
+@pytest.mark.timeout(1800)  # builds the demo lake first: over 10 minutes on a loaded machine
 def test_a_second_run_all_writes_no_new_version_of_any_table(demo_lake):
     lake = demo_lake.lake
     before = {name: lake.version(name) for name in lake.table_names()}
