@@ -245,9 +245,10 @@ def unlogged_landings(lake: Lake, source: str) -> dict[str, dict[str, set[str]]]
 
 
 def _quoted(values) -> str:
-    # Run ids and hashes are ours ([0-9A-Za-z_]); refuse anything else rather than quote it.
+    # Run ids and hashes are ours (letters, digits, '_' and '-'); refuse anything else
+    # rather than quote it into a predicate.
     for v in values:
-        if not str(v).replace("_", "").isalnum():
+        if not str(v).replace("_", "").replace("-", "").isalnum():
             raise ValueError(f"unexpected lineage value {v!r}")
     return ", ".join(f"'{v}'" for v in sorted(values))
 

@@ -266,3 +266,28 @@ def test_rows_of_a_landing_that_waited_for_the_lease_still_reach_silver(tmp_path
     assert silver.status == "ok", silver.message
     periods = sorted(str(r["period"]) for r in lake.read("silver.vat_monthly").select("period").collect())
     assert periods == ["2024-01-01", "2024-02-01"]
+
+
+def test_a_contract_folder_leading_out_of_the_delivery_root_is_refused(tmp_path):
+    from workbench.sources.contract import ContractError, load_contracts
+
+    for folder in ("../etc", "/etc", "vat/../../x"):
+        conf = tmp_path / f"sources_{abs(hash(folder))}.toml"
+        conf.write_text(f'[vat]\nfolder = "{folder}"\npattern = "vat_*.csv"\nformat = "csv"\n'
+                        'period_from = "vat_(\\\\d{4}-\\\\d{2})"\n[vat.columns.credit_code]\nheader = "code"\n',
+                        encoding="utf-8")
+        with pytest.raises(ContractError, match=r"\[vat\]\.folder .* inside the delivery root"):
+            load_contracts(str(conf))
+
+
+def test_rows_of_a_landing_whose_run_id_has_a_hyphen_are_repaired_too(tmp_path, lake):
+    """Run ids made elsewhere (a test lake, an older runner) may hold '-': the repair must
+    delete their rows, not stop on them."""
+    import pyarrow as pa
+
+    from jobs.bronze import _Commits, repair_unlogged
+
+    lake.append_arrow("bronze.vat", pa.table({"credit_code": ["A1"], "_job_run_id": ["run-1"],
+                                              "_file_sha256": ["ab" * 32], "_file_path": ["vat/vat_2024-01.csv"]}))
+    assert repair_unlogged(lake, "vat", _Commits()) == (1, ["run-1"])
+    assert lake.row_count("bronze.vat") == 0

@@ -128,6 +128,10 @@ def _build(name: str, raw: dict) -> SourceContract:
         )
     except KeyError as exc:
         raise ContractError(f"{SOURCES_FILE}: [{name}] lacks {exc.args[0]!r}") from None
+    folder = Path(contract.folder)
+    if folder.is_absolute() or ".." in folder.parts:
+        raise ContractError(f"{SOURCES_FILE}: [{name}].folder {contract.folder!r} must be a folder inside the "
+                            "delivery root (relative, without '..')")
     if contract.format not in FORMATS:
         raise ContractError(f"{SOURCES_FILE}: [{name}].format {contract.format!r}; allowed: {', '.join(FORMATS)}")
     for col in columns:
