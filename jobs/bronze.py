@@ -5,27 +5,36 @@ file: hash it, skip it if the same bytes were loaded before, parse it through th
 source contract, append its rows to ``bronze.<source>`` (raw values as text plus
 lineage), its unparseable rows to ``quarantine.<source>`` with the reason, and one
 line to ``workbench.loads``. Rows read = rows loaded + rows quarantined, checked
-for every file. A file rejected whole (unmappable headers) goes to the quarantine
-line by line, so its rows are not lost either.
+for every file. A file rejected whole (unmappable headers, unreadable) goes to the
+quarantine line by line, so its rows are not lost either; a path that leads out of
+the delivery folder is refused unread.
+
+A landing holds the source's lease (``workbench.sources.lease``) and is atomic per
+file: a file is done only once its load line is committed, and rows left by a
+landing that died before that are removed and landed again by the next one.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
+import stat
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pyarrow as pa
-from pyspark.sql import functions as F
+import pyarrow.compute  # noqa: F401 - registers pa.compute
 
+from workbench.lake import Lake
 from workbench.pipeline import Job, JobContext, JobResult, JobSpec
 from workbench.sources.contract import RejectedFile, SourceContract, load_contracts
+from workbench.sources.lease import exclusive
 from workbench.sources.readers import ROW_NUMBER, ParsedFile, file_sha256, read_delivery
 
 LOADS = "workbench.loads"
-BATCH_ROWS = 1_000_000  # rows per engine write: bounds memory, keeps commits few
+BATCH_ROWS = 1_000_000  # rows per commit: bounds memory, keeps commits few
 
 LINEAGE = pa.schema([
     ("_source", pa.string()),
@@ -130,119 +139,261 @@ def _loads_row(lineage: Lineage, status: str, reason: str, read: int, loaded: in
     }
 
 
-def delivered_files(root: str, contract: SourceContract, since: str | None) -> list[tuple[str, str]]:
-    """(absolute path, path relative to the delivery root) of the source's files, in name order."""
+@dataclass(frozen=True)
+class Delivered:
+    """One entry of a source's delivery folder. *refused* says why it is not landed: a
+    path that leads out of the folder (a symbolic link, a name that resolves elsewhere)
+    or is not a regular file would let a delivery read anything the job can read."""
+
+    path: str  # absolute
+    rel: str  # relative to the delivery root, as logged
+    refused: str | None = None
+
+
+def _printable(name: str) -> str:
+    """A file name as text that can be stored: bytes that are not UTF-8 are escaped."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _refusal(entry: Path, folder: Path, real_folder: Path) -> str | None:
+    """Why *entry* must not be read, or None. Only the path is looked at, never the contents."""
+    if entry.is_symlink():
+        return (f"is a symbolic link (to {_printable(os.readlink(entry))}); deliveries must be regular "
+                f"files inside {folder.name}/, links are not followed")
+    try:
+        real = entry.resolve(strict=True)
+    except (OSError, RuntimeError) as exc:
+        return f"cannot be resolved ({exc.__class__.__name__})"
+    if not real.is_relative_to(real_folder):
+        return f"resolves outside {folder.name}/ (to {_printable(str(real))})"
+    if not stat.S_ISREG(real.stat().st_mode):
+        return "is not a regular file (a folder, device or pipe)"
+    if _printable(entry.name) != entry.name:
+        return "has a name that is not valid UTF-8"
+    return None
+
+
+def delivered_files(root: str, contract: SourceContract, since: str | None) -> list[Delivered]:
+    """The source's delivery folder entries that match its pattern, in name order, each
+    either to be landed or refused with the reason."""
     folder = Path(root) / contract.folder
     if not folder.is_dir():
         return []
+    real_folder = folder.resolve()
     files = []
-    for path in sorted(folder.iterdir()):
-        if path.is_file() and contract.matches(path.name):
-            period = contract.period_of(path.name)
-            if since and period and period < since[: len(period)]:
-                continue
-            files.append((str(path), str(path.relative_to(root))))
+    for entry in sorted(folder.iterdir()):
+        if not contract.matches(entry.name):
+            continue
+        period = contract.period_of(entry.name)
+        if since and period and period < since[: len(period)]:
+            continue
+        rel = _printable(f"{contract.folder}/{entry.name}")
+        files.append(Delivered(str(entry), rel, _refusal(entry, folder, real_folder)))
     return files
 
 
-def _known_files(ctx: JobContext, source: str) -> tuple[set[tuple[str, str]], dict[str, str]]:
-    """(path, hash) pairs already processed, and hash -> the path it was first loaded from.
+# ---- crash safety: what a landing commits, and what the next one repairs ----------
+#
+# A landing commits, per batch of files: their bronze rows, then their quarantine rows,
+# then their load lines. A file is done when, and only when, its load line exists. A
+# landing killed at any point leaves at most rows whose (run, file hash) has no load
+# line; the next landing of the source deletes those rows first (holding the lease, so
+# no landing still in progress can be mistaken for a dead one) and lands the files again.
 
-    Read from the bronze and quarantine tables as well as the load log, so that a run
-    that died between writing rows and logging them still never loads a file twice.
-    """
-    lake = ctx.lake
+FAULT_ENV = "WORKBENCH_FAULT_KILL_AFTER_COMMIT"  # fault suite: SIGKILL this process after commit N
+BATCH_ENV = "WORKBENCH_BRONZE_BATCH_ROWS"  # fault suite: small batches, so a landing has many commits
+LINEAGE_KEY = ("_job_run_id", "_file_sha256", "_file_path")
+
+
+class _Commits:
+    """Counts a landing's commits; the fault-injection hook kills the process after the
+    commit named in ``WORKBENCH_FAULT_KILL_AFTER_COMMIT``, as a power cut would."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.kill_after = int(os.environ.get(FAULT_ENV) or 0)
+
+    def done(self) -> None:
+        self.count += 1
+        if self.count == self.kill_after:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _logged(lake: Lake, source: str) -> pa.Table:
+    """The source's load lines (file_path, file_sha256, job_run_id, status)."""
+    columns = ["source", "file_path", "file_sha256", "job_run_id", "status"]
+    if not lake.exists(LOADS):
+        return pa.table({c: pa.array([], pa.string()) for c in columns})
+    loads = lake.read_arrow(LOADS, columns)
+    return loads.filter(pa.compute.equal(loads.column("source"), source))
+
+
+def unlogged_landings(lake: Lake, source: str) -> dict[str, dict[str, set[str]]]:
+    """table -> run id -> hashes of files whose rows are in the table without a load line
+    from that run: what a killed landing left behind."""
+    loads = _logged(lake, source)
+    logged = set(zip(loads.column("job_run_id").to_pylist(), loads.column("file_sha256").to_pylist(),
+                     loads.column("file_path").to_pylist()))
+    found: dict[str, dict[str, set[str]]] = {}
+    for table in (f"bronze.{source}", f"quarantine.{source}"):
+        if not lake.exists(table):
+            continue
+        for run, sha, path in lake.distinct_values(table, LINEAGE_KEY):
+            if (run, sha, path) not in logged:
+                found.setdefault(table, {}).setdefault(run, set()).add(sha)
+    return found
+
+
+def _quoted(values) -> str:
+    # Run ids and hashes are ours (letters, digits, '_' and '-'); refuse anything else
+    # rather than quote it into a predicate.
+    for v in values:
+        if not str(v).replace("_", "").replace("-", "").isalnum():
+            raise ValueError(f"unexpected lineage value {v!r}")
+    return ", ".join(f"'{v}'" for v in sorted(values))
+
+
+def repair_unlogged(lake: Lake, source: str, commits: _Commits) -> tuple[int, list[str]]:
+    """Delete the rows of interrupted landings (see above): (rows removed, their run ids).
+    Silver-stage quarantine rows made from them go too: they describe rows now gone."""
+    removed, runs = 0, set()
+    for table, by_run in unlogged_landings(lake, source).items():
+        predicate = " OR ".join(f"(_job_run_id IN ({_quoted([run])}) AND _file_sha256 IN ({_quoted(shas)}))"
+                                for run, shas in sorted(by_run.items()))
+        removed += lake.delete_where(table, predicate)
+        runs |= set(by_run)
+        commits.done()
+    return removed, sorted(runs)
+
+
+def _known_files(lake: Lake, source: str) -> tuple[set[tuple[str, str]], dict[str, str]]:
+    """(path, hash) pairs with a load line, and hash -> the path its bytes were landed from."""
+    loads = _logged(lake, source)
     pairs: set[tuple[str, str]] = set()
     first: dict[str, str] = {}
-    sources = []
-    if lake.exists(LOADS):
-        sources.append(lake.read(LOADS).filter(f"source = '{source}'").select(
-            "file_path", "file_sha256"))
-    for table in (f"bronze.{source}", f"quarantine.{source}"):
-        if lake.exists(table):
-            sources.append(lake.read(table).select(
-                F.col("_file_path").alias("file_path"), F.col("_file_sha256").alias("file_sha256")))
-    for df in sources:
-        for row in df.distinct().collect():
-            pairs.add((row["file_path"], row["file_sha256"]))
-            first.setdefault(row["file_sha256"], row["file_path"])
+    for path, sha, status in zip(loads.column("file_path").to_pylist(), loads.column("file_sha256").to_pylist(),
+                                 loads.column("status").to_pylist()):
+        pairs.add((path, sha))
+        if status in ("loaded", "rejected"):
+            first.setdefault(sha, path)
     return pairs, first
 
 
-class _Writer:
-    """Buffers Arrow batches and appends them to the lake in large commits."""
+class _Batch:
+    """Files parsed but not yet committed. Commits whole files only: bronze rows, then
+    quarantine rows, then the load lines that make the files done."""
 
-    def __init__(self, ctx: JobContext, table: str):
-        self.ctx, self.table, self.parts, self.rows, self.written = ctx, table, [], 0, 0
+    def __init__(self, lake: Lake, source: str, commits: _Commits):
+        self.lake, self.source, self.commits = lake, source, commits
+        self.limit = int(os.environ.get(BATCH_ENV) or BATCH_ROWS)
+        self.bronze: list[pa.Table] = []
+        self.quarantine: list[pa.Table] = []
+        self.loads: list[dict] = []
+        self.rows = 0
+        self.written = {"bronze": 0, "quarantine": 0, "loads": 0}
 
-    def add(self, part: pa.Table) -> None:
-        if part.num_rows:
-            self.parts.append(part)
-            self.rows += part.num_rows
-            if self.rows >= BATCH_ROWS:
-                self.flush()
+    def add(self, load: dict, bronze: pa.Table | None = None, quarantine: pa.Table | None = None) -> None:
+        for parts, part in ((self.bronze, bronze), (self.quarantine, quarantine)):
+            if part is not None and part.num_rows:
+                parts.append(part)
+                self.rows += part.num_rows
+        self.loads.append(load)
+        if self.rows >= self.limit:
+            self.commit()
 
-    def flush(self) -> None:
-        if not self.parts:
-            return
-        batch = pa.concat_tables(self.parts, promote_options="none")
+    def commit(self) -> None:
         # The rows were parsed here, in Python: append them straight through delta-rs
         # rather than upload them to the engine to be written back. Contract columns
         # are the schema, so a column added to the contract is an explicit evolution.
-        self.ctx.lake.append_arrow(self.table, batch, evolve=True)
-        self.written += batch.num_rows
-        self.parts, self.rows = [], 0
+        for kind, parts in (("bronze", self.bronze), ("quarantine", self.quarantine)):
+            if parts:
+                batch = pa.concat_tables(parts, promote_options="none")
+                self.lake.append_arrow(f"{kind}.{self.source}", batch, evolve=True)
+                self.written[kind] += batch.num_rows
+                self.commits.done()
+        if self.loads:
+            self.lake.append_arrow(LOADS, pa.Table.from_pylist(self.loads, schema=LOADS_SCHEMA))
+            self.written["loads"] += len(self.loads)
+            self.commits.done()
+        self.bronze, self.quarantine, self.loads, self.rows = [], [], [], 0
 
 
 def land_source(ctx: JobContext, contract: SourceContract) -> JobResult:
+    """Land the source's new files, holding its lease: a second landing of the same
+    source waits for this one (or gives up naming it) instead of loading files twice."""
+    with exclusive(ctx.lake.root, f"bronze.{contract.name}", ctx.run_id):
+        return _land(ctx, contract)
+
+
+def _land(ctx: JobContext, contract: SourceContract) -> JobResult:
     name = f"bronze_{contract.name}"
-    root = ctx.settings.deliveries
-    files = delivered_files(root, contract, ctx.since)
-    known_pairs, first_path = _known_files(ctx, contract.name)
-    bronze = _Writer(ctx, f"bronze.{contract.name}")
-    quarantine = _Writer(ctx, f"quarantine.{contract.name}")
-    loads: list[dict] = []
+    commits = _Commits()
+    removed, dead_runs = repair_unlogged(ctx.lake, contract.name, commits)
+    files = delivered_files(ctx.settings.deliveries, contract, ctx.since)
+    known_pairs, first_path = _known_files(ctx.lake, contract.name)
+    batch = _Batch(ctx.lake, contract.name, commits)
     read = quarantined = 0
+    statuses: dict[str, int] = {}
     notes: list[str] = []
-    for index, (path, rel) in enumerate(files):
-        ctx.progress(index / max(len(files), 1), rel)
-        sha = file_sha256(path)
-        if (rel, sha) in known_pairs:
-            continue  # this very file was processed by an earlier run
-        lineage = Lineage(contract.name, rel, sha, contract.period_of(Path(path).name), ctx.started_at, ctx.run_id)
-        if sha in first_path:
-            loads.append(_loads_row(lineage, "skipped_duplicate",
-                                    f"{rel}: same bytes as {first_path[sha]}, already loaded", 0, 0, 0))
-            continue
-        first_path[sha] = rel
-        try:
-            parsed = read_delivery(path, contract, rel)
-        except RejectedFile as exc:
-            rows = quarantine_rows(rejected_file_rows(path, contract, f"file rejected: {exc}"), lineage, "bronze")
-            quarantine.add(rows)
-            read += rows.num_rows
-            quarantined += rows.num_rows
-            loads.append(_loads_row(lineage, "rejected", str(exc), rows.num_rows, 0, rows.num_rows))
-            continue
-        rows, rejects = to_bronze(parsed, lineage)
-        bronze.add(rows)
-        quarantine.add(rejects)
-        read += parsed.rows_read
-        quarantined += rejects.num_rows
-        notes.extend(parsed.notes)
-        loads.append(_loads_row(lineage, "loaded", "; ".join(parsed.notes), parsed.rows_read, rows.num_rows,
-                                rejects.num_rows))
-    bronze.flush()
-    quarantine.flush()
-    if loads:
-        ctx.lake.append_arrow(LOADS, pa.Table.from_pylist(loads, schema=LOADS_SCHEMA))
-    if bronze.written + quarantine.written != read:
-        raise AssertionError(f"{name}: read {read} rows but wrote {bronze.written} + quarantined {quarantine.written}")
-    new_files = sum(1 for l in loads if l["status"] != "skipped_duplicate")
-    return JobResult(name=name, status="ok" if loads else "skipped", rows_read=read, rows_written=bronze.written,
-                     rows_quarantined=quarantined,
-                     message=f"{new_files} new file(s), {len(loads) - new_files} duplicate(s)"
-                             + (f"; {len(notes)} note(s): {notes[0]}" if notes else ""))
+    for index, file in enumerate(files):
+        ctx.progress(index / max(len(files), 1), file.rel)
+        refused = file.refused
+        sha = ""
+        if refused is None:
+            try:
+                sha = file_sha256(file.path)
+            except OSError as exc:
+                refused = f"could not be read ({exc.__class__.__name__}: {exc.strerror})"
+        if (file.rel, sha) in known_pairs:
+            continue  # this very file (or this very refusal) has its load line already
+        # Stamped now, not at the run's start: silver reads rows newer than its watermark,
+        # so rows must never land older than rows already landed (a landing that waited
+        # for the lease, or the next batch of this one while silver reads the first).
+        lineage = Lineage(contract.name, file.rel, sha, contract.period_of(Path(file.path).name),
+                          datetime.now(timezone.utc), ctx.run_id)
+        if refused is not None:
+            status, load = "refused", _loads_row(lineage, "refused", f"{file.rel} {refused}", 0, 0, 0)
+            batch.add(load)
+        elif sha in first_path:
+            status = "skipped_duplicate"
+            batch.add(_loads_row(lineage, status, f"{file.rel}: same bytes as {first_path[sha]}, already loaded",
+                                 0, 0, 0))
+        else:
+            first_path[sha] = file.rel
+            try:
+                parsed = read_delivery(file.path, contract, file.rel)
+            except RejectedFile as exc:
+                rows = quarantine_rows(rejected_file_rows(file.path, contract, f"file rejected: {exc}"), lineage,
+                                       "bronze")
+                status = "rejected"
+                batch.add(_loads_row(lineage, status, str(exc), rows.num_rows, 0, rows.num_rows), quarantine=rows)
+                read += rows.num_rows
+                quarantined += rows.num_rows
+            else:
+                rows, rejects = to_bronze(parsed, lineage)
+                status = "loaded"
+                batch.add(_loads_row(lineage, status, "; ".join(parsed.notes), parsed.rows_read, rows.num_rows,
+                                     rejects.num_rows), bronze=rows, quarantine=rejects)
+                read += parsed.rows_read
+                quarantined += rejects.num_rows
+                notes.extend(parsed.notes)
+        statuses[status] = statuses.get(status, 0) + 1
+    batch.commit()
+    written = batch.written
+    if written["bronze"] + written["quarantine"] != read:
+        raise AssertionError(f"{name}: read {read} rows but wrote {written['bronze']} + quarantined "
+                             f"{written['quarantine']}")
+    new_files = statuses.get("loaded", 0) + statuses.get("rejected", 0)
+    message = f"{new_files} new file(s), {statuses.get('skipped_duplicate', 0)} duplicate(s)"
+    if statuses.get("refused"):
+        message += f", {statuses['refused']} path(s) refused (see workbench.loads)"
+    if removed or dead_runs:
+        message += (f"; repaired an interrupted landing: removed {removed} row(s) without a load line "
+                    f"(run {', '.join(dead_runs)}) and landed their files again")
+    if notes:
+        message += f"; {len(notes)} note(s): {notes[0]}"
+    return JobResult(name=name, status="ok" if written["loads"] or removed else "skipped", rows_read=read,
+                     rows_written=written["bronze"], rows_quarantined=quarantined, message=message)
 
 
 def _job(contract: SourceContract) -> Job:

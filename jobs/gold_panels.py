@@ -18,8 +18,11 @@ rewrites only the months whose silver inputs changed since the last build.
 
 from __future__ import annotations
 
-from datetime import date
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
 
+import pyarrow as pa
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -32,6 +35,14 @@ MONTHLY_INPUTS = ("silver.vat_monthly", "silver.social_insurance_monthly", "silv
 
 
 # ---- pure transforms ------------------------------------------------------------
+
+def exact_sum(column: str) -> F.Column:
+    """Sum of a double column that does not depend on the order rows arrive in: a double
+    sum does (the engine adds partitions in whatever order they finish), so a rebuild of
+    unchanged inputs moved totals in the 15th digit. Amounts and kWh carry at most a few
+    decimals, so the sum is taken exactly in decimal and rounded to a double once."""
+    return F.sum(F.col(column).cast("decimal(38,6)")).cast("double")
+
 
 def unique_name_keys(enterprises: DataFrame) -> DataFrame:
     """Name keys that identify exactly one enterprise (a shared key links nothing)."""
@@ -101,7 +112,7 @@ def enterprise_month(enterprises: DataFrame, months: tuple[date, date], vat: Dat
     survey_m = survey.select("credit_code", "period", F.col("revenue").cast("double").alias("survey_revenue"),
                              F.col("employment").alias("survey_employment")) if survey is not None else None
     elec = linked(electricity, "electricity", "account_id")
-    elec_m = elec.groupBy("credit_code", "period").agg(F.sum("kwh").alias("electricity_kwh")) \
+    elec_m = elec.groupBy("credit_code", "period").agg(exact_sum("kwh").alias("electricity_kwh")) \
         if elec is not None else None
     card = linked(cards, "card_merchants", "merchant_id")
     card_m = card.groupBy("credit_code", F.col("month").alias("period")).agg(
@@ -124,12 +135,12 @@ def area_industry_month(panel: DataFrame) -> DataFrame:
     return panel.groupBy("county_code", "township_code", "industry_section", "period").agg(
         F.count(F.lit(1)).alias("enterprises"),
         F.sum(F.col("has_survey").cast("int")).alias("survey_respondents"),
-        F.sum("vat_sales").alias("vat_sales"),
+        exact_sum("vat_sales").alias("vat_sales"),
         F.sum("si_headcount").alias("si_headcount"),
-        F.sum("survey_revenue").alias("survey_revenue"),
+        exact_sum("survey_revenue").alias("survey_revenue"),
         F.sum("survey_employment").alias("survey_employment"),
-        F.sum("electricity_kwh").alias("electricity_kwh"),
-        F.sum("card_amount").alias("card_amount"),
+        exact_sum("electricity_kwh").alias("electricity_kwh"),
+        exact_sum("card_amount").alias("card_amount"),
         F.sum("job_ad_vacancies").alias("job_ad_vacancies"),
     )
 
@@ -164,7 +175,7 @@ def indicators(vat, si, electricity, cards, merchants, job_ads, prices) -> DataF
             F.sum("insured_headcount").alias("value")), "social_insurance_headcount", "persons", 25))
     if electricity is not None:
         parts.append(_indicator(electricity.groupBy(F.col("period").alias("month")).agg(
-            F.sum("kwh").alias("value")), "electricity_kwh_total", "kWh", 10))
+            exact_sum("kwh").alias("value")), "electricity_kwh_total", "kWh", 10))
     if cards is not None:
         parts.append(_indicator(cards.groupBy("month").agg(F.sum("txn_amount").alias("value")),
                                 "card_spending_total", "yuan", 2))
@@ -196,21 +207,91 @@ def _maybe(ctx: JobContext, name: str) -> DataFrame | None:
     return ctx.lake.read(name) if ctx.lake.exists(name) else None
 
 
+# Full rebuilds (links, indicators, targets) are skipped when every input table is at the
+# Delta version the last build read: a re-run with no new delivery then writes no new
+# version, and keeps the values, run ids and vintages readers already have.
+BUILD_INPUTS = "workbench.build_inputs"
+BUILD_INPUTS_SCHEMA = pa.schema([("job", pa.string()), ("inputs", pa.string()), ("run_id", pa.string()),
+                                 ("built_at", pa.timestamp("us", tz="UTC"))])
+
+
+@dataclass(frozen=True)
+class InputVersions:
+    """The Delta version of each input table a build reads (None: the table does not exist)."""
+
+    job: str
+    versions: dict[str, int | None]
+
+    @classmethod
+    def of(cls, ctx: JobContext, job: str, names: tuple[str, ...]) -> "InputVersions":
+        return cls(job, {n: ctx.lake.version(n) if ctx.lake.exists(n) else None for n in names})
+
+    def read(self, ctx: JobContext, name: str) -> DataFrame | None:
+        """The input pinned at the version recorded here, so what is recorded is what was read."""
+        version = self.versions[name]
+        return None if version is None else ctx.lake.read(name, version)
+
+    def as_json(self) -> str:
+        return json.dumps(self.versions, sort_keys=True)
+
+    def built_before(self, ctx: JobContext, outputs: tuple[str, ...]) -> bool:
+        """True when the last recorded build of this job read exactly these versions."""
+        if not ctx.lake.exists(BUILD_INPUTS) or not all(ctx.lake.exists(o) for o in outputs):
+            return False
+        rows = [r for r in ctx.lake.read_arrow(BUILD_INPUTS, ["job", "inputs", "built_at"]).to_pylist()
+                if r["job"] == self.job]
+        return bool(rows) and max(rows, key=lambda r: r["built_at"])["inputs"] == self.as_json()
+
+    def record(self, ctx: JobContext) -> None:
+        ctx.lake.append_arrow(BUILD_INPUTS, pa.Table.from_pylist(
+            [{"job": self.job, "inputs": self.as_json(), "run_id": ctx.run_id,
+              "built_at": datetime.now(timezone.utc)}], schema=BUILD_INPUTS_SCHEMA))
+
+
+def _unchanged(job: str) -> JobResult:
+    return JobResult(job, "skipped", message="inputs unchanged since the last build")
+
+
+LINK_INPUTS = ("silver.enterprises", "silver.social_insurance_monthly", "silver.electricity_monthly",
+               "silver.card_merchants", "silver.job_ads")
+INDICATOR_INPUTS = ("silver.vat_monthly", "silver.social_insurance_monthly", "silver.electricity_monthly",
+                    "silver.card_daily", "silver.card_merchants", "silver.job_ads", "silver.prices_daily",
+                    "gold.enterprise_month")
+
+
+def keep_link_run_ids(links: DataFrame, previous: DataFrame | None) -> DataFrame:
+    """A link that already existed keeps the run id that made it, so ``linked_run_id``
+    names that run rather than the latest one to rebuild the table."""
+    if previous is None:
+        return links
+    keys = ["source", "record_id", "credit_code", "method"]
+    old = previous.filter(F.col("method").isin(*DETERMINISTIC)).select(
+        *keys, F.col("linked_run_id").alias("_previous_run_id"))
+    return links.join(old, keys, "left").withColumn(
+        "linked_run_id", F.coalesce("_previous_run_id", "linked_run_id")).drop("_previous_run_id")
+
+
 def build_links(ctx: JobContext) -> JobResult:
-    enterprises = _maybe(ctx, "silver.enterprises")
+    inputs = InputVersions.of(ctx, "silver_links", LINK_INPUTS)
+    enterprises = inputs.read(ctx, "silver.enterprises")
     if enterprises is None:
         return JobResult("silver_links", "skipped", message="silver.enterprises does not exist yet")
-    links = deterministic_links(enterprises, _maybe(ctx, "silver.social_insurance_monthly"),
-                                _maybe(ctx, "silver.electricity_monthly"), _maybe(ctx, "silver.card_merchants"),
-                                _maybe(ctx, "silver.job_ads"))
+    if inputs.built_before(ctx, ("silver.links",)):
+        return _unchanged("silver_links")
+    links = deterministic_links(enterprises, inputs.read(ctx, "silver.social_insurance_monthly"),
+                                inputs.read(ctx, "silver.electricity_monthly"),
+                                inputs.read(ctx, "silver.card_merchants"), inputs.read(ctx, "silver.job_ads"))
     if links is None:
         return JobResult("silver_links", "skipped", message="no source to link yet")
     links = links.withColumn("linked_run_id", F.lit(ctx.run_id))
     methods = ", ".join(f"'{m}'" for m in DETERMINISTIC)
     if ctx.lake.exists("silver.links"):
-        ctx.lake.write("silver.links", links, mode="overwrite", replace_where=f"method IN ({methods})")
+        previous = ctx.lake.read("silver.links", ctx.lake.version("silver.links"))
+        ctx.lake.write("silver.links", keep_link_run_ids(links, previous), mode="overwrite",
+                       replace_where=f"method IN ({methods})")
     else:
         ctx.lake.write("silver.links", links)
+    inputs.record(ctx)
     counts = {r["source"]: r["n"] for r in ctx.lake.read("silver.links").groupBy("source").agg(
         F.count(F.lit(1)).alias("n")).collect()}
     return JobResult("silver_links", "ok", rows_written=sum(counts.values()),
@@ -277,41 +358,43 @@ def build_panels(ctx: JobContext) -> JobResult:
 
 
 def build_indicators(ctx: JobContext) -> JobResult:
-    table = indicators(_maybe(ctx, "silver.vat_monthly"), _maybe(ctx, "silver.social_insurance_monthly"),
-                       _maybe(ctx, "silver.electricity_monthly"), _maybe(ctx, "silver.card_daily"),
-                       _maybe(ctx, "silver.card_merchants"), _maybe(ctx, "silver.job_ads"),
-                       _maybe(ctx, "silver.prices_daily"))
+    inputs = InputVersions.of(ctx, "gold_indicators_monthly", INDICATOR_INPUTS)
+    if inputs.built_before(ctx, ("gold.indicators_monthly",)):
+        return _unchanged("gold_indicators_monthly")
+    table = indicators(*(inputs.read(ctx, n) for n in INDICATOR_INPUTS[:-1]))
     if table is None:
         return JobResult("gold_indicators_monthly", "skipped", message="no indicator source in silver yet")
-    panel = _maybe(ctx, "gold.enterprise_month")
+    panel = inputs.read(ctx, "gold.enterprise_month")
     if panel is not None:  # firm-level indicators for nowcasting (workbench.methods.nowcast.indicators)
         from workbench.methods.nowcast.indicators import retail_electricity_index
 
         table = table.unionByName(retail_electricity_index(panel))
     ctx.lake.write("gold.indicators_monthly", table, mode="overwrite")
+    inputs.record(ctx)
     return JobResult("gold_indicators_monthly", "ok", rows_written=ctx.lake.row_count("gold.indicators_monthly"))
 
 
 def build_targets(ctx: JobContext) -> JobResult:
-    official = _maybe(ctx, "silver.official_series")
+    inputs = InputVersions.of(ctx, "gold_targets", ("silver.official_series",))
+    official = inputs.read(ctx, "silver.official_series")
     if official is None:
         return JobResult("gold_targets", "skipped", message="silver.official_series does not exist yet")
+    if inputs.built_before(ctx, ("gold.targets",)):
+        return _unchanged("gold_targets")
     targets = official.select("series", "area_code", "ref_period", "release_date", "vintage", "value", "unit")
     ctx.lake.write("gold.targets", targets, mode="overwrite")
+    inputs.record(ctx)
     return JobResult("gold_targets", "ok", rows_written=ctx.lake.row_count("gold.targets"))
 
 
 JOBS = [
     Job(JobSpec("silver_links", "silver", "Deterministic links: credit codes and unambiguous name keys",
-                ("silver.enterprises", "silver.social_insurance_monthly", "silver.electricity_monthly",
-                 "silver.card_merchants", "silver.job_ads"), ("silver.links",)), build_links),
+                LINK_INPUTS, ("silver.links",)), build_links),
     Job(JobSpec("gold_enterprise_month", "gold", "Enterprise x month panel and area x industry x month totals",
                 ("silver.enterprises", *MONTHLY_INPUTS, "silver.links"),
                 ("gold.enterprise_month", "gold.area_industry_month")), build_panels),
     Job(JobSpec("gold_indicators_monthly", "gold", "City-level monthly indicators with availability dates",
-                ("silver.vat_monthly", "silver.social_insurance_monthly", "silver.electricity_monthly",
-                 "silver.card_daily", "silver.job_ads", "silver.prices_daily", "gold.enterprise_month"),
-                ("gold.indicators_monthly",)),
+                INDICATOR_INPUTS, ("gold.indicators_monthly",)),
         build_indicators),
     Job(JobSpec("gold_targets", "gold", "Published official series with vintages", ("silver.official_series",),
                 ("gold.targets",)), build_targets),

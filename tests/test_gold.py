@@ -77,3 +77,16 @@ def test_new_month_rewrites_only_that_month(env):
     again = run_all(lake, settings)
     assert again["gold_enterprise_month"].status == "skipped"
     assert lake.row_count("gold.enterprise_month") == 3
+
+
+def test_exact_sum_does_not_depend_on_row_order(spark):
+    """A double sum does: (1e16 + 1) - 1e16 is 0 in doubles, 1 in any other order. Totals
+    in gold must not move when a rebuild reads the same rows in another order."""
+    from jobs.gold_panels import exact_sum
+
+    orders = ([1e16, 1.0, -1e16, 0.1], [-1e16, 1e16, 1.0, 0.1], [0.1, 1.0, 1e16, -1e16])
+    sums = set()
+    for values in orders:
+        df = spark.createDataFrame([(v,) for v in values], "kwh double").repartition(1)
+        sums.add(df.agg(exact_sum("kwh").alias("total")).collect()[0]["total"])
+    assert sums == {1.1}  # exact: 1e16 - 1e16 + 1.0 + 0.1, rounded to a double once

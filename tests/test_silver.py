@@ -122,3 +122,26 @@ def test_a_quote_belongs_to_the_citys_calendar_day_not_the_utc_day(spark):
     # 05:57 Beijing on 1 January is 21:57 UTC on 31 December: still a January quote
     assert [str(d) for d in got["price_date"]] == ["2021-01-01", "2021-01-31"]
     assert [str(m) for m in got["month"]] == ["2021-01-01", "2021-01-01"]
+
+
+def test_non_finite_prices_are_quarantined_with_the_field_named(env):
+    """'1e999' (and inf, NaN) cast to a double, but no price is infinite: before, 1e999
+    reached silver.prices_daily as inf."""
+    import json
+
+    out, lake, settings = env
+    quote = {"scraped_at": "2024-01-05T10:00:00+08:00", "retailer": "r1", "product_name": "米"}
+    lines = [json.dumps({**quote, "product_id": "p1", "price": 12.5}),
+             '{"scraped_at": "2024-01-05T10:00:00+08:00", "retailer": "r1", "product_name": "米", '
+             '"product_id": "p2", "price": 1e999}',
+             json.dumps({**quote, "product_id": "p3", "price": "NaN"}),
+             json.dumps({**quote, "product_id": "p4", "price": "-Infinity", "list_price": 3})]
+    deliver(out, "prices/prices_2024-01.jsonl", "\n".join(lines) + "\n")
+    run(lake, settings, "bronze_prices", "silver_prices_daily")
+    silver = lake.read("silver.prices_daily").toPandas()
+    assert silver["product_id"].tolist() == ["p1"] and silver["price"].tolist() == [12.5]
+    bad = lake.read("quarantine.prices").filter("stage = 'silver'").orderBy("_row_number").toPandas()
+    assert bad["_row_number"].tolist() == [2, 3, 4]
+    assert all("field price (price):" in r and "is not a valid finite number" in r for r in bad["reason"]), \
+        bad["reason"].tolist()
+    assert "prices/prices_2024-01.jsonl row 2" in bad["reason"][0]

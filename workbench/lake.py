@@ -567,3 +567,27 @@ class Lake:
                         partition_by=list(partition_by) if partition_by else None)
         self._mark_append_only(name)
         return self.version(name)
+
+    # ---- landing primitives (delta-rs; used by the bronze jobs) -------------------
+
+    def read_arrow(self, name: str, columns: Sequence[str]) -> pa.Table:
+        """Columns of the latest version as Arrow, through delta-rs: for small lineage
+        lookups by jobs that otherwise never need the engine."""
+        return self._delta(name).to_pyarrow_table(columns=list(columns))
+
+    def distinct_values(self, name: str, columns: Sequence[str]) -> set[tuple]:
+        """Distinct tuples of *columns* in the latest version, scanned batch by batch through
+        delta-rs, so memory holds the distinct values rather than every row."""
+        seen: set[tuple] = set()
+        for batch in self._delta(name).to_pyarrow_dataset().to_batches(columns=list(columns)):
+            keys = pa.Table.from_batches([batch]).group_by(list(columns)).aggregate([])
+            seen.update(zip(*(keys.column(c).to_pylist() for c in columns)))
+        return seen
+
+    def delete_where(self, name: str, predicate: str) -> int:
+        """Delete the rows matching *predicate* (delta-rs SQL) in one commit; returns the
+        rows deleted. Refused on append-only tables, whose rows are a record."""
+        if is_append_only(name):
+            raise AppendOnlyError(f"{name} is append-only: its rows are a record that is never deleted")
+        metrics = self._delta(name).delete(predicate)
+        return int(metrics.get("num_deleted_rows", 0) or 0)

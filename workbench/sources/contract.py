@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import re
 import tomllib
+from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -73,6 +74,9 @@ class SourceContract:
         for col in self.columns:
             for h in (col.header, *col.aliases):
                 lookup[h] = col.name
+        twice = sorted(h for h, n in Counter(headers).items() if n > 1)
+        if twice:
+            raise RejectedFile(f"{file}: header(s) {twice} appear more than once")
         mapping: dict[str, str] = {}
         unknown = []
         for raw in headers:
@@ -124,6 +128,10 @@ def _build(name: str, raw: dict) -> SourceContract:
         )
     except KeyError as exc:
         raise ContractError(f"{SOURCES_FILE}: [{name}] lacks {exc.args[0]!r}") from None
+    folder = Path(contract.folder)
+    if folder.is_absolute() or ".." in folder.parts:
+        raise ContractError(f"{SOURCES_FILE}: [{name}].folder {contract.folder!r} must be a folder inside the "
+                            "delivery root (relative, without '..')")
     if contract.format not in FORMATS:
         raise ContractError(f"{SOURCES_FILE}: [{name}].format {contract.format!r}; allowed: {', '.join(FORMATS)}")
     for col in columns:

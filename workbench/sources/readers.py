@@ -7,7 +7,11 @@ quarantine, and the row number must be the one a person sees in the file
 (header = row 1, as in Excel).
 
 Every reader returns a :class:`ParsedFile` whose ``rows_read`` equals the rows in
-``table`` plus the rows in ``quarantine``; the bronze job checks that.
+``table`` plus the rows in ``quarantine``; the bronze job checks that. A file that
+cannot be read at all, however malformed or hostile (another encoding, a JSON line
+nested a hundred thousand deep, nested Parquet columns, random bytes), raises
+:class:`RejectedFile` naming the file and the reason, never another exception: one
+bad file must not stop the good files delivered beside it.
 """
 
 from __future__ import annotations
@@ -29,6 +33,11 @@ from workbench.sources.contract import RejectedFile, SourceContract
 
 ROW_NUMBER = "_row_number"
 _ALTERNATE_ENCODING = {"utf-8": "gbk", "gbk": "utf-8"}
+# A byte-order mark says the encoding outright; UTF-16 text decodes as neither UTF-8
+# nor GBK line by line, so without this the whole file would be undecodable.
+_BOMS = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
+         (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+REASON_LIMIT = 300  # characters of an underlying error kept in a reason
 
 
 @dataclass
@@ -70,6 +79,15 @@ def _decode(raw: bytes, encoding: str, file: str, parsed: ParsedFile) -> tuple[s
         return raw.decode(encoding), {}
     except UnicodeDecodeError:
         pass
+    for bom, bom_encoding in _BOMS:
+        if raw.startswith(bom):
+            try:
+                text = raw.decode(bom_encoding)
+            except UnicodeDecodeError:
+                break
+            parsed.notes.append(f"{file}: delivered in {bom_encoding.upper()} (byte-order mark), "
+                                f"contract says {encoding.upper()}; transcoded")
+            return text, {}
     other = _ALTERNATE_ENCODING.get(encoding.lower())
     if other:
         try:
@@ -97,7 +115,9 @@ def read_csv(path: str, contract: SourceContract, file: str) -> ParsedFile:
     text = text.lstrip("\ufeff")
     if not text.strip():
         raise RejectedFile(f"{file}: the file is empty")
-    header = next(csv.reader(io.StringIO(text.split("\n", 1)[0])))
+    header = next(csv.reader(io.StringIO(text.split("\n", 1)[0])), [])
+    if not any(h.strip() for h in header):
+        raise RejectedFile(f"{file}: the first line (the header) is empty or not readable as {contract.encoding.upper()}")
     mapping = contract.map_headers(header, file)
     invalid: dict[int, tuple[str, str]] = {}
 
@@ -172,7 +192,7 @@ def read_xlsx(path: str, contract: SourceContract, file: str) -> ParsedFile:
         sheet = CalamineWorkbook.from_path(path).get_sheet_by_index(0)
         rows = sheet.to_python(skip_empty_area=False)
     except Exception as exc:  # noqa: BLE001 - a corrupt workbook is rejected whole
-        raise RejectedFile(f"{file}: not a readable Excel workbook ({exc})") from None
+        raise RejectedFile(f"{file}: not a readable Excel workbook ({_short(exc)})") from None
     if not rows:
         raise RejectedFile(f"{file}: the workbook's first sheet is empty")
     header = [str(h) if h is not None else "" for h in rows[0]]
@@ -212,7 +232,7 @@ def _json_text(value: object) -> str | None:
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return repr(value)
-    return json.dumps(value, ensure_ascii=False)
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def read_jsonl(path: str, contract: SourceContract, file: str) -> ParsedFile:
@@ -227,9 +247,11 @@ def read_jsonl(path: str, contract: SourceContract, file: str) -> ParsedFile:
                 continue  # a blank line is not a record
             try:
                 record = json.loads(line.decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            except (ValueError, RecursionError) as exc:
+                # ValueError covers bad JSON, bad UTF-8 and integers past Python's digit limit;
+                # RecursionError a line nested deeper than the parser's stack.
                 parsed.quarantine.append({"row_number": number, "raw_text": line.decode("utf-8", "replace"),
-                                          "reason": f"{file} row {number}: not valid JSON ({exc.__class__.__name__}: {exc})"})
+                                          "reason": f"{file} row {number}: not valid JSON ({_short(exc)})"})
                 continue
             if not isinstance(record, dict):
                 parsed.quarantine.append({"row_number": number, "raw_text": line.decode("utf-8", "replace"),
@@ -251,13 +273,39 @@ def read_jsonl(path: str, contract: SourceContract, file: str) -> ParsedFile:
 
 # ---- Parquet -----------------------------------------------------------------
 
+def _arrow_text(column: pa.ChunkedArray) -> pa.Array:
+    """A delivered Parquet column as text. Lists, structs and maps become JSON, bytes that
+    are not UTF-8 their hex: bronze keeps what was delivered, typing happens in silver."""
+    column = column.combine_chunks()
+    try:
+        return column.cast(pa.string())
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
+        pass
+
+    def text(value: object) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, bytes):
+            try:
+                return value.decode("utf-8")
+            except UnicodeDecodeError:
+                return value.hex()
+        if isinstance(value, str):
+            return value
+        return json.dumps(value, ensure_ascii=False, default=str)
+
+    return pa.array([text(v) for v in column.to_pylist()], pa.string())
+
+
 def read_parquet(path: str, contract: SourceContract, file: str) -> ParsedFile:
     try:
         table = pq.read_table(path)
     except Exception as exc:  # noqa: BLE001
-        raise RejectedFile(f"{file}: not a readable Parquet file ({exc})") from None
+        raise RejectedFile(f"{file}: not a readable Parquet file ({_short(exc)})") from None
+    if len(set(table.column_names)) != len(table.column_names):
+        raise RejectedFile(f"{file}: the Parquet file names a column twice: {table.column_names}")
     mapping = contract.map_headers(table.column_names, file)
-    columns = {col: table.column(h).combine_chunks() for h, col in mapping.items()}
+    columns = {col: _arrow_text(table.column(h)) for h, col in mapping.items()}
     parsed = ParsedFile(table=_conform(columns, list(range(1, table.num_rows + 1)), contract))
     parsed.rows_read = table.num_rows
     return parsed
@@ -266,8 +314,22 @@ def read_parquet(path: str, contract: SourceContract, file: str) -> ParsedFile:
 READERS = {"csv": read_csv, "xlsx": read_xlsx, "jsonl": read_jsonl, "parquet": read_parquet}
 
 
+def _short(exc: BaseException) -> str:
+    """An error as a bounded reason: some parsers quote whole lines of the file."""
+    text = f"{exc.__class__.__name__}: {exc}"
+    return text if len(text) <= REASON_LIMIT else text[:REASON_LIMIT] + "..."
+
+
 def read_delivery(path: str, contract: SourceContract, file: str | None = None) -> ParsedFile:
-    """Parse one delivered file; raises RejectedFile when nothing in it can be used."""
-    parsed = READERS[contract.format](path, contract, file or path)
-    assert parsed.rows_read == parsed.table.num_rows + len(parsed.quarantine), "reader lost rows"
+    """Parse one delivered file; raises RejectedFile, and only RejectedFile, when it cannot be used."""
+    name = file or path
+    try:
+        parsed = READERS[contract.format](path, contract, name)
+    except RejectedFile:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any malformed file is rejected, never fatal (RecursionError included)
+        raise RejectedFile(f"{name}: not readable as {contract.format} ({_short(exc)})") from None
+    if parsed.rows_read != parsed.table.num_rows + len(parsed.quarantine):
+        raise RejectedFile(f"{name}: the {contract.format} reader accounted for {parsed.table.num_rows} + "
+                           f"{len(parsed.quarantine)} of {parsed.rows_read} rows")
     return parsed

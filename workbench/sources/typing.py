@@ -7,6 +7,8 @@ stops the job or a null that hides the problem.
 
 from __future__ import annotations
 
+import sys
+
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
@@ -34,7 +36,11 @@ def typed_value(spec: ColumnSpec, raw: Column) -> Column:
     if spec.type == "decimal":
         return number.try_cast("decimal(18,2)")
     if spec.type == "double":
-        return number.try_cast("double")
+        # '1e999', 'inf' and 'NaN' all cast to a double, but no delivered quantity is
+        # infinite or not a number: they would poison every sum downstream. NaN compares
+        # above every number in Spark, so this one range test refuses all three.
+        value = number.try_cast("double")
+        return F.when(value.between(-sys.float_info.max, sys.float_info.max), value)
     if spec.type == "date":
         return _date(text, ("yyyy-MM-dd", "yyyy/MM/dd", "yyyyMMdd"))
     if spec.type == "month":
@@ -53,7 +59,8 @@ def type_columns(bronze: DataFrame, contract: SourceContract) -> DataFrame:
         typed.append(value.alias(spec.name))
         failed = F.when(
             _clean(raw).isNotNull() & value.isNull(),
-            F.concat(F.lit(f"field {spec.header} ({spec.name}): "), F.lit("'"), F.trim(raw), F.lit(f"' is not a valid {spec.type}")),
+            F.concat(F.lit(f"field {spec.header} ({spec.name}): "), F.lit("'"), F.trim(raw),
+                     F.lit(f"' is not a valid {'finite number' if spec.type == 'double' else spec.type}")),
         )
         errors.append(failed)
         if spec.required:
