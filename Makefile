@@ -27,6 +27,8 @@ $(CLUSTER_STAMP): requirements-cluster.txt
 	$(PYTHON) -m venv $(CLUSTER_VENV)
 	$(CLUSTER_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(CLUSTER_VENV)/bin/python -m pip install --quiet -r requirements-cluster.txt
+	# an older Spark Connect client, for the version-mismatch test only (never on a path by default)
+	$(CLUSTER_VENV)/bin/python -m pip install --quiet --no-deps --target $(CLUSTER_VENV)/client-4.1 pyspark-client==4.1.3
 	touch $(CLUSTER_STAMP)
 
 cluster-deps:

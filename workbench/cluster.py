@@ -244,13 +244,7 @@ class Cluster:
             self._save(state)
             self._wait("Spark master", lambda: _listening(state.master_port), 120, pid, self.log("master"))
             for n in range(1, WORKERS + 1):
-                name = f"worker{n}"
-                pid = self._spawn(name, [spark_class, "org.apache.spark.deploy.worker.Worker", "--host", HOST,
-                                         "--cores", str(WORKER_CORES), "--memory", WORKER_MEMORY,
-                                         "--webui-port", str(_free_port()),
-                                         "--work-dir", str(self.state_dir / "work" / name), state.master_url], env)
-                state.pids[name] = pid
-                self._save(state)
+                self._start_worker(f"worker{n}", home, state)
             self._wait(f"{WORKERS} workers registered with the master", lambda: self.workers_alive() >= WORKERS,
                        120, state.pids["master"], self.log("master"))
             # spark-submit sizes the Connect server, like a daemon, from SPARK_DAEMON_MEMORY
@@ -263,6 +257,27 @@ class Cluster:
             self.down()
             raise
         return state
+
+    def _start_worker(self, name: str, home: Path, state: ClusterState) -> int:
+        pid = self._spawn(name, [str(home / "bin" / "spark-class"), "org.apache.spark.deploy.worker.Worker",
+                                 "--host", HOST, "--cores", str(WORKER_CORES), "--memory", WORKER_MEMORY,
+                                 "--webui-port", str(_free_port()),
+                                 "--work-dir", str(self.state_dir / "work" / name), state.master_url],
+                          self._env(home))
+        state.pids[name] = pid
+        self._save(state)
+        return pid
+
+    def restart_worker(self, name: str, timeout: float = 120.0) -> int:
+        """Start a stopped (or killed) worker again and wait until the master counts it."""
+        state = self.state()
+        if state is None:
+            raise ClusterError(f"no cluster recorded in {self._state_file}")
+        if name in state.pids and _alive(state.pids[name]):
+            return state.pids[name]
+        pid = self._start_worker(name, spark_home(), state)
+        self._wait(f"{name} registered again", lambda: self.workers_alive() >= WORKERS, timeout, pid, self.log(name))
+        return pid
 
     def _connect_command(self, home: Path, state: ClusterState) -> list[str]:
         local_dir = self.state_dir / "local"
