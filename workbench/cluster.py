@@ -237,9 +237,11 @@ class Cluster:
         (self.state_dir / "work").mkdir(parents=True, exist_ok=True)
         self._save(state)
         try:
+            # the master's REST submission server would take the fixed port 6066: not needed
+            master_env = {**env, "SPARK_MASTER_OPTS": "-Dspark.master.rest.enabled=false"}
             pid = self._spawn("master", [spark_class, "org.apache.spark.deploy.master.Master", "--host", HOST,
                                          "--port", str(state.master_port),
-                                         "--webui-port", str(state.master_ui_port)], env)
+                                         "--webui-port", str(state.master_ui_port)], master_env)
             state.pids["master"] = pid
             self._save(state)
             self._wait("Spark master", lambda: _listening(state.master_port), 120, pid, self.log("master"))
@@ -298,6 +300,10 @@ class Cluster:
             "spark.pyspark.python": self.python,
             "spark.executorEnv.PYTHONPATH": str(REPO),
             "spark.ui.enabled": "false",
+            # sized for two cores, not a production cluster: the repository's 200 shuffle
+            # partitions and Delta's 50 log-replay tasks per snapshot are mostly scheduling here
+            "spark.sql.shuffle.partitions": "4",
+            "spark.databricks.delta.snapshotPartitions": "2",
         }
         cmd = [str(home / "bin" / "spark-submit"), "--master", state.master_url,
                "--class", "org.apache.spark.sql.connect.service.SparkConnectServer",
