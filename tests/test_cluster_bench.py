@@ -6,6 +6,11 @@ import importlib.util
 import os
 from pathlib import Path
 
+import pytest
+
+# the first test here may start the cluster (and build the demo lakes): minutes, not seconds
+pytestmark = pytest.mark.timeout(2400)
+
 BENCH = Path(__file__).resolve().parent.parent / "bench" / "engine.py"
 
 

@@ -16,6 +16,9 @@ from workbench.cluster import CLUSTER_VENV, SPARK_VERSION
 from workbench.engine import EngineError, _connect, check_versions
 from workbench.lake import Lake
 
+# the first test here may start the cluster (and build the demo lakes): minutes, not seconds
+pytestmark = pytest.mark.timeout(2400)
+
 REPO = Path(__file__).resolve().parent.parent
 OLD_CLIENT = CLUSTER_VENV / "client-4.1"   # pyspark-client 4.1.3, installed by `make cluster-deps`
 

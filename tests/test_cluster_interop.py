@@ -12,6 +12,9 @@ from deltalake import DeltaTable
 
 from workbench.lake import Lake, LakeError
 
+# the first test here may start the cluster (and build the demo lakes): minutes, not seconds
+pytestmark = pytest.mark.timeout(2400)
+
 
 def frame(spark, **columns):
     return spark.createDataFrame(pd.DataFrame(columns))

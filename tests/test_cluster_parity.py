@@ -26,6 +26,9 @@ from workbench.lake import Lake
 from workbench.pipeline import run_jobs
 from workbench.runs import registry
 
+# the first test here may start the cluster (and build the demo lakes): minutes, not seconds
+pytestmark = pytest.mark.timeout(2400)
+
 FLOAT_RTOL = 1e-9   # relative, for float columns; everything else exact
 FLOAT_ATOL = 1e-9   # absolute, for values that should be 0 and come out as 1e-13 on one engine
 STAT = User("stat", "S", ("statistician",))
