@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 8501
 
-.PHONY: install browser demo lake serve test bench clean
+.PHONY: install browser cluster-deps cluster-up cluster-down demo lake serve test bench clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,29 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+## The local Spark cluster's own venv: full pyspark + delta-spark (requirements-cluster.txt).
+## Without Java it is not made, and the cluster tests say so as their skip reason.
+CLUSTER_VENV := .venv-cluster
+CLUSTER_STAMP := $(CLUSTER_VENV)/.installed-stamp
+
+$(CLUSTER_STAMP): requirements-cluster.txt
+	$(PYTHON) -m venv $(CLUSTER_VENV)
+	$(CLUSTER_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CLUSTER_VENV)/bin/python -m pip install --quiet -r requirements-cluster.txt
+	# an older Spark Connect client, for the version-mismatch test only (never on a path by default)
+	$(CLUSTER_VENV)/bin/python -m pip install --quiet --no-deps --target $(CLUSTER_VENV)/client-4.1 pyspark-client==4.1.3
+	touch $(CLUSTER_STAMP)
+
+cluster-deps:
+	@if command -v java >/dev/null 2>&1 || [ -n "$$JAVA_HOME" ]; then $(MAKE) --no-print-directory $(CLUSTER_STAMP); \
+	else echo "cluster-deps: no Java runtime; the Spark cluster tests will be skipped"; fi
+
+cluster-up: install cluster-deps
+	$(BIN)/workbench cluster up
+
+cluster-down: install
+	$(BIN)/workbench cluster down
 
 ## Build the demo lake and start the app on the embedded engine.
 demo: lake serve
@@ -32,7 +55,7 @@ serve: install
 browser:
 	bash .ci/provision-browser
 
-test: install browser
+test: install browser cluster-deps
 	$(BIN)/python -m pytest
 
 bench: install

@@ -1,10 +1,16 @@
 """Engine benchmark: session start and a 10-million-row write/read/aggregate/join.
 
 Prints seconds per step on the embedded Sail engine (Delta and Parquet) and the
-ratio Delta/Parquet measured in the same run. When BENCH_CLASSIC_PYTHON names a
-Python with full ``pyspark`` and Java is on PATH, the same steps run on classic
-local Spark (Parquet only: Delta jars cannot be fetched offline) and the ratio
-classic/Sail is printed. A benchmark, not a test: run ``python bench/engine.py``.
+ratio Delta/Parquet measured in the same run. Where Java and the cluster's venv
+(``make cluster-deps``) are there, the same steps on Delta also run, in the same run,
+
+* on the local Apache Spark cluster through Spark Connect (``workbench cluster up``:
+  master, two 1-core workers), printed as cluster/Sail ratios;
+* on classic local Spark (``local[2]``, delta-spark's ``configure_spark_with_delta_pip``)
+  in a child process of ``BENCH_CLASSIC_PYTHON`` (default: the cluster venv's Python),
+  printed as classic/Sail ratios.
+
+A benchmark, not a test: run ``python bench/engine.py``.
 """
 
 from __future__ import annotations
@@ -62,27 +68,76 @@ def sail(tmp: str) -> dict[str, dict[str, float]]:
     return results
 
 
-def classic(tmp: str) -> dict[str, float] | None:
-    python = os.environ.get("BENCH_CLASSIC_PYTHON")
+REPO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+CLUSTER_PYTHON = os.path.join(REPO, ".venv-cluster", "bin", "python")
+
+
+def classic_env() -> dict[str, str]:
+    """The environment for a classic-Spark child: this process's, less the Spark Connect
+    client's settings. pyspark-client sets SPARK_CONNECT_MODE_ENABLED when imported; a
+    child that inherits it takes full pyspark for a Connect client and stops with
+    CONNECT_URL_NOT_SET."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("SPARK_", "PYSPARK_"))}
+
+
+def classic(tmp: str, rows: int = ROWS) -> dict[str, float] | None:
+    python = os.environ.get("BENCH_CLASSIC_PYTHON") or (CLUSTER_PYTHON if os.path.exists(CLUSTER_PYTHON) else None)
     if not python or not shutil.which("java"):
         return None
     script = STEPS + r'''
 t = time.perf_counter()
+from delta import configure_spark_with_delta_pip
 from pyspark.sql import SparkSession
-spark = SparkSession.builder.master("local[2]").config("spark.sql.session.timeZone", "UTC").getOrCreate()
+builder = (SparkSession.builder.master("local[2]").config("spark.sql.session.timeZone", "UTC")
+           .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
+           .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
+           .config("spark.jars.ivy", sys.argv[3]).config("spark.ui.enabled", "false"))
+spark = configure_spark_with_delta_pip(builder).getOrCreate()
 start = time.perf_counter() - t
-res = run(spark, "parquet", sys.argv[1], int(sys.argv[2]))
+res = run(spark, "delta", sys.argv[1], int(sys.argv[2]))
 res["start"] = start
 print(json.dumps(res))
 '''
     path = os.path.join(tmp, "classic.py")
     with open(path, "w") as fh:
         fh.write(script)
-    out = subprocess.run([python, path, os.path.join(tmp, "classic"), str(ROWS)], capture_output=True, text=True)
+    sys.path.insert(0, REPO)
+    from workbench.cluster import Cluster
+
+    out = subprocess.run([python, path, os.path.join(tmp, "classic"), str(rows), str(Cluster().ivy_dir)],
+                         capture_output=True, text=True, env=classic_env())
     if out.returncode != 0:
         print("classic Spark failed:", out.stderr[-500:], file=sys.stderr)
         return None
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def cluster(tmp: str) -> dict[str, float] | None:
+    """The Delta steps on the local Spark cluster (started for the run, stopped after it)."""
+    sys.path.insert(0, REPO)
+    from workbench.cluster import Cluster, ClusterError, java_missing, spark_home
+    from workbench.engine import _connect
+
+    if java_missing():
+        return None
+    try:
+        spark_home()
+    except ClusterError:
+        return None
+    namespace: dict = {}
+    exec(STEPS, namespace)
+    running = Cluster(os.path.join(tmp, "cluster"))
+    t = time.perf_counter()
+    try:
+        state = running.up()
+        spark = _connect(state.url, remote=True)
+        start = time.perf_counter() - t
+        res = namespace["run"](spark, "delta", os.path.join(tmp, "cluster_delta"), ROWS)
+        res["start"] = start
+        spark.stop()
+        return res
+    finally:
+        running.down()
 
 
 def main() -> None:
@@ -94,13 +149,15 @@ def main() -> None:
         for step in ("write", "read", "aggregate", "join", "total"):
             d, p = res["delta"][step], res["parquet"][step]
             print(f"{step:<10} {d:>10.2f}s {p:>12.2f}s {d / p:>14.2f}")
-        cl = classic(tmp)
-        if cl is None:
-            print("classic local Spark: not run (set BENCH_CLASSIC_PYTHON to a Python with full pyspark, and have java)")
-        else:
-            print(f"classic start {cl['start']:.2f} s; ratio classic/sail start {cl['start'] / res['start']['total']:.1f}")
+        for label, other in (("cluster", cluster(tmp)), ("classic", classic(tmp))):
+            if other is None:
+                print(f"{label} Spark: not run (needs java and `make cluster-deps`)")
+                continue
+            print(f"{label} Spark start {other['start']:.2f} s; {label}/sail start "
+                  f"{other['start'] / res['start']['total']:.1f}")
             for step in ("write", "read", "aggregate", "join", "total"):
-                print(f"{step:<10} classic parquet {cl[step]:.2f}s  classic/sail-parquet {cl[step] / res['parquet'][step]:.2f}")
+                print(f"{step:<10} {label} delta {other[step]:>8.2f}s  {label}/sail-delta "
+                      f"{other[step] / res['delta'][step]:.2f}")
 
 
 if __name__ == "__main__":

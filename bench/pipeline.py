@@ -8,7 +8,11 @@ Generates the demo into a temporary folder, builds a fresh lake with
 `run_jobs("all")`, and prints each job's rows/second. The baseline, measured in
 the same run, is hashing every delivered byte once (the least any loader must
 do); the bronze total is printed as a ratio to it. A second run of all jobs
-shows the cost of an idempotent re-run. A benchmark, not a test.
+shows the cost of an idempotent re-run. Where Java and the cluster's venv are there
+(`make cluster-deps`), every job then runs again on the local Apache Spark cluster
+(`workbench cluster up`: master, two 1-core workers, Spark Connect) into a second lake,
+and each job's seconds are printed beside Sail's as a cluster/Sail ratio.
+A benchmark, not a test.
 """
 
 from __future__ import annotations
@@ -59,8 +63,46 @@ def main() -> None:
         print(f"idempotent re-run: {time.perf_counter() - t:.1f} s "
               f"({sum(r.status == 'skipped' for r in again)}/{len(again)} jobs skipped)")
         failed = [r for r in results + again if r.status == "failed"]
+        on_cluster = cluster_jobs(tmp, settings)
+        if on_cluster is None:
+            print("cluster: not run (needs java and `make cluster-deps`)")
+        else:
+            cluster_results, cluster_total = on_cluster
+            sail_seconds = {r.name: r.seconds for r in results}
+            print(f"{'job':<34} {'sail s':>8} {'cluster s':>10} {'cluster/sail':>13}")
+            for r in cluster_results:
+                base = sail_seconds.get(r.name, float("nan"))
+                print(f"{r.name:<34} {base:>8.1f} {r.seconds:>10.1f} {r.seconds / max(base, 1e-9):>13.1f}")
+            print(f"all jobs: sail {total:.1f} s, cluster {cluster_total:.1f} s = {cluster_total / total:.1f} x")
+            failed += [r for r in cluster_results if r.status == "failed"]
         for r in failed:
             print(f"FAILED {r.name}: {r.message}")
+
+
+def cluster_jobs(tmp: str, settings):
+    """Every job on the local Spark cluster into a second lake; None where it cannot run."""
+    from workbench.cluster import Cluster, ClusterError, java_missing, spark_home
+    from workbench.engine import _connect
+    from workbench.lake import Lake
+    from workbench.pipeline import run_jobs
+
+    if java_missing():
+        return None
+    try:
+        spark_home()
+    except ClusterError:
+        return None
+    running = Cluster(os.path.join(tmp, "cluster"))
+    try:
+        state = running.up()
+        spark = _connect(state.url, remote=True)
+        cluster_settings = settings.with_lake_root(os.path.join(tmp, "lake_cluster"))
+        t = time.perf_counter()
+        results = run_jobs("all", lake=Lake(cluster_settings.lake_root, spark=spark, settings=cluster_settings),
+                           settings=cluster_settings)
+        return results, time.perf_counter() - t
+    finally:
+        running.down()
 
 
 if __name__ == "__main__":

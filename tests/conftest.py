@@ -88,3 +88,38 @@ def demo_lake(spark, demo_small, tmp_path_factory):
     failed = [r for r in results if r.status == "failed"]
     assert not failed, failed[0].message
     return DemoLake(settings, lake, {r.name: r for r in results}, demo_small)
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory):
+    """A real Apache Spark cluster (master, two 1-core workers, Spark Connect with Delta), once
+    per session and stopped after it; skipped, with the reason shown, where it cannot run."""
+    from workbench.cluster import Cluster, ClusterError, java_missing, spark_home
+
+    reason = java_missing()
+    if reason:
+        pytest.skip(f"Spark cluster tests: {reason}")
+    try:
+        spark_home()
+    except ClusterError as exc:
+        if os.environ.get("CI"):
+            raise  # CI provisions the cluster (make cluster-deps): its absence is a failure there
+        pytest.skip(f"Spark cluster tests: {exc}")
+    running = Cluster(tmp_path_factory.mktemp("cluster"))
+    try:
+        running.up()
+    except ClusterError:
+        running.down()
+        raise
+    yield running
+    running.down()
+
+
+@pytest.fixture(scope="session")
+def cluster_spark(cluster):
+    """A Spark Connect session on the cluster (its own, beside the embedded engine's)."""
+    from workbench.engine import _connect
+
+    session = _connect(cluster.state().url, remote=True)
+    yield session
+    session.stop()

@@ -34,6 +34,56 @@ def _width(text: str) -> int:
     return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
 
 
+# ---- cluster ------------------------------------------------------------------
+
+def _cluster_cluster(args: argparse.Namespace):
+    from workbench.cluster import Cluster
+
+    return Cluster(args.state_dir, connect_port=getattr(args, "port", None))
+
+
+def _cluster_up(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    state = _cluster_cluster(args).up()
+    print(f"master:   {state.master_url}  (status page http://127.0.0.1:{state.master_ui_port})")
+    print(f"workers:  {', '.join(n for n in state.pids if n.startswith('worker'))}")
+    print(f"connect:  {state.url}  ({time.perf_counter() - started:.0f} s)")
+    print(f"use it:   export WORKBENCH_ENGINE_REMOTE={state.url}")
+    return 0
+
+
+def _cluster_down(args: argparse.Namespace) -> int:
+    stopped = _cluster_cluster(args).down()
+    print(f"stopped: {', '.join(stopped) if stopped else 'nothing was running'}")
+    return 0
+
+
+def _cluster_status(args: argparse.Namespace) -> int:
+    cluster = _cluster_cluster(args)
+    state = cluster.state()
+    if state is None:
+        print("no cluster recorded in", cluster.state_dir)
+        return 1
+    running = cluster.running()
+    _print_table([(name, pid, "running" if running[name] else "stopped") for name, pid in state.pids.items()],
+                 ["process", "pid", "state"])
+    print(f"workers alive at the master: {cluster.workers_alive()}; connect: {state.url}")
+    return 0 if all(running.values()) else 1
+
+
+def _add_cluster(sub: argparse._SubParsersAction) -> None:
+    cluster = sub.add_parser("cluster", help="a local Apache Spark cluster (master, 2 workers, Spark Connect)")
+    csub = cluster.add_subparsers(dest="action", required=True)
+    for name, func, text in (("up", _cluster_up, "start master, two workers and the Spark Connect server"),
+                             ("down", _cluster_down, "stop every process `up` started"),
+                             ("status", _cluster_status, "the recorded processes and whether they run")):
+        cmd = csub.add_parser(name, help=text)
+        cmd.add_argument("--state-dir", default=None, help="default: $WORKBENCH_CLUSTER_DIR or var/cluster")
+        if name == "up":
+            cmd.add_argument("--port", type=int, default=15002, help="Spark Connect port (default 15002)")
+        cmd.set_defaults(func=func)
+
+
 # ---- engine -------------------------------------------------------------------
 
 def _engine_check(args: argparse.Namespace) -> int:
@@ -319,6 +369,7 @@ def _add_api(sub: argparse._SubParsersAction) -> None:
 GROUPS: list[Callable[[argparse._SubParsersAction], None]] = [_add_engine, _add_lake, _add_demo, _add_jobs,
                                                                 _add_quality, _add_serve]
 GROUPS.append(_add_api)
+GROUPS.append(_add_cluster)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -341,12 +392,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"workbench: settings error: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # noqa: BLE001 - one clean line for users, not a traceback
+        from workbench.cluster import ClusterError
         from workbench.engine import EngineError
         from workbench.lake import LakeError
         from workbench.quality.rules import RuleError
         from workbench.quality.store import QualityError
 
-        if isinstance(exc, (EngineError, LakeError, RuleError, QualityError)):
+        if isinstance(exc, (ClusterError, EngineError, LakeError, RuleError, QualityError)):
             print(f"workbench: {exc}", file=sys.stderr)
             return 1
         raise

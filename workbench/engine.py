@@ -102,8 +102,8 @@ def _connect(url: str, remote: bool) -> "SparkSession":
     from pyspark.sql import SparkSession
 
     hint = (
-        "Check that the Spark Connect server is running (sbin/start-connect-server.sh "
-        "--properties-file spark-defaults.conf) and that host and port are right in "
+        "Check that the Spark Connect server is running (`workbench cluster up` on this machine, "
+        "or sbin/start-connect-server.sh --properties-file spark-defaults.conf on a cluster) and that host and port are right in "
         "[engine].remote of conf/workbench.toml or WORKBENCH_ENGINE_REMOTE; leave it empty "
         "to use the embedded Sail engine."
     ) if remote else "The embedded Sail engine did not answer; check that pysail is installed (make install)."
@@ -114,12 +114,44 @@ def _connect(url: str, remote: bool) -> "SparkSession":
         # create(), not getOrCreate(): the latter hands back any existing session,
         # whatever address it was built for.
         session = SparkSession.builder.remote(url).create()
+        # the version first: other requests of a mismatched client fail with obscure errors
+        check_versions(client_version(), session.version, url)
         for key, value in SESSION_CONF.items():
             session.conf.set(key, value)
         session.sql("SELECT 1").collect()
+    except EngineError:
+        raise
     except Exception as exc:  # noqa: BLE001 - grpc and pyspark raise many kinds
-        raise EngineError(f"could not connect to Spark Connect at {url}: {str(exc).splitlines()[0]}. {hint}") from exc
+        raise EngineError(f"could not connect to Spark Connect at {url} with pyspark-client {client_version()}: "
+                          f"{str(exc).splitlines()[0]}. {hint}") from exc
     return session
+
+
+def client_version() -> str:
+    """The Spark Connect client's version (``pyspark-client`` in requirements.txt)."""
+    import pyspark
+
+    return pyspark.__version__
+
+
+def _major_minor(version: str) -> tuple[int, int] | None:
+    match = re.match(r"^(\d+)\.(\d+)", version)
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def check_versions(client: str, server: str, url: str) -> None:
+    """Refuse a client and server of different Spark feature versions (major.minor).
+
+    A newer client sends plan fields an older server rejects, often with an error that
+    names neither version; saying so up front tells the user what to change and where.
+    """
+    if _major_minor(client) == _major_minor(server) and _major_minor(client) is not None:
+        return
+    raise EngineError(
+        f"Spark Connect client and server versions differ: pyspark-client {client} (requirements.txt, "
+        f"or requirements-cluster.txt's venv) against Spark {server} at {url}. Install pyspark-client of "
+        f"the server's version (pip install 'pyspark-client=={server}') or run a Spark {client} server "
+        f"(requirements-cluster.txt pins the cluster's pyspark, spark-defaults.conf its Delta package).")
 
 
 def _alive(session: "SparkSession") -> bool:

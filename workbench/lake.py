@@ -58,6 +58,10 @@ LOCK_FOLDER = "_locks"
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_][a-z0-9_\-]*)+$")
 WRITE_MODES = ("append", "overwrite")
 MERGE_RETRIES = 6
+# Table features delta-rs (deltalake 1.6) cannot read, measured on tables delta-spark 4.4
+# wrote: its reader refuses deletion vectors, and row counts from file statistics would
+# silently include the deleted rows. delta-spark's other defaults (protocol 1/2) are fine.
+UNSUPPORTED_FEATURES = frozenset({"deletionVectors"})
 
 
 _HELD = threading.local()  # the lock files this thread holds (Lake.exclusive is re-entrant)
@@ -194,7 +198,17 @@ class Lake:
     def _delta(self, name: str, version: int | None = None) -> DeltaTable:
         if not self.exists(name):
             raise TableNotFoundError(f"no Delta table {name} at {self.path(name)}")
-        return DeltaTable(self.path(name), version=version)
+        table = DeltaTable(self.path(name), version=version)
+        protocol = table.protocol()
+        features = set(protocol.reader_features or []) | set(protocol.writer_features or [])
+        if features & UNSUPPORTED_FEATURES:
+            path = self.path(name)
+            raise LakeError(
+                f"{name} at {path} uses Delta table feature(s) {sorted(features & UNSUPPORTED_FEATURES)} that "
+                f"delta-rs (the lake's history, row counts, vacuum) cannot read; on the Spark cluster run "
+                f"ALTER TABLE delta.`{path}` DROP FEATURE deletionVectors, and keep spark-defaults.conf's "
+                f"spark.databricks.delta.properties.defaults.enableDeletionVectors=false")
+        return table
 
     def version(self, name: str) -> int:
         return self._delta(name).version()

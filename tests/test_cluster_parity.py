@@ -1,0 +1,179 @@
+"""The same jobs and run kinds on the embedded Sail engine and on a real Apache Spark cluster.
+
+Every job of ``workbench jobs run all`` on the small demo runs twice, into two lakes: once on
+Sail (the suite's shared ``demo_lake``) and once on the cluster (master, two 1-core workers,
+Spark Connect with delta-spark; ``workbench cluster up``). Every silver and gold table is then
+compared row for row: rows sorted by every column, floats to a relative tolerance of 1e-9
+(sums over the same rows in another order differ in the last bits only), strings, integers,
+dates and timestamps exactly. The run kinds then run on both lakes and give the same outputs.
+
+Tables are read back with delta-rs, so the comparison itself depends on neither engine.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+from deltalake import DeltaTable
+
+from workbench.auth import User
+from workbench.config import load_settings
+from workbench.lake import Lake
+from workbench.pipeline import run_jobs
+from workbench.runs import registry
+
+# the first test here may start the cluster (and build the demo lakes): minutes, not seconds
+pytestmark = pytest.mark.timeout(2400)
+
+FLOAT_RTOL = 1e-9   # relative, for float columns; everything else exact
+FLOAT_ATOL = 1e-9   # absolute, for values that should be 0 and come out as 1e-13 on one engine
+STAT = User("stat", "S", ("statistician",))
+
+
+def _layer(name: str) -> str:
+    return name.split(".", 1)[0]
+
+
+@pytest.fixture(scope="module")
+def cluster_lake(demo_lake, cluster_spark, tmp_path_factory):
+    """Every job on the small demo, on the cluster, into its own lake (same deliveries, same key)."""
+    base = tmp_path_factory.mktemp("cluster_lake")
+    settings = load_settings(environ={**demo_lake.environ, "WORKBENCH_LAKE_ROOT": str(base / "lake")})
+    lake = Lake(settings.lake_root, spark=cluster_spark, settings=settings)
+    results = run_jobs("all", lake=lake, settings=settings)
+    failed = [r for r in results if r.status == "failed"]
+    assert not failed, f"{failed[0].name} failed on the cluster: {failed[0].message}"
+    return lake
+
+
+def frame_of(lake: Lake, name: str) -> pd.DataFrame:
+    """A table as pandas through delta-rs, rows in a canonical order (every column, floats last)."""
+    table = DeltaTable(lake.path(name)).to_pyarrow_table()
+    df = table.to_pandas()
+    floats = [c for c in df.columns if pd.api.types.is_float_dtype(df[c])]
+    others = [c for c in df.columns if c not in floats]
+    order = others + floats
+    if order and len(df):
+        key = df[order].astype(str) if any(df[c].dtype == object for c in order) else df[order]
+        df = df.iloc[np.lexsort([key[c].to_numpy() for c in reversed(order)])].reset_index(drop=True)
+    return df
+
+
+def differences(name: str, a: pd.DataFrame, b: pd.DataFrame) -> list[str]:
+    if list(a.columns) != list(b.columns):
+        return [f"{name}: columns {list(a.columns)} vs {list(b.columns)}"]
+    if len(a) != len(b):
+        return [f"{name}: {len(a)} rows on Sail vs {len(b)} on Spark"]
+    found = []
+    for col in a.columns:
+        x, y = a[col], b[col]
+        if pd.api.types.is_float_dtype(x) and pd.api.types.is_float_dtype(y):
+            xv, yv = x.to_numpy(dtype=float), y.to_numpy(dtype=float)
+            bad = ~(np.isclose(xv, yv, rtol=FLOAT_RTOL, atol=FLOAT_ATOL, equal_nan=True))
+        else:
+            bad = ~((x == y) | (x.isna() & y.isna())).to_numpy()
+        if bad.any():
+            i = int(np.argmax(bad))
+            found.append(f"{name}.{col}: {int(bad.sum())} of {len(x)} rows differ, e.g. row {i}: "
+                         f"Sail {x.iloc[i]!r} vs Spark {y.iloc[i]!r}")
+    return found
+
+
+def test_every_silver_and_gold_table_is_the_same_on_both_engines(demo_lake, cluster_lake):
+    sail, spark = demo_lake.lake, cluster_lake
+    names = sorted(n for n in sail.table_names() if _layer(n) in ("silver", "gold"))
+    assert names, "the Sail lake has silver and gold tables"
+    assert names == sorted(n for n in spark.table_names() if _layer(n) in ("silver", "gold"))
+    problems = []
+    for name in names:
+        if sail.arrow_schema(name) != spark.arrow_schema(name):
+            problems.append(f"{name}: schema {sail.arrow_schema(name)} vs {spark.arrow_schema(name)}")
+            continue
+        problems += differences(name, frame_of(sail, name), frame_of(spark, name))
+    assert not problems, "\n".join(problems)
+    print(f"\n{len(names)} silver and gold tables identical on Sail and on the Spark cluster "
+          f"(floats to rel {FLOAT_RTOL})")
+
+
+def test_bronze_and_quarantine_hold_the_same_rows(demo_lake, cluster_lake):
+    """Bronze keeps load times and file lineage, which differ by run; the delivered rows do not."""
+    sail, spark = demo_lake.lake, cluster_lake
+    names = sorted(n for n in sail.table_names() if _layer(n) in ("bronze", "quarantine"))
+    assert names == sorted(n for n in spark.table_names() if _layer(n) in ("bronze", "quarantine"))
+    for name in names:
+        assert sail.row_count(name) == spark.row_count(name), name
+
+
+# ---- run kinds on the cluster-built lake ------------------------------------------------------
+
+def _run_both(demo_lake, cluster_lake, kind, params, inputs):
+    """One run of *kind* on each lake (each on its own engine); their outputs as canonical frames."""
+    made = {}
+    for label, lake in (("sail", demo_lake.lake), ("spark", cluster_lake)):
+        run_id = registry.run_method(lake, kind, params, inputs, user=STAT)
+        run = registry.get_run(lake, run_id)
+        made[label] = (lake, run_id, run)
+    (sail, sail_id, sail_run), (spark, spark_id, spark_run) = made["sail"], made["spark"]
+    assert set(sail_run.outputs) == set(spark_run.outputs)
+    problems = []
+    for output, (table, _) in sail_run.outputs.items():
+        problems += differences(f"{kind}:{output}", frame_of(sail, table), frame_of(spark, spark_run.outputs[output][0]))
+    for key, value in sail_run.metrics.items():
+        other = spark_run.metrics.get(key)
+        if isinstance(value, float) and isinstance(other, float):
+            if not math.isclose(value, other, rel_tol=FLOAT_RTOL, abs_tol=FLOAT_ATOL):
+                problems.append(f"{kind}: metric {key} {value} vs {other}")
+        elif value != other:
+            problems.append(f"{kind}: metric {key} {value!r} vs {other!r}")
+    assert not problems, "\n".join(problems)
+    return made
+
+
+def test_survey_estimate_small_area_and_seasonal_runs_agree(demo_lake, cluster_lake):
+    from workbench.methods.estimate import runs as estimate_runs
+    from workbench.methods.seasonal.adjust import X13Spec
+
+    use_panel = demo_lake.lake.exists(estimate_runs.PANEL) and cluster_lake.exists(estimate_runs.PANEL)
+    inputs = estimate_runs.inputs_for(use_panel)
+    period = "2025-12"
+    _run_both(demo_lake, cluster_lake, "survey_estimate",
+              {"period": period, "variable": "employment", "domain": "county_code", "calibration": "raking",
+               "replicates": "bootstrap", "n_boot": 20, "seed": 3, "cv_threshold": 0.1}, inputs)
+    _run_both(demo_lake, cluster_lake, "small_area_estimate", {"period": period}, inputs)
+    spec = X13Spec(transform="log", spring_festival=True, outlier=False).as_dict()
+    made = _run_both(demo_lake, cluster_lake, "seasonal_adjustment", {"indicator": "vat_sales_total", "spec": spec},
+                     ["gold.indicators_monthly"])
+    spark, run_id, _ = made["spark"]
+    assert registry.reproduce(spark, run_id).matches, "a run on the cluster reproduces on the cluster"
+
+
+def test_online_price_index_runs_agree(demo_lake, cluster_lake):
+    from workbench.methods.prices import runs as price_runs
+
+    _run_both(demo_lake, cluster_lake, "online_price_index", {"frequency": "month"},
+              [price_runs.PRICES, price_runs.TARGETS])
+
+
+def test_disclosure_controlled_release_agrees(demo_lake, cluster_lake):
+    from workbench.disclosure.tables import KIND
+    from workbench.runs import review
+    from workbench.runs.release import release_run
+
+    month = "2026-08"
+    made = _run_both(demo_lake, cluster_lake, KIND,
+                     {"measures": ["vat_sales", "si_headcount"], "first": month, "last": month},
+                     ["gold.enterprise_month"])
+    sup, sup2 = User("super", "A", ("supervisor",)), User("super2", "B", ("supervisor",))
+    released = {}
+    for label, (lake, run_id, _) in made.items():
+        review.submit(lake, run_id, STAT)
+        review.approve(lake, run_id, sup)
+        rel = release_run(lake, run_id, sup2, "area_industry_parity", output="table")
+        released[label] = frame_of(lake, f"release.{rel.series}")
+    drop = [c for c in released["sail"].columns if c in ("run_id", "released_at", "vintage_at", "released_by")]
+    problems = differences("release", released["sail"].drop(columns=drop), released["spark"].drop(columns=drop))
+    assert not problems, "\n".join(problems)
