@@ -33,6 +33,12 @@ from workbench.methods.estimate.sae import BatteseHarterFuller, FayHerriot, benc
 VARIABLES = {"revenue": "survey_revenue", "employment": "survey_employment"}
 AUXILIARIES = ("vat_sales", "si_headcount")
 IMPUTED_FLAGS = ("imputed", "edited")
+# Plausible ranges of the calibration auxiliaries: the error-severity field rules of their sources
+# (conf/rules/vat_monthly.yaml VAT-F02: sales not negative; social_insurance_monthly.yaml SI-F01: at
+# most 100,000 insured). A value outside (a delivered head count of 10^7, negative sales) counts as
+# unknown, 0, in the sample and in the frame alike: one such unit in a sample otherwise forces its
+# weight to a tenth of its design weight, which no bounded calibration can do.
+AUXILIARY_LIMITS = {"vat_sales": (0.0, np.inf), "si_headcount": (0.0, 100_000.0)}
 # Legal forms outside the survey's frame (the sample is drawn from non-individual enterprises).
 OUT_OF_FRAME_FORMS = ("个体工商户",)
 DEFAULTS: dict[str, Any] = {
@@ -69,8 +75,7 @@ def estimation_frame(sample: pd.DataFrame, register: pd.DataFrame, variable: str
     design_cols = ["credit_code", "stratum", "design_weight", "population_in_stratum"]
     design_cols += ["sample_year"] if "sample_year" in sample else []
     units = sample[design_cols].merge(register[keep], on="credit_code", how="inner")
-    for aux in AUXILIARIES:
-        units[aux] = pd.to_numeric(units[aux], errors="coerce").fillna(0.0).astype(float)
+    units = clean_auxiliaries(units, AUXILIARIES)
     reported = pd.to_numeric(units.pop(VARIABLES[variable]), errors="coerce").astype(float)
     if panel is not None and len(panel):
         p = panel[["credit_code", variable, f"{variable}_flag"]].rename(
@@ -87,6 +92,16 @@ def estimation_frame(sample: pd.DataFrame, register: pd.DataFrame, variable: str
         units["flag"] = np.where(reported.notna(), "reported", "missing")
     units.loc[units["y"].isna(), "flag"] = "missing"  # e.g. a panel cell that stayed 'failed'
     return units.reset_index(drop=True)
+
+
+def clean_auxiliaries(df: pd.DataFrame, auxiliaries) -> pd.DataFrame:
+    """*df* with each auxiliary numeric, missing or implausible values (AUXILIARY_LIMITS) set to 0."""
+    out = df.copy()
+    for aux in auxiliaries:
+        x = pd.to_numeric(out[aux], errors="coerce").astype(float)
+        lo, up = AUXILIARY_LIMITS.get(aux, (-np.inf, np.inf))
+        out[aux] = x.where(x.between(lo, up), 0.0).fillna(0.0)
+    return out
 
 
 def sampling_frame(register: pd.DataFrame, year: int) -> pd.DataFrame:
@@ -121,10 +136,8 @@ def population_totals(register: pd.DataFrame, strata: list[str], auxiliaries: li
     stands for.
     """
     reg = sampling_frame(register, year) if year is not None else register
-    reg = reg.assign(stratum=_stratum(reg))
+    reg = clean_auxiliaries(reg, auxiliaries).assign(stratum=_stratum(reg))
     reg = reg[reg["stratum"].isin(strata)]
-    for aux in auxiliaries:
-        reg[aux] = pd.to_numeric(reg[aux], errors="coerce").fillna(0.0)
     cats = ["stratum"] if calibrate_strata else []
     return model_matrix(reg, categorical=cats, numeric=list(auxiliaries)).sum(), cats
 
