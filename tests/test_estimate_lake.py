@@ -32,6 +32,8 @@ def survey_tables(seed: int = 0) -> dict[str, pd.DataFrame]:
         "industry_section": rng.choice(["C", "F"], n), "size_class": rng.choice(["小型", "微型"], n, p=[0.3, 0.7]),
     })
     ent["county_code"] = ent["township_code"].str[:6]
+    # in the survey's frame: non-individual, born before the sample year, alive
+    ent["legal_form"], ent["birth_date"], ent["death_date"] = "有限责任公司", date(2010, 1, 1), None
     ent["si_headcount"] = np.where(ent["size_class"] == "小型", 40, 8) * rng.gamma(4, 0.25, n)
     ent["vat_sales"] = ent["si_headcount"] * 2e4 * rng.gamma(8, 0.125, n)
     ent["strat"] = ent["industry_section"] + "-" + ent["size_class"]

@@ -428,8 +428,9 @@ MESSAGES: dict[str, dict[str, str]] = {
     "editing.build": {"zh": "重新插补整个面板", "en": "Impute the whole panel"},
     "editing.building": {"zh": "正在插补……", "en": "Imputing…"},
     "editing.built": {"zh": "面板第 {version} 版已写入（{seconds:.1f} 秒）。", "en": "Panel version {version} written ({seconds:.1f} s)."},
-    "editing.none": {"zh": "尚无修正面板：先执行调查表校验，再点击“重新插补整个面板”。",
-                     "en": "No edited panel yet: run the survey's rules, then impute the whole panel."},
+    "editing.none": {"zh": "尚无修正面板：点击“重新插补整个面板”（需要时先自动执行调查表校验）。",
+                     "en": "No edited panel yet: impute the whole panel (the survey's rules run first when "
+                           "needed)."},
     "editing.cells": {"zh": "插补、修改或无法插补的单元格", "en": "Imputed, edited or unfilled cells"},
     "editing.response": {"zh": "报送情况", "en": "response"},
     "editing.revenue_reported": {"zh": "填报营业收入（元）", "en": "revenue reported (yuan)"},
@@ -507,8 +508,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "est.cal_method.raking": {"zh": "Raking（截断）", "en": "raking (truncated)"},
     "est.cal_method.logit": {"zh": "Logit（有界）", "en": "logit (bounded)"},
     "est.cal_method.none": {"zh": "不校准（HT）", "en": "none (Horvitz-Thompson)"},
-    "editing.rules_first": {"zh": "先执行调查表校验规则，再插补……", "en": "Running the survey's rules first, then "
-                            "imputing…"},
+
 }
 
 
