@@ -17,7 +17,8 @@ from browserkit import browser_page, check_page, serving, shot, sign_in
 from workbench.i18n import translate
 from workbench.runs import registry, review
 
-pytestmark = pytest.mark.slow
+# the demo lake is built in this test's setup (minutes on a loaded 2-core machine), then four workflows
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3000)]
 LONG = 300_000  # ms: rules and imputation on a 2-core machine shared with other work
 
 
