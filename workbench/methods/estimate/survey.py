@@ -145,11 +145,13 @@ def population_totals(register: pd.DataFrame, strata: list[str], auxiliaries: li
 def _domains(frame: pd.DataFrame, domain: str | None) -> list[tuple[str, np.ndarray]]:
     out = [("total", np.ones(len(frame), bool))]
     if domain:
-        for label in sorted(frame[domain].dropna().astype(str).unique()):
-            out.append((label, (frame[domain].astype(str) == label).to_numpy()))
+        labels = frame[domain].astype(str).where(frame[domain].notna())
+        codes, uniques = pd.factorize(labels, sort=True)  # one pass, not one comparison per label
+        out += [(str(label), codes == k) for k, label in enumerate(uniques)]
     return out
 
 
+MIN_UNITS_FOR_VARIANCE = 2
 VALUES_EDITED = "edited_imputed"
 VALUES_REPORTED = "reported"
 
@@ -234,6 +236,11 @@ def survey_estimates(frame: pd.DataFrame, register: pd.DataFrame,
     contrib = [float((w * data["y"].to_numpy(float) * mask * imputed).sum()) for _, mask in domains]
     table["imputed_share"] = np.divide(contrib, table["estimate"].to_numpy(), out=np.zeros(len(table)),
                                        where=table["estimate"].to_numpy() != 0)
+    # One sampled unit gives no variance estimate (its SE would read 0, its interval a point):
+    # the cell is shown without SE, CV or interval and marked unreliable.
+    lone = (table["n"] < MIN_UNITS_FOR_VARIANCE).to_numpy()
+    table.loc[lone, ["se", "cv", "ci_low", "ci_high"]] = np.nan
+    table.loc[lone, "unreliable"] = True
     table["variance_method"] = result.method if p["replicates"] != "taylor" else "taylor"
     table = table.drop(columns=["name"])
     diag = diag.assign(respondents=int(responded.sum()), nonrespondents=int((~responded).sum()), values=values)
