@@ -32,6 +32,9 @@ def survey_tables(seed: int = 0) -> dict[str, pd.DataFrame]:
         "industry_section": rng.choice(["C", "F"], n), "size_class": rng.choice(["小型", "微型"], n, p=[0.3, 0.7]),
     })
     ent["county_code"] = ent["township_code"].str[:6]
+    # in the survey's frame: non-individual, born before the sample year, alive
+    ent["legal_form"], ent["birth_date"] = "有限责任公司", date(2010, 1, 1)
+    ent["death_date"] = pd.Series(pd.NaT, index=ent.index, dtype="datetime64[us]")
     ent["si_headcount"] = np.where(ent["size_class"] == "小型", 40, 8) * rng.gamma(4, 0.25, n)
     ent["vat_sales"] = ent["si_headcount"] * 2e4 * rng.gamma(8, 0.125, n)
     ent["strat"] = ent["industry_section"] + "-" + ent["size_class"]
@@ -118,7 +121,9 @@ def test_estimates_report_the_imputed_share_of_the_total():
     reg = t["gold.enterprise_month"]
     dec = reg[reg["period"] == PERIODS[1]]
     frame = estimation_frame(t["silver.survey_sample"], dec, "employment", t["quality.survey_panel"])
-    table, weights = survey_estimates(frame, dec, {"calibration": "none", "domain": "industry_section"})
+    result = survey_estimates(frame, dec, {"calibration": "none", "domain": "industry_section"})
+    table, weights = result.estimates, result.weights
+    assert result.values == "edited_imputed" and not result.problems
     # By hand: the share of the weighted total contributed by imputed or edited values; the three units
     # left missing hand their weight to their stratum's respondents (weighting-class adjustment).
     from workbench.methods.estimate import nonresponse_adjust
@@ -138,8 +143,8 @@ def test_estimates_report_the_imputed_share_of_the_total():
     assert top["deff"] == pytest.approx(top["se"] ** 2 / (N ** 2 * (1 - n / N) * s2 / n), rel=1e-9)
     assert table.set_index("domain").loc[["C", "F"], "estimate"].sum() == pytest.approx(top["estimate"], rel=1e-12)
     # Refusing imputed values: they count as non-response, the share is 0 and the respondents carry the weight.
-    reported_only, _ = survey_estimates(frame, dec, {"calibration": "none", "use_imputed": False})
-    assert reported_only["imputed_share"].iloc[0] == 0
+    reported_only = survey_estimates(frame, dec, {"calibration": "none", "use_imputed": False})
+    assert reported_only.estimates["imputed_share"].iloc[0] == 0 and reported_only.values == "reported"
     assert weights["nonrespondents"].iloc[0] == 3
 
 

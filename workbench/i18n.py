@@ -428,8 +428,9 @@ MESSAGES: dict[str, dict[str, str]] = {
     "editing.build": {"zh": "重新插补整个面板", "en": "Impute the whole panel"},
     "editing.building": {"zh": "正在插补……", "en": "Imputing…"},
     "editing.built": {"zh": "面板第 {version} 版已写入（{seconds:.1f} 秒）。", "en": "Panel version {version} written ({seconds:.1f} s)."},
-    "editing.none": {"zh": "尚无修正面板：先执行调查表校验，再点击“重新插补整个面板”。",
-                     "en": "No edited panel yet: run the survey's rules, then impute the whole panel."},
+    "editing.none": {"zh": "尚无修正面板：点击“重新插补整个面板”（需要时先自动执行调查表校验）。",
+                     "en": "No edited panel yet: impute the whole panel (the survey's rules run first when "
+                           "needed)."},
     "editing.cells": {"zh": "插补、修改或无法插补的单元格", "en": "Imputed, edited or unfilled cells"},
     "editing.response": {"zh": "报送情况", "en": "response"},
     "editing.revenue_reported": {"zh": "填报营业收入（元）", "en": "revenue reported (yuan)"},
@@ -454,6 +455,60 @@ MESSAGES: dict[str, dict[str, str]] = {
     "editing.manual_only": {"zh": "只看人工修改", "en": "Manual changes only"},
     "editing.before": {"zh": "修改前", "en": "before"},
     "editing.after": {"zh": "修改后", "en": "after"},
+    # estimates defaults & safety, prerequisites (issue 19)
+    "est.values_edited": {"zh": "使用编辑和插补后的数值：quality.survey_panel 第 {version} 版，写入于 {built}。",
+                          "en": "Using edited and imputed values: quality.survey_panel version {version}, "
+                                "written {built}."},
+    "est.values_reported": {"zh": "使用原始上报值：尚无编辑后的调查面板，单位错误（元填入万元栏）和异常值未修正，"
+                                  "无回答只按层调整。请先生成面板。",
+                            "en": "Using raw reported values: there is no edited survey panel yet, so unit errors "
+                                  "(yuan in the 10,000-yuan field) and impossible values are not corrected and "
+                                  "non-response is only reweighted. Build the panel first."},
+    "est.values_unticked": {"zh": "使用原始上报值（已取消“使用编辑/插补值”）：编辑和插补的单元格按无回答处理。",
+                            "en": "Using raw reported values (edited and imputed values switched off): edited "
+                                  "and imputed cells count as non-response."},
+    "est.build_panel": {"zh": "现在生成编辑后的面板", "en": "Build the edited panel now"},
+    "est.bounds_help": {"zh": "每种校准方法都保证每个权数与设计权数之比在此范围内（线性：截断线性；"
+                              "Raking：截断 Raking；Logit：有界）。",
+                        "en": "Every calibration keeps each weight's ratio to its design weight within these "
+                              "bounds (linear becomes truncated linear, raking truncated raking; logit is "
+                              "bounded by construction)."},
+    "est.blocked": {"zh": "这些权数不能用于发布，不能提交审核：", "en": "These weights cannot be published, so the run "
+                    "cannot be submitted:"},
+    "est.problem.negative_weights": {"zh": "{count} 个负权数（权数调整比 {low:.2f} 至 {high:.2f}）。请设定上下限"
+                                           "（如 0.3 至 3）或改用 Logit 校准。",
+                                     "en": "{count} negative weights (g from {low:.2f} to {high:.2f}). Set bounds "
+                                           "(e.g. 0.3 to 3) or use logit calibration."},
+    "est.problem.outside_bounds": {"zh": "{count} 个权数调整比超出上下限（{low:.2f} 至 {high:.2f}）。请放宽上下限"
+                                         "或减少校准总量。",
+                                   "en": "{count} g-weights outside the bounds ({low:.2f} to {high:.2f}). Widen "
+                                         "the bounds or drop a calibration total."},
+    "est.problem.not_converged": {"zh": "校准未收敛。请放宽上下限、减少校准总量或取消按层企业数校准。",
+                                  "en": "The calibration did not converge. Widen the bounds, drop a calibration "
+                                        "total or untick the stratum counts."},
+    "est.submit_blocked": {"zh": "先解决上面的权数问题才能提交。", "en": "Fix the weight problems above to submit."},
+    "est.cal_error.not_converged": {"zh": "{method} 校准无法满足校准总量（{constraints}）。请放宽上下限、"
+                                          "减少校准总量或取消按层企业数校准。",
+                                    "en": "The {method} calibration cannot meet the totals ({constraints}). Widen "
+                                          "the bounds, drop a calibration total or untick the stratum counts."},
+    "est.cal_error.diverged": {"zh": "{method} 校准发散（乘数趋于无穷）。请改用带上下限的线性或 Logit 校准，"
+                                     "或减少校准总量。",
+                               "en": "The {method} calibration diverged (its multipliers ran to infinity). Use "
+                                     "bounded linear or logit calibration, or drop a calibration total."},
+    "est.cal_error.empty_constraint": {"zh": "没有样本单位承载这些校准总量：{constraints}。请取消按层企业数校准"
+                                             "或去掉这些总量。",
+                                       "en": "No sampled unit carries these totals: {constraints}. Untick the "
+                                             "stratum counts or drop these totals."},
+    "est.cal_error.bad_bounds": {"zh": "上下限须满足 下限 < 1 < 上限。", "en": "The bounds must satisfy lower < 1 "
+                                 "< upper."},
+    "est.cal_error.unusable_weights": {"zh": "校准后的权数不能使用（负权数或超出上下限），运行未保存。",
+                                       "en": "The calibrated weights cannot be used (negative or outside the "
+                                             "bounds); the run was not recorded."},
+    "est.cal_method.linear": {"zh": "线性（截断）", "en": "linear (truncated)"},
+    "est.cal_method.raking": {"zh": "Raking（截断）", "en": "raking (truncated)"},
+    "est.cal_method.logit": {"zh": "Logit（有界）", "en": "logit (bounded)"},
+    "est.cal_method.none": {"zh": "不校准（HT）", "en": "none (Horvitz-Thompson)"},
+
 }
 
 

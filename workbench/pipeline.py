@@ -21,9 +21,9 @@ from workbench.lake import Lake
 
 ProgressFn = Callable[[str, float, str], None]
 
-# Pipeline order: bronze before silver before gold.
+# Pipeline order: bronze before silver before gold; the edited survey panel (quality layer) last.
 JOB_MODULES = ("jobs.bronze", "jobs.silver_enterprises", "jobs.silver_monthly", "jobs.silver_other",
-               "jobs.silver_linkage", "jobs.gold_panels")
+               "jobs.silver_linkage", "jobs.gold_panels", "jobs.quality_panel")
 
 
 @dataclass(frozen=True)

@@ -448,10 +448,25 @@ def _survey_estimates(lake_root: str, key: tuple, period: str, params_json: str)
 
 
 def survey_estimates(versions: dict[str, int], period: str, params: dict):
-    """(estimates table, weight diagnostics) for the page, computed by the library and cached."""
+    """The library's SurveyEstimates (table, weight diagnostics, values used, problems), cached."""
     import json
 
     return _survey_estimates(root(), tuple(sorted(versions.items())), period, json.dumps(params, sort_keys=True))
+
+
+@st.cache_data(show_spinner=False, max_entries=20)
+def _panel_status(lake_root: str, version: int):
+    from workbench.quality import store
+
+    return store.panel_status(_lake_for(lake_root))
+
+
+def panel_status():
+    """The edited survey panel's latest version and write time (PanelStatus), or None."""
+    from workbench.quality import store
+
+    version = _version(store.PANEL)
+    return None if version is None else _panel_status(root(), version)
 
 
 @st.cache_data(show_spinner=False, max_entries=50)

@@ -71,12 +71,13 @@ def series_chart(sample: pd.DataFrame, frames: dict[str, pd.DataFrame], key: str
                     width="stretch")
 
 
-def submit_for_review(prefix: str, user, make_run: Callable[[], dict[str, Any]]) -> None:
+def submit_for_review(prefix: str, user, make_run: Callable[[], dict[str, Any]], blocked: str | None = None) -> None:
     """Comment box, submit button and confirmation of a method page.
 
     *make_run* returns ``registry.run_method``'s arguments (``kind``, ``params``,
     ``inputs``, ``title``, ``series``); it is called when the button is clicked, so it
-    reads the widget values of that moment, not of the last render.
+    reads the widget values of that moment, not of the last render. *blocked*: why the
+    result shown cannot be submitted (the button is disabled and says so), or None.
     """
     def submit() -> None:
         spec = dict(make_run())
@@ -87,6 +88,9 @@ def submit_for_review(prefix: str, user, make_run: Callable[[], dict[str, Any]])
         st.session_state[f"{prefix}_submitted"] = run_id
 
     st.text_input(t("runs.comment"), key=f"{prefix}_comment")
-    st.button(t("est.submit"), key=f"{prefix}_submit", icon=":material/send:", type="primary", on_click=submit)
+    st.button(t("est.submit"), key=f"{prefix}_submit", icon=":material/send:", type="primary", on_click=submit,
+              disabled=blocked is not None, help=blocked)
+    if blocked:
+        st.caption(blocked)
     if st.session_state.get(f"{prefix}_submitted"):
         st.success(t("est.submitted", run_id=st.session_state[f"{prefix}_submitted"]))

@@ -299,7 +299,9 @@ def build_panel(lake: Lake, user: Any = "system", rules_dir=RULES_DIR, progress:
     """Impute every failed or missing cell of the survey panel and write it as a new version of
     ``quality.survey_panel``; log every imputed cell in ``quality.edits``.
 
-    Needs the survey's rule results (``workbench quality run survey_returns``) first.
+    The survey's rule results come first: when there are none, or they were computed on an
+    older version of the survey returns, the rules are run here (a first click on the Editing
+    page, or the pipeline's ``quality_survey_panel`` job, needs nothing else).
     Statisticians' manual edits are re-applied over the imputations.
     """
     from workbench.quality import editing
@@ -308,6 +310,11 @@ def build_panel(lake: Lake, user: Any = "system", rules_dir=RULES_DIR, progress:
     progress = progress or (lambda message, fraction: None)
     rules = rule_set_for(SURVEY, rules_dir)
     p = editing.settings(rules.imputation)
+    if rule_results_stale(lake, rules.table):
+        run_rules(lake, rules.table, user, rules_dir,
+                  progress=lambda message, fraction: progress(message, 0.5 * fraction))
+        inner = progress
+        progress = lambda message, fraction: inner(message, 0.5 + 0.5 * fraction)  # noqa: E731
     started, t0 = datetime.now(timezone.utc), time.perf_counter()
     batch = new_run_id("imputation")
     tables = _inputs(rules) + ["silver.survey_sample", "silver.enterprises", RESULTS]
@@ -342,9 +349,46 @@ def build_panel(lake: Lake, user: Any = "system", rules_dir=RULES_DIR, progress:
     return run
 
 
+def latest_run(lake: Lake, kind: str, table: str) -> QualityRun | None:
+    """The newest ``quality.runs`` entry of *kind* ("rules", "imputation") for *table*, or None."""
+    if not lake.exists(RUNS):
+        return None
+    rows = (lake.read(RUNS).filter((F.col("kind") == kind) & (F.col("table_name") == table))
+            .orderBy(F.desc("started_at")).limit(1).collect())
+    if not rows:
+        return None
+    r = rows[0]
+    return QualityRun(r["run_id"], r["kind"], r["table_name"], float(r["seconds"] or 0.0), json.loads(r["inputs_json"]),
+                      json.loads(r["outputs_json"]), json.loads(r["counts_json"]))
+
+
+def rule_results_stale(lake: Lake, table: str) -> bool:
+    """True when *table* has no rule results, or they were computed on an older version of it."""
+    run = latest_run(lake, "rules", table)
+    return run is None or not lake.exists(RESULTS) or run.inputs.get(table) != lake.version(table)
+
+
+@dataclass(frozen=True)
+class PanelStatus:
+    """Which version of ``quality.survey_panel`` exists and when it was written (UTC)."""
+
+    version: int
+    written_at: datetime
+    operation: str
+
+
+def panel_status(lake: Lake) -> PanelStatus | None:
+    """The survey panel's latest Delta version and commit time, or None when it was never built."""
+    if not lake.exists(PANEL):
+        return None
+    last = lake.history(PANEL, 1)[0]
+    return PanelStatus(int(last["version"]), datetime.fromtimestamp(last["timestamp"] / 1000, timezone.utc),
+                       str(last.get("operation", "")))
+
+
 def _panel_row(lake: Lake, credit_code: str, period) -> dict[str, Any]:
     if not lake.exists(PANEL):
-        raise QualityError("no survey panel yet: run the imputation first (workbench quality impute)")
+        raise QualityError("no survey panel yet: build it first (Editing page, or workbench quality impute)")
     day = pd.Timestamp(period).date()
     rows = lake.read(PANEL).filter((F.col("credit_code") == credit_code) & (F.col("period") == F.lit(day))).collect()
     if not rows:

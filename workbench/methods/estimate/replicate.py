@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from workbench.methods.estimate.calibration import CalibrationError, calibrate_weights
+from workbench.methods.estimate.calibration import CalibrationError, calibrate_weights, resolve_distance
 from workbench.methods.estimate.design import EstimateResult, SurveyDesign, _as_matrix
 
 
@@ -166,6 +166,7 @@ def replicate_thetas(design: SurveyDesign, Y: np.ndarray, statistic: str, reps: 
     col = np.maximum(np.abs(X).max(axis=0), 1e-300)  # same scaling as calibrate_weights
     Xs, Ts = X / col, T / col
     full = calibrate_weights(X, d, T, calibration, bounds, max_iter=max_iter, tol=tol)
+    calibration = resolve_distance(calibration, bounds)  # linear with bounds is truncated linear
     theta = full.weights @ Y
     theta = theta if statistic == "total" else theta / full.weights.sum()
     p = Xs.shape[1]
@@ -192,8 +193,8 @@ def replicate_thetas(design: SurveyDesign, Y: np.ndarray, statistic: str, reps: 
     from workbench.methods.estimate.calibration import _distance
 
     F, Fp = _distance(calibration, bounds)
-    lam0 = np.linalg.lstsq(Xs, np.log(full.g) if calibration == "raking" else full.g - 1, rcond=None)[0] \
-        if calibration in ("raking", "linear") else None
+    lam0 = np.linalg.lstsq(Xs, np.log(full.g) if calibration.startswith("raking") else full.g - 1,
+                           rcond=None)[0] if calibration in ("raking", "raking_truncated", "linear") else None
     scale = np.maximum(np.abs(Ts), 1e-12)
     for start in range(0, reps.n_replicates, chunk):
         cols = np.arange(start, min(start + chunk, reps.n_replicates))
@@ -211,7 +212,7 @@ def replicate_thetas(design: SurveyDesign, Y: np.ndarray, statistic: str, reps: 
             err = float(np.max(np.abs(Ts[None, :] - (W * F(Xs @ lam.T)).T @ Xs) / scale))
             if err > 1e-6:
                 raise CalibrationError(f"{calibration} calibration of a replicate did not converge "
-                                       f"(max relative constraint error {err:.2e})")
+                                       f"(max relative constraint error {err:.2e})", "not_converged", calibration, err)
         w = W * F(Xs @ lam.T)
         t = w.T @ Y
         out[cols] = t if statistic == "total" else t / w.sum(0)[:, None]

@@ -13,14 +13,16 @@ import pandas as pd
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from workbench.methods.estimate.calibration import CalibrationError
 from workbench.methods.estimate.survey import estimation_frame, settings, small_area_estimates, survey_estimates
 from workbench.runs import registry
 
 REGISTER = "gold.enterprise_month"
 SAMPLE = "silver.survey_sample"
 PANEL = "quality.survey_panel"
+# legal form and birth/death dates rebuild the sampling frame the calibration totals come from
 REGISTER_COLUMNS = ["credit_code", "township_code", "county_code", "industry_section", "size_class", "vat_sales",
-                    "si_headcount", "survey_revenue", "survey_employment"]
+                    "si_headcount", "survey_revenue", "survey_employment", "legal_form", "birth_date", "death_date"]
 
 
 def inputs_for(use_panel: bool) -> list[str]:
@@ -34,7 +36,7 @@ def period_frames(inputs: Mapping[str, DataFrame],
     day = pd.Timestamp(f"{period}-01").date()
     register = inputs[REGISTER].filter(F.col("period") == F.lit(day)).select(*REGISTER_COLUMNS).toPandas()
     sample = inputs[SAMPLE].filter(F.col("sample_year") == day.year).select(
-        "credit_code", "stratum", "design_weight", "population_in_stratum").toPandas()
+        "credit_code", "sample_year", "stratum", "design_weight", "population_in_stratum").toPandas()
     panel = None
     if PANEL in inputs:
         panel = inputs[PANEL].filter(F.col("period") == F.lit(day)).select(
@@ -51,11 +53,15 @@ def survey_estimate_run(inputs: Mapping[str, DataFrame], params: Mapping[str, An
     p = settings(params)
     sample, register, panel = period_frames(inputs, p["period"])
     frame = estimation_frame(sample, register, p["variable"], panel)
-    table, weights = survey_estimates(frame, register, p)
+    result = survey_estimates(frame, register, p)
+    if result.blocked:  # a run that cannot be submitted is not recorded either
+        codes = ", ".join(problem.code for problem in result.problems)
+        raise CalibrationError(f"the calibrated weights cannot be used: {codes}", "unusable_weights", p["calibration"])
+    table, weights = result.estimates, result.weights
     top = table.iloc[0]
     metrics = {"estimate": float(top["estimate"]), "se": float(top["se"]), "cv": float(top["cv"]),
                "imputed_share": float(top["imputed_share"]), "unreliable_domains": int(table["unreliable"].sum()),
-               "respondents": int(weights["respondents"].iloc[0])}
+               "respondents": int(weights["respondents"].iloc[0]), "values": result.values}
     return {"estimates": _sorted(table, "domain"), "weights": weights, "_metrics": metrics}
 
 

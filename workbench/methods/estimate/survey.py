@@ -6,6 +6,12 @@ panel (``quality.survey_panel``) when there is one, and keeps each value's flag
 (``reported``, ``imputed``, ``edited``; ``missing`` for a unit with no usable value), so every
 estimate reports the share of its weighted total that comes from imputed or edited values.
 Units still missing are handled by a weighting-class (stratum) non-response adjustment.
+
+Calibration totals come from the survey's own population: the register units of the sampling
+frame (non-individual enterprises alive on 1 January of the sample year, as the sample was drawn)
+that are alive in the month. Totals over the whole register (individual businesses, firms born
+during the year) describe a population the sample does not represent; forcing the sample onto
+them is what produced negative and absurd weights.
 """
 
 from __future__ import annotations
@@ -15,7 +21,11 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from workbench.methods.estimate.calibration import calibrate, model_matrix, nonresponse_adjust
+from dataclasses import dataclass, field
+
+from workbench.methods.estimate.calibration import (
+    WeightProblem, calibrate, model_matrix, nonresponse_adjust,
+)
 from workbench.methods.estimate.design import SurveyDesign, design_effect, total
 from workbench.methods.estimate.replicate import replicate_estimate
 from workbench.methods.estimate.sae import BatteseHarterFuller, FayHerriot, benchmark
@@ -23,6 +33,14 @@ from workbench.methods.estimate.sae import BatteseHarterFuller, FayHerriot, benc
 VARIABLES = {"revenue": "survey_revenue", "employment": "survey_employment"}
 AUXILIARIES = ("vat_sales", "si_headcount")
 IMPUTED_FLAGS = ("imputed", "edited")
+# Plausible ranges of the calibration auxiliaries: the error-severity field rules of their sources
+# (conf/rules/vat_monthly.yaml VAT-F02: sales not negative; social_insurance_monthly.yaml SI-F01: at
+# most 100,000 insured). A value outside (a delivered head count of 10^7, negative sales) counts as
+# unknown, 0, in the sample and in the frame alike: one such unit in a sample otherwise forces its
+# weight to a tenth of its design weight, which no bounded calibration can do.
+AUXILIARY_LIMITS = {"vat_sales": (0.0, np.inf), "si_headcount": (0.0, 100_000.0)}
+# Legal forms outside the survey's frame (the sample is drawn from non-individual enterprises).
+OUT_OF_FRAME_FORMS = ("个体工商户",)
 DEFAULTS: dict[str, Any] = {
     "variable": "employment", "domain": None, "calibration": "linear", "bounds": [0.3, 3.0],
     "auxiliaries": list(AUXILIARIES), "calibrate_strata": True, "replicates": "taylor", "n_boot": 200,
@@ -48,38 +66,78 @@ def estimation_frame(sample: pd.DataFrame, register: pd.DataFrame, variable: str
         variable: "revenue" or "employment".
         panel: ``quality.survey_panel`` rows of the period, or None. With a panel, y is its edited
             or imputed value and the flag is the panel's; without, y is the reported value.
+            ``from_panel`` says which, per unit.
     """
     if variable not in VARIABLES:
         raise ValueError(f"variable: {', '.join(VARIABLES)}")
     keep = ["credit_code", "township_code", "county_code", "industry_section", "size_class", *AUXILIARIES,
             VARIABLES[variable]]
-    units = sample[["credit_code", "stratum", "design_weight", "population_in_stratum"]].merge(
-        register[keep], on="credit_code", how="inner")
-    for aux in AUXILIARIES:
-        units[aux] = pd.to_numeric(units[aux], errors="coerce").fillna(0.0).astype(float)
+    design_cols = ["credit_code", "stratum", "design_weight", "population_in_stratum"]
+    design_cols += ["sample_year"] if "sample_year" in sample else []
+    units = sample[design_cols].merge(register[keep], on="credit_code", how="inner")
+    units = clean_auxiliaries(units, AUXILIARIES)
     reported = pd.to_numeric(units.pop(VARIABLES[variable]), errors="coerce").astype(float)
     if panel is not None and len(panel):
         p = panel[["credit_code", variable, f"{variable}_flag"]].rename(
             columns={variable: "_pv", f"{variable}_flag": "_pf"})
         units = units.merge(p, on="credit_code", how="left")
         in_panel = units["_pf"].notna()
+        units["from_panel"] = in_panel.to_numpy()
         units["y"] = np.where(in_panel, pd.to_numeric(units["_pv"], errors="coerce"), reported)
         units["flag"] = np.where(in_panel, units["_pf"], np.where(reported.notna(), "reported", "missing"))
         units = units.drop(columns=["_pv", "_pf"])
     else:
+        units["from_panel"] = False
         units["y"] = reported
         units["flag"] = np.where(reported.notna(), "reported", "missing")
     units.loc[units["y"].isna(), "flag"] = "missing"  # e.g. a panel cell that stayed 'failed'
     return units.reset_index(drop=True)
 
 
-def population_totals(register: pd.DataFrame, strata: list[str], auxiliaries: list[str],
-                      calibrate_strata: bool) -> tuple[pd.Series, list[str]]:
-    """Calibration totals from the register of the period: stratum counts and auxiliary totals."""
-    reg = register.assign(stratum=_stratum(register))
-    reg = reg[reg["stratum"].isin(strata)]
+def clean_auxiliaries(df: pd.DataFrame, auxiliaries) -> pd.DataFrame:
+    """*df* with each auxiliary numeric, missing or implausible values (AUXILIARY_LIMITS) set to 0."""
+    out = df.copy()
     for aux in auxiliaries:
-        reg[aux] = pd.to_numeric(reg[aux], errors="coerce").fillna(0.0)
+        x = pd.to_numeric(out[aux], errors="coerce").astype(float)
+        lo, up = AUXILIARY_LIMITS.get(aux, (-np.inf, np.inf))
+        out[aux] = x.where(x.between(lo, up), 0.0).fillna(0.0)
+    return out
+
+
+def sampling_frame(register: pd.DataFrame, year: int) -> pd.DataFrame:
+    """The register rows of the survey's frame for *year*: non-individual enterprises alive on 1 January.
+
+    This is how the sample was drawn, so ``sampling_frame(...)`` counted by stratum reproduces the
+    sample's ``population_in_stratum`` (see :func:`frame_check`).
+    """
+    jan1 = pd.Timestamp(year=int(year), month=1, day=1)
+    birth = pd.to_datetime(register["birth_date"], errors="coerce")
+    death = pd.to_datetime(register["death_date"], errors="coerce")
+    alive = (birth < jan1) & (death.isna() | (death >= jan1))
+    return register[alive & ~register["legal_form"].isin(OUT_OF_FRAME_FORMS)]
+
+
+def frame_check(register: pd.DataFrame, sample: pd.DataFrame) -> pd.DataFrame:
+    """Per stratum: the sample's population count against the frame rebuilt from the register."""
+    year = int(sample["sample_year"].iloc[0]) if "sample_year" in sample and len(sample) else None
+    frame = sampling_frame(register, year) if year else register
+    counts = _stratum(frame).value_counts()
+    design = sample.groupby("stratum")["population_in_stratum"].first()
+    out = pd.DataFrame({"population_in_stratum": design, "frame_in_register": counts.reindex(design.index)})
+    return out.fillna(0).astype(int).rename_axis("stratum").reset_index()
+
+
+def population_totals(register: pd.DataFrame, strata: list[str], auxiliaries: list[str],
+                      calibrate_strata: bool, year: int | None = None) -> tuple[pd.Series, list[str]]:
+    """Calibration totals of the month: stratum counts and auxiliary totals over the frame of *year*.
+
+    *register* is the month's ``gold.enterprise_month`` (units alive in the month); with *year*,
+    only its units in the sampling frame count, so the totals describe the population the sample
+    stands for.
+    """
+    reg = sampling_frame(register, year) if year is not None else register
+    reg = clean_auxiliaries(reg, auxiliaries).assign(stratum=_stratum(reg))
+    reg = reg[reg["stratum"].isin(strata)]
     cats = ["stratum"] if calibrate_strata else []
     return model_matrix(reg, categorical=cats, numeric=list(auxiliaries)).sum(), cats
 
@@ -87,21 +145,49 @@ def population_totals(register: pd.DataFrame, strata: list[str], auxiliaries: li
 def _domains(frame: pd.DataFrame, domain: str | None) -> list[tuple[str, np.ndarray]]:
     out = [("total", np.ones(len(frame), bool))]
     if domain:
-        for label in sorted(frame[domain].dropna().astype(str).unique()):
-            out.append((label, (frame[domain].astype(str) == label).to_numpy()))
+        labels = frame[domain].astype(str).where(frame[domain].notna())
+        codes, uniques = pd.factorize(labels, sort=True)  # one pass, not one comparison per label
+        out += [(str(label), codes == k) for k, label in enumerate(uniques)]
     return out
 
 
+MIN_UNITS_FOR_VARIANCE = 2
+VALUES_EDITED = "edited_imputed"
+VALUES_REPORTED = "reported"
+
+
+@dataclass
+class SurveyEstimates:
+    """What :func:`survey_estimates` found: the table, the weights' diagnostics and their problems.
+
+    *values* says which survey values were used: ``edited_imputed`` (the quality layer's panel) or
+    ``reported`` (raw returns; non-respondents and failed cells only reweighted). *problems* lists
+    what blocks submitting the run (negative weights, g-weights outside the bounds, no convergence).
+    """
+
+    estimates: pd.DataFrame
+    weights: pd.DataFrame
+    values: str = VALUES_REPORTED
+    problems: list[WeightProblem] = field(default_factory=list)
+
+    @property
+    def blocked(self) -> bool:
+        return bool(self.problems)
+
+
 def survey_estimates(frame: pd.DataFrame, register: pd.DataFrame,
-                     params: Mapping[str, Any] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                     params: Mapping[str, Any] | None = None) -> SurveyEstimates:
     """Totals of y overall and by domain: estimate, SE, CV, CI, unreliable flag, imputed share.
 
-    Returns (estimates, weights diagnostics). Calibration "none" gives Horvitz-Thompson after the
-    non-response adjustment; otherwise the weights are calibrated to the register's stratum counts
-    and auxiliary totals, and the variance is Taylor (calibration residuals) or replicate
-    (re-calibrated JKn or Rao-Wu bootstrap).
+    Calibration "none" gives Horvitz-Thompson after the non-response adjustment; otherwise the
+    weights are calibrated to the stratum counts and auxiliary totals of the sampling frame in the
+    month, keeping every g-weight within ``params["bounds"]`` whatever the distance, and the
+    variance is Taylor (calibration residuals) or replicate (re-calibrated JKn or Rao-Wu bootstrap).
+    Raises :class:`CalibrationError` when the calibration cannot meet the totals.
     """
     p = settings(params)
+    uses_panel = "from_panel" in frame and bool(frame["from_panel"].any())
+    values = VALUES_EDITED if p["use_imputed"] and uses_panel else VALUES_REPORTED
     if not p["use_imputed"]:
         frame = frame.assign(flag=np.where(frame["flag"] == "reported", "reported", "missing"),
                              y=frame["y"].where(frame["flag"] == "reported"))
@@ -113,18 +199,22 @@ def survey_estimates(frame: pd.DataFrame, register: pd.DataFrame,
     domains = _domains(data, p["domain"])
     Y = pd.DataFrame({name: data["y"].to_numpy(float) * mask for name, mask in domains})
     method = p["calibration"]
-    bounds = tuple(p["bounds"]) if method in ("logit", "truncated") else (-np.inf, np.inf)
+    bounds = tuple(float(b) for b in p["bounds"]) if method != "none" and p.get("bounds") else (-np.inf, np.inf)
     X = T = None
+    problems: list[WeightProblem] = []
     if method != "none":
+        year = int(frame["sample_year"].iloc[0]) if "sample_year" in frame and len(frame) else None
         totals, cats = population_totals(register, sorted(data["stratum"].unique()), list(p["auxiliaries"]),
-                                         bool(p["calibrate_strata"]))
+                                         bool(p["calibrate_strata"]), year)
         Xf = model_matrix(data, categorical=cats, numeric=list(p["auxiliaries"]))
         X, T = Xf.to_numpy(float), totals.reindex(Xf.columns).fillna(0.0).to_numpy(float)
-        design, res = calibrate(design, X, T, method, bounds)
+        design, res = calibrate(design, X, T, method, bounds, names=list(Xf.columns))
         diag = res.diagnostics(d)
+        problems = res.problems()
     else:
         w = design.weights
         diag = pd.DataFrame([{"method": "none", "weight_min": w.min(), "weight_max": w.max(),
+                              "negative_weights": int((w < 0).sum()),
                               "kish_deff": len(w) * (w ** 2).sum() / w.sum() ** 2}])
     if p["replicates"] in ("JKn", "bootstrap"):
         result = replicate_estimate(SurveyDesign(d, data["stratum"].to_numpy(),
@@ -146,10 +236,15 @@ def survey_estimates(frame: pd.DataFrame, register: pd.DataFrame,
     contrib = [float((w * data["y"].to_numpy(float) * mask * imputed).sum()) for _, mask in domains]
     table["imputed_share"] = np.divide(contrib, table["estimate"].to_numpy(), out=np.zeros(len(table)),
                                        where=table["estimate"].to_numpy() != 0)
+    # One sampled unit gives no variance estimate (its SE would read 0, its interval a point):
+    # the cell is shown without SE, CV or interval and marked unreliable.
+    lone = (table["n"] < MIN_UNITS_FOR_VARIANCE).to_numpy()
+    table.loc[lone, ["se", "cv", "ci_low", "ci_high"]] = np.nan
+    table.loc[lone, "unreliable"] = True
     table["variance_method"] = result.method if p["replicates"] != "taylor" else "taylor"
     table = table.drop(columns=["name"])
-    diag = diag.assign(respondents=int(responded.sum()), nonrespondents=int((~responded).sum()))
-    return table, diag
+    diag = diag.assign(respondents=int(responded.sum()), nonrespondents=int((~responded).sum()), values=values)
+    return SurveyEstimates(table, diag, values, problems)
 
 
 # Covariates a small-area model may use: register/administrative (VAT, social insurance) and

@@ -1,0 +1,52 @@
+"""quality.survey_panel: the edited, imputed survey panel, built by the pipeline after silver.
+
+Survey estimates should not fall back to raw returns (unit errors of 10^4, impossible head
+counts, non-respondents) just because nobody ran the quality rules and the imputation by hand;
+``workbench jobs run all`` (and so ``make demo``) ends with this job. It runs the survey's rules
+when their results are missing or older than the survey returns, then imputes
+(:func:`workbench.quality.store.build_panel`). A re-run with unchanged inputs skips.
+"""
+
+from __future__ import annotations
+
+from workbench.pipeline import Job, JobContext, JobResult, JobSpec
+from workbench.quality import store
+from workbench.quality.rules import rule_set_for
+
+NAME = "quality_survey_panel"
+
+
+def panel_inputs() -> tuple[str, ...]:
+    """Every table the panel is computed from (the survey, its rule lookups, sample and register)."""
+    rules = rule_set_for(store.SURVEY)
+    return tuple(dict.fromkeys([rules.table, *[lk.table for lk in rules.lookups], "silver.survey_sample",
+                                "silver.enterprises"]))
+
+
+def up_to_date(ctx: JobContext, inputs: tuple[str, ...]) -> bool:
+    """True when the latest imputation read exactly the current versions of *inputs*."""
+    if not ctx.lake.exists(store.PANEL):
+        return False
+    last = store.latest_run(ctx.lake, "imputation", store.PANEL)
+    return last is not None and all(last.inputs.get(t) == ctx.lake.version(t) for t in inputs)
+
+
+def build_survey_panel(ctx: JobContext) -> JobResult:
+    inputs = panel_inputs()
+    missing = [t for t in inputs if not ctx.lake.exists(t)]
+    if missing:
+        return JobResult(NAME, "skipped", message=f"{', '.join(missing)} not in the lake yet")
+    if up_to_date(ctx, inputs):
+        return JobResult(NAME, "skipped", message="no new survey, sample or register version since the last panel")
+    run = store.build_panel(ctx.lake, "pipeline", progress=lambda message, fraction: ctx.progress(fraction, message))
+    written = sum(v for k, v in run.counts.items() if k.startswith("revenue_"))
+    return JobResult(NAME, "ok", rows_written=written,
+                     message=f"{store.PANEL} version {run.outputs[store.PANEL]}: "
+                     + ", ".join(f"{k} {v:,}" for k, v in sorted(run.counts.items())))
+
+
+JOBS = [
+    Job(JobSpec(NAME, "quality", "Survey rules (when stale), then the edited and imputed survey panel",
+                ("silver.survey_returns", "silver.vat_monthly", "silver.social_insurance_monthly",
+                 "silver.enterprises", "silver.survey_sample"), (store.PANEL, store.EDITS)), build_survey_panel),
+]

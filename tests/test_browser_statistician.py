@@ -1,0 +1,104 @@
+"""The statistician's workflow in a real browser on the built small demo lake (issue 19).
+
+Catalogue -> Quality (run the rules) -> Editing (impute the whole panel) -> Estimates (the page's
+defaults, submitted for review, twice: the second submission works too and its message names its
+own run), first in English, then again in Chinese. Every page is checked for tracebacks
+(browserkit.check_page). The server is ``workbench serve --headless`` on conftest's ``demo_lake``.
+Screenshots: tests/artifacts/statistician_*.png.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from browserkit import browser_page, check_page, serving, shot, sign_in
+from workbench.i18n import translate
+from workbench.runs import registry, review
+
+# the demo lake is built in this test's setup (minutes on a loaded 2-core machine), then four workflows
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3000)]
+LONG = 300_000  # ms: rules and imputation on a 2-core machine shared with other work
+
+
+def open_page(page, key: str, where: str) -> None:
+    page.locator(f"[data-testid='stSidebarNav'] a[href$='/{key}']").click()
+    page.wait_for_url(re.compile(f"/{key}$"), timeout=60_000)
+    page.locator("[data-testid='stMain'] h1").first.wait_for(timeout=60_000)
+    wait_idle(page)
+    check_page(page, where)
+
+
+def wait_idle(page, timeout: int = LONG) -> None:
+    """Until Streamlit has finished the current script run (its status widget disappears)."""
+    page.wait_for_timeout(500)
+    page.locator("[data-testid='stStatusWidget']").wait_for(state="detached", timeout=timeout)
+
+
+def click(page, key: str) -> None:
+    page.locator(f".st-key-{key} button").click()
+    wait_idle(page)
+
+
+def submitted_run(page, lang: str) -> str:
+    """The run id the success message names, read with the message's own template."""
+    before, after = translate("est.submitted", lang, run_id="\0").split("\0")
+    pattern = re.escape(before) + r"(r\d{8}t\d{6}_[0-9a-f]{8})" + re.escape(after)
+    alert = page.locator("[data-testid='stAlertContentSuccess']").filter(has_text=before.strip() or after.strip())
+    alert.last.wait_for(timeout=LONG)
+    found = re.search(pattern, alert.last.inner_text())
+    assert found, alert.last.inner_text()
+    return found.group(1)
+
+
+def walk(page, lang: str, lake) -> list[str]:
+    """One pass of the workflow in *lang*; returns the two submitted run ids."""
+    open_page(page, "catalog", f"{lang}_catalog")
+    shot(page, f"statistician_{lang}_1_catalog")
+    open_page(page, "quality", f"{lang}_quality")
+    click(page, "quality_run")
+    page.locator("[data-testid='stAlertContentSuccess']").first.wait_for(timeout=LONG)
+    check_page(page, f"{lang}_quality_run")
+    shot(page, f"statistician_{lang}_2_quality")
+    open_page(page, "editing", f"{lang}_editing")
+    click(page, "editing_build")
+    success = page.locator("[data-testid='stAlertContentSuccess']").first
+    success.wait_for(timeout=LONG)
+    check_page(page, f"{lang}_editing_build")
+    assert not page.locator("[data-testid='stAlertContentError']").count()
+    shot(page, f"statistician_{lang}_3_editing")
+    open_page(page, "estimates", f"{lang}_estimates")
+    page.locator(".st-key-est_table").wait_for(timeout=LONG)
+    # the page says which values it uses: the edited panel, with its version
+    values = translate("est.values_edited", lang, version="\0", built="\0").split("\0")[0]
+    assert page.get_by_text(values.strip()[:12]).count(), f"{lang}: the values banner is missing"
+    assert not page.locator("[data-testid='stAlertContentError']").count()
+    runs = []
+    for i in range(2):
+        click(page, "est_submit")
+        check_page(page, f"{lang}_estimates_submit_{i}")
+        runs.append(submitted_run(page, lang))
+        shot(page, f"statistician_{lang}_4_estimates_{i}")
+    assert runs[0] != runs[1], "the second submission's message names the first run"
+    for run_id in runs:
+        assert review.state(lake, run_id) == "submitted"
+        assert registry.get_run(lake, run_id).kind == "survey_estimate"
+    return runs
+
+
+def test_statistician_workflow_in_english_then_chinese_twice(demo_lake, tmp_path):
+    from playwright.sync_api import expect
+
+    env = demo_lake.environ
+    with serving(tmp_path, env["WORKBENCH_DEMO_OUT"], "--headless", lake_root=env["WORKBENCH_LAKE_ROOT"],
+                 key_file=env["WORKBENCH_PRIVACY_KEY_FILE"]) as url, browser_page() as page:
+        page.set_default_timeout(LONG)
+        sign_in(page, url, "stat")
+        check_page(page, "signed_in")
+        english = walk(page, "en", demo_lake.lake)
+        page.locator("[data-testid='stSidebar']").get_by_text("中文").click()
+        wait_idle(page)
+        expect(page.locator(".st-key-signout")).to_be_visible()
+        chinese = walk(page, "zh", demo_lake.lake)
+    assert len(set(english + chinese)) == 4
