@@ -71,7 +71,7 @@ def series_chart(sample: pd.DataFrame, frames: dict[str, pd.DataFrame], key: str
                     width="stretch")
 
 
-def submit_for_review(prefix: str, user, make_run: Callable[[], dict[str, Any]]) -> None:
+def submit_for_review(prefix: str, user, make_run: Callable[[], dict[str, Any]], disabled: bool = False) -> None:
     """Comment box, submit button and confirmation of a method page.
 
     *make_run* returns ``registry.run_method``'s arguments (``kind``, ``params``,
@@ -87,6 +87,7 @@ def submit_for_review(prefix: str, user, make_run: Callable[[], dict[str, Any]])
         st.session_state[f"{prefix}_submitted"] = run_id
 
     st.text_input(t("runs.comment"), key=f"{prefix}_comment")
-    st.button(t("est.submit"), key=f"{prefix}_submit", icon=":material/send:", type="primary", on_click=submit)
+    st.button(t("est.submit"), key=f"{prefix}_submit", icon=":material/send:", type="primary", on_click=submit,
+              disabled=disabled)
     if st.session_state.get(f"{prefix}_submitted"):
         st.success(t("est.submitted", run_id=st.session_state[f"{prefix}_submitted"]))
