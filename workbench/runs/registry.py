@@ -165,12 +165,26 @@ def run_method(lake: Lake, kind: str, params: Mapping[str, Any], inputs: list[st
     versions = {t: (v if v is not None else lake.version(t)) for t, v in wanted.items()}
     frames = {t: lake.read(t, version=v) for t, v in versions.items()}
     started = datetime.now(timezone.utc)
-    result = dict(fn(frames, dict(params)))
+    return record_result(lake, kind, params, versions, fn(frames, dict(params)), user=user, title=title,
+                         series=series, started_at=started)
+
+
+def record_result(lake: Lake, kind: str, params: Mapping[str, Any], versions: Mapping[str, int],
+                  result: Mapping[str, Any], *, user: User | str, title: str = "", series: str | None = None,
+                  started_at: datetime | None = None) -> str:
+    """Record what *kind*'s method returned for *params* on the inputs at *versions*.
+
+    For a page that has already called the method (cached) on exactly these versions: the
+    run is the same as :func:`run_method`'s, without computing it twice; :func:`reproduce`
+    checks it like any other.
+    """
+    method_for(kind)  # only a kind that can be rerun is recorded as one
+    result = dict(result)
     metrics = dict(result.pop("_metrics", None) or {})
     # a method's own warnings (a model that did not converge ...) travel with the run
     warnings = [str(w) for w in result.pop("_warnings", None) or []]
-    return record_run(lake, kind, params, versions, result, metrics, user=user, title=title, series=series,
-                      warnings=warnings, started_at=started)
+    return record_run(lake, kind, params, dict(versions), result, metrics, user=user, title=title, series=series,
+                      warnings=warnings, started_at=started_at)
 
 
 def _run_from_row(row: Mapping[str, Any]) -> Run:

@@ -86,7 +86,8 @@ else:
 def nowcast_run() -> dict:
     # the spec and table versions the page showed: the run reproduces exactly this nowcast
     return {"kind": "nowcast", "params": spec.as_dict(), "inputs": dict(versions),
-            "title": f"Nowcast {series} {result.period}", "series": series}
+            "title": f"Nowcast {series} {result.period}", "series": series,
+            "result": {**result.outputs(), "_metrics": result.metrics(), "_warnings": result.warnings}}
 
 
 run_views.submit_for_review("nowcast", user, nowcast_run, disabled=result.nowcasts.empty)

@@ -172,11 +172,35 @@ class _Warnings:
 
     def capture(self, model: str, caught: list) -> None:
         for w in caught:
-            self.add(model, f"{w.category.__name__}: {w.message}")
+            # "EM reached maximum number of iterations (50), without achieving convergence: llf=-337.02, ...":
+            # the numbers after the first colon differ from fit to fit; counted as one warning
+            self.add(model, f"{w.category.__name__}: {str(w.message).split(': ')[0]}")
 
     def messages(self) -> list[str]:
-        return [f"{model}: {message}" + (f" ({n} fits)" if n > 1 else "")
+        return [f"{model}: {message}" + (f" ({n} times)" if n > 1 else "")
                 for (model, message), n in self.counts.items()]
+
+
+class _Watched:
+    """A model whose warnings in ``fit`` and ``predict`` go to a :class:`_Warnings` under its name
+    (the backtest refits every model on every date: that is where the dozens came from)."""
+
+    def __init__(self, model, name: str, found: _Warnings):
+        self.model, self.name, self.found = model, name, found
+
+    def fit(self, info) -> "_Watched":
+        with pywarnings.catch_warnings(record=True) as caught:
+            pywarnings.simplefilter("always")
+            self.model.fit(info)
+        self.found.capture(self.name, caught)
+        return self
+
+    def predict(self, info=None):
+        with pywarnings.catch_warnings(record=True) as caught:
+            pywarnings.simplefilter("always")
+            out = self.model.predict(info)
+        self.found.capture(self.name, caught)
+        return out
 
 
 def _fit(make_model, name: str, indicators: list[str], info, found: _Warnings):
@@ -215,14 +239,12 @@ def run_nowcast(indicators: pd.DataFrame, target_vintages: pd.DataFrame, spec: N
 
     # the track record: earlier periods re-nowcast at this horizon, only those released by asof
     known = target_vintages[target_vintages["release_date"] <= asof]
-    factories = {m: (lambda m=m: make_model(m, names)) for m in dict.fromkeys(["ar", *spec.models])}
-    with pywarnings.catch_warnings(record=True) as caught:
-        pywarnings.simplefilter("always")
-        past = backtest(indicators, known, factories, periods=spec.track_periods, horizons=(horizon,),
-                        indicator_names=names, alpha=spec.alpha)
-    found.capture("backtest", caught)
-    for r in past[past["error_message"] != ""].drop_duplicates(["model", "error_message"]).itertuples():
-        found.add(r.model, f"not fitted in the track record: {r.error_message}")
+    factories = {m: (lambda m=m: _Watched(make_model(m, names), m, found)) for m in dict.fromkeys(["ar", *spec.models])}
+    past = backtest(indicators, known, factories, periods=spec.track_periods, horizons=(horizon,),
+                    indicator_names=names, alpha=spec.alpha)
+    for model, failed in past[past["error_message"] != ""].groupby("model", sort=False):
+        found.add(model, f"not fitted on {len(failed)} of {spec.track_periods} dates of the track record "
+                         f"(first: {failed['error_message'].iloc[0]})")
     rows = pd.concat([past, now], ignore_index=True)
     members = [m for m in spec.models if m not in BENCHMARKS and m in set(rows["model"])]
     if len(members) >= 2:

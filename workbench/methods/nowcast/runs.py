@@ -22,7 +22,12 @@ INPUTS = (INDICATORS, TARGETS)
 
 
 def prepared_inputs(indicators: pd.DataFrame, targets: pd.DataFrame, spec: NowcastSpec):
-    """The two pandas frames :func:`run_nowcast` takes, from the gold tables as read."""
+    """The two pandas frames :func:`run_nowcast` takes, from the gold tables as read.
+
+    Rows are put in one order first: the page reads whole tables, the run only its rows, and
+    the engine may return them in a different order; the nowcast must not depend on that."""
+    indicators = indicators.sort_values(["available_date", "indicator", "month", "value"], kind="mergesort")
+    targets = targets.sort_values(["series", "ref_period", "vintage", "release_date", "value"], kind="mergesort")
     return prepare_indicators(indicators), prepare_targets(targets, spec.series)
 
 

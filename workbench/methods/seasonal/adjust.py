@@ -266,12 +266,14 @@ class SeasonalResult:
     filled: tuple[str, ...] = ()
     dropped: tuple[str, ...] = ()
     refusal: str = ""
+    fill_values: pd.Series | None = None  # the values that stood in for the missing ones
 
     def frame(self) -> pd.DataFrame:
-        period = periods_per_year(self.original.index)
-        labels = {_label(ts, period) for ts in self.original.index}
-        filled = pd.Series([_label(ts, period) in set(self.filled) and _label(ts, period) in labels
-                            for ts in self.original.index], index=self.original.index)
+        """original, trend, seasadj, seasonal and ``filled`` (the value used for a missing period, else NaN)."""
+        filled = pd.Series(np.nan, index=self.original.index)
+        if self.fill_values is not None:
+            gaps = self.original.isna()
+            filled[gaps] = self.fill_values.reindex(self.original.index)[gaps]
         return pd.DataFrame({"original": self.original, "trend": self.trend, "seasadj": self.seasadj,
                              "seasonal": self.seasonal, "filled": filled})
 
@@ -421,7 +423,8 @@ def run_x13(series: pd.Series, spec: X13Spec, binary: str | None = None, title: 
         period = periods_per_year(y.index)
         filled = tuple(_label(ts, period) for ts in y.index[y.isna()])
         diag["filled"] = ", ".join(filled)
-    return SeasonalResult("x13", y, trend, seasadj, seasonal, diag, text, output, coef, qual, filled=filled)
+    return SeasonalResult("x13", y, trend, seasadj, seasonal, diag, text, output, coef, qual, filled=filled,
+                          fill_values=estimated)
 
 
 def adjust(series: pd.Series, method: str = "x13", spring_festival: bool = True, log: bool | None = None,
@@ -485,7 +488,7 @@ def _stl(y: pd.Series) -> SeasonalResult:
     logged = bool((observed > 0).all())
     z = np.log(y) if logged else y
     gaps = z.isna()
-    z = z.interpolate(method="time", limit_area="inside")
+    z = z.interpolate(method="linear", limit_area="inside")  # evenly between neighbours, period by period
     fit = STL(z.dropna(), period=period, robust=True).fit()
     trend, resid, seasonal = (s.reindex(y.index) for s in (fit.trend, fit.resid, fit.seasonal))
     tr = np.exp(trend) if logged else trend
@@ -495,4 +498,5 @@ def _stl(y: pd.Series) -> SeasonalResult:
     filled = tuple(_label(ts, period) for ts in y.index[gaps & z.notna()])
     if filled:
         diag["filled"] = ", ".join(filled)
-    return SeasonalResult("stl", y, tr, sa, seas, diag, _stl_name(y), "", filled=filled)
+    return SeasonalResult("stl", y, tr, sa, seas, diag, _stl_name(y), "", filled=filled,
+                          fill_values=(np.exp(z) if logged else z) if filled else None)

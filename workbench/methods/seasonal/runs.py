@@ -27,8 +27,8 @@ def published_series_names(targets: pd.DataFrame) -> list[str]:
     year-on-year rate (a change over twelve months carries no seasonal pattern to remove)."""
     names = []
     for name, g in targets.groupby("series"):
-        label = str(g["ref_period"].iloc[0])
-        regular = len(label) == 7 and (label[4] == "-" or label[4].upper() == "Q")
+        label = str(g["ref_period"].iloc[0])  # "2024-03", "2024Q1" or a year "2024"
+        regular = len(label) >= 6 and (label[4] == "-" or label[4].upper() == "Q")
         if regular and g["area_code"].nunique() == 1 and not str(name).endswith("_yoy"):
             names.append(str(name))
     return sorted(names)
