@@ -97,4 +97,5 @@ def submit_for_review(prefix: str, user, make_run: Callable[[], dict[str, Any]],
     st.button(t("est.submit"), key=f"{prefix}_submit", icon=":material/send:", type="primary", on_click=submit,
               disabled=disabled)
     if st.session_state.get(f"{prefix}_submitted"):
-        st.success(t("est.submitted", run_id=st.session_state[f"{prefix}_submitted"]))
+        with st.container(key=f"{prefix}_confirmation"):  # found by the browser tests
+            st.success(t("est.submitted", run_id=st.session_state[f"{prefix}_submitted"]))

@@ -29,8 +29,9 @@ indicators = st.multiselect(t("nowcast.indicators"), all_indicators,
                             default=[i for i in nc.DEFAULT_INDICATORS if i in all_indicators] or all_indicators[:3],
                             key="nowcast_indicators")
 c1, c2 = st.columns(2)
+combo_labels = {c: t(f"nowcast.combo_{c}") for c in COMBINATIONS}  # translated now, not in format_func
 combinations = c1.multiselect(t("nowcast.combinations"), list(COMBINATIONS), default=list(COMBINATIONS),
-                              format_func=lambda c: t(f"nowcast.combo_{c}"), key="nowcast_combinations")
+                              format_func=combo_labels.get, key="nowcast_combinations")
 asof = c2.date_input(t("nowcast.date"), value=default_asof(nc.prepare_targets(raw_targets, series)),
                      key="nowcast_date")
 if not models:

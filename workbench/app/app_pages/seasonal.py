@@ -20,11 +20,13 @@ if not published and not indicator_names:
     st.stop()
 # the published series first: they are what a statistician adjusts before any indicator
 sources = [s for s, names in ((TARGETS, published), (INDICATORS, indicator_names)) if names]
-source = st.radio(t("sa.source"), sources, horizontal=True, key="sa_source",
-                  format_func=lambda s: t("sa.source_published") if s == TARGETS else t("sa.source_indicators"))
+# labels translated now, not in format_func: the options (table names) stay the same in every language
+labels = {TARGETS: t("sa.source_published"), INDICATORS: t("sa.source_indicators")}
+source = st.radio(t("sa.source"), sources, horizontal=True, key="sa_source", format_func=labels.get)
 names = published if source == TARGETS else indicator_names
+name_key = "sa_name_published" if source == TARGETS else "sa_name_indicators"  # one choice kept per source
 c1, c2, c3 = st.columns(3)
-c1.selectbox(t("sa.indicator"), names, key=f"sa_name_{source}")
+c1.selectbox(t("sa.indicator"), names, key=name_key)
 c2.selectbox(t("sa.transform"), ["auto", "log", "none"], key="sa_transform")
 c3.selectbox(t("sa.adjustment"), ["x11", "seats"], key="sa_adjustment")
 st.text_input(t("sa.arima"), "", key="sa_arima")
@@ -41,7 +43,7 @@ def current_spec() -> dict:
                    outlier=bool(s["sa_outlier"]), adjustment=s["sa_adjustment"]).as_dict()
 
 
-name = st.session_state[f"sa_name_{source}"]
+name = st.session_state[name_key]
 out, versions = data.seasonal(source, name, current_spec())
 if out["refusal"]:
     st.error(t("sa.refused", reason=out["refusal"]))

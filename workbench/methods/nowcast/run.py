@@ -35,7 +35,7 @@ COMBINATIONS = {"equal": "combo_equal", "inverse_mse": "combo_inv_mse"}
 # takes its intervals from the nearest one.
 HORIZONS = (0, 1, 2, 4)
 NOWCAST_COLUMNS = ["model", "period", "asof", "horizon", "point", "lower", "upper", "interval", "model_lower",
-                   "model_upper", "growth_pct"]
+                   "model_upper", "yoy_pct"]
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,8 @@ class NowcastResult:
     """A nowcast of one period by several models, with intervals from their track record.
 
     ``nowcasts``: one row per model and combination: point, ``lower``/``upper`` (error-based where
-    ``interval`` is "errors", else the model's own), the model's own interval, growth in %.
+    ``interval`` is "errors", else the model's own), the model's own interval, growth on a year
+    earlier in % (``yoy_pct``).
     ``track``: the backtest rows (current horizon) the errors come from, with error-based intervals
     and ``actual`` (the latest value published on the nowcast date); ``evaluation``: its accuracy
     by model (``rel_rmse`` against AR, ``coverage`` of the error-based intervals).
@@ -255,7 +256,11 @@ def run_nowcast(indicators: pd.DataFrame, target_vintages: pd.DataFrame, spec: N
         model_lower=own[:, 0], model_upper=own[:, 1])
 
     is_now = rows["ref_period"] == period
-    nowcasts = rows[is_now].assign(period=str(period), asof=str(asof), growth_pct=lambda d: 100 * d["growth"])
+    # growth on the period a year earlier, as published: the models' own growth rates have different
+    # bases (a year ago, the last release) and a combination's would mix them
+    year_ago = final_values(known).get(period - info.seasonal_lag, np.nan)
+    nowcasts = rows[is_now].assign(period=str(period), asof=str(asof),
+                                   yoy_pct=lambda d: 100 * (d["point"] / year_ago - 1))
     nowcasts = nowcasts[NOWCAST_COLUMNS].reset_index(drop=True)
     for r in nowcasts[nowcasts["interval"] == "model"].itertuples():
         found.add(r.model, f"fewer than {spec.min_errors} past errors at horizon {horizon}: the model's own "

@@ -380,6 +380,13 @@ def _read_table(path: Path, index: pd.DatetimeIndex) -> pd.Series:
     return pd.Series(t["value"].to_numpy(float), index=idx).reindex(index)
 
 
+def _x13_errors(text: str) -> str:
+    """X-13's ERROR lines, each on one line (its .err file pads them with blank lines and paths)."""
+    found = re.findall(r"ERROR:\s*(.*?)(?=\n\s*\n|\Z)", text, flags=re.S)
+    lines = [" ".join(e.split()) for e in found]
+    return "; ".join(lines)[:600] if lines else " ".join(text.split())[-600:]
+
+
 def run_x13(series: pd.Series, spec: X13Spec, binary: str | None = None, title: str = "series") -> SeasonalResult:
     """Run the X-13 binary on *series* with *spec*; raises RuntimeError with X-13's own messages on failure."""
     binary = binary or x13_binary()
@@ -397,7 +404,7 @@ def run_x13(series: pd.Series, spec: X13Spec, binary: str | None = None, title: 
         err_text = err.read_text(errors="replace") if err.exists() else ""
         udg_path = base.with_suffix(".udg")
         if proc.returncode != 0 or not udg_path.exists() or "ERROR" in err_text:
-            raise RuntimeError(f"X-13 failed: {(err_text or proc.stdout)[-600:]}")
+            raise RuntimeError(f"X-13 failed: {_x13_errors(err_text or proc.stdout)}")
         udg = parse_udg(udg_path.read_text(errors="replace"))
         tables = ("d10", "d11", "d12", "d13") if spec.adjustment == "x11" else ("s10", "s11", "s12", "s13")
         seasonal, seasadj, trend, _irregular = (_read_table(base.with_suffix(f".{t}"), y.index) for t in tables)
@@ -448,7 +455,7 @@ def adjust(series: pd.Series, method: str = "x13", spring_festival: bool = True,
         try:
             res = run_x13(y, spec, binary, title=str(series.name or "series"))
         except Exception as exc:  # noqa: BLE001 - X-13 errors come back as text; fall back, keep the reason
-            res = _fallback(y, spec, f"X-13 failed: {exc}")
+            res = _fallback(y, spec, str(exc) if str(exc).startswith("X-13 failed") else f"X-13 failed: {exc}")
     elif method == "x13":
         res = _fallback(y, spec, "the x13as binary is not installed")
     else:

@@ -20,6 +20,8 @@ from workbench.methods.seasonal.adjust import X13Spec, adjust
 
 INDICATORS = "gold.indicators_monthly"
 TARGETS = "gold.targets"
+# what a statistician adjusts first: offered at the top of the list
+FIRST = ("retail_sales", "gdp", "employment")
 
 
 def published_series_names(targets: pd.DataFrame) -> list[str]:
@@ -31,7 +33,7 @@ def published_series_names(targets: pd.DataFrame) -> list[str]:
         regular = len(label) >= 6 and (label[4] == "-" or label[4].upper() == "Q")
         if regular and g["area_code"].nunique() == 1 and not str(name).endswith("_yoy"):
             names.append(str(name))
-    return sorted(names)
+    return sorted(names, key=lambda n: (FIRST.index(n) if n in FIRST else len(FIRST), n))
 
 
 def published_series(targets: pd.DataFrame, series: str) -> pd.Series:
