@@ -14,21 +14,12 @@ import warnings
 
 import numpy as np
 import pandas as pd
-import pytest
 from scipy import stats
 
+from test_nowcast import gold  # noqa: F401 - the demo's gold tables and truth, one fixture for both files
 from workbench.methods import nowcast as nc
 from workbench.methods.nowcast.run import NowcastSpec, default_asof, run_nowcast, target_period
 from workbench.runs import registry
-
-
-@pytest.fixture(scope="module")
-def gold(demo_lake):
-    ind = nc.prepare_indicators(demo_lake.lake.read("gold.indicators_monthly").toPandas())
-    tv = nc.prepare_targets(demo_lake.lake.read("gold.targets").toPandas(), "retail_sales")
-    truth = pd.read_parquet(os.path.join(demo_lake.manifest["out"], "truth", "targets.parquet"))
-    truth = truth[truth["series"] == "retail_sales"]
-    return ind, tv, pd.Series(truth["value"].to_numpy(), index=[nc.parse_period(p) for p in truth["ref_period"]])
 
 
 def test_target_period_is_the_first_unpublished_and_its_release_is_expected(gold):
