@@ -259,32 +259,46 @@ def test_dfm_on_the_demo_through_the_interface(gold):
     assert_allclose(news.old + news.revision + news.table["impact"].sum(), news.new, rtol=1e-8)
 
 
-def test_nowcast_page_submits_a_run(demo_lake, monkeypatch):
+def test_nowcast_page_submits_runs_that_reproduce(demo_lake, monkeypatch):
+    """The page holds no statistics: it shows run_nowcast's result (error-based intervals, the
+    combinations, the track record) and records it as a run of kind ``nowcast`` that reproduces
+    from its pinned versions; a second submission records a second run and names it."""
     from streamlit.testing.v1 import AppTest
 
     from workbench.auth import load_users
-    from workbench.runs.registry import list_runs
+    from workbench.runs.registry import get_run, reproduce
     from workbench.runs.review import state
 
     for k, v in demo_lake.environ.items():
         monkeypatch.setenv(k, v)
-    at = AppTest.from_file(REPO / "workbench" / "app" / "app_pages" / "nowcast.py", default_timeout=120)
+    at = AppTest.from_file(REPO / "workbench" / "app" / "app_pages" / "nowcast.py", default_timeout=300)
     at.session_state["lang"] = "en"
     at.session_state["user"] = load_users()["research"]
     at.run()
     assert not at.exception, at.exception
     table = at.get_by_key("nowcast_table").dataframe[0].value
-    assert set(table["model"]) == {"ar", "bridge", "umidas", "ridge"}
-    assert (table["lower_90"] < table["point"]).all() and (table["point"] < table["upper_90"]).all()
-    at.slider(key="nowcast_periods").set_value(6)
-    at.button(key="nowcast_run_backtest").click().run()
-    assert not at.exception, at.exception
-    assert set(at.get_by_key("nowcast_backtest_table").dataframe[0].value["horizon"]) == {0, 1, 2, 4}
-    at.button(key="nowcast_submit").click().run()
-    assert not at.exception, at.exception
-    run = [r for r in list_runs(demo_lake.lake) if r.kind == "nowcast"][0]
-    assert state(demo_lake.lake, run.run_id) == "submitted"
-    assert set(run.inputs) == {"gold.indicators_monthly", "gold.targets"}
+    assert set(table["model"]) == {"ar", "bridge", "umidas", "ridge", "combo_equal", "combo_inv_mse"}
+    assert (table["interval"] == "errors").all()  # 24 past errors at this horizon are known
+    assert (table["lower"] < table["point"]).all() and (table["point"] < table["upper"]).all()
+    # four weeks out the models' own intervals are narrower than their track record says
+    own = table.set_index("model").loc[["bridge", "umidas"]]
+    assert ((own["upper"] - own["lower"]) > (own["model_upper"] - own["model_lower"])).all()
+    assert set(at.get_by_key("nowcast_evaluation").dataframe[0].value["model"]) >= {"ar", "combo_equal"}
+    submitted = []
+    for comment in ("first", "second"):
+        at.text_input(key="nowcast_comment").set_value(comment).run()
+        at.button(key="nowcast_submit").click().run()
+        assert not at.exception, at.exception
+        run_id = at.session_state["nowcast_submitted"]
+        assert any(run_id in s.value for s in at.success)
+        submitted.append(run_id)
+    assert submitted[0] != submitted[1]
+    run = get_run(demo_lake.lake, submitted[1])
+    assert run.kind == "nowcast" and state(demo_lake.lake, run.run_id) == "submitted"
+    assert run.inputs == {t: demo_lake.lake.version(t) for t in ("gold.indicators_monthly", "gold.targets")}
+    assert run.params["models"] == ["ar", "bridge", "umidas", "ridge"]
+    again = reproduce(demo_lake.lake, run.run_id)
+    assert again.matches, again.details
 
 
 def test_nowcast_page_refuses_data_engineers(demo_lake, monkeypatch):

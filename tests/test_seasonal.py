@@ -65,8 +65,8 @@ def test_series_reaching_past_the_old_table_adjusts_and_a_failing_x13_falls_back
                          + rng.normal(0, 0.01, len(idx))), index=idx)
     res = adjust(y, method="x13")
     assert res.method == "x13", res.diagnostics.get("fallback_reason")
-    short = y.iloc[:20]  # under three years: X-13 cannot estimate a seasonal
-    res = adjust(short, method="x13", spec=X13Spec(transform="log", arima_model="(0 1 1)(0 1 1)"))
+    # an outlier outside the series: X-13 refuses the spec
+    res = adjust(y.iloc[:60], method="x13", spec=X13Spec(transform="log", regression_variables=("ao2099.Jan",)))
     assert res.method == "stl"
     assert res.diagnostics["fallback_reason"].startswith("X-13 failed")
     assert "STL(period=12, robust=True) was used" in res.spec
@@ -90,7 +90,8 @@ def test_stl_fallback(series):
     y, _ = series
     res = adjust(y, method="stl")
     assert res.method == "stl"
-    assert set(res.frame().columns) == {"original", "trend", "seasadj", "seasonal"}
+    assert set(res.frame().columns) == {"original", "trend", "seasadj", "seasonal", "filled"}
+    assert res.frame()["filled"].isna().all() and not res.filled
     recovered = np.log(res.seasonal).groupby(res.seasonal.index.month).mean().to_numpy()
     np.testing.assert_allclose(recovered - recovered.mean(), PATTERN - PATTERN.mean(), atol=0.03)
 
@@ -155,3 +156,92 @@ def test_spec_text_is_a_runnable_x13_spec_and_round_trips(air_x11, airpassengers
     pd.testing.assert_frame_equal(seats.coefficients.iloc[:5], air_x11.coefficients.iloc[:5])
     assert not np.allclose(seats.seasadj, air_x11.seasadj)
     assert "M1" not in seats.diagnostics  # M statistics belong to X-11
+
+
+# ---- missing values: filled and named, or refused with the reason; never an exception ----------
+# Known truth: the simulated series of the ``series`` fixture (noise sd 0.01 on the log scale).
+
+def _with_gaps(y: pd.Series, *months: str) -> pd.Series:
+    gappy = y.copy()
+    gappy[pd.DatetimeIndex(months)] = np.nan
+    return gappy
+
+
+def test_x13_estimates_missing_months_and_names_them(series):
+    y, _ = series
+    res = adjust(_with_gaps(y, "2019-08-01", "2019-09-01"), method="x13")
+    assert res.method == "x13", res.diagnostics.get("fallback_reason")
+    assert res.filled == ("2019-08", "2019-09") and res.diagnostics["filled"] == "2019-08, 2019-09"
+    assert "missingcode=-99999" in res.spec
+    frame = res.frame()
+    # X-13's regARIMA estimates of the two months: within 0.04 on the log scale (4 noise sd) of the truth
+    est = frame.loc[["2019-08-01", "2019-09-01"], "filled"]
+    np.testing.assert_allclose(np.log(est.to_numpy()), np.log(y[est.index].to_numpy()), atol=0.04)
+    assert frame["seasadj"].notna().all() and frame["filled"].notna().sum() == 2
+    assert any("2019-08, 2019-09" in n and "regARIMA" in n for n in res.notes())
+
+
+def test_stl_interpolates_missing_months_and_the_fallback_no_longer_crashes(series):
+    """Before: X-13 refused the gap, and the STL fallback raised
+    ``ValueError: Need at least two groups in stats.kruskal()``."""
+    y, _ = series
+    gappy = _with_gaps(y, "2020-03-01")
+    res = adjust(gappy, method="x13", spec=X13Spec(regression_variables=("ao2099.Jan",)))  # X-13 fails
+    assert res.method == "stl" and res.filled == ("2020-03",)
+    assert res.diagnostics["fallback_reason"].startswith("X-13 failed")
+    assert np.isfinite(res.diagnostics["residual_seasonality_p"])
+    # the log-linear interpolation of March between February and April
+    expected = np.sqrt(y["2020-02-01"] * y["2020-04-01"])
+    assert res.frame().loc["2020-03-01", "filled"] == pytest.approx(expected, rel=1e-9)
+    assert any("interpolated" in n for n in res.notes())
+
+
+def test_leading_and_trailing_gaps_are_left_out_and_named(series):
+    y, _ = series
+    res = adjust(_with_gaps(y, "2012-01-01", "2012-02-01", "2025-12-01"), method="stl")
+    assert res.dropped == ("2012-01", "2012-02", "2025-12") and not res.filled
+    assert res.original.index[0] == pd.Timestamp("2012-03-01") and res.original.index[-1] == pd.Timestamp("2025-11-01")
+
+
+@pytest.mark.parametrize("method", ["x13", "stl"])
+def test_series_that_cannot_be_adjusted_are_refused_with_the_reason(series, method):
+    y, _ = series
+    long_gap = adjust(_with_gaps(y, *pd.date_range("2018-02-01", periods=5, freq="MS").astype(str)), method=method)
+    assert long_gap.method == "none" and long_gap.frame()["seasadj"].isna().all()
+    assert long_gap.refusal.startswith("5 months missing in a row (2018-02 to 2018-06)")
+    assert "deliver or impute them, or adjust the series from 2018-07 on" in long_gap.refusal
+    short = adjust(y.iloc[:30], method=method)
+    assert short.method == "none" and "needs at least 36 (3 years)" in short.refusal
+    scattered = adjust(_with_gaps(y, *[f"{year}-{m}-01" for year in range(2012, 2026) for m in ("06", "11")]),
+                       method=method)  # 28 of 168 months
+    assert scattered.method == "none" and "more than 10%" in scattered.refusal
+    empty = adjust(pd.Series(np.nan, index=y.index), method=method)
+    assert empty.refusal == "the series has no values"
+
+
+def test_residual_seasonality_on_short_and_gappy_input_says_why_it_was_not_tested(series):
+    from workbench.methods.seasonal.adjust import residual_seasonality
+
+    y, _ = series
+    for thin in (y.iloc[:2], y.iloc[::2], pd.Series([1.0, 1.0, 1.0], index=y.index[:3]), y.iloc[:0]):
+        out = residual_seasonality(thin)
+        assert np.isnan(out["residual_seasonality_p"]) and out["residual_seasonality_note"].startswith("not tested")
+    # a gap breaks the month-on-month changes around it; the rest is still tested
+    out = residual_seasonality(_with_gaps(y, "2015-05-01"))
+    assert np.isfinite(out["residual_seasonality_p"])
+
+
+def test_quarterly_series_is_adjusted_by_x13_and_stl():
+    """Known truth: a quarterly pattern (log) of -0.08, 0.02, 0.03, 0.03 with noise sd 0.005."""
+    idx = pd.date_range("2010-01-01", "2025-10-01", freq="QS")
+    pattern = np.array([-0.08, 0.02, 0.03, 0.03])
+    rng = np.random.default_rng(4)
+    y = pd.Series(np.exp(4 + 0.01 * np.arange(len(idx)) + np.tile(pattern, len(idx) // 4)
+                         + rng.normal(0, 0.005, len(idx))), index=idx)
+    for method in ("x13", "stl"):
+        res = adjust(y, method=method, spec=X13Spec(transform="log"))
+        assert res.method == method, res.diagnostics.get("fallback_reason")
+        recovered = np.log(res.seasonal).groupby(res.seasonal.index.quarter).mean().to_numpy()
+        # tolerance 0.01: two noise sd on a quarter's factor
+        np.testing.assert_allclose(recovered - recovered.mean(), pattern - pattern.mean(), atol=0.01)
+    assert "period=4" in adjust(y, method="x13").spec

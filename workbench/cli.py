@@ -366,10 +366,62 @@ def _add_api(sub: argparse._SubParsersAction) -> None:
     api.set_defaults(func=_api)
 
 
+# ---- runs ---------------------------------------------------------------------
+
+def _runs_list(args: argparse.Namespace) -> int:
+    from workbench.lake import Lake
+    from workbench.runs import registry, review
+
+    lake = Lake.from_settings()
+    runs = [r for r in registry.list_runs(lake) if args.kind is None or r.kind == args.kind][: args.limit]
+    if not runs:
+        print("no runs recorded" + (f" of kind {args.kind}" if args.kind else ""))
+        return 0
+    state = review.states(lake)
+    rows = [(r.run_id, r.kind, state.get(r.run_id, ""), r.user, r.started_at.strftime("%Y-%m-%d %H:%M"),
+             _shorten(r.title, 50)) for r in runs]
+    _print_table(rows, ["run", "kind", "state", "user", "started (UTC)", "title"])
+    return 0
+
+
+def _runs_reproduce(args: argparse.Namespace) -> int:
+    from workbench.lake import Lake
+    from workbench.runs import registry
+
+    lake = Lake.from_settings()
+    try:
+        run = registry.get_run(lake, args.run_id)
+        result = registry.reproduce(lake, args.run_id, rtol=args.rtol)
+    except registry.RunError as exc:
+        print(f"workbench: {exc}", file=sys.stderr)
+        return 1
+    print(f"run {run.run_id} ({run.kind}) by {run.user}, code {run.code_commit[:10] or '?'}"
+          + (" (uncommitted changes)" if run.code_dirty else ""))
+    print("inputs: " + ", ".join(f"{t}@{v}" for t, v in sorted(run.inputs.items())))
+    _print_table(sorted(result.details.items()), ["output", "comparison"])
+    print(f"{'reproduced' if result.matches else 'NOT reproduced'} (floats to relative {args.rtol:g})")
+    return 0 if result.matches else 1
+
+
+def _add_runs(sub: argparse._SubParsersAction) -> None:
+    runs = sub.add_parser("runs", help="recorded runs: list them, rerun one on its pinned inputs")
+    rsub = runs.add_subparsers(dest="action", required=True)
+    lst = rsub.add_parser("list", help="runs, newest first, with kind, review state and user")
+    lst.add_argument("--kind", default=None, help="only runs of this kind")
+    lst.add_argument("--limit", type=int, default=50)
+    lst.set_defaults(func=_runs_list)
+    rep = rsub.add_parser("reproduce", help="rerun a run on the table versions it recorded and compare outputs; "
+                                            "exit 1 when any output differs")
+    rep.add_argument("run_id")
+    rep.add_argument("--rtol", type=float, default=1e-9, help="relative tolerance for floats (default 1e-9)")
+    rep.set_defaults(func=_runs_reproduce)
+
+
 GROUPS: list[Callable[[argparse._SubParsersAction], None]] = [_add_engine, _add_lake, _add_demo, _add_jobs,
                                                                 _add_quality, _add_serve]
 GROUPS.append(_add_api)
 GROUPS.append(_add_cluster)
+GROUPS.append(_add_runs)
 
 
 def build_parser() -> argparse.ArgumentParser:

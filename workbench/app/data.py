@@ -349,6 +349,26 @@ def nowcast_inputs() -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int]] | None
     return indicators, targets, versions
 
 
+@st.cache_data(show_spinner=False, max_entries=20)
+def _nowcast(lake_root: str, key: tuple, spec_json: str):
+    import json
+
+    from workbench.methods.nowcast.run import NowcastSpec, run_nowcast
+    from workbench.methods.nowcast.runs import prepared_inputs
+
+    spec = NowcastSpec.from_dict(json.loads(spec_json))
+    indicators, targets = _nowcast_inputs(lake_root, key)
+    return run_nowcast(*prepared_inputs(indicators, targets, spec), spec)
+
+
+def nowcast(spec, versions: dict[str, int]):
+    """The page's :class:`NowcastResult` for *spec* on the gold tables at *versions* (cached: the
+    track record behind the intervals is a backtest)."""
+    import json
+
+    return _nowcast(root(), tuple(versions.values()), json.dumps(spec.as_dict(), sort_keys=True))
+
+
 # ---- online price indices -----------------------------------------------------------
 # Keyed by the Delta version of silver.prices_daily (and gold.targets for the official
 # CPI); the classification is cached apart so changing method or window reuses it.
@@ -505,26 +525,46 @@ def indicators_frame() -> pd.DataFrame | None:
     return None if v is None else _indicators_frame(root(), v)
 
 
+@st.cache_data(show_spinner=False, max_entries=20)
+def _targets_frame(lake_root: str, version: int) -> pd.DataFrame:
+    return (_lake_for(lake_root).read("gold.targets", version)
+            .select("series", "area_code", "ref_period", "release_date", "vintage", "value").toPandas())
+
+
+def published_series_names() -> list[str]:
+    """Published series of gold.targets that can be seasonally adjusted ([] until it exists)."""
+    from workbench.methods.seasonal.runs import published_series_names as names
+
+    v = _version("gold.targets")
+    return [] if v is None else names(_targets_frame(root(), v))
+
+
 @st.cache_data(show_spinner=False, max_entries=50)
-def _seasonal(lake_root: str, version: int, indicator: str, spec_json: str) -> dict:
+def _seasonal(lake_root: str, table: str, version: int, name: str, spec_json: str) -> dict:
     import json
 
     from workbench.methods.seasonal import X13Spec
-    from workbench.methods.seasonal.runs import indicator_series, seasonal_outputs
+    from workbench.methods.seasonal.runs import TARGETS, indicator_series, published_series, seasonal_outputs
 
-    series = indicator_series(_indicators_frame(lake_root, version), indicator)
+    series = (published_series(_targets_frame(lake_root, version), name) if table == TARGETS
+              else indicator_series(_indicators_frame(lake_root, version), name))
     out = seasonal_outputs(series, X13Spec.from_dict(json.loads(spec_json)))
     res = out.pop("_result")
     out["quality"] = res.quality
+    out.update(refusal=res.refusal, filled=res.filled, dropped=res.dropped, method=res.method,
+               fallback_reason=res.diagnostics.get("fallback_reason", ""))
     return out
 
 
-def seasonal(indicator: str, spec: dict) -> dict | None:
-    """X-13 (or STL fallback) outputs for one indicator and spec, cached by the table version."""
+def seasonal(table: str, name: str, spec: dict) -> tuple[dict, dict[str, int]] | None:
+    """X-13 (or STL fallback) outputs for one series of *table* and spec, cached by the table version,
+    and the version read (so a submitted run pins what the page showed)."""
     import json
 
-    v = _version("gold.indicators_monthly")
-    return None if v is None else _seasonal(root(), v, indicator, json.dumps(spec, sort_keys=True))
+    v = _version(table)
+    if v is None:
+        return None
+    return _seasonal(root(), table, v, name, json.dumps(spec, sort_keys=True)), {table: v}
 
 
 # ---- dissemination: releases, their files and suppression reports -----------------------

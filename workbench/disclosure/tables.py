@@ -23,7 +23,6 @@ from workbench.disclosure.cells import TOTAL, equation_matrix, equations, hierar
 from workbench.disclosure.rules import primary
 from workbench.disclosure.secondary import protect
 from workbench.disclosure.settings import Rules, TableSpec, load_disclosure_settings
-from workbench.runs import registry
 
 KIND = "area_industry_release"
 GROUP = ["period", "measure"]
@@ -108,7 +107,6 @@ def table_params(params: Mapping[str, Any], spec: TableSpec) -> tuple[list[str],
     return measures, params.get("first"), params.get("last")
 
 
-@registry.method(KIND)
 def area_industry_release(inputs: Mapping[str, DataFrame], params: Mapping[str, Any]) -> dict:
     """Totals by area hierarchy x category x period with all margins, for release.
 

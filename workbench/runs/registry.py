@@ -27,6 +27,7 @@ from pyspark.sql import functions as F
 
 from workbench.auth import User
 from workbench.lake import Lake
+from workbench.runs import kinds
 from workbench.runs.code_version import code_version
 
 RUNS = "workbench.runs"
@@ -43,6 +44,8 @@ OUTPUTS_SCHEMA = pa.schema([("run_id", pa.string()), ("output", pa.string()), ("
                             ("version", pa.int64()), ("rows", pa.int64())])
 
 MethodFn = Callable[[dict[str, DataFrame], dict[str, Any]], Mapping[str, "DataFrame | pd.DataFrame"]]
+# Kinds registered at run time by code outside the package (a test's, a notebook's own method);
+# the shipped kinds are listed in workbench.runs.kinds and need no registration.
 _METHODS: dict[str, MethodFn] = {}
 
 
@@ -51,7 +54,14 @@ class RunError(RuntimeError):
 
 
 def method(kind: str) -> Callable[[MethodFn], MethodFn]:
-    """Register *fn* as the method that produces runs of *kind* (and reproduces them)."""
+    """Register *fn* for a kind of this process only (a test's, a notebook's own method).
+
+    The workbench's own kinds are listed in :data:`workbench.runs.kinds.KINDS` instead, so
+    any process can rerun them without importing the module that defines them first.
+    """
+    if kind in kinds.KINDS:
+        raise RunError(f"kind {kind!r} is one of the workbench's own (workbench/runs/kinds.py)")
+
     def register(fn: MethodFn) -> MethodFn:
         _METHODS[kind] = fn
         return fn
@@ -59,7 +69,16 @@ def method(kind: str) -> Callable[[MethodFn], MethodFn]:
 
 
 def methods() -> list[str]:
-    return sorted(_METHODS)
+    """Every kind that can be run and reproduced here: the shipped ones and this process's own."""
+    return sorted(set(kinds.KINDS) | set(_METHODS))
+
+
+def method_for(kind: str) -> MethodFn:
+    """The method of *kind*; RunError naming the known kinds when there is none."""
+    fn = _METHODS.get(kind) or kinds.load(kind)
+    if fn is None:
+        raise RunError(f"no method for kind {kind!r}; known kinds: {', '.join(methods())}")
+    return fn
 
 
 @dataclass
@@ -142,16 +161,31 @@ def record_run(
 def run_method(lake: Lake, kind: str, params: Mapping[str, Any], inputs: list[str] | Mapping[str, int | None], *,
                user: User | str, title: str = "", series: str | None = None) -> str:
     """Read *inputs* pinned at their current (or given) versions, run the method, record the run."""
-    if kind not in _METHODS:
-        raise RunError(f"no method registered for kind {kind!r}; registered: {', '.join(methods()) or 'none'}")
+    fn = method_for(kind)
     wanted = dict.fromkeys(inputs) if isinstance(inputs, list) else dict(inputs)
     versions = {t: (v if v is not None else lake.version(t)) for t, v in wanted.items()}
     frames = {t: lake.read(t, version=v) for t, v in versions.items()}
     started = datetime.now(timezone.utc)
-    result = _METHODS[kind](frames, dict(params))
-    metrics = dict(result.pop("_metrics", {})) if isinstance(result, dict) and "_metrics" in result else {}
-    return record_run(lake, kind, params, versions, result, metrics, user=user, title=title, series=series,
-                      started_at=started)
+    return record_result(lake, kind, params, versions, fn(frames, dict(params)), user=user, title=title,
+                         series=series, started_at=started)
+
+
+def record_result(lake: Lake, kind: str, params: Mapping[str, Any], versions: Mapping[str, int],
+                  result: Mapping[str, Any], *, user: User | str, title: str = "", series: str | None = None,
+                  started_at: datetime | None = None) -> str:
+    """Record what *kind*'s method returned for *params* on the inputs at *versions*.
+
+    For a page that has already called the method (cached) on exactly these versions: the
+    run is the same as :func:`run_method`'s, without computing it twice; :func:`reproduce`
+    checks it like any other.
+    """
+    method_for(kind)  # only a kind that can be rerun is recorded as one
+    result = dict(result)
+    metrics = dict(result.pop("_metrics", None) or {})
+    # a method's own warnings (a model that did not converge ...) travel with the run
+    warnings = [str(w) for w in result.pop("_warnings", None) or []]
+    return record_run(lake, kind, params, dict(versions), result, metrics, user=user, title=title, series=series,
+                      warnings=warnings, started_at=started_at)
 
 
 def _run_from_row(row: Mapping[str, Any]) -> Run:
@@ -229,11 +263,15 @@ def reproduce(lake: Lake, run_id: str, rtol: float = 1e-9) -> Reproduction:
     aggregation order may differ between runs); everything else exactly.
     """
     run = get_run(lake, run_id)
-    if run.kind not in _METHODS:
-        raise RunError(f"run {run_id} was recorded outside a registered method ({run.kind}); it cannot be rerun")
+    try:
+        fn = method_for(run.kind)
+    except RunError:
+        raise RunError(f"run {run_id} was recorded outside a known method ({run.kind}); it cannot be rerun; "
+                       f"known kinds: {', '.join(methods())}") from None
     frames = {t: lake.read(t, version=v) for t, v in run.inputs.items()}
-    result = dict(_METHODS[run.kind](frames, dict(run.params)))
+    result = dict(fn(frames, dict(run.params)))
     result.pop("_metrics", None)
+    result.pop("_warnings", None)
     details = {}
     for name in sorted(set(result) | set(run.outputs)):
         if name not in result or name not in run.outputs:

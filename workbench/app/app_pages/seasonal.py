@@ -1,4 +1,5 @@
-"""Seasonal adjustment: X-13 spec, original/trend/adjusted chart, M and Q statistics, diagnostics; submit."""
+"""Seasonal adjustment: a published series or an indicator, X-13 spec, original/trend/adjusted chart,
+M and Q statistics, diagnostics, months filled or the reason for a refusal; submit."""
 
 import altair as alt
 import streamlit as st
@@ -6,17 +7,26 @@ import streamlit as st
 from workbench.app import data, run_views, widgets
 from workbench.app.session import ROLES_FOR, require_role, t
 from workbench.methods.seasonal import X13Spec
+from workbench.methods.seasonal.runs import INDICATORS, TARGETS
 
 user = require_role(*ROLES_FOR["seasonal"])
 st.title(t("nav.seasonal"))
 
 frame = data.indicators_frame()
-if frame is None or frame.empty:
+published = data.published_series_names()
+indicator_names = [] if frame is None else sorted(frame["indicator"].unique())
+if not published and not indicator_names:
     st.info(t("sa.unavailable"))
     st.stop()
-names = sorted(frame["indicator"].unique())
+# the published series first: they are what a statistician adjusts before any indicator
+sources = [s for s, names in ((TARGETS, published), (INDICATORS, indicator_names)) if names]
+# labels translated now, not in format_func: the options (table names) stay the same in every language
+labels = {TARGETS: t("sa.source_published"), INDICATORS: t("sa.source_indicators")}
+source = st.radio(t("sa.source"), sources, horizontal=True, key="sa_source", format_func=labels.get)
+names = published if source == TARGETS else indicator_names
+name_key = "sa_name_published" if source == TARGETS else "sa_name_indicators"  # one choice kept per source
 c1, c2, c3 = st.columns(3)
-c1.selectbox(t("sa.indicator"), names, key="sa_indicator")
+c1.selectbox(t("sa.indicator"), names, key=name_key)
 c2.selectbox(t("sa.transform"), ["auto", "log", "none"], key="sa_transform")
 c3.selectbox(t("sa.adjustment"), ["x11", "seats"], key="sa_adjustment")
 st.text_input(t("sa.arima"), "", key="sa_arima")
@@ -33,9 +43,16 @@ def current_spec() -> dict:
                    outlier=bool(s["sa_outlier"]), adjustment=s["sa_adjustment"]).as_dict()
 
 
-out = data.seasonal(st.session_state["sa_indicator"], current_spec())
-if "fallback_reason" in out["_metrics"]:
-    st.warning(t("sa.fallback", reason=out["_metrics"]["fallback_reason"]))
+name = st.session_state[name_key]
+out, versions = data.seasonal(source, name, current_spec())
+if out["refusal"]:
+    st.error(t("sa.refused", reason=out["refusal"]))
+if out["fallback_reason"]:
+    st.warning(t("sa.fallback", reason=out["fallback_reason"]))
+if out["filled"]:
+    st.warning(t("sa.filled_x13" if out["method"] == "x13" else "sa.filled_stl", months=", ".join(out["filled"])))
+if out["dropped"]:
+    st.info(t("sa.dropped", months=", ".join(out["dropped"])))
 st.subheader(t("sa.chart"))
 series = out["series"].melt(id_vars=["month"], value_vars=["original", "trend", "seasadj"], var_name="component")
 with st.container(key="sa_chart"):
@@ -53,10 +70,11 @@ with st.expander(t("sa.spec")):
 
 
 def seasonal_run() -> dict:
-    indicator = st.session_state["sa_indicator"]
-    return {"kind": "seasonal_adjustment", "params": {"indicator": indicator, "spec": current_spec()},
-            "inputs": ["gold.indicators_monthly"], "title": f"Seasonal adjustment {indicator}",
-            "series": f"sa_{indicator}"}
+    # the versions the page showed, so the run records what the statistician saw
+    param = "series" if source == TARGETS else "indicator"
+    return {"kind": "seasonal_adjustment", "params": {param: name, "spec": current_spec()},
+            "inputs": dict(versions), "title": f"Seasonal adjustment {name}", "series": f"sa_{name}"}
 
 
-run_views.submit_for_review("sa", user, seasonal_run)
+run_views.submit_for_review("sa", user, seasonal_run,
+                           blocked=t("sa.refused", reason=out["refusal"]) if out["refusal"] else None)

@@ -1,4 +1,4 @@
-"""Registered run kinds for survey estimates and small areas (``workbench.runs.registry``).
+"""Run kinds for survey estimates and small areas (listed in ``workbench.runs.kinds``).
 
 Each method reads its pinned inputs (Spark DataFrames), keeps the period it needs, converts to
 pandas and calls the pure functions of :mod:`workbench.methods.estimate.survey`, so a run can be
@@ -15,7 +15,6 @@ from pyspark.sql import functions as F
 
 from workbench.methods.estimate.calibration import CalibrationError
 from workbench.methods.estimate.survey import estimation_frame, settings, small_area_estimates, survey_estimates
-from workbench.runs import registry
 
 REGISTER = "gold.enterprise_month"
 SAMPLE = "silver.survey_sample"
@@ -48,7 +47,6 @@ def _sorted(df: pd.DataFrame, by: str) -> pd.DataFrame:
     return df.sort_values(by, kind="mergesort").reset_index(drop=True)
 
 
-@registry.method("survey_estimate")
 def survey_estimate_run(inputs: Mapping[str, DataFrame], params: Mapping[str, Any]) -> dict:
     p = settings(params)
     sample, register, panel = period_frames(inputs, p["period"])
@@ -65,7 +63,6 @@ def survey_estimate_run(inputs: Mapping[str, DataFrame], params: Mapping[str, An
     return {"estimates": _sorted(table, "domain"), "weights": weights, "_metrics": metrics}
 
 
-@registry.method("small_area_estimate")
 def small_area_run(inputs: Mapping[str, DataFrame], params: Mapping[str, Any]) -> dict:
     p = {"variable": "employment", "area": "township_code", "covariate": "si_headcount", "method": "REML",
          "benchmark": "ratio", "alpha": 0.05, "model": "FH", "covariates": None, **dict(params)}

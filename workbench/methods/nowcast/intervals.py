@@ -31,9 +31,10 @@ def error_based_intervals(backtest: pd.DataFrame, target_vintages: pd.DataFrame,
     interval = np.full(len(out), "model", dtype=object)
     for _, g in out.dropna(subset=["point"]).groupby(["model", "horizon"]):
         log_error = np.log(first.reindex(g["ref_period"]).to_numpy() / g["point"].to_numpy())
-        published = released.reindex(g["ref_period"]).to_numpy()
+        # a period not yet released (the nowcast itself) has no date: NaT, never "published"
+        published = pd.to_datetime(released.reindex(g["ref_period"])).to_numpy()
         for row, asof, point in zip(g.index, g["asof"], g["point"]):
-            known = (published <= asof) & np.isfinite(log_error)
+            known = (published <= np.datetime64(pd.Timestamp(asof))) & np.isfinite(log_error)
             if known.sum() < min_errors:
                 continue
             half = z * np.sqrt(np.mean(log_error[known] ** 2))

@@ -16,7 +16,6 @@ from pyspark.sql import DataFrame
 
 from workbench.methods.prices import aggregate
 from workbench.methods.prices.online import OnlineIndex, official_cpi, online_index
-from workbench.runs import registry
 
 PRICES = "silver.prices_daily"
 TARGETS = "gold.targets"
@@ -39,7 +38,6 @@ def run_outputs(result: OnlineIndex, official: pd.DataFrame | None = None) -> di
             "classification": classes, "_metrics": metrics}
 
 
-@registry.method("online_price_index")
 def online_price_index_run(inputs: Mapping[str, DataFrame], params: Mapping[str, Any]) -> dict:
     result = online_index(inputs[PRICES], frequency=params.get("frequency", "month"), method=params.get("method"),
                           window=params.get("window"), splice=params.get("splice"))

@@ -1,0 +1,36 @@
+"""Every run kind the workbench ships, and the method that computes (and reproduces) it.
+
+Why a list and not decorators: a kind registered when its module happens to be imported
+is unknown to a process that imported less (a notebook, a script, the CLI), so a run
+recorded in the app could not be reproduced there. Here each kind names its method by
+module and attribute; :func:`load` imports the module when the kind is first asked for.
+
+A kind added to the workbench gets one line below. Kinds defined outside the package
+(a notebook's own method, a test's) are registered with
+:func:`workbench.runs.registry.method` and live only in that process.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Callable, Mapping
+
+KINDS: dict[str, str] = {
+    "survey_estimate": "workbench.methods.estimate.runs:survey_estimate_run",
+    "small_area_estimate": "workbench.methods.estimate.runs:small_area_run",
+    "online_price_index": "workbench.methods.prices.runs:online_price_index_run",
+    "seasonal_adjustment": "workbench.methods.seasonal.runs:seasonal_run",
+    "nowcast": "workbench.methods.nowcast.runs:nowcast_run",
+    "area_industry_release": "workbench.disclosure.tables:area_industry_release",
+}
+
+MethodFn = Callable[[dict, Mapping[str, Any]], Mapping[str, Any]]
+
+
+def load(kind: str) -> MethodFn | None:
+    """The method of a shipped *kind*, imported on first use; None for a kind not in :data:`KINDS`."""
+    target = KINDS.get(kind)
+    if target is None:
+        return None
+    module, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module), attribute)
