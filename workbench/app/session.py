@@ -186,7 +186,11 @@ def sign_in(user: User) -> None:
 
 def sign_out() -> None:
     st.session_state["user"] = None
-    st.session_state.pop(KEPT, None)  # the next user starts from the pages' defaults
+    # The next user starts from the pages' defaults: neither the kept settings nor the
+    # live ones (which the next run would keep again) survive, only the language.
+    for key in [k for k in _input_widget_values() if k != "lang"]:
+        del st.session_state[key]
+    st.session_state.pop(KEPT, None)
     prefixes = ("jobs_", "catalog_", "quarantine_", "home_", "quality_", "fraud_", "editing_", "est_", "sae_", "sa_")
     for key in [k for k in st.session_state if str(k).startswith(prefixes)]:
         del st.session_state[key]
