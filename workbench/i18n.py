@@ -537,6 +537,27 @@ MESSAGES: dict[str, dict[str, str]] = {
                       "en": "Missing {months}: interpolated (log-linear) before STL."},
     "sa.dropped": {"zh": "{months} 没有数据（在首个值之前或最后值之后），未纳入。",
                    "en": "No values for {months} (before the first or after the last value): left out."},
+    # review, release and dissemination (issue 19)
+    "review.embargo_date_local": {"zh": "解禁日期（{tz}）", "en": "Embargo date ({tz})"},
+    "review.embargo_time_local": {"zh": "解禁时刻（{tz}）", "en": "Embargo time ({tz})"},
+    "review.embargo_preview": {"zh": "公众可见时间：{local}（{tz}），即 {utc} UTC。",
+                               "en": "Public from {local} ({tz}), that is {utc} UTC."},
+    "review.embargo_column": {"zh": "解禁时间（{tz}）", "en": "Embargo until ({tz})"},
+    "review.working.approve": {"zh": "正在批准运行 {run}……", "en": "Approving run {run}…"},
+    "review.working.reject": {"zh": "正在退回运行 {run}……", "en": "Rejecting run {run}…"},
+    "review.working.withdraw": {"zh": "正在撤回运行 {run}……", "en": "Withdrawing run {run}…"},
+    "review.working.release": {"zh": "正在发布运行 {run} 为序列 {series}（披露控制、写入，约需十秒）……",
+                               "en": "Releasing run {run} as {series} (disclosure control and writing take "
+                                     "about ten seconds)…"},
+    "diss.released_at": {"zh": "发布时间（{tz}）", "en": "Released at ({tz})"},
+    "diss.disclosure_rows": {"zh": "披露控制：{cells} 行中 {primary} 行因抽样单位少于 {min_units} 个而隐藏，"
+                                   "另有 {secondary} 行为防止反推而隐藏。",
+                             "en": "Disclosure control: {primary} of {cells} rows hidden because they rest on "
+                                   "fewer than {min_units} sampled units, and {secondary} more so that they "
+                                   "cannot be solved back."},
+    "diss.disclosure_counts": {"zh": "披露控制：{cells} 个单元格中 {primary} 个主抑制、{secondary} 个次抑制。",
+                               "en": "Disclosure control: {primary} primary and {secondary} secondary "
+                                     "suppressions out of {cells} cells."},
 }
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from datetime import date, datetime, time, timezone
 from typing import Any, Callable
+from zoneinfo import ZoneInfo
 
 import altair as alt
 import pandas as pd
@@ -12,6 +15,66 @@ import streamlit as st
 from workbench.app import data, widgets
 from workbench.app.session import t
 from workbench.runs import registry, review
+
+
+@dataclass(frozen=True)
+class ReviewAction:
+    """What a Review page button asked for, with the values of the moment it was clicked.
+
+    *verb* is approve, reject, withdraw or release; *comment* is the review comment or
+    the reason for a withdrawal; *series*, *output* and *embargo_until* (UTC) are a
+    release's; *release_date* is the city's calendar day it becomes public.
+    """
+
+    verb: str
+    run_id: str
+    comment: str = ""
+    series: str = ""
+    output: str = ""
+    embargo_until: datetime | None = None
+    release_date: date | None = None
+
+
+def embargo_instant(day: date, clock: time, zone: str) -> datetime:
+    """The UTC instant of wall-clock *day* *clock* in the city's time zone *zone*.
+
+    Supervisors enter an embargo as the city's clock reads it (09:30 in G City); the
+    lake keeps instants in UTC.
+    """
+    return datetime.combine(day, clock, tzinfo=ZoneInfo(zone)).astimezone(timezone.utc)
+
+
+def local_times(frame: pd.DataFrame, columns: list[str], zone: str) -> pd.DataFrame:
+    """*frame* with the UTC timestamp *columns* shown as the city's wall-clock time (for display)."""
+    out = frame.copy()
+    for column in columns:
+        if column in out.columns:
+            out[column] = pd.to_datetime(out[column], utc=True).dt.tz_convert(zone).dt.tz_localize(None)
+    return out
+
+
+def default_comparison(runs: pd.DataFrame, first: str | None = None) -> list[str]:
+    """The runs Compare opens with: a run and the run of the same kind and series made just
+    before it.
+
+    The run is *first* (a linked run) or else the newest run that has such a
+    predecessor; a single run when there is none. Two unrelated runs (a nowcast beside
+    a survey estimate) share no parameter or output worth comparing, so the default
+    never mixes kinds or series.
+    """
+    if runs.empty:
+        return []
+    ordered = runs.assign(series=runs["series"].fillna("")).sort_values("started_at", ascending=False,
+                                                                        kind="stable", ignore_index=True)
+    candidates = [first] if first in set(ordered["run_id"]) else ordered["run_id"].tolist()
+    for run_id in candidates:
+        at = ordered.index[ordered["run_id"] == run_id][0]
+        row = ordered.loc[at]
+        before = ordered.loc[at + 1:]
+        before = before[(before["kind"] == row["kind"]) & (before["series"] == row["series"])]
+        if not before.empty:
+            return [run_id, before["run_id"].iloc[0]]
+    return candidates[:1]
 
 
 def state_label(state: str) -> str:
@@ -71,6 +134,11 @@ def series_chart(sample: pd.DataFrame, frames: dict[str, pd.DataFrame], key: str
                     width="stretch")
 
 
+def settings_fingerprint(spec: dict[str, Any]) -> str:
+    """The kind, parameters and inputs of a run spec as one comparable string."""
+    return json.dumps({k: spec.get(k) for k in ("kind", "params", "inputs", "series")}, sort_keys=True, default=str)
+
+
 def submit_for_review(prefix: str, user, make_run: Callable[[], dict[str, Any]], blocked: str | None = None) -> None:
     """Comment box, submit button and confirmation of a method page.
 
@@ -83,6 +151,7 @@ def submit_for_review(prefix: str, user, make_run: Callable[[], dict[str, Any]],
     """
     def submit() -> None:
         spec = dict(make_run())
+        made_from = settings_fingerprint(spec)
         lake = data.lake()
         result = spec.pop("result", None)
         if result is not None:  # computed (and cached) by the page on exactly these input versions
@@ -92,13 +161,16 @@ def submit_for_review(prefix: str, user, make_run: Callable[[], dict[str, Any]],
             run_id = registry.run_method(lake, spec.pop("kind"), spec.pop("params"), spec.pop("inputs"),
                                          user=user, **spec)
         review.submit(lake, run_id, user, st.session_state.get(f"{prefix}_comment", ""))
-        st.session_state[f"{prefix}_submitted"] = run_id
+        st.session_state[f"{prefix}_submitted"] = (run_id, made_from)
 
     st.text_input(t("runs.comment"), key=f"{prefix}_comment")
     st.button(t("est.submit"), key=f"{prefix}_submit", icon=":material/send:", type="primary", on_click=submit,
               disabled=blocked is not None, help=blocked)
     if blocked:
         st.caption(blocked)
-    if st.session_state.get(f"{prefix}_submitted"):
+    submitted = st.session_state.get(f"{prefix}_submitted")
+    # The confirmation belongs to its run: once the settings above no longer are the ones
+    # that run was made from, it would describe numbers the page no longer shows.
+    if submitted and settings_fingerprint(make_run()) == submitted[1]:
         with st.container(key=f"{prefix}_confirmation"):  # found by the browser tests
-            st.success(t("est.submitted", run_id=st.session_state[f"{prefix}_submitted"]))
+            st.success(t("est.submitted", run_id=submitted[0]))

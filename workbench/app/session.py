@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
@@ -65,6 +66,76 @@ PAGES: tuple[PageSpec, ...] = (
 ROLES_FOR = {p.key: p.roles for p in PAGES}
 
 
+# Where the values of input widgets are kept between page runs (a plain session key,
+# which Streamlit never cleans up, unlike a widget's own state).
+KEPT = "_kept_widget_values"
+# Widget value kinds a page may set through st.session_state before the widget exists
+# (buttons, uploads, editors and chart selections refuse that; they are never kept).
+_SETTABLE_VALUE_TYPES = frozenset({"bool_value", "string_value", "double_value", "int_value",
+                                   "string_array_value", "double_array_value", "int_array_value"})
+_NEVER_KEPT = ("password",)  # a typed password must not linger in session state
+
+
+def _input_widget_values() -> dict[str, Any]:
+    """The current value of every keyed input widget, by key.
+
+    Which keys belong to input widgets (and not to buttons or uploads) is known
+    only to Streamlit's session state; if a Streamlit upgrade moves these
+    attributes, nothing is kept (pages still work, settings are just not kept)
+    and ``tests/test_app_review.py`` fails, so it is noticed.
+    """
+    from streamlit.runtime.state import get_session_state
+
+    try:
+        state = get_session_state()._state
+        key_to_id, metadata = state._key_id_mapper.get_id_from_key, state._new_widget_state.widget_metadata
+    except AttributeError:
+        return {}
+    values = {}
+    for key in list(st.session_state.keys()):
+        key = str(key)
+        if key == KEPT or any(word in key for word in _NEVER_KEPT):
+            continue
+        widget = metadata.get(key_to_id(key, None) or "")
+        if widget is None or widget.value_type not in _SETTABLE_VALUE_TYPES:
+            continue
+        value = st.session_state[key]
+        if not isinstance(value, dict):  # a data editor's or a chart's selection state
+            values[key] = value
+    return values
+
+
+def keep_widget_values() -> None:
+    """Give every page back its settings after the user visits another page.
+
+    Streamlit drops a widget's value at the end of the first run in which the widget
+    is not drawn, so a page switch reset every setting of the page left. Called at the
+    top of every run (main.py, before any widget): it copies the live input widgets'
+    values aside and puts back those Streamlit dropped. A value that no longer fits
+    its widget (an option gone) falls back to the widget's default.
+    """
+    kept = st.session_state.setdefault(KEPT, {})
+    kept.update(_input_widget_values())
+    for key, value in kept.items():
+        if key not in st.session_state:
+            st.session_state[key] = value
+
+
+def linked_run(key: str, options: list[str]) -> str | None:
+    """The run named in the page's link (``?run=ID``), chosen once in the select box *key*.
+
+    Applied once per link, so the user can pick another run afterwards; a run that is
+    not among *options* (unknown, or not in this list) is ignored.
+    """
+    wanted = st.query_params.get("run")
+    if not wanted or wanted not in options:
+        return None
+    if st.session_state.get(f"_linked_{key}") != wanted:
+        st.session_state[f"_linked_{key}"] = wanted
+        st.session_state[key] = wanted
+    return wanted
+
+
 def init() -> None:
     """Initialise session state once per session (setdefault, never overwrite)."""
     st.session_state.setdefault("lang", load_settings().ui.language)
@@ -115,6 +186,11 @@ def sign_in(user: User) -> None:
 
 def sign_out() -> None:
     st.session_state["user"] = None
+    # The next user starts from the pages' defaults: neither the kept settings nor the
+    # live ones (which the next run would keep again) survive, only the language.
+    for key in [k for k in _input_widget_values() if k != "lang"]:
+        del st.session_state[key]
+    st.session_state.pop(KEPT, None)
     prefixes = ("jobs_", "catalog_", "quarantine_", "home_", "quality_", "fraud_", "editing_", "est_", "sae_", "sa_")
     for key in [k for k in st.session_state if str(k).startswith(prefixes)]:
         del st.session_state[key]

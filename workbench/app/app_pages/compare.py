@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from workbench.app import data, widgets
-from workbench.app.run_views import run_label, series_chart
+from workbench.app.run_views import default_comparison, run_label, series_chart
 from workbench.app.session import ROLES_FOR, require_role, t
 
 require_role(*ROLES_FOR["compare"])
@@ -15,8 +15,15 @@ runs = data.runs()
 if len(runs) < 2:
     st.info(t("compare.need_two"))
     st.stop()
-picked = st.multiselect(t("compare.pick"), runs["run_id"].tolist(), default=runs["run_id"].tolist()[:2],
-                        format_func=lambda r: run_label(runs, r), key="compare_pick")
+# The newest run and the one before it of the same kind and series (or, through a link
+# ?run=ID, that run and its predecessor); the default is applied once per link.
+linked = st.query_params.get("run")
+if linked in set(runs["run_id"]) and st.session_state.get("_linked_compare_pick") != linked:
+    st.session_state["_linked_compare_pick"] = linked
+    st.session_state["compare_pick"] = default_comparison(runs, linked)
+st.session_state.setdefault("compare_pick", default_comparison(runs))
+picked = st.multiselect(t("compare.pick"), runs["run_id"].tolist(), format_func=lambda r: run_label(runs, r),
+                        key="compare_pick")
 if len(picked) < 2:
     st.info(t("compare.need_two"))
     st.stop()

@@ -1,29 +1,61 @@
-"""Dissemination: the release calendar, what was published when, and downloads in every format."""
+"""Dissemination: the release calendar, what was published when, and downloads in every format.
+
+Every role sees how many cells disclosure control hid; only supervisors see the
+suppression report, which names the hidden cells, their contributor counts and how
+narrowly each could be bounded: internal information a user could use to attack them.
+"""
+
+from zoneinfo import ZoneInfo
 
 import streamlit as st
 
 from workbench.app import data, widgets
+from workbench.app.run_views import local_times
 from workbench.app.session import ROLES_FOR, require_role, t
 from workbench.disclosure.export import FORMATS
 from workbench.disclosure.reader import calendar
 
 user = require_role(*ROLES_FOR["dissemination"])
+zone = data.settings().lake.local_timezone
 st.title(t("nav.dissemination"))
 st.caption(t("diss.intro"))
 records = data.release_records()
 scheduled, published = calendar(records, user)
+# Times as the city's clock reads them, the column headings naming the zone.
+TIMES = {"embargo_until": st.column_config.DatetimeColumn(t("review.embargo_column", tz=zone),
+                                                          format="YYYY-MM-DD HH:mm"),
+         "released_at": st.column_config.DatetimeColumn(t("diss.released_at", tz=zone), format="YYYY-MM-DD HH:mm")}
+
+
+def disclosure_caption(summary: dict) -> str:
+    """One sentence on what disclosure control hid, for either kind of control the gate runs.
+
+    Tables of enterprise sums carry the protection interval of the audit; estimates by
+    domain or area carry the fewest sampled units a shown row must rest on.
+    """
+    rules = summary.get("rules") or {}
+    counts = {"primary": summary.get("primary", 0), "secondary": summary.get("secondary", 0),
+              "cells": summary.get("cells", 0)}
+    if "protection" in rules:
+        return t("diss.disclosure", protection=rules["protection"], **counts)
+    if "min_units" in rules:
+        return t("diss.disclosure_rows", min_units=rules["min_units"], **counts)
+    return t("diss.disclosure_counts", **counts)
+
 
 st.subheader(t("diss.calendar"))
 if scheduled.empty:
     st.info(t("diss.no_scheduled"))
 else:
-    widgets.table(scheduled[["series", "vintage", "release_date", "embargo_until", "rows"]], "diss_scheduled")
+    widgets.table(local_times(scheduled[["series", "vintage", "release_date", "embargo_until", "rows"]],
+                              ["embargo_until"], zone), "diss_scheduled", column_config=TIMES)
 
 st.subheader(t("diss.published"))
 if published.empty:
     st.info(t("diss.none"))
 else:
-    widgets.table(published.drop(columns=["release_id", "visible"]), "diss_published")
+    widgets.table(local_times(published.drop(columns=["release_id", "visible"]), list(TIMES), zone),
+                  "diss_published", column_config=TIMES)
 
 st.subheader(t("diss.downloads"))
 readable = [r for r in records if r.release_id in set(published.loc[published["visible"], "release_id"])]
@@ -36,15 +68,15 @@ else:
     vintage = st.selectbox(t("diss.vintage"), vintages, key="diss_vintage")
     rel = next(r for r in readable if r.series == series and r.vintage == vintage)
     if rel.release_id in set(scheduled["release_id"]):
-        st.warning(t("diss.embargoed", until=rel.embargo_until.strftime("%Y-%m-%d %H:%M UTC")))
+        until = rel.embargo_until.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
+        st.warning(t("diss.embargoed", until=f"{until} ({zone})"))
     for col, fmt in zip(st.columns(len(FORMATS)), FORMATS):
         out = data.release_file(rel.release_id, fmt)
         col.download_button(t(f"diss.format.{fmt}"), out.data, file_name=out.file_name, mime=out.mime,
                             key=f"diss_download_{fmt}")
     summary = (rel.quality_report or {}).get("disclosure")
     if summary:
-        st.caption(t("diss.disclosure", primary=summary["primary"], secondary=summary["secondary"],
-                      cells=summary["cells"], protection=summary["rules"]["protection"]))
+        st.caption(disclosure_caption(summary))
         if user.has_any(("supervisor",)):
             report = data.suppression_report(rel.release_id)
             if report is not None:

@@ -1,83 +1,124 @@
-"""Review queue (supervisors): approve or reject submitted runs; release approved ones."""
+"""Review queue (supervisors): approve or reject submitted runs; release approved ones; withdraw.
 
-from datetime import date, datetime, time, timezone
+A button only records what was asked, with the run and the values of that moment
+(a ``ReviewAction``); the page body carries it out at its top, inside a status box,
+so a release (about ten seconds) shows that it is working, and every list drawn
+below is read after the action, so it already shows the outcome.
+"""
+
+from datetime import datetime, time, timezone
+from zoneinfo import ZoneInfo
 
 import streamlit as st
 
 from workbench.app import data, widgets
-from workbench.app.run_views import run_label, show_run, state_label
-from workbench.app.session import ROLES_FOR, require_role, t
+from workbench.app.run_views import (ReviewAction, embargo_instant, local_times, run_label, show_run,
+                                     state_label)
+from workbench.app.session import ROLES_FOR, linked_run, require_role, t
 from workbench.runs import review
 from workbench.runs.release import release_run, withdraw
 
 user = require_role(*ROLES_FOR["review"])
+zone = data.settings().lake.local_timezone
 st.title(t("nav.review"))
+
+PENDING, OUTCOME = "review_pending", "review_outcome"
+VERBS = {"approve": review.approve, "reject": review.reject, "withdraw": withdraw}
+
+
+def ask(verb: str, pick_key: str, text_key: str = "") -> None:
+    """Button callback: note the action on the run picked *now* (not when the page was drawn)."""
+    state = st.session_state
+    action = ReviewAction(verb=verb, run_id=state[pick_key], comment=state.get(text_key, "") if text_key else "")
+    if verb == "release":
+        embargo = embargo_instant(state["release_embargo_date"], state["release_embargo_time"], zone) \
+            if state.get("release_use_embargo") else None
+        # The release day is the city's calendar day (an embargo at 07:00 in G City is
+        # 23:00 UTC the day before).
+        public_from = (embargo or datetime.now(timezone.utc)).astimezone(ZoneInfo(zone)).date()
+        action = ReviewAction(verb=verb, run_id=state[pick_key], series=state.get("release_series", ""),
+                              output=state.get("release_output", ""), embargo_until=embargo,
+                              release_date=public_from)
+    state[PENDING] = action
+
+
+def carry_out(action: ReviewAction) -> None:
+    label = t(f"review.working.{action.verb}", run=action.run_id, series=action.series)
+    with st.status(label, expanded=False) as box:
+        try:
+            if action.verb == "release":
+                rel = release_run(data.lake(), action.run_id, user, action.series, output=action.output,
+                                  embargo_until=action.embargo_until, release_date=action.release_date)
+                text = t("review.released", series=rel.series, vintage=rel.vintage)
+            else:
+                text = t("review.done", run=action.run_id,
+                         state=state_label(VERBS[action.verb](data.lake(), action.run_id, user, action.comment)))
+            st.session_state[OUTCOME] = ("success", text)
+            box.update(label=text, state="complete")
+        except (review.ReviewError, ValueError) as exc:  # a refused transition, a disclosure refusal
+            st.session_state[OUTCOME] = ("error", t("review.refused", error=exc))
+            box.update(label=t("review.refused", error=exc), state="error")
+
+
+if st.session_state.get(PENDING) is not None:
+    carry_out(st.session_state.pop(PENDING))
+outcome = st.session_state.get(OUTCOME)
+if outcome:
+    (st.success if outcome[0] == "success" else st.error)(outcome[1])
+
 runs = data.runs()
-
-
-def act(action, run_id: str, text_key: str) -> None:
-    # Read the comment when the button fires: arguments bound at render time would
-    # hold the text as it was before the user typed.
-    try:
-        state = action(data.lake(), run_id, user, st.session_state.get(text_key, ""))
-        st.session_state["review_message"] = t("review.done", run=run_id, state=state_label(state))
-        st.session_state["review_error"] = None
-    except (review.ReviewError, ValueError) as exc:
-        st.session_state["review_error"] = t("review.refused", error=exc)
-
-
-if st.session_state.get("review_error"):
-    st.error(st.session_state["review_error"])
-elif st.session_state.get("review_message"):
-    st.success(st.session_state["review_message"])
+series_of = runs.set_index("run_id")["series"].fillna("") if not runs.empty else {}
 
 st.subheader(t("review.queue"))
 waiting = runs[runs["state"] == "submitted"] if not runs.empty else runs
 if waiting.empty:
     st.info(t("review.empty"))
 else:
+    linked_run("review_pick", waiting["run_id"].tolist())
     run_id = st.selectbox(t("runs.pick"), waiting["run_id"].tolist(), format_func=lambda r: run_label(runs, r),
                           key="review_pick")
     show_run(run_id, "review_detail")
     st.text_area(t("runs.comment"), key="review_comment")
     ok_col, no_col = st.columns(2)
-    ok_col.button(t("review.approve"), key="review_approve", type="primary", on_click=act,
-                  args=(review.approve, run_id, "review_comment"))
-    no_col.button(t("review.reject"), key="review_reject", on_click=act,
-                  args=(review.reject, run_id, "review_comment"))
+    ok_col.button(t("review.approve"), key="review_approve", type="primary", on_click=ask,
+                  args=("approve", "review_pick", "review_comment"))
+    no_col.button(t("review.reject"), key="review_reject", on_click=ask,
+                  args=("reject", "review_pick", "review_comment"))
 
 st.subheader(t("review.approved"))
 approved = runs[runs["state"] == "approved"] if not runs.empty else runs
 if not approved.empty:
+    def series_for_pick() -> None:
+        # A newly picked run proposes its own series name, not the last run's.
+        st.session_state["release_series"] = series_of.get(st.session_state["release_pick"], "")
+
+    linked_run("release_pick", approved["run_id"].tolist())
     run_id = st.selectbox(t("runs.pick"), approved["run_id"].tolist(), format_func=lambda r: run_label(runs, r),
-                          key="release_pick")
-    outputs = sorted(data.run(run_id)[0].outputs)
-    st.text_input(t("review.series"), value=(runs.set_index("run_id").loc[run_id, "series"] or ""),
-                  key="release_series")
-    st.selectbox(t("review.output"), outputs, key="release_output")
+                          key="release_pick", on_change=series_for_pick)
+    st.session_state.setdefault("release_series", series_of.get(run_id, ""))
+    st.text_input(t("review.series"), key="release_series")
+    st.selectbox(t("review.output"), sorted(data.run(run_id)[0].outputs), key="release_output")
     if st.checkbox(t("review.use_embargo"), key="release_use_embargo"):
-        st.date_input(t("review.embargo_date"), value=date.today(), key="release_embargo_date")
-        st.time_input(t("review.embargo_time"), value=time(9, 30), key="release_embargo_time")
-
-    def do_release() -> None:
-        state = st.session_state  # the values as the user left them when the button fired
-        embargo = datetime.combine(state["release_embargo_date"], state["release_embargo_time"],
-                                   tzinfo=timezone.utc) if state.get("release_use_embargo") else None
-        try:
-            rel = release_run(data.lake(), run_id, user, state["release_series"], output=state["release_output"],
-                              embargo_until=embargo)
-            state["review_message"] = t("review.released", series=rel.series, vintage=rel.vintage)
-            state["review_error"] = None
-        except (review.ReviewError, ValueError) as exc:
-            state["review_error"] = t("review.refused", error=exc)
-
-    st.button(t("review.release"), key="release_submit", type="primary", on_click=do_release)
+        day_col, time_col = st.columns(2)
+        day_col.date_input(t("review.embargo_date_local", tz=zone), value=datetime.now(ZoneInfo(zone)).date(),
+                           key="release_embargo_date")
+        time_col.time_input(t("review.embargo_time_local", tz=zone), value=time(9, 30), key="release_embargo_time")
+        instant = embargo_instant(st.session_state["release_embargo_date"], st.session_state["release_embargo_time"],
+                                  zone)
+        st.caption(t("review.embargo_preview", local=instant.astimezone(ZoneInfo(zone))
+                     .strftime("%Y-%m-%d %H:%M"), tz=zone, utc=instant.strftime("%Y-%m-%d %H:%M")))
+    st.button(t("review.release"), key="release_submit", type="primary", on_click=ask,
+              args=("release", "release_pick"), icon=":material/publish:")
 
 st.subheader(t("review.vintages"))
 released = data.releases()
-widgets.table(released, "review_vintages")
+widgets.table(local_times(released, ["embargo_until"], zone), "review_vintages", column_config={
+    "embargo_until": st.column_config.DatetimeColumn(t("review.embargo_column", tz=zone), format="YYYY-MM-DD HH:mm")})
 live = released[~released["withdrawn"]] if not released.empty else released
 if not live.empty:
-    run_id = st.selectbox(t("review.withdraw"), sorted(live["run_id"].unique()), key="withdraw_pick")
+    linked_run("withdraw_pick", sorted(live["run_id"].unique()))
+    st.selectbox(t("review.withdraw"), sorted(live["run_id"].unique()), format_func=lambda r: run_label(runs, r),
+                 key="withdraw_pick")
     st.text_input(t("review.withdraw_reason"), key="withdraw_reason")
-    st.button(t("review.withdraw"), key="withdraw_submit", on_click=act, args=(withdraw, run_id, "withdraw_reason"))
+    st.button(t("review.withdraw"), key="withdraw_submit", on_click=ask,
+              args=("withdraw", "withdraw_pick", "withdraw_reason"))

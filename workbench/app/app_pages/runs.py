@@ -5,7 +5,7 @@ import streamlit as st
 
 from workbench.app import data, widgets
 from workbench.app.run_views import run_label, show_run, state_label
-from workbench.app.session import ROLES_FOR, require_role, t
+from workbench.app.session import ROLES_FOR, linked_run, require_role, t
 from workbench.runs import review
 
 user = require_role(*ROLES_FOR["runs"])
@@ -29,6 +29,7 @@ widgets.table(shown.drop(columns=["metrics"]).assign(state=shown["state"].map(st
 if shown.empty:
     st.stop()
 
+linked_run("runs_pick", shown["run_id"].tolist())  # a link ?run=ID opens that run
 run_id = st.selectbox(t("runs.pick"), shown["run_id"].tolist(), format_func=lambda r: run_label(runs, r),
                       key="runs_pick")
 state = runs.set_index("run_id").loc[run_id, "state"]

@@ -1,0 +1,69 @@
+"""Dissemination on the demo lake with one release of every kind the disclosure gate can release.
+
+The page raised ``KeyError: 'protection'`` for every survey-estimate release: the summary
+the gate writes for estimates (rows hidden below a minimum of sampled units) has no
+protection interval; only the summary of enterprise tables has.
+"""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from releasable import RELEASABLE, approved
+from test_app import PAGES, TIMEOUT, table, texts
+from workbench.auth import load_users
+from workbench.runs.release import release_run
+
+pytestmark = pytest.mark.slow
+CONTROLLED = {"area_industry_release", "survey_estimate", "small_area_estimate"}  # the gate protects these
+
+
+@pytest.fixture(scope="module")
+def released_kinds(demo_lake, monkeypatch_module):
+    lake = demo_lake.lake
+    series = {}
+    for kind in RELEASABLE:
+        run_id, output = approved(lake, kind)
+        series[kind] = release_run(lake, run_id, load_users()["super"], f"kinds_{kind}", output=output).series
+    for name, value in demo_lake.environ.items():
+        monkeypatch_module.setenv(name, value)
+    return series
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as mp:
+        yield mp
+
+
+def dissemination(username: str) -> AppTest:
+    at = AppTest.from_file(PAGES / "dissemination.py", default_timeout=TIMEOUT)
+    at.session_state["lang"] = "en"
+    at.session_state["user"] = load_users()[username]
+    return at.run()
+
+
+@pytest.mark.parametrize("username", ["super", "research"])
+def test_dissemination_shows_every_releasable_kind(released_kinds, username):
+    at = dissemination(username)
+    assert not at.exception, at.exception
+    for kind, series in released_kinds.items():
+        at.selectbox(key="diss_series").set_value(series).run()
+        assert not at.exception, f"{kind}: {at.exception}"
+        assert len(at.get("download_button")) == 5
+        said = texts(at)
+        if kind in CONTROLLED:
+            assert "Disclosure control:" in said, kind
+        if kind in ("survey_estimate", "small_area_estimate"):
+            assert "fewer than 3 sampled units" in said  # [rules].min_frequency = 3
+        report_shown = True
+        try:
+            at.get_by_key("diss_report")
+        except KeyError:
+            report_shown = False
+        # The report names hidden cells and how narrowly they could be bounded: supervisors only.
+        assert report_shown == (username == "super" and kind in CONTROLLED), kind
+        if report_shown:
+            report = table(at, "diss_report")
+            assert set(report["status"]) <= {"primary", "secondary"}

@@ -1,0 +1,198 @@
+"""AppTests for issue 19's review, release, compare and page-state bugs, on a real lake with real runs.
+
+Each test names the bug it pins; each failed on the code before the fix.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timezone
+
+import pandas as pd
+import pytest
+from pyspark.sql import functions as F
+from streamlit.testing.v1 import AppTest
+
+from test_app import MAIN, PAGES, PASSWORDS, TIMEOUT, table, texts
+from test_app_runs import page, pick, runs_lake  # noqa: F401 - the fixture, and app_test_totals registered
+from workbench.auth import load_users
+from workbench.runs import registry, review
+from workbench.runs.release import list_releases
+
+
+@registry.method("app_test_counts")
+def _counts(inputs, params):
+    return {"counts": inputs["gold.sample"].groupBy("area").agg(F.count("*").alias("rows"))}
+
+
+def approved_run(lake, users, scale: float) -> str:
+    """A run of stat's, submitted by stat and approved by super2 (so super may release it)."""
+    run_id = registry.run_method(lake, "app_test_totals", {"scale": scale}, ["gold.sample"], user=users["stat"],
+                                 title=f"totals x{scale:g}")
+    review.submit(lake, run_id, users["stat"])
+    review.approve(lake, run_id, users["super2"])
+    return run_id
+
+
+def release_from_page(at: AppTest, run_id: str, series: str) -> AppTest:
+    pick(at, "release_pick", run_id)
+    at.text_input(key="release_series").input(series).run()
+    return at.button(key="release_submit").click().run()
+
+
+def test_release_another_withdraw_and_release_again_from_the_page(runs_lake):
+    """Only one release ever worked: the release button's callback closed over ``run_id``,
+    which the Withdraw select box further down reassigned, so the second release named the
+    first run again ("cannot release run ...: it is released")."""
+    lake, _, users = runs_lake
+    first, second, third = (approved_run(lake, users, s) for s in (10.0, 20.0, 30.0))
+    at = page("review.py", "super")
+    release_from_page(at, first, "totals_a")
+    assert not at.exception, at.exception
+    assert "Released totals_a vintage 1" in texts(at)
+    release_from_page(at, second, "totals_b")
+    assert not at.error, at.error[0].value
+    assert "Released totals_b vintage 1" in texts(at)
+    assert (review.state(lake, first), review.state(lake, second)) == ("released", "released")
+
+    pick(at, "withdraw_pick", first)
+    at.text_input(key="withdraw_reason").input("wrong scale").run()
+    at.button(key="withdraw_submit").click().run()
+    assert review.state(lake, first) == "withdrawn" and review.state(lake, second) == "released"
+    release_from_page(at, third, "totals_a")
+    assert not at.error, at.error[0].value
+    assert "Released totals_a vintage 2" in texts(at)
+    vintages = table(at, "review_vintages")
+    assert sorted(zip(vintages["series"], vintages["vintage"], vintages["withdrawn"])) == [
+        ("totals_a", 1, True), ("totals_a", 2, False), ("totals_b", 1, False)]
+
+
+def test_a_newly_picked_run_proposes_its_own_series(runs_lake):
+    """The series box kept the previous run's name when another approved run was picked."""
+    lake, _, users = runs_lake
+    runs = [registry.run_method(lake, "app_test_totals", {"scale": s}, ["gold.sample"], user=users["stat"],
+                                series=name) for s, name in ((5.0, "five"), (6.0, "six"))]
+    for run_id in runs:
+        review.submit(lake, run_id, users["stat"])
+        review.approve(lake, run_id, users["super2"])
+    at = page("review.py", "super")
+    pick(at, "release_pick", runs[0])
+    assert at.text_input(key="release_series").value == "five"
+    pick(at, "release_pick", runs[1])
+    assert at.text_input(key="release_series").value == "six"
+
+
+def test_embargo_is_entered_and_shown_in_the_city_time_zone(runs_lake):
+    """09:30 entered was stored as 09:30 UTC, which is 17:30 in G City ([lake].local_timezone
+    Asia/Shanghai, UTC+8 all year, no summer time)."""
+    lake, _, users = runs_lake
+    run_id = approved_run(lake, users, 7.0)
+    at = page("review.py", "super")
+    pick(at, "release_pick", run_id)
+    at.text_input(key="release_series").input("embargoed").run()
+    at.checkbox(key="release_use_embargo").check().run()
+    assert "Asia/Shanghai" in at.date_input(key="release_embargo_date").label
+    assert "Asia/Shanghai" in at.time_input(key="release_embargo_time").label
+    at.date_input(key="release_embargo_date").set_value(date(2030, 1, 2)).run()
+    at.time_input(key="release_embargo_time").set_value(time(7, 0)).run()
+    assert "2030-01-01 23:00 UTC" in texts(at)  # the preview says what instant that is
+    at.button(key="release_submit").click().run()
+    assert not at.error, at.error[0].value
+    rel = next(r for r in list_releases(lake) if r.run_id == run_id)
+    assert rel.embargo_until == datetime(2030, 1, 1, 23, 0, tzinfo=timezone.utc)
+    assert rel.release_date == date(2030, 1, 2)  # the city's calendar day, not UTC's
+    shown = table(at, "review_vintages").set_index("series")
+    assert pd.Timestamp(shown.loc["embargoed", "embargo_until"]) == pd.Timestamp(2030, 1, 2, 7, 0)
+
+
+def test_compare_defaults_to_two_runs_of_one_kind(runs_lake):
+    """Compare opened with the two newest runs even when they were unrelated kinds."""
+    lake, made, users = runs_lake
+    registry.run_method(lake, "app_test_counts", {}, ["gold.sample"], user=users["stat"], title="counts")
+    at = page("compare.py", "research")
+    assert not at.exception, at.exception
+    assert at.multiselect(key="compare_pick").value == [made[3.0], made[2.0]]
+    params = table(at, "compare_params").set_index("name")
+    assert bool(params.loc["scale", "differs"])
+
+
+@pytest.mark.parametrize("name, key", [("runs.py", "runs_pick"), ("review.py", "review_pick")])
+def test_a_link_to_a_run_opens_it(runs_lake, name, key):
+    """``?run=ID`` on Runs and Review was ignored: the page opened its first run."""
+    lake, made, users = runs_lake
+    for scale in made:
+        review.submit(lake, made[scale], users["stat" if scale < 3 else "super"])
+    at = AppTest.from_file(PAGES / name, default_timeout=TIMEOUT)
+    at.session_state["lang"] = "en"
+    at.session_state["user"] = load_users()["super"]
+    at.query_params["run"] = made[1.0]
+    at.run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key=key).value == made[1.0]
+    pick(at, key, made[2.0])  # the link opens the run once; the user may then pick another
+    assert at.selectbox(key=key).value == made[2.0]
+
+
+def test_a_link_to_a_run_opens_it_on_compare_beside_its_predecessor(runs_lake):
+    _, made, _ = runs_lake
+    at = AppTest.from_file(PAGES / "compare.py", default_timeout=TIMEOUT)
+    at.session_state["lang"] = "en"
+    at.session_state["user"] = load_users()["research"]
+    at.query_params["run"] = made[2.0]
+    at.run()
+    assert at.multiselect(key="compare_pick").value == [made[2.0], made[1.0]]
+
+
+def test_settings_survive_a_page_switch(runs_lake):
+    """Leaving a page reset its settings: Streamlit drops a widget's value once it is not drawn."""
+    _, made, _ = runs_lake
+    at = AppTest.from_file(MAIN, default_timeout=TIMEOUT).run()
+    at.text_input(key="signin_username").input("super")
+    at.text_input(key="signin_password").input(PASSWORDS["super"])
+    at.button(key="signin_submit").click().run()
+    at.switch_page("app_pages/runs.py").run()
+    assert not at.exception, at.exception
+    at.multiselect(key="runs_user").set_value(["super"]).run()
+    pick(at, "runs_pick", made[3.0])
+    at.switch_page("app_pages/compare.py").run()
+    at.switch_page("app_pages/home.py").run()
+    assert not at.exception, at.exception
+    at.switch_page("app_pages/runs.py").run()
+    assert at.multiselect(key="runs_user").value == ["super"]
+    assert at.selectbox(key="runs_pick").value == made[3.0]
+    assert set(table(at, "runs_list")["user"]) == {"super"}
+    # the typed password is never kept; signing out forgets every kept setting
+    assert not any("password" in k for k in at.session_state["_kept_widget_values"])
+    at.sidebar.button(key="signout").click().run()
+    assert set(at.session_state["_kept_widget_values"]) <= {"lang"}
+    assert "runs_user" not in at.session_state
+
+
+def submitting_page():
+    """A method page's submit block (run_views.submit_for_review) under one scale setting."""
+    import streamlit as st
+
+    from workbench.app import run_views
+    from workbench.auth import load_users
+
+    st.number_input("scale", value=1.0, key="t_scale")
+    run_views.submit_for_review("t", load_users()["stat"], lambda: {
+        "kind": "app_test_totals", "params": {"scale": st.session_state["t_scale"]}, "inputs": ["gold.sample"],
+        "title": "totals", "series": "t_totals"})
+
+
+def test_the_submitted_message_belongs_to_its_run(runs_lake):
+    """"Run ... submitted" stayed above settings that no longer matched that run."""
+    lake, _, _ = runs_lake
+    at = AppTest.from_function(submitting_page, default_timeout=TIMEOUT)
+    at.session_state["lang"] = "en"
+    at.run()
+    at.number_input(key="t_scale").set_value(4.0).run()
+    at.button(key="t_submit").click().run()
+    assert not at.exception, at.exception
+    run_id = at.session_state["t_submitted"][0]
+    assert registry.get_run(lake, run_id).params == {"scale": 4.0}
+    assert run_id in texts(at)
+    at.number_input(key="t_scale").set_value(5.0).run()
+    assert run_id not in texts(at)  # these settings are not the submitted run's
+    at.number_input(key="t_scale").set_value(4.0).run()
+    assert run_id in texts(at)  # back to that run's settings: its message again

@@ -1,0 +1,180 @@
+"""The supervisor's and the data engineer's workflows in a real browser on the built demo lake.
+
+``workbench serve`` runs against conftest's ``demo_lake``; the runs to review are made
+through the run registry as the statistician ``stat`` makes them (``releasable.approved``
+and ``registry.run_method``), and ``super2`` reviews them: four-eyes, the approver is not
+the maker. Each walk runs in Chinese and in English, twice in a row (a second pass finds
+state the first left behind: released series, a withdrawn run), and every page it lands
+on is checked for a traceback (``browserkit.check_page``). Screenshots: tests/artifacts/.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from browserkit import browser_page, check_page, serving, shot, sign_in, sign_out
+from releasable import RELEASABLE, approved
+from workbench.auth import load_users
+from workbench.runs import registry, review
+from workbench.runs.release import list_releases
+
+pytestmark = pytest.mark.slow
+LANGUAGES = {"zh": "中文", "en": "English"}
+KIND = "survey_estimate"  # released in about a second, disclosure-controlled, has a suppression report
+
+
+@pytest.fixture(scope="module")
+def server(demo_lake, tmp_path_factory):
+    base = tmp_path_factory.mktemp("browser_supervisor")
+    env = demo_lake.environ
+    with serving(base, env["WORKBENCH_DEMO_OUT"], "--headless", lake_root=env["WORKBENCH_LAKE_ROOT"],
+                 key_file=env["WORKBENCH_PRIVACY_KEY_FILE"]) as url:
+        yield url
+
+
+def settle(page, timeout: float = 180.0) -> None:
+    """Wait until the app has finished its run (Streamlit's running indicator is gone)."""
+    page.wait_for_timeout(400)
+    deadline = time.monotonic() + timeout
+    while page.locator("[data-testid='stStatusWidget']").count() and time.monotonic() < deadline:
+        page.wait_for_timeout(250)
+    page.wait_for_timeout(300)
+
+
+def until(condition, what: str, timeout: float = 180.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.5)
+
+
+def choose(page, key: str, text: str) -> None:
+    """Pick the option containing *text* in the select box *key* (it filters as one types)."""
+    box = page.locator(f".st-key-{key} input")
+    box.click()
+    box.fill(text)
+    page.keyboard.press("Enter")
+    settle(page)
+
+
+def fill(page, key: str, text: str) -> None:
+    page.locator(f".st-key-{key} input, .st-key-{key} textarea").first.fill(text)
+    page.keyboard.press("Tab")
+    settle(page)
+
+
+def click(page, key: str) -> None:
+    page.locator(f".st-key-{key} button").click()
+    settle(page)
+
+
+def open_page(page, url: str, path: str, where: str) -> None:
+    page.goto(f"{url}/{path}")
+    page.locator(".st-key-signout").wait_for(timeout=60_000)
+    settle(page)
+    check_page(page, where)
+
+
+def set_language(page, lang: str) -> None:
+    page.locator(".st-key-lang").get_by_text(LANGUAGES[lang], exact=True).click()
+    settle(page)
+
+
+def release_on_page(page, url: str, run_id: str, series: str, where: str, embargo: bool = False) -> None:
+    open_page(page, url, f"review?run={run_id}", where)
+    fill(page, "release_series", series)
+    if embargo:
+        page.locator(".st-key-release_use_embargo label").click()
+        settle(page)
+    click(page, "release_submit")
+    check_page(page, where)
+
+
+@pytest.mark.parametrize("lang, attempt", [("zh", 1), ("en", 1), ("zh", 2), ("en", 2)])
+def test_supervisor_compares_approves_releases_withdraws_and_disseminates(server, demo_lake, lang, attempt):
+    lake, users = demo_lake.lake, load_users()
+    tag = f"{lang}{attempt}"
+    made = []
+    for _ in range(2):  # two of stat's runs of one kind, waiting for review
+        params, inputs, _ = RELEASABLE[KIND]
+        run_id = registry.run_method(lake, KIND, params, inputs, user=users["stat"], title=f"survey {tag}",
+                                     series=f"survey_{tag}")
+        review.submit(lake, run_id, users["stat"])
+        made.append(run_id)
+    newer, older = made[1], made[0]
+    again, _ = approved(lake, KIND, title=f"survey again {tag}")  # to release after the withdrawal
+    with browser_page() as page:
+        sign_in(page, server, "super2")
+        set_language(page, lang)
+        check_page(page, f"home_{tag}")
+
+        open_page(page, server, f"compare?run={newer}", f"compare_{tag}")
+        picked = page.locator(".st-key-compare_pick").inner_text()
+        assert newer in picked and older in picked  # the linked run beside its predecessor of that kind
+        page.locator(".st-key-compare_params").wait_for()
+        shot(page, f"supervisor_compare_{tag}")
+
+        for run_id in (newer, older):
+            open_page(page, server, f"review?run={run_id}", f"review_{tag}")
+            click(page, "review_approve")
+            check_page(page, f"review_approve_{tag}")
+            until(lambda: review.state(lake, run_id) == "approved", f"{run_id} approved")
+        assert review.audit_trail(lake, newer)[-1].user == "super2"  # four-eyes: stat made it, super2 approved
+
+        release_on_page(page, server, newer, f"survey_{tag}", f"release_{tag}", embargo=True)
+        until(lambda: review.state(lake, newer) == "released", f"{newer} released")
+        shot(page, f"supervisor_release_{tag}")
+        release_on_page(page, server, older, f"survey_{tag}", f"release_second_{tag}")
+        until(lambda: review.state(lake, older) == "released", f"{older} released")
+
+        open_page(page, server, "review", f"withdraw_{tag}")
+        choose(page, "withdraw_pick", newer)
+        fill(page, "withdraw_reason", "wrong period")
+        click(page, "withdraw_submit")
+        check_page(page, f"withdraw_{tag}")
+        until(lambda: review.state(lake, newer) == "withdrawn", f"{newer} withdrawn")
+
+        release_on_page(page, server, again, f"survey_{tag}", f"release_again_{tag}")
+        until(lambda: review.state(lake, again) == "released", f"{again} released")
+        shot(page, f"supervisor_released_again_{tag}")
+        vintages = sorted((r.vintage, r.run_id, r.withdrawn) for r in list_releases(lake, f"survey_{tag}"))
+        assert vintages == [(1, newer, True), (2, older, False), (3, again, False)]
+        embargoed = next(r for r in list_releases(lake, f"survey_{tag}") if r.run_id == newer)
+        assert embargoed.embargo_until is not None
+        # 09:30 in the city, whose zone is [lake].local_timezone (Asia/Shanghai, UTC+8)
+        assert (embargoed.embargo_until.hour, embargoed.embargo_until.minute) == (1, 30)
+
+        open_page(page, server, "dissemination", f"dissemination_{tag}")
+        choose(page, "diss_series", f"survey_{tag}")
+        check_page(page, f"dissemination_series_{tag}")
+        page.locator(".st-key-diss_report").wait_for(timeout=60_000)  # supervisors see the suppression report
+        shot(page, f"supervisor_dissemination_{tag}")
+        sign_out(page)
+
+
+@pytest.mark.parametrize("lang, attempt", [("zh", 1), ("en", 1), ("zh", 2), ("en", 2)])
+def test_data_engineer_runs_a_job_and_browses_quarantine(server, demo_lake, lang, attempt):
+    tag = f"{lang}{attempt}"
+    with browser_page() as page:
+        sign_in(page, server, "eng")
+        set_language(page, lang)
+        open_page(page, server, "jobs", f"jobs_{tag}")
+        choose(page, "jobs_pick", "bronze_register")
+        click(page, "jobs_run_one")
+        page.locator(".st-key-jobs_summary").wait_for(timeout=180_000)
+        check_page(page, f"jobs_ran_{tag}")
+        shot(page, f"engineer_jobs_{tag}")
+        page.locator(".st-key-quarantine_table").scroll_into_view_if_needed()
+        quarantined = page.locator(".st-key-quarantine_table").inner_text()
+        assert "quarantine." in quarantined
+        reason = page.locator(".st-key-quarantine_reason input")
+        reason.click()
+        page.keyboard.press("ArrowDown")  # the first reason after "all reasons"
+        page.keyboard.press("Enter")
+        settle(page)
+        page.locator(".st-key-quarantine_rows").wait_for(timeout=60_000)
+        check_page(page, f"quarantine_{tag}")
+        shot(page, f"engineer_quarantine_{tag}")
+        sign_out(page)
