@@ -27,6 +27,7 @@ from urllib.parse import parse_qs
 
 from workbench.auth import SessionTokens, SignInAudit, SignInGuard
 from workbench.config import load_settings
+from workbench.i18n import LANGUAGE_NAMES
 
 COOKIE = "workbench_session"
 # The header Streamlit copies into a session's identity (server.trustedUserHeaders).
@@ -105,9 +106,10 @@ async def start_session(request):
     """Swap a one-time grant for a token in an HttpOnly cookie, then back to the app."""
     from starlette.responses import RedirectResponse
 
-    grant = parse_qs(request.url.query).get("grant", [""])[0]
-    token = tokens().redeem_grant(grant)
-    response = RedirectResponse("/", status_code=303)
+    query = parse_qs(request.url.query)
+    token = tokens().redeem_grant(query.get("grant", [""])[0])
+    lang = query.get("lang", [""])[0]
+    response = RedirectResponse(f"/?lang={lang}" if lang in LANGUAGE_NAMES else "/", status_code=303)
     if token is not None:
         response.set_cookie(COOKIE, token, max_age=tokens().session_seconds, path="/", httponly=True,
                             samesite="strict", secure=_secure(request))

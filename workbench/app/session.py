@@ -67,7 +67,8 @@ ROLES_FOR = {p.key: p.roles for p in PAGES}
 
 def init() -> None:
     """Initialise session state once per session (setdefault, never overwrite)."""
-    st.session_state.setdefault("lang", load_settings().ui.language)
+    asked = st.query_params.get("lang")  # set by the sign-in redirect
+    st.session_state.setdefault("lang", asked if asked in LANGUAGE_NAMES else load_settings().ui.language)
     st.session_state.setdefault("user", None)
 
 
@@ -181,7 +182,8 @@ def sign_in(user: User) -> bool:
         return True
     from workbench.app.browser_session import START_PATH, tokens
 
-    _redirect(f"{START_PATH}?grant={tokens().issue_grant(user)}")
+    # The language chosen on the sign-in page survives the page load that follows.
+    _redirect(f"{START_PATH}?grant={tokens().issue_grant(user)}&lang={lang()}")
     return False
 
 
@@ -207,9 +209,11 @@ def sign_out() -> None:
 def client_address() -> str | None:
     """The connecting client's address as the server saw it (the proxy's, behind one)."""
     try:
-        return st.context.ip_address
+        address = st.context.ip_address
     except Exception:  # noqa: BLE001 - no client context
-        return None
+        address = None
+    # Streamlit reports a loopback client as None; in a server that is still a client.
+    return address or ("loopback" if browser_bound() else None)
 
 
 def require_role(*roles: str) -> User:
