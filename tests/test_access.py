@@ -166,3 +166,27 @@ def test_session_ids_tokens_and_grants_are_redacted_from_log_records(caplog):
     assert session_id not in text and token not in text and "abcDEF_-123" not in text
     assert "Reconnecting to existing session" in text and text.count("<redacted:") == 3
     assert redact("run r20261201t101010_ab12cd34 finished") == "run r20261201t101010_ab12cd34 finished"
+
+
+def test_the_binding_middleware_drops_a_forged_identity_header_and_adds_only_a_live_tokens_digest():
+    import asyncio
+
+    from workbench.app import browser_session
+
+    seen = []
+
+    async def app(scope, receive, send):
+        seen.append(dict(scope["headers"]).get(browser_session.IDENTITY_HEADER.encode()))
+
+    middleware = browser_session.SessionBindingMiddleware(app)
+    token = browser_session.tokens().redeem_grant(browser_session.tokens().issue_grant(STAT))
+    forged = (browser_session.IDENTITY_HEADER.encode(), b"digest-of-someone-else")
+
+    def connect(*headers):
+        asyncio.run(middleware({"type": "websocket", "headers": list(headers)}, None, None))
+
+    connect(forged)  # no cookie: the forged header is gone, nothing replaces it
+    connect(forged, (b"cookie", f"a=1; {browser_session.COOKIE}={token}".encode()))
+    browser_session.tokens().revoke(token)
+    connect((b"cookie", f"{browser_session.COOKIE}={token}".encode()))  # revoked: anonymous again
+    assert seen == [None, SessionTokens.digest(token).encode(), None]

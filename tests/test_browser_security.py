@@ -95,7 +95,7 @@ def sign_in_as(page, url: str, username: str, lang: str) -> None:
 
 def open_preview(page, url: str, table: str, lang: str) -> str:
     """The catalogue's preview tab of *table*; returns the tab's text."""
-    page.goto(f"{url}/catalog")
+    page.goto(f"{url}/catalog?lang={lang}")  # a page load starts a new session, in the server's language
     page.locator(".st-key-catalog_search input").wait_for(timeout=60_000)
     page.locator(".st-key-catalog_search input").fill(table)
     page.locator(".st-key-catalog_search input").press("Enter")
@@ -210,7 +210,8 @@ def test_a_session_id_without_the_cookie_does_not_resume_a_sign_in(server, brows
 
     # and the supervisor is still signed in, also after a reload
     victim.reload()
-    victim.locator(".st-key-signout").wait_for(timeout=60_000)
+    victim.locator(".st-key-signout button").wait_for(timeout=60_000)
+    victim.wait_for_timeout(1500)
     check_page(victim, f"reload_{lang}")
     shot(victim, f"security_reload_keeps_sign_in_{lang}")
 
