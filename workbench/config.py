@@ -69,12 +69,27 @@ class PrivacySettings:
 
 
 @dataclass(frozen=True)
+class AuthSettings:
+    # Failed sign-ins within the window that lock an account, and a client (an IP
+    # address; behind a reverse proxy every user shares one, hence the higher number).
+    max_account_failures: int = 5
+    max_client_failures: int = 20
+    failure_window_minutes: int = 15
+    lockout_minutes: int = 15
+    # How long a sign-in lasts before the user signs in again.
+    session_hours: int = 8
+    # Append-only record of sign-ins, failures, lockouts and sign-outs (JSON lines).
+    audit_file: str = "var/log/signin-audit.jsonl"
+
+
+@dataclass(frozen=True)
 class Settings:
     lake: LakeSettings
     engine: EngineSettings = field(default_factory=EngineSettings)
     ui: UiSettings = field(default_factory=UiSettings)
     demo: DemoSettings = field(default_factory=DemoSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
     source_file: str = str(DEFAULT_CONF)
 
     @property
@@ -101,6 +116,7 @@ _SECTIONS: dict[str, type] = {
     "ui": UiSettings,
     "demo": DemoSettings,
     "privacy": PrivacySettings,
+    "auth": AuthSettings,
 }
 
 # Keys whose values are restricted to a closed set.

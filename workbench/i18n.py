@@ -558,6 +558,32 @@ MESSAGES: dict[str, dict[str, str]] = {
     "diss.disclosure_counts": {"zh": "披露控制：{cells} 个单元格中 {primary} 个主抑制、{secondary} 个次抑制。",
                                "en": "Disclosure control: {primary} primary and {secondary} secondary "
                                      "suppressions out of {cells} cells."},
+    # catalogue access and sign-in (issue 20)
+    "catalog.access.signin": {"zh": "请先登录。", "en": "Sign in first."},
+    "catalog.access.run_output": {
+        "zh": "运行结果尚未经过披露控制（发布时才做），仅运行者本人和审核主管可查看数据行。",
+        "en": "Run outputs have not been through disclosure control (that happens at release): "
+              "only the run's author and supervisors see their rows.",
+    },
+    "catalog.access.workbench": {
+        "zh": "工作台的记录表（运行登记、审核轨迹、发布记录、抑制报告等）仅限负责的角色查看数据行。",
+        "en": "The workbench's own records (run registry, audit trail, releases, suppression reports) "
+              "show their rows only to the roles responsible for them.",
+    },
+    "catalog.access.unclassified": {
+        "zh": "该层尚未规定谁可以查看数据行，因此暂不显示。",
+        "en": "No one has decided yet who may see this layer's rows, so they are not shown.",
+    },
+    "catalog.release_rows": {
+        "zh": "仅显示您现在可以看到的版本：已发布、未撤回、已过禁发期（审核主管可见禁发期内版本）。",
+        "en": "Only the vintages you may read now: released, not withdrawn, past their embargo "
+              "(supervisors also see embargoed ones).",
+    },
+    "signin.locked": {
+        "zh": "登录失败次数过多，已暂时锁定，请在 {time} 之后再试。",
+        "en": "Too many failed sign-ins: locked for now, try again after {time}.",
+    },
+    "signin.redirecting": {"zh": "正在登录……", "en": "Signing in…"},
 }
 
 

@@ -147,6 +147,27 @@ def preview(lake_root: str, name: str, version: int, column: str | None = None,
     return df.limit(PREVIEW_ROWS).toPandas()
 
 
+def run_author(table: str) -> str | None:
+    """Who ran the run behind ``runs.<run_id>.<output>`` (None for other tables or an unknown run)."""
+    run_id = catalog.run_id_of(table)
+    if run_id is None:
+        return None
+    try:
+        return run(run_id)[0].user
+    except Exception:  # noqa: BLE001 - no such run recorded: the policy then allows reviewers only
+        return None
+
+
+def release_preview(name: str, user) -> pd.DataFrame:
+    """Rows of ``release.<series>`` that *user* may read now, through the release reader.
+
+    Not cached: an embargo lifts with the clock, not with a table version.
+    """
+    from workbench.disclosure.reader import ReleaseReader
+
+    return catalog.release_preview(ReleaseReader(lake()), name, user, limit=PREVIEW_ROWS)
+
+
 @st.cache_data(show_spinner=False, max_entries=200)
 def distinct_values(lake_root: str, name: str, version: int, column: str, limit: int = 200) -> list[str]:
     """Distinct values of a column (e.g. quarantine reasons), most frequent first."""

@@ -18,14 +18,18 @@ from workbench.config import load_settings
 from workbench.engine import SailProcess
 
 ENTRY = Path(__file__).resolve().parent / "main.py"
+# What Streamlit runs: main.py inside an st.App that adds the sign-in cookie routes.
+ASGI_ENTRY = Path(__file__).resolve().parent / "asgi.py"
 
 
 def streamlit_command(port: int, headless: bool) -> list[str]:
     # Without --headless Streamlit decides (it opens a browser only where there is a display),
     # and it never asks a first-time user for an e-mail address: on a server with no terminal
     # that prompt made the app exit.
+    from workbench.app.browser_session import trusted_headers_option
+
     return [
-        sys.executable, "-m", "streamlit", "run", str(ENTRY),
+        sys.executable, "-m", "streamlit", "run", str(ASGI_ENTRY),
         "--server.port", str(port),
         "--server.address", "127.0.0.1",
         *(["--server.headless", "true"] if headless else []),
@@ -33,6 +37,9 @@ def streamlit_command(port: int, headless: bool) -> list[str]:
         "--browser.gatherUsageStats", "false",
         "--global.developmentMode", "false",
         "--client.toolbarMode", "minimal",  # no "Deploy" button for bureau users
+        # A session belongs to the sign-in cookie of the browser that opened it: Streamlit
+        # resumes a session only for a connection presenting the same identity.
+        "--server.trustedUserHeaders", trusted_headers_option(),
     ]
 
 

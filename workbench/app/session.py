@@ -138,7 +138,8 @@ def linked_run(key: str, options: list[str]) -> str | None:
 
 def init() -> None:
     """Initialise session state once per session (setdefault, never overwrite)."""
-    st.session_state.setdefault("lang", load_settings().ui.language)
+    asked = st.query_params.get("lang")  # set by the sign-in redirect
+    st.session_state.setdefault("lang", asked if asked in LANGUAGE_NAMES else load_settings().ui.language)
     st.session_state.setdefault("user", None)
 
 
@@ -178,13 +179,48 @@ def adopt_oidc_user() -> None:
             st.session_state["user"] = user
 
 
-def sign_in(user: User) -> None:
-    st.session_state["user"] = user
-    # The typed password must not linger in session state.
-    st.session_state.pop("signin_password", None)
+def browser_bound() -> bool:
+    """True in a running server, where a sign-in lives in the browser's cookie, not in the session.
+
+    Only a script run without any server (AppTest, ``streamlit.testing``) keeps the
+    user in session state alone; every browser connection goes through the server.
+    """
+    from streamlit import runtime
+
+    return runtime.exists()
 
 
-def sign_out() -> None:
+def _redirect(url: str) -> None:
+    """Send the browser to *url* (Streamlit's own mechanism behind ``st.login``)."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    msg = ForwardMsg()
+    msg.auth_redirect.url = url
+    ctx = get_script_run_ctx()
+    if ctx is not None:
+        ctx.enqueue(msg)
+
+
+def _session_cookie() -> str | None:
+    from workbench.app.browser_session import COOKIE
+
+    try:
+        return st.context.cookies.get(COOKIE)
+    except Exception:  # noqa: BLE001 - no client context (the connection just closed)
+        return None
+
+
+def _oidc_user() -> User | None:
+    if not oidc_configured():
+        return None
+    try:
+        return user_for_email(str(st.user.get("email") or "")) if st.user.is_logged_in else None
+    except Exception:  # noqa: BLE001 - not signed in through the provider
+        return None
+
+
+def _forget_user() -> None:
     st.session_state["user"] = None
     # The next user starts from the pages' defaults: neither the kept settings nor the
     # live ones (which the next run would keep again) survive, only the language.
@@ -194,12 +230,66 @@ def sign_out() -> None:
     prefixes = ("jobs_", "catalog_", "quarantine_", "home_", "quality_", "fraud_", "editing_", "est_", "sae_", "sa_")
     for key in [k for k in st.session_state if str(k).startswith(prefixes)]:
         del st.session_state[key]
+
+
+def bind_to_browser() -> None:
+    """On every script run in a server: the user is whoever this connection's cookie signs in.
+
+    A session reached by its id from a browser without the cookie (or with a revoked
+    or expired token) has no user, and what the previous user left in the session's
+    state is dropped.
+    """
+    if not browser_bound():
+        return
+    from workbench.app.browser_session import tokens
+
+    user = tokens().user_for(_session_cookie()) or _oidc_user()
+    if user is None and current_user() is not None:
+        _forget_user()
+    st.session_state["user"] = user
+
+
+def sign_in(user: User) -> bool:
+    """Sign *user* in; True when done now, False when the browser is on its way to fetch its cookie."""
+    # The typed password must not linger in session state.
+    st.session_state.pop("signin_password", None)
+    if not browser_bound():
+        st.session_state["user"] = user
+        return True
+    from workbench.app.browser_session import START_PATH, tokens
+
+    # The language chosen on the sign-in page survives the page load that follows.
+    _redirect(f"{START_PATH}?grant={tokens().issue_grant(user)}&lang={lang()}")
+    return False
+
+
+def sign_out() -> None:
+    """End the sign-in: the token is revoked on the server, then the browser drops its cookie."""
+    user = current_user()
+    _forget_user()
+    if browser_bound():
+        from workbench.app.browser_session import END_PATH, guard, tokens
+
+        tokens().revoke(_session_cookie())
+        if user is not None:
+            guard().audit.record("signout", user.username, client_address())
+        _redirect(END_PATH)
     if oidc_configured():
         try:
             if st.user.is_logged_in:
                 st.logout()
         except Exception:  # noqa: BLE001 - not signed in through the provider
             pass
+
+
+def client_address() -> str | None:
+    """The connecting client's address as the server saw it (the proxy's, behind one)."""
+    try:
+        address = st.context.ip_address
+    except Exception:  # noqa: BLE001 - no client context
+        address = None
+    # Streamlit reports a loopback client as None; in a server that is still a client.
+    return address or ("loopback" if browser_bound() else None)
 
 
 def require_role(*roles: str) -> User:

@@ -70,9 +70,15 @@ with history_tab:
     )
 
 with preview_tab:
-    if info.layer in catalog.RAW_LAYERS and not user.has_any(catalog.RAW_ROLES):
-        # Bronze and quarantine hold deliveries as received, personal identifiers included.
-        st.warning(t("catalog.raw_restricted"))
+    access = catalog.preview_access(user, name, run_author=data.run_author(name))
+    if not access.allowed:
+        st.warning(t(access.reason))
+    elif access.release_rows:
+        # Released series: only the vintages the release reader lets this user read now.
+        st.caption(t("catalog.release_rows"))
+        rows = data.release_preview(name, user)
+        st.caption(t("catalog.shown", n=f"{len(rows):,}"))
+        widgets.table(rows, "catalog_preview")
     else:
         c1, c2, c3 = st.columns([1, 2, 2])
         version = c1.selectbox(t("catalog.preview_version"), list(range(info.version, -1, -1)),

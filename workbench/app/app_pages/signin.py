@@ -1,10 +1,13 @@
 """Sign-in: an account from conf/users.toml, or the identity provider when configured."""
 
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
 import streamlit as st
 
 from workbench.app import session
 from workbench.app.session import t
-from workbench.auth import authenticate
+from workbench.config import load_settings
 
 st.title(t("app.title"))
 st.subheader(t("signin.title"))
@@ -24,10 +27,18 @@ with st.form("signin_form"):
     submitted = st.form_submit_button(t("signin.submit"), key="signin_submit", type="primary")
 
 if submitted:
-    user = authenticate(username, password)
-    if user is None:
+    from workbench.app.browser_session import guard
+
+    result = guard().attempt(username, password, session.client_address())
+    if result.status == "locked":
+        # the city's clock, which is the users' clock
+        until = datetime.fromtimestamp(result.locked_until, timezone.utc).astimezone(
+            ZoneInfo(load_settings().lake.local_timezone))
+        st.error(t("signin.locked", time=until.strftime("%H:%M")))
+    elif result.user is None:
         st.error(t("signin.failed"))
-    else:
-        session.sign_in(user)
+    elif session.sign_in(result.user):
         st.rerun()
+    else:
+        st.info(t("signin.redirecting"))
 st.caption(t("signin.demo_hint"))

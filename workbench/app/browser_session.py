@@ -1,0 +1,170 @@
+"""Binding a signed-in Streamlit session to the browser that signed in.
+
+A Streamlit session is resumed by its id alone (the browser sends it when it
+reconnects), and the id is no secret: it travels in the page's WebSocket and
+Streamlit logs it. So the sign-in is not kept in the session but in an HttpOnly
+cookie holding a token from :class:`workbench.auth.SessionTokens`:
+
+1. the sign-in page checks the password (:class:`workbench.auth.SignInGuard`) and
+   sends the browser to :data:`START_PATH` with a one-time grant;
+2. that route swaps the grant for a token, sets the cookie and sends the browser back;
+3. :class:`SessionBindingMiddleware` turns the cookie of every WebSocket handshake
+   into Streamlit's user identity (a trusted header), so Streamlit refuses to resume
+   a session for a connection that does not carry the same live token;
+4. each script run reads the user from the cookie again (``session.bind_to_browser``);
+5. :data:`END_PATH` revokes the token on the server and clears the cookie.
+
+One token store and one guard exist per server process, made on first use.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from http.cookies import SimpleCookie
+from urllib.parse import parse_qs
+
+from workbench.auth import SessionTokens, SignInAudit, SignInGuard
+from workbench.config import load_settings
+from workbench.i18n import LANGUAGE_NAMES
+
+COOKIE = "workbench_session"
+# The header Streamlit copies into a session's identity (server.trustedUserHeaders).
+# Only this middleware sets it; whatever a client sends under that name is dropped.
+IDENTITY_HEADER = "x-workbench-session"
+IDENTITY_KEY = "workbench_session"
+START_PATH = "/workbench/session/start"
+END_PATH = "/workbench/session/end"
+
+_lock = threading.Lock()
+_tokens: SessionTokens | None = None
+_guard: SignInGuard | None = None
+
+
+def tokens() -> SessionTokens:
+    global _tokens
+    with _lock:
+        if _tokens is None:
+            _tokens = SessionTokens(load_settings().auth.session_hours)
+        return _tokens
+
+
+def guard() -> SignInGuard:
+    global _guard
+    with _lock:
+        if _guard is None:
+            settings = load_settings().auth
+            _guard = SignInGuard(settings, SignInAudit(settings.audit_file))
+        return _guard
+
+
+def trusted_headers_option() -> str:
+    """The JSON value of Streamlit's ``server.trustedUserHeaders`` this binding needs."""
+    return '{"X-Workbench-Session": "%s"}' % IDENTITY_KEY
+
+
+def cookie_from_headers(headers: list[tuple[bytes, bytes]]) -> str | None:
+    for name, value in headers:
+        if name.lower() == b"cookie":
+            jar = SimpleCookie()
+            try:
+                jar.load(value.decode("latin-1"))
+            except Exception:  # noqa: BLE001 - a malformed Cookie header carries no token
+                continue
+            if COOKIE in jar:
+                return jar[COOKIE].value
+    return None
+
+
+class SessionBindingMiddleware:
+    """Pure ASGI middleware: the session cookie's live-token digest becomes the identity header.
+
+    No token, or a revoked or expired one, gives no header, the identity of an
+    anonymous visitor, which never matches a signed-in session's.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] in ("http", "websocket"):
+            headers = [(k, v) for k, v in scope.get("headers", []) if k.lower() != IDENTITY_HEADER.encode()]
+            binding = tokens().binding(cookie_from_headers(headers))
+            if binding is not None:
+                headers.append((IDENTITY_HEADER.encode(), binding.encode()))
+            scope = dict(scope, headers=headers)
+        await self.app(scope, receive, send)
+
+
+def _secure(request) -> bool:
+    # TLS ends at the reverse proxy in production; it says so in X-Forwarded-Proto.
+    return request.url.scheme == "https" or request.headers.get("x-forwarded-proto", "").lower() == "https"
+
+
+async def start_session(request):
+    """Swap a one-time grant for a token in an HttpOnly cookie, then back to the app."""
+    from starlette.responses import RedirectResponse
+
+    query = parse_qs(request.url.query)
+    token = tokens().redeem_grant(query.get("grant", [""])[0])
+    lang = query.get("lang", [""])[0]
+    response = RedirectResponse(f"/?lang={lang}" if lang in LANGUAGE_NAMES else "/", status_code=303)
+    if token is not None:
+        response.set_cookie(COOKIE, token, max_age=tokens().session_seconds, path="/", httponly=True,
+                            samesite="strict", secure=_secure(request))
+    return response
+
+
+async def end_session(request):
+    """Revoke the cookie's token on the server and clear the cookie."""
+    from starlette.responses import RedirectResponse
+
+    tokens().revoke(request.cookies.get(COOKIE))
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict", secure=_secure(request))
+    return response
+
+
+def routes() -> list:
+    from starlette.routing import Route
+
+    return [Route(START_PATH, start_session, methods=["GET"]), Route(END_PATH, end_session, methods=["GET", "POST"])]
+
+
+# ---- no secret in a log ------------------------------------------------------------
+# Streamlit logs session ids ("Session with id ... is already connected"), and a
+# session id is what a takeover starts from. Every log record of the server process
+# passes through this factory, which replaces ids, tokens and grants by a short
+# digest: lines can still be matched to each other, not replayed.
+_SECRETS = re.compile(
+    r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"  # session ids (uuid4)
+    r"|(?<=grant=)[A-Za-z0-9_\-]+"  # sign-in grants in a URL
+    r"|\b[A-Za-z0-9_\-]{43}\.\d{10}\.[0-9a-f]{64}\b",  # session tokens
+    re.IGNORECASE,
+)
+
+
+def redact(text: str) -> str:
+    return _SECRETS.sub(lambda m: f"<redacted:{SessionTokens.digest(m.group(0))[:8]}>", text)
+
+
+def install_log_redaction() -> None:
+    """Redact session ids, tokens and grants from every log record made from now on."""
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "workbench_redacts", False):
+        return
+
+    def factory(*args, **kwargs):
+        record = previous(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a record that cannot format is left alone
+            return record
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return record
+
+    factory.workbench_redacts = True
+    logging.setLogRecordFactory(factory)
