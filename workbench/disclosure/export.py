@@ -126,7 +126,7 @@ def prepared_frame(frame: pd.DataFrame, context: ReleaseContext | None = None) -
     return out
 
 
-def labelled_frame(prepared: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
+def labelled_frame(prepared: pd.DataFrame, lang: str = "zh", context: ReleaseContext | None = None) -> pd.DataFrame:
     """*prepared* with a name beside every code (``<code column>_name``) and the unit in words."""
     reg = formatting.registry()
     out = prepared.copy()
@@ -140,9 +140,10 @@ def labelled_frame(prepared: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
             continue
         out.insert(out.columns.get_loc(col) + 1, f"{col}_name", names)
     if "unit_measure" in prepared.columns:
-        measures = prepared["measure"].astype(str) if "measure" in prepared.columns else None
-        unit = [(_measure_variable(m).shown_unit.label(lang)) for m in measures] if measures is not None else None
-        out.insert(out.columns.get_loc("unit_measure"), "unit", unit if unit is not None else "")
+        measures = prepared["measure"].astype(str) if "measure" in prepared.columns else \
+            pd.Series((context or ReleaseContext()).measure, index=prepared.index)
+        out.insert(out.columns.get_loc("unit_measure"), "unit",
+                   [_measure_variable(m).shown_unit.label(lang) for m in measures])
     return out
 
 
@@ -323,7 +324,7 @@ def export(frame: pd.DataFrame, release: Release, fmt: str, sdmx: SdmxSettings |
     context = context or ReleaseContext()
     meta = metadata(release, frame, context, lang)
     prepared = prepared_frame(frame, context)
-    frame = labelled_frame(prepared, lang)
+    frame = labelled_frame(prepared, lang, context)
     if fmt == "csv":
         return Export(name, frame.to_csv(index=False, lineterminator="\n").encode("utf-8-sig"), mime)
     if fmt == "xlsx":
