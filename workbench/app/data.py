@@ -529,19 +529,24 @@ def release_records() -> list:
 
 
 @st.cache_data(show_spinner=False, max_entries=200)
-def _release_file(lake_root: str, release_id: str, fmt: str):
-    from workbench.disclosure.export import export
+def _release_file(lake_root: str, release_id: str, fmt: str, lang: str = "zh"):
+    from workbench.disclosure.export import ReleaseContext, export
     from workbench.disclosure.reader import ReleaseReader
     from workbench.disclosure.settings import load_disclosure_settings
+    from workbench.runs.registry import get_run
 
-    reader = ReleaseReader(_lake_for(lake_root))
+    lk = _lake_for(lake_root)
+    reader = ReleaseReader(lk)
     rel = next(r for r in reader.releases() if r.release_id == release_id)
-    return export(reader.rows(rel).to_pandas(), rel, fmt, load_disclosure_settings().sdmx)
+    # the run's period and variable: an estimates table carries neither column itself
+    context = ReleaseContext.from_params(get_run(lk, rel.run_id).params)
+    return export(reader.rows(rel).to_pandas(), rel, fmt, load_disclosure_settings().sdmx, context, lang)
 
 
-def release_file(release_id: str, fmt: str):
-    """One vintage as an export (file name, bytes, MIME type); the page checks visibility first."""
-    return _release_file(root(), release_id, fmt)
+def release_file(release_id: str, fmt: str, lang: str = "zh"):
+    """One vintage as an export (file name, bytes, MIME type) with names and metadata in *lang*;
+    the page checks visibility first."""
+    return _release_file(root(), release_id, fmt, lang)
 
 
 @st.cache_data(show_spinner=False, max_entries=200)

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from workbench.app import data, widgets
-from workbench.app.session import ROLES_FOR, require_role, t
+from workbench.app.session import ROLES_FOR, lang, require_role, t
 from workbench.disclosure.export import FORMATS
 from workbench.disclosure.reader import calendar
 
@@ -38,7 +38,7 @@ else:
     if rel.release_id in set(scheduled["release_id"]):
         st.warning(t("diss.embargoed", until=rel.embargo_until.strftime("%Y-%m-%d %H:%M UTC")))
     for col, fmt in zip(st.columns(len(FORMATS)), FORMATS):
-        out = data.release_file(rel.release_id, fmt)
+        out = data.release_file(rel.release_id, fmt, lang())
         col.download_button(t(f"diss.format.{fmt}"), out.data, file_name=out.file_name, mime=out.mime,
                             key=f"diss_download_{fmt}")
     summary = (rel.quality_report or {}).get("disclosure")
