@@ -115,6 +115,7 @@ class Variable:
     decimals: int | None = None
     codelist: str = ""      # the dimension whose names label this column's codes
     kind: str = ""          # "month", "date", "code", "text" or "" (a number)
+    nonnegative: bool = False  # a value below zero is impossible (a total of sales, a headcount)
 
     def label(self, lang: str) -> str:
         return (self.label_zh if lang == "zh" else self.label_en) or self.label_en or self.name
@@ -201,7 +202,7 @@ def _variable(name: str, spec: Mapping) -> Variable:
                     str(spec.get("description_zh", "")), str(spec.get("description_en", "")),
                     str(spec.get("unit", "")), str(spec.get("display_unit", "")),
                     None if spec.get("decimals") is None else int(spec["decimals"]),
-                    str(spec.get("codelist", "")), str(spec.get("kind", "")))
+                    str(spec.get("codelist", "")), str(spec.get("kind", "")), bool(spec.get("nonnegative", False)))
 
 
 @lru_cache(maxsize=4)
@@ -409,6 +410,44 @@ def rounded(df: pd.DataFrame, reg: Registry | None = None,
         digits = var.places + round(math.log10(var.scale))
         out[name] = series.astype(float).round(int(digits))
     return out
+
+
+def source_title(source: str, lang: str, sources_file: Path = REPO_ROOT / "conf" / "sources.toml") -> str:
+    """A delivering source's title from its contract (``vat`` -> ``增值税发票汇总``)."""
+    spec = _sources(sources_file).get(source) or {}
+    return str(spec.get(f"title_{lang}") or spec.get("title_en") or source)
+
+
+@lru_cache(maxsize=2)
+def _sources(path: Path) -> dict:
+    with path.open("rb") as fh:
+        return {k: v for k, v in tomllib.load(fh).items() if isinstance(v, dict)}
+
+
+def indicator_frame(series: pd.DataFrame, lang: str, reg: Registry | None = None) -> pd.DataFrame:
+    """Indicator rows (``indicator``, ``month``, ``value``) for a chart: ``heading`` (name and shown
+    unit), ``shown`` (the value in that unit) and ``text`` (formatted with unit)."""
+    reg = reg or registry()
+    if series.empty:
+        return series.assign(heading=pd.Series(dtype=object), shown=pd.Series(dtype=float),
+                             text=pd.Series(dtype=object))
+    variables = {n: reg.indicator(n) for n in series["indicator"].unique()}
+    heading = series["indicator"].map(lambda n: variables[n].heading(lang))
+    shown = series["value"].astype(float) * series["indicator"].map(lambda n: variables[n].scale)
+    text = [format_value(v, variables[n], lang) for n, v in zip(series["indicator"], series["value"])]
+    return series.assign(heading=heading, shown=shown, text=text)
+
+
+def shown_interval(point: pd.Series, low: pd.Series, high: pd.Series, variable: Variable
+                   ) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
+    """An estimate and its interval in the variable's shown unit, for a chart. For a variable
+    that cannot be negative the lower bound is cut at zero (a normal interval around a small,
+    imprecise total reaches below zero; no value there is possible). Returns point, low, high
+    and whether each low was cut."""
+    k = variable.scale
+    p, lo, hi = point.astype(float) * k, low.astype(float) * k, high.astype(float) * k
+    cut = (lo < 0) & variable.nonnegative
+    return p, lo.where(~cut, 0.0), hi, cut
 
 
 # ---- charts ----------------------------------------------------------------------
