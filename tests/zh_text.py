@@ -16,21 +16,22 @@ import re
 import pandas as pd
 
 ALLOWED = frozenset("""
-    GB GB/T COICOP CPI PPI SDMX SDMX-CSV DSD CSV Excel Parquet JSON API MCC ISO
+    GB GB/T COICOP CPI PPI SDMX SDMX-CSV DSD CSV Excel PARQUET Parquet JSON JSONL XLSX API MCC ISO
     HB FH BHF EBLUP REML GEKS Jevons Dutot Carli Törnqvist Tornqvist Fisher Geary Khamis
     X-13 X-13ARIMA-SEATS ARIMA SEATS STL AR DFM MIDAS Splink DuckDB Delta Spark Sail Streamlit OIDC ESS
-    UTC SHA kWh ID URL
+    CV RMSE UTC SHA kWh ID URL
     G
 """.split())
 _IDENTIFIER = re.compile(r"[\d_./@:=\\]")
-_WORD = re.compile(r"[A-Za-zÀ-ÿ][A-Za-zÀ-ÿ'-]*")
+_WORD = re.compile(r"[A-Za-zÀ-ÿ][A-Za-zÀ-ÿ']*")
+_CODE = re.compile(r"`[^`]*`")  # markdown code: a command or a table name, shown as code
 _TOKEN = re.compile(r"[^\s\u3000-\u303f\uff00-\uffef，。；：、（）“”《》【】]+")
 
 
 def latin_words(text: str, allowed: frozenset[str] = ALLOWED) -> list[str]:
     """The Latin-letter words of *text* that are neither allowed names, identifiers nor codes."""
     bad = []
-    for token in _TOKEN.findall(text or ""):
+    for token in _TOKEN.findall(_CODE.sub(" ", text or "")):
         if _IDENTIFIER.search(token):
             continue
         for word in _WORD.findall(token):
@@ -92,10 +93,25 @@ def shown_texts(at) -> list[tuple[str, str]]:
     return out
 
 
+def declared_names() -> frozenset[str]:
+    """Names the configuration declares: the language switch's own names (``English``, and its
+    bilingual label, so a reader who cannot read the other language finds it) and the demo
+    accounts' display names (conf/users.toml)."""
+    from workbench.auth import load_users
+    from workbench.i18n import LANGUAGE_NAMES, MESSAGES
+
+    words = set()
+    for text in [*LANGUAGE_NAMES.values(), MESSAGES["sidebar.language"]["zh"],
+                 *(u.name for u in load_users().values())]:
+        words.update(_WORD.findall(text))
+    return frozenset(words)
+
+
 def violations(at, allowed: frozenset[str] = ALLOWED, extra: frozenset[str] = frozenset()) -> list[str]:
     """``where: word in "text"`` for every disallowed Latin word on the page."""
     found = []
+    allowed = allowed | extra | declared_names()
     for where, text in shown_texts(at):
-        for word in latin_words(text, allowed | extra):
+        for word in latin_words(text, allowed):
             found.append(f"{where}: {word!r} in {text[:120]!r}")
     return sorted(set(found))

@@ -424,6 +424,20 @@ def _sources(path: Path) -> dict:
         return {k: v for k, v in tomllib.load(fh).items() if isinstance(v, dict)}
 
 
+def schema_frame(columns: Iterable[tuple[str, str]], lang: str, reg: Registry | None = None) -> pd.DataFrame:
+    """A table's columns (name, type) with label, unit and description from the registry."""
+    reg = reg or registry()
+    rows = []
+    for name, dtype in columns:
+        var = reg.column(name)
+        unit = var.shown_unit.label(lang) if var and var.numeric else ""
+        stored = var.stored_unit.label(lang) if var and var.numeric else ""
+        rows.append({"name": name, "label": var.label(lang) if var else "",
+                     "unit": stored if stored == unit or not unit else f"{stored} → {unit}",
+                     "description": var.description(lang) if var else "", "type": dtype})
+    return pd.DataFrame(rows, columns=["name", "label", "unit", "description", "type"])
+
+
 def indicator_frame(series: pd.DataFrame, lang: str, reg: Registry | None = None) -> pd.DataFrame:
     """Indicator rows (``indicator``, ``month``, ``value``) for a chart: ``heading`` (name and shown
     unit), ``shown`` (the value in that unit) and ``text`` (formatted with unit)."""

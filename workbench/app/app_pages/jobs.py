@@ -5,7 +5,7 @@ import time
 import pandas as pd
 import streamlit as st
 
-from workbench import catalog
+from workbench import catalog, formatting
 from workbench import quarantine as quarantine_causes
 from workbench.app import data, job_views, widgets
 from workbench.app.session import ROLES_FOR, lang, require_role, t
@@ -122,4 +122,10 @@ else:
     reasons = tuple(causes.loc[causes["cause"] == cause, "reasons"].iloc[0])
     rows = data.rows_with_values(root, name, info.version, "reason", reasons)
 st.caption(t("catalog.shown", n=f"{len(rows):,}"))
+# each row's cause in words; its file and row number are the lineage columns beside it
+rows = rows.assign(reason=rows["reason"].map(lambda r: job_views.cause_label(quarantine_causes.cause_of(r), language)))
+if "stage" in rows.columns:
+    rows["stage"] = rows["stage"].map(lambda v: t(f"layer.{v}") if v in ("bronze", "silver") else v)
+if "_source" in rows.columns:
+    rows["_source"] = rows["_source"].map(lambda v: formatting.source_title(v, language))
 widgets.formatted_table(rows, "quarantine_rows")
