@@ -17,7 +17,7 @@ import openpyxl
 import pandas as pd
 import pyarrow.parquet as pq
 
-from workbench.disclosure.export import FORMATS, NS, export, file_name
+from workbench.disclosure.export import FORMATS, NS, ReleaseContext, export, file_name
 from workbench.disclosure.settings import SdmxSettings
 from workbench.runs.release import Release
 
@@ -44,12 +44,13 @@ def test_file_names_carry_series_and_vintage():
 
 
 def test_csv_has_a_bom_and_round_trips_chinese_text():
-    frame = FRAME.assign(measure="销售额")
-    data = export(frame, RELEASE, "csv", SDMX).data
+    data = export(FRAME, RELEASE, "csv", SDMX).data
     assert data.startswith(b"\xef\xbb\xbf")
     back = pd.read_csv(io.BytesIO(data), encoding="utf-8-sig", dtype={"county_code": str, "township_code": str})
-    assert back["measure"].eq("销售额").all() and list(back.columns) == list(frame.columns)
-    assert back["value"].isna().sum() == 2 and back["value"].iloc[2] == 1500.5
+    assert back["measure_name"].eq("增值税销售额").all()
+    assert set(FRAME.columns) <= set(back.columns)
+    # 1,500.5 yuan published in 万元 to one decimal: 0.15005 -> 0.2
+    assert back["value"].isna().sum() == 2 and back["value"].iloc[2] == 0.2
 
 
 def test_excel_has_data_and_metadata_sheets():
@@ -71,9 +72,12 @@ def test_parquet_keeps_types_and_metadata():
 def test_sdmx_csv_matches_its_data_structure_definition():
     rows = pd.read_csv(io.BytesIO(export(FRAME, RELEASE, "sdmx", SDMX).data), dtype=str, keep_default_na=False)
     assert list(rows.columns) == ["DATAFLOW", "MEASURE", "COUNTY_CODE", "TOWNSHIP_CODE", "INDUSTRY_SECTION",
-                                  "TIME_PERIOD", "OBS_VALUE", "CONTRIBUTORS", "CONF_STATUS"]
+                                  "TIME_PERIOD", "OBS_VALUE", "CONTRIBUTORS", "CONF_STATUS", "UNIT_MEASURE",
+                                  "UNIT_MULT"]
     assert rows["DATAFLOW"].eq("CN_GCITY_STATS:DF_AREA_INDUSTRY(1.0)").all()
-    assert rows["OBS_VALUE"].tolist() == ["", "", "1500.5", "1500.5"]
+    # in 万元 (UNIT_MULT 4: SDMX's power of ten) to one decimal
+    assert rows["OBS_VALUE"].tolist() == ["", "", "0.2", "0.2"]
+    assert rows["UNIT_MEASURE"].eq("CNY").all() and rows["UNIT_MULT"].eq("4").all()
     root = ET.fromstring(export(FRAME, RELEASE, "dsd", SDMX).data)
     st = f"{{{NS['structure']}}}"
     dsd = root.find(f".//{st}DataStructure")
@@ -81,7 +85,8 @@ def test_sdmx_csv_matches_its_data_structure_definition():
     dims = [d.get("id") for d in dsd.iter(f"{st}Dimension")]
     assert dims == ["MEASURE", "COUNTY_CODE", "TOWNSHIP_CODE", "INDUSTRY_SECTION"]
     assert [d.get("id") for d in dsd.iter(f"{st}TimeDimension")] == ["TIME_PERIOD"]
-    assert [a.get("id") for a in dsd.iter(f"{st}Attribute")] == ["CONTRIBUTORS", "CONF_STATUS"]
+    assert [a.get("id") for a in dsd.iter(f"{st}Attribute")] == ["CONTRIBUTORS", "CONF_STATUS", "UNIT_MEASURE",
+                                                                  "UNIT_MULT"]
     assert [m.get("id") for m in dsd.find(f".//{st}MeasureList")] == ["OBS_VALUE"]
     # every code used in the data is in the dimension's code list
     for dim in dims:
@@ -89,3 +94,70 @@ def test_sdmx_csv_matches_its_data_structure_definition():
         assert set(rows[dim]) <= codes
     flow = root.find(f".//{st}Dataflow")
     assert flow.get("id") == "DF_AREA_INDUSTRY" and flow.find(f"{st}Structure/Ref").get("id") == "DSD_AREA_INDUSTRY"
+
+
+# ---- what a reader needs to take the numbers away (issue 21) ------------------------------
+
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+ESTIMATES = pd.DataFrame({  # a survey estimate release: its period and variable are in the run's params
+    "vintage": [1, 1], "release_date": [date(2026, 9, 25)] * 2, "domain": ["total", "C"],
+    "estimate": [123456789.123456789, 98765432.1], "se": [1234567.891, 2345678.9], "cv": [0.0100000007, 0.02374999],
+    "n": [120, 40], "conf_status": ["F", "F"]})
+ESTIMATE_RELEASE = Release(release_id="e1", series="survey_revenue", vintage=1, run_id="r2",
+                           release_date=date(2026, 9, 25), embargo_until=None,
+                           released_at=datetime(2026, 9, 25, 2, 0, tzinfo=timezone.utc), released_by="super",
+                           inputs={}, quality_report={}, output="estimates", rows=2)
+CONTEXT = ReleaseContext.from_params({"period": "2026-08", "variable": "revenue"})
+
+
+def test_every_format_carries_the_reference_period_and_unit():
+    """The run's period (2026-08) and unit reach CSV, Excel, Parquet and SDMX although the
+    estimates table has neither column (seen: "2026-08 appears nowhere in them")."""
+    csv = pd.read_csv(io.BytesIO(export(ESTIMATES, ESTIMATE_RELEASE, "csv", SDMX, CONTEXT).data),
+                      encoding="utf-8-sig", dtype=str)
+    assert csv["period"].eq("2026-08").all() and csv["unit"].eq("万元").all()
+    book = openpyxl.load_workbook(io.BytesIO(export(ESTIMATES, ESTIMATE_RELEASE, "xlsx", SDMX, CONTEXT).data))
+    meta = {r[0]: r[1] for r in book["metadata"].iter_rows(min_row=2, values_only=True)}
+    assert meta["reference_period"] == "2026年8月" and meta["unit"] == "万元"
+    header = [c.value for c in book["data"][1]]
+    assert "period" in header and "unit" in header
+    table = pq.read_table(io.BytesIO(export(ESTIMATES, ESTIMATE_RELEASE, "parquet", SDMX, CONTEXT).data))
+    assert table.column("period").to_pylist() == ["2026-08", "2026-08"]
+    assert json.loads(table.schema.metadata[b"workbench.release"])["reference_period"] == "2026年8月"
+    sdmx = pd.read_csv(io.BytesIO(export(ESTIMATES, ESTIMATE_RELEASE, "sdmx", SDMX, CONTEXT).data), dtype=str)
+    assert sdmx["TIME_PERIOD"].eq("2026-08").all() and sdmx["UNIT_MULT"].eq("4").all()
+    english = export(ESTIMATES, ESTIMATE_RELEASE, "xlsx", SDMX, CONTEXT, lang="en").data
+    meta_en = {r[0]: r[1] for r in openpyxl.load_workbook(io.BytesIO(english))["metadata"].iter_rows(
+        min_row=2, values_only=True)}
+    assert meta_en["reference_period"] == "Aug 2026" and meta_en["unit"] == "10k yuan"
+
+
+def test_values_are_published_at_their_precision_not_seventeen_digits():
+    """Money in 万元 to one decimal, CVs to 0.1 % (3 decimals of the fraction): the CSV
+    text holds no float noise (seen: 17 significant digits)."""
+    text = export(ESTIMATES, ESTIMATE_RELEASE, "csv", SDMX, CONTEXT).data.decode("utf-8-sig")
+    back = pd.read_csv(io.StringIO(text))
+    assert back["estimate"].tolist() == [12345.7, 9876.5]  # 123,456,789.12 yuan = 12,345.7 万元
+    assert back["se"].tolist() == [123.5, 234.6]
+    assert back["cv"].tolist() == [0.01, 0.024]
+    assert "0000007" not in text and "4999" not in text and "123456789" not in text
+
+
+def test_every_code_has_its_name():
+    """GB/T 4754 sections and G City's areas carry names in the data files and the DSD."""
+    csv = pd.read_csv(io.BytesIO(export(FRAME, RELEASE, "csv", SDMX).data), encoding="utf-8-sig", dtype=str)
+    assert csv["industry_section_name"].eq("制造业").all()
+    assert csv["township_code_name"].fillna("").tolist()[:3] == ["", "", "合计"]  # 660101 is no G City county
+    named = FRAME.assign(county_code="660102", township_code=["660102001", "660102002", "_T", "_T"])
+    csv = pd.read_csv(io.BytesIO(export(named, RELEASE, "csv", SDMX).data), encoding="utf-8-sig", dtype=str)
+    assert csv["county_code_name"].iloc[0] == "中山区"
+    assert csv["township_code_name"].tolist() == ["东风街道", "人民街道", "合计", "合计"]
+    english = pd.read_csv(io.BytesIO(export(named, RELEASE, "csv", SDMX, lang="en").data), encoding="utf-8-sig",
+                          dtype=str)
+    assert english["industry_section_name"].eq("Manufacturing").all()
+    root = ET.fromstring(export(named, RELEASE, "dsd", SDMX).data)
+    st, com = f"{{{NS['structure']}}}", f"{{{NS['common']}}}"
+    code = root.find(f".//{st}Codelist[@id='CL_INDUSTRY_SECTION']/{st}Code[@id='C']")
+    assert {n.get(XML_LANG): n.text for n in code.findall(f"{com}Name")} == {"zh": "制造业", "en": "Manufacturing"}
+    town = root.find(f".//{st}Codelist[@id='CL_TOWNSHIP_CODE']/{st}Code[@id='660102001']")
+    assert {n.get(XML_LANG): n.text for n in town.findall(f"{com}Name")}["zh"] == "东风街道"

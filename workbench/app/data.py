@@ -20,6 +20,8 @@ import streamlit as st
 
 from workbench import catalog
 from workbench.config import Settings, load_settings
+from workbench.formatting import bilingual
+from workbench.i18n import MESSAGES, translate
 from workbench.lake import Lake, TableInfo
 
 PREVIEW_ROWS = 1000
@@ -74,8 +76,8 @@ def tables_frame(infos: list[TableInfo], lang: str) -> pd.DataFrame:
         rows.append({
             "table": i.name,
             "title": e.title(lang),
-            "layer": i.layer,
-            "owner": e.owner,
+            "layer": translate(f"layer.{i.layer}", lang) if f"layer.{i.layer}" in MESSAGES else i.layer,
+            "owner": bilingual(e.owner, lang),
             "version": i.version,
             "rows": i.rows,
             "columns": len(i.columns),
@@ -406,21 +408,28 @@ def _price_classes(lake_root: str, version: int) -> pd.DataFrame:
 
 
 @st.cache_data(show_spinner=False, max_entries=20)
-def _online_index(lake_root: str, version: int, frequency: str, method: str, window: int, splice: str):
+def _online_index(lake_root: str, version: int, frequency: str, method: str, window: int, splice: str,
+                  _progress=None):
     from workbench.methods.prices.online import online_index
 
+    # _progress (not part of the cache key): called only when the index is computed afresh
+    if _progress is not None:
+        _progress("classify", 0.1)
+    classes = _price_classes(lake_root, version)
+    if _progress is not None:
+        _progress("index", 0.5)
     return online_index(_lake_for(lake_root).read("silver.prices_daily", version), frequency=frequency,
-                        method=method, window=window, splice=splice,
-                        classification=_price_classes(lake_root, version))
+                        method=method, window=window, splice=splice, classification=classes)
 
 
-def online_index(frequency: str, method: str, window: int, splice: str):
+def online_index(frequency: str, method: str, window: int, splice: str, progress=None):
     """The online price index (``workbench.methods.prices.online.OnlineIndex``) or None
-    until silver.prices_daily exists."""
+    until silver.prices_daily exists. *progress(step, fraction)* hears which step runs
+    (``classify``, then ``index``) when it is not cached."""
     version = _version("silver.prices_daily")
     if version is None:
         return None
-    return _online_index(root(), version, frequency, method, int(window), splice)
+    return _online_index(root(), version, frequency, method, int(window), splice, _progress=progress)
 
 
 @st.cache_data(show_spinner=False, max_entries=20)
@@ -588,6 +597,27 @@ def seasonal(table: str, name: str, spec: dict) -> tuple[dict, dict[str, int]] |
     return _seasonal(root(), table, v, name, json.dumps(spec, sort_keys=True)), {table: v}
 
 
+@st.cache_data(show_spinner=False, max_entries=20)
+def _enterprise_names(lake_root: str, version: int) -> dict[str, str]:
+    df = _lake_for(lake_root).read("silver.enterprises", version).select("credit_code", "name")
+    return {r["credit_code"]: r["name"] for r in df.collect()}
+
+
+def enterprise_names() -> dict[str, str]:
+    """Credit code -> registered name, from silver.enterprises ({} until it exists)."""
+    v = _version("silver.enterprises")
+    return {} if v is None else _enterprise_names(root(), v)
+
+
+@st.cache_data(show_spinner=False, max_entries=200)
+def rows_with_values(lake_root: str, name: str, version: int, column: str, values: tuple[str, ...]) -> pd.DataFrame:
+    """Up to 1,000 rows of *name* whose *column* is one of *values* (quarantine rows of one cause)."""
+    from pyspark.sql import functions as F
+
+    df = _lake_for(lake_root).read(name, version).filter(F.col(column).isin(list(values)))
+    return df.limit(PREVIEW_ROWS).toPandas()
+
+
 # ---- dissemination: releases, their files and suppression reports -----------------------
 # The list is keyed like the runs (a new release or withdrawal changes a version); a
 # vintage's files never change once released, so they are cached by release id.
@@ -605,19 +635,24 @@ def release_records() -> list:
 
 
 @st.cache_data(show_spinner=False, max_entries=200)
-def _release_file(lake_root: str, release_id: str, fmt: str):
-    from workbench.disclosure.export import export
+def _release_file(lake_root: str, release_id: str, fmt: str, lang: str = "zh"):
+    from workbench.disclosure.export import ReleaseContext, export
     from workbench.disclosure.reader import ReleaseReader
     from workbench.disclosure.settings import load_disclosure_settings
+    from workbench.runs.registry import get_run
 
-    reader = ReleaseReader(_lake_for(lake_root))
+    lk = _lake_for(lake_root)
+    reader = ReleaseReader(lk)
     rel = next(r for r in reader.releases() if r.release_id == release_id)
-    return export(reader.rows(rel).to_pandas(), rel, fmt, load_disclosure_settings().sdmx)
+    # the run's period and variable: an estimates table carries neither column itself
+    context = ReleaseContext.from_params(get_run(lk, rel.run_id).params)
+    return export(reader.rows(rel).to_pandas(), rel, fmt, load_disclosure_settings().sdmx, context, lang)
 
 
-def release_file(release_id: str, fmt: str):
-    """One vintage as an export (file name, bytes, MIME type); the page checks visibility first."""
-    return _release_file(root(), release_id, fmt)
+def release_file(release_id: str, fmt: str, lang: str = "zh"):
+    """One vintage as an export (file name, bytes, MIME type) with names and metadata in *lang*;
+    the page checks visibility first."""
+    return _release_file(root(), release_id, fmt, lang)
 
 
 @st.cache_data(show_spinner=False, max_entries=200)

@@ -31,3 +31,34 @@ def tables_list(df: pd.DataFrame, key: str) -> None:
         "columns": t("common.columns"),
         "last_write": st.column_config.DatetimeColumn(t("common.last_write"), format="YYYY-MM-DD HH:mm"),
     })
+
+
+# ---- the formatting layer on screen (workbench.formatting; issue 21) ---------------------
+
+def _column(c) -> object:
+    """A Streamlit column setting from a :class:`workbench.formatting.ColumnFormat`."""
+    if c.printf:
+        return st.column_config.NumberColumn(c.heading, format=c.printf, help=c.help or None)
+    return st.column_config.Column(c.heading, help=c.help or None)
+
+
+def formatted_table(df: pd.DataFrame, key: str, variables: dict | None = None, labels: dict | None = None,
+                    column_config: dict | None = None) -> None:
+    """A read-only table in the UI language: headings with units, values in the shown unit and
+    precision with thousands separators, codes with their names, months with their year.
+    *variables* and *labels* as in :func:`workbench.formatting.format_table`."""
+    from workbench.app.session import lang
+    from workbench.formatting import format_table
+
+    shown = format_table(df, lang(), variables, labels)
+    config = {name: _column(c) for name, c in shown.columns.items()}
+    config.update(column_config or {})
+    table(shown.frame, key, column_config=config)
+
+
+def chart(chart, key: str | None = None, **kwargs) -> None:
+    """An Altair chart with month names, weekdays and separators in the UI language."""
+    from workbench.app.session import lang
+    from workbench.formatting import chart_locale
+
+    st.altair_chart(chart.configure(locale=chart_locale(lang())), key=key, use_container_width=True, **kwargs)

@@ -11,6 +11,14 @@
   data structure definition is an SDMX-ML 2.1 structure message with one code list
   per dimension.
 
+Every format carries what a reader needs to take the numbers away (one formatting layer,
+:mod:`workbench.formatting`): the reference period as a ``period`` column (inserted from
+the run when its output has none), the unit of every value (``unit``; in SDMX the
+``UNIT_MEASURE`` and ``UNIT_MULT`` attributes), values in the unit and precision the
+variable is published in (money in 万元 to one decimal, headcounts in persons), and a
+name beside every code (``industry_section_name``: the GB/T 4754 section; township and
+district names; in SDMX the names are in the code lists, in Chinese and English).
+
 File names carry series and vintage: ``<series>_v<vintage>.<ext>``. Pure functions
 from a pandas frame and a :class:`~workbench.runs.release.Release` to bytes.
 """
@@ -23,10 +31,12 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from workbench import formatting
 from workbench.disclosure.settings import SdmxSettings
 from workbench.runs.release import Release
 
@@ -41,11 +51,32 @@ CONF_STATUS = {"F": "free for publication", "C": "confidential (primary suppress
                "D": "secondary confidentiality (suppressed to protect another cell)"}
 TIME_COLUMNS = ("period", "month", "date", "time_period")
 RELEASE_COLUMNS = ("vintage", "release_date")
+# Columns holding a value of the released variable itself (the area-industry table's value, an
+# estimate and its bounds): shown in that variable's unit and precision.
+MEASURE_COLUMNS = ("value", "estimate", "se", "ci_low", "ci_high", "direct", "direct_se", "direct_low",
+                   "direct_high", "synthetic", "eblup", "eblup_se", "eblup_low", "eblup_high", "benchmarked")
+# Attributes of an observation, never dimensions (SDMX-CSV).
+ATTRIBUTE_COLUMNS = ("conf_status", "unit_measure", "unit_mult")
+LABEL_COLUMNS = ("unit",)
 NS = {
     "message": "http://www.sdmx.org/resources/sdmxml/schemas/v2_1/message",
     "structure": "http://www.sdmx.org/resources/sdmxml/schemas/v2_1/structure",
     "common": "http://www.sdmx.org/resources/sdmxml/schemas/v2_1/common",
 }
+
+
+@dataclass(frozen=True)
+class ReleaseContext:
+    """What the released rows do not say themselves: the run's reference period (``YYYY-MM``)
+    and the variable its values measure, when the output has no ``period`` or ``measure`` column."""
+
+    reference_period: str = ""
+    measure: str = ""
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any] | None) -> "ReleaseContext":
+        p = params or {}
+        return cls(str(p.get("period") or p.get("last") or ""), str(p.get("variable") or p.get("measure") or ""))
 
 
 @dataclass(frozen=True)
@@ -61,10 +92,81 @@ def file_name(series: str, vintage: int, fmt: str) -> str:
     return f"{series}_v{vintage}{FORMATS[fmt][0]}"
 
 
-def metadata(release: Release) -> dict[str, Any]:
-    """What a user needs to read the numbers: which vintage, when, how protected."""
+def _measure_variable(name: str) -> formatting.Variable:
+    reg = formatting.registry()
+    return reg.column(name) or formatting.Variable(name, name, name)
+
+
+def prepared_frame(frame: pd.DataFrame, context: ReleaseContext | None = None) -> pd.DataFrame:
+    """The released rows as published: a ``period`` column, values of the measured variable in
+    its published unit and precision (``unit_measure``/``unit_mult`` say which), every other known
+    column rounded to the precision it is published at. Codes are left as they are."""
+    context = context or ReleaseContext()
+    out = frame.copy()
+    if not any(c in out.columns for c in TIME_COLUMNS) and context.reference_period:
+        at = sum(c in out.columns for c in RELEASE_COLUMNS)
+        out.insert(at, "period", context.reference_period)
+    measures = out["measure"].astype(str) if "measure" in out.columns else pd.Series(context.measure, index=out.index)
+    shown = [c for c in MEASURE_COLUMNS if c in out.columns and pd.api.types.is_numeric_dtype(out[c])]
+    out[shown] = out[shown].astype(float)
+    unit_code = pd.Series("", index=out.index, dtype=object)
+    unit_mult = pd.Series(0, index=out.index, dtype="int64")
+    for name, rows in out.groupby(measures, sort=False).groups.items():
+        var = _measure_variable(str(name))
+        for c in shown:
+            out.loc[rows, c] = (out.loc[rows, c] * var.scale).round(var.places)
+        unit = var.shown_unit
+        unit_code.loc[rows] = unit.sdmx or unit.code
+        unit_mult.loc[rows] = round(float(np.log10(unit.factor))) if unit.factor >= 1 else 0
+    others = formatting.rounded(out.drop(columns=shown))
+    out[others.columns] = others
+    if shown:
+        out["unit_measure"] = unit_code
+        out["unit_mult"] = unit_mult
+    return out
+
+
+def labelled_frame(prepared: pd.DataFrame, lang: str = "zh", context: ReleaseContext | None = None) -> pd.DataFrame:
+    """*prepared* with a name beside every code (``<code column>_name``) and the unit in words."""
+    reg = formatting.registry()
+    out = prepared.copy()
+    for col in list(prepared.columns):
+        if col == "measure":
+            names = prepared[col].map(lambda m: _measure_variable(str(m)).label(lang))
+        elif formatting.codelist_for(col, reg):
+            dim = formatting.codelist_for(col, reg)
+            names = prepared[col].map(lambda c, d=dim: reg.code_name(d, c, lang))
+        else:
+            continue
+        out.insert(out.columns.get_loc(col) + 1, f"{col}_name", names)
+    if "unit_measure" in prepared.columns:
+        measures = prepared["measure"].astype(str) if "measure" in prepared.columns else \
+            pd.Series((context or ReleaseContext()).measure, index=prepared.index)
+        out.insert(out.columns.get_loc("unit_measure"), "unit",
+                   [_measure_variable(m).shown_unit.label(lang) for m in measures])
+    return out
+
+
+def _context_unit(prepared: pd.DataFrame, context: ReleaseContext, lang: str) -> str:
+    if "measure" in prepared.columns:
+        return "; ".join(f"{_measure_variable(m).label(lang)}: {_measure_variable(m).shown_unit.label(lang)}"
+                         for m in sorted(prepared["measure"].astype(str).unique()))
+    return _measure_variable(context.measure).shown_unit.label(lang) if context.measure else ""
+
+
+def metadata(release: Release, frame: pd.DataFrame | None = None, context: ReleaseContext | None = None,
+             lang: str = "zh") -> dict[str, Any]:
+    """What a user needs to read the numbers: which vintage, which period, what unit, when, how protected."""
+    context = context or ReleaseContext()
+    prepared = prepared_frame(frame, context) if frame is not None else None
+    period = ""
+    if prepared is not None:
+        time = next((c for c in prepared.columns if c.lower() in TIME_COLUMNS), None)
+        period = formatting.reference_period(prepared[time], lang) if time else ""
     meta: dict[str, Any] = {
         "series": release.series, "vintage": release.vintage, "release_date": str(release.release_date),
+        "reference_period": period or formatting.reference_period([context.reference_period], lang),
+        "unit": _context_unit(prepared, context, lang) if prepared is not None else "",
         "released_at": release.released_at.isoformat() if release.released_at else "", "rows": release.rows,
         "run_id": release.run_id,
     }
@@ -103,8 +205,8 @@ def sdmx_structure(frame: pd.DataFrame, release: Release, sdmx: SdmxSettings) ->
                                                       numeric[0] if numeric else None)
     if measure is None:
         raise ValueError(f"release {release.series} v{release.vintage} has no numeric column to publish as OBS_VALUE")
-    dims = tuple(c for c in columns if c not in (time, measure, "conf_status") and c not in numeric)
-    attrs = tuple(c for c in columns if c != measure and (c in numeric or c == "conf_status"))
+    dims = tuple(c for c in columns if c not in (time, measure, *ATTRIBUTE_COLUMNS) and c not in numeric)
+    attrs = tuple(c for c in columns if c != measure and (c in numeric or c in ATTRIBUTE_COLUMNS))
     flow = f"{sdmx.agency}:DF_{release.series.upper()}({sdmx.version})"
     return SdmxStructure(flow, dims, time, measure, attrs)
 
@@ -133,12 +235,22 @@ def _dsd(frame: pd.DataFrame, release: Release, s: SdmxStructure, sdmx: SdmxSett
     common = {"agencyID": sdmx.agency, "version": sdmx.version}
 
     codelists = ET.SubElement(structures, f"{st}Codelists")
+    reg = formatting.registry()
+    lang_attr = "{http://www.w3.org/XML/1998/namespace}lang"
     for dim in s.dimensions:
         cl = ET.SubElement(codelists, f"{st}Codelist", id=f"CL_{dim.upper()}", **common)
-        ET.SubElement(cl, f"{com}Name").text = dim
+        var = reg.column(dim)
+        for lang in ("zh", "en"):
+            ET.SubElement(cl, f"{com}Name", {lang_attr: lang}).text = var.label(lang) if var else dim
+        codelist = formatting.codelist_for(dim, reg)
         for code in sorted(frame[dim].dropna().astype(str).unique()):
             item = ET.SubElement(cl, f"{st}Code", id=code)
-            ET.SubElement(item, f"{com}Name").text = "Total" if code == "_T" else code
+            for lang in ("zh", "en"):
+                if dim == "measure":
+                    name = _measure_variable(code).label(lang)
+                else:
+                    name = reg.code_name(codelist, code, lang) or code
+                ET.SubElement(item, f"{com}Name", {lang_attr: lang}).text = name
     if "conf_status" in s.attributes:
         cl = ET.SubElement(codelists, f"{st}Codelist", id="CL_CONF_STATUS", **common)
         ET.SubElement(cl, f"{com}Name").text = "Confidentiality status"
@@ -200,12 +312,19 @@ def _ref(cid: str) -> ET.Element:
     return el
 
 
-def export(frame: pd.DataFrame, release: Release, fmt: str, sdmx: SdmxSettings | None = None) -> Export:
-    """One vintage in one format, as bytes with its file name and MIME type."""
+def export(frame: pd.DataFrame, release: Release, fmt: str, sdmx: SdmxSettings | None = None,
+           context: ReleaseContext | None = None, lang: str = "zh") -> Export:
+    """One vintage in one format, as bytes with its file name and MIME type.
+
+    *context* supplies the reference period and measured variable an output does not carry
+    (``ReleaseContext.from_params(run.params)``); *lang* is the language of names and metadata."""
     name = file_name(release.series, release.vintage, fmt)
     mime = FORMATS[fmt][1]
     sdmx = sdmx or SdmxSettings()
-    meta = metadata(release)
+    context = context or ReleaseContext()
+    meta = metadata(release, frame, context, lang)
+    prepared = prepared_frame(frame, context)
+    frame = labelled_frame(prepared, lang, context)
     if fmt == "csv":
         return Export(name, frame.to_csv(index=False, lineterminator="\n").encode("utf-8-sig"), mime)
     if fmt == "xlsx":
@@ -222,7 +341,7 @@ def export(frame: pd.DataFrame, release: Release, fmt: str, sdmx: SdmxSettings |
         buf = io.BytesIO()
         pq.write_table(table, buf)
         return Export(name, buf.getvalue(), mime)
-    structure = sdmx_structure(frame, release, sdmx)
+    structure = sdmx_structure(prepared, release, sdmx)
     if fmt == "sdmx":
-        return Export(name, _sdmx_csv(frame, structure), mime)
-    return Export(name, _dsd(frame, release, structure, sdmx), mime)
+        return Export(name, _sdmx_csv(prepared, structure), mime)
+    return Export(name, _dsd(prepared, release, structure, sdmx), mime)

@@ -4,7 +4,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from workbench import catalog
+from workbench import catalog, formatting
 from workbench.app import data, widgets
 from workbench.app.session import ROLES_FOR, lang, require_role, t
 
@@ -29,7 +29,9 @@ widgets.tables_list(data.tables_frame(matches, lang()), "catalog_tables")
 
 names = [i.name for i in matches]
 language = lang()  # bound now: format_func may be called outside this script run
-name = st.selectbox(t("catalog.pick"), names,
+# open on a table this user may preview (a statistician's first look is not a raw layer)
+readable = [i.name for i in matches if not (i.layer in catalog.RAW_LAYERS and not user.has_any(catalog.RAW_ROLES))]
+name = st.selectbox(t("catalog.pick"), names, index=names.index(readable[0]) if readable else 0,
                     format_func=lambda n: f"{n} · {catalog.entry(n).title(language)}", key="catalog_table")
 info = next(i for i in matches if i.name == name)
 entry = catalog.entry(name)
@@ -46,7 +48,10 @@ st.caption(f"{t('catalog.path')}: `{info.path}`")
 
 schema_tab, history_tab, preview_tab = st.tabs([t("catalog.schema"), t("catalog.history"), t("catalog.preview")])
 with schema_tab:
-    widgets.table(pd.DataFrame(info.columns, columns=[t("col.name"), t("col.type")]), "catalog_schema")
+    # every column with its label, description and unit from conf/catalog.toml ([columns.*])
+    widgets.table(formatting.schema_frame(info.columns, language), "catalog_schema", column_config={
+        "name": t("col.name"), "label": t("catalog.col.label"), "unit": t("catalog.col.unit"),
+        "description": t("col.description"), "type": t("col.type")})
 
 with history_tab:
     counts = data.rows_over_versions(root, name, info.version)

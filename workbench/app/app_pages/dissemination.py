@@ -11,7 +11,7 @@ import streamlit as st
 
 from workbench.app import data, widgets
 from workbench.app.run_views import local_times
-from workbench.app.session import ROLES_FOR, require_role, t
+from workbench.app.session import ROLES_FOR, lang, require_role, t
 from workbench.disclosure.export import FORMATS
 from workbench.disclosure.reader import calendar
 
@@ -71,7 +71,7 @@ else:
         until = rel.embargo_until.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
         st.warning(t("diss.embargoed", until=f"{until} ({zone})"))
     for col, fmt in zip(st.columns(len(FORMATS)), FORMATS):
-        out = data.release_file(rel.release_id, fmt)
+        out = data.release_file(rel.release_id, fmt, lang())
         col.download_button(t(f"diss.format.{fmt}"), out.data, file_name=out.file_name, mime=out.mime,
                             key=f"diss_download_{fmt}")
     summary = (rel.quality_report or {}).get("disclosure")

@@ -3,6 +3,7 @@
 import altair as alt
 import streamlit as st
 
+from workbench import formatting
 from workbench.app import data, widgets
 from workbench.app.session import ROLES_FOR, lang, require_role, t
 
@@ -33,22 +34,38 @@ with left:
     if series is None or series.empty:
         st.info(t("home.indicators.none"))
     else:
+        language = lang()  # bound now: format_func may be called outside this script run
+        reg = formatting.registry()
         names = sorted(series["indicator"].unique())
-        picked = st.multiselect(t("home.indicators.pick"), names, default=names[: min(4, len(names))],
-                                key="home_indicators")
-        shown = series[series["indicator"].isin(picked)]
-        chart = (
-            alt.Chart(shown)
-            .mark_line(point=alt.OverlayMarkDef(size=12))
-            .encode(
-                x=alt.X("month:T", title=t("col.month")),
-                y=alt.Y("value:Q", title=t("col.value")),
-                color=alt.Color("indicator:N", title=t("col.indicator")),
-                tooltip=["indicator", alt.Tooltip("month:T", format="%Y-%m"), "value", "unit"],
+        # the city totals first; per-category series (card spending by MCC) are there to pick
+        headline = [n for n in names if "*" not in n and "_mcc_" not in n][:4] or names[:4]
+        picked = st.multiselect(t("home.indicators.pick"), names, default=headline, key="home_indicators",
+                                format_func=lambda n: reg.indicator(n).label(language),
+                                placeholder=t("common.choose"))
+        shown = formatting.indicator_frame(series[series["indicator"].isin(picked)], language)
+        if shown.empty:
+            st.info(t("home.indicators.pick_one"))
+        else:
+            # one panel per indicator, each on its own axis in its own unit: totals in yuan, persons
+            # and kWh on one axis would show only the largest
+            chart = (
+                alt.Chart(shown)
+                .mark_line(point=alt.OverlayMarkDef(size=12))
+                .encode(
+                    x=alt.X("month:T", title=None, axis=alt.Axis(format=formatting.MONTH_FORMAT[language])),
+                    y=alt.Y("shown:Q", title=None, axis=alt.Axis(format=",~f")),
+                    color=alt.Color("heading:N", legend=None),
+                    tooltip=[alt.Tooltip("heading:N", title=t("col.indicator")),
+                             alt.Tooltip("month:T", format=formatting.MONTH_FORMAT[language], title=t("col.month")),
+                             alt.Tooltip("text:N", title=t("col.value"))],
+                )
+                .properties(height=110)
+                .facet(row=alt.Row("heading:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left",
+                                                                                labelAnchor="start",
+                                                                                labelOrient="top")))
+                .resolve_scale(y="independent")
             )
-            .properties(height=320)
-        )
-        st.altair_chart(chart, key="home_indicator_chart")
+            widgets.chart(chart, key="home_indicator_chart")
 
 with right:
     st.subheader(t("home.freshness"))
@@ -56,15 +73,13 @@ with right:
     if fresh is None or fresh.empty:
         st.info(t("home.freshness.none"))
     else:
-        widgets.table(fresh, "home_freshness",
+        fresh = fresh.assign(source=fresh["source"].map(lambda s: formatting.source_title(s, lang())))
+        widgets.formatted_table(fresh, "home_freshness",
+            labels={"source": t("col.source"), "last_delivery": t("col.last_delivery"), "files": t("col.files"),
+                    "rejected": t("col.rejected")},
+            variables={"last_delivery": "period"},
             column_config={
-                "source": t("col.source"),
-                "last_delivery": t("col.last_delivery"),
                 "last_load": st.column_config.DatetimeColumn(t("col.last_load"), format="YYYY-MM-DD HH:mm"),
-                "files": t("col.files"),
-                "rejected": t("col.rejected"),
-                "rows_loaded": t("col.rows_loaded"),
-                "rows_quarantined": t("col.rows_quarantined"),
             },
         )
 

@@ -5,11 +5,14 @@ import time
 import pandas as pd
 import streamlit as st
 
-from workbench.app import data, widgets
-from workbench.app.session import ROLES_FOR, require_role, t
+from workbench import catalog, formatting
+from workbench import quarantine as quarantine_causes
+from workbench.app import data, job_views, widgets
+from workbench.app.session import ROLES_FOR, lang, require_role, t
 
 require_role(*ROLES_FOR["jobs"])
 st.title(t("nav.jobs"))
+language = lang()  # bound now: format_func may be called outside this script run
 
 try:
     from workbench import pipeline
@@ -31,7 +34,8 @@ def run(names) -> None:
 
     def progress(job_name: str, fraction: float, message: str) -> None:
         try:
-            bar.progress(min(max(float(fraction), 0.0), 1.0), text=f"{job_name}: {message}")
+            bar.progress(min(max(float(fraction), 0.0), 1.0),
+                         text=f"{job_name}: {job_views.progress_message(message, language)}")
         except Exception:  # noqa: BLE001 - a callback from a worker thread cannot draw; the run goes on
             pass
 
@@ -53,7 +57,8 @@ if pipeline is not None:
     specs = pipeline.list_jobs()
     st.subheader(t("jobs.list"))
     widgets.table(pd.DataFrame(
-            [{"name": s.name, "layer": s.layer, "description": s.description,
+            [{"name": s.name, "layer": t(f"layer.{s.layer}"),
+              "description": job_views.job_description(s.name, s.description, language),
               "inputs": ", ".join(s.inputs), "outputs": ", ".join(s.outputs)} for s in specs],
             columns=["name", "layer", "description", "inputs", "outputs"],
         ), "jobs_list",
@@ -75,8 +80,9 @@ if pipeline is not None:
         st.subheader(t("jobs.summary"))
         st.success(t("jobs.done", ok=int(counts.get("ok", 0)), skipped=int(counts.get("skipped", 0)),
                      failed=int(counts.get("failed", 0)), seconds=st.session_state.get("jobs_last_seconds", 0.0)))
-        widgets.table(pd.DataFrame(results, columns=RESULT_COLUMNS), "jobs_summary",
-                     column_config=RESULT_LABELS)
+        summary = pd.DataFrame(results, columns=RESULT_COLUMNS)
+        summary["status"] = summary["status"].map(lambda v: job_views.status_label(v, language))
+        widgets.table(summary, "jobs_summary", column_config=RESULT_LABELS)
 
 # Quarantine: read after any run above, so the counts include what it just wrote.
 st.subheader(t("jobs.quarantine"))
@@ -84,19 +90,42 @@ quarantine = [i for i in data.tables() if i.layer == "quarantine"]
 if not quarantine:
     st.info(t("jobs.quarantine.none"))
     st.stop()
-widgets.table(pd.DataFrame([{"table": i.name, "rows": i.rows} for i in quarantine]), "quarantine_counts",
-    column_config={"table": t("common.table"), "rows": t("col.count")},
+widgets.table(pd.DataFrame([{"table": i.name, "title": catalog.entry(i.name).title(language), "rows": i.rows}
+                           for i in quarantine]), "quarantine_counts",
+    column_config={"table": t("common.table"), "title": t("common.title"),
+                   "rows": st.column_config.NumberColumn(t("col.count"), format="%,d")},
 )
 root = data.root()
-name = st.selectbox(t("jobs.quarantine.pick"), [i.name for i in quarantine], key="quarantine_table")
+name = st.selectbox(t("jobs.quarantine.pick"), [i.name for i in quarantine], key="quarantine_table",
+                    format_func=lambda n: f"{n} · {catalog.entry(n).title(language)}")
 info = next(i for i in quarantine if i.name == name)
 columns = [c for c, _ in info.columns]
-reason = None
-if "reason" in columns and info.rows:
-    everything = t("jobs.quarantine.all_reasons")
-    reasons = data.distinct_values(root, name, info.version, "reason")
-    reason = st.selectbox(t("jobs.quarantine.reason"), [everything, *reasons], key="quarantine_reason")
-    reason = None if reason == everything else reason
-rows = data.preview(root, name, info.version, "reason" if reason else None, reason, exact=True)
+if "reason" not in columns or not info.rows:
+    rows = data.preview(root, name, info.version)
+    st.caption(t("catalog.shown", n=f"{len(rows):,}"))
+    widgets.table(rows, "quarantine_rows")
+    st.stop()
+# Reasons name their file and row, so each is unique: group them by cause, count, then show rows.
+causes = quarantine_causes.causes(data.grouped_counts(root, name, info.version, "reason"))
+causes["label"] = [job_views.cause_label(c, language) for c in causes.itertuples()]
+st.markdown(t("jobs.quarantine.by_cause"))
+widgets.table(causes[["label", "rows"]], "quarantine_causes", column_config={
+    "label": t("jobs.quarantine.cause"), "rows": st.column_config.NumberColumn(t("col.count"), format="%,d")})
+everything = "*"
+labels = {everything: t("jobs.quarantine.all_causes"), **dict(zip(causes["cause"], causes["label"]))}
+counts = dict(zip(causes["cause"], causes["rows"]))
+cause = st.selectbox(t("jobs.quarantine.cause_pick"), [everything, *causes["cause"]], key="quarantine_cause",
+                     format_func=lambda c: labels[c] if c == everything else f"{labels[c]}（{counts[c]:,}）")
+if cause == everything:
+    rows = data.preview(root, name, info.version)
+else:
+    reasons = tuple(causes.loc[causes["cause"] == cause, "reasons"].iloc[0])
+    rows = data.rows_with_values(root, name, info.version, "reason", reasons)
 st.caption(t("catalog.shown", n=f"{len(rows):,}"))
-widgets.table(rows, "quarantine_rows")
+# each row's cause in words; its file and row number are the lineage columns beside it
+rows = rows.assign(reason=rows["reason"].map(lambda r: job_views.cause_label(quarantine_causes.cause_of(r), language)))
+if "stage" in rows.columns:
+    rows["stage"] = rows["stage"].map(lambda v: t(f"layer.{v}") if v in ("bronze", "silver") else v)
+if "_source" in rows.columns:
+    rows["_source"] = rows["_source"].map(lambda v: formatting.source_title(v, language))
+widgets.formatted_table(rows, "quarantine_rows")

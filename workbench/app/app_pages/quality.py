@@ -4,6 +4,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from workbench import catalog, formatting
 from workbench.app import data, widgets
 from workbench.app.quality_views import outcome, progress_bar
 from workbench.app.session import ROLES_FOR, lang, require_role, t
@@ -51,37 +52,65 @@ if summary.empty:
 by_table = summary.groupby(["table_name", "period"], dropna=False)[["passed", "failed", "missing"]].sum().reset_index()
 by_table["pass_rate"] = by_table["passed"] / (by_table["passed"] + by_table["failed"]).where(lambda s: s > 0)
 st.subheader(t("quality.pass_rates"))
+language = lang()  # bound now: format_func may be called outside this script run
 dated = by_table.dropna(subset=["period"]).assign(period=lambda d: pd.to_datetime(d["period"]))
 if not dated.empty:
-    chart = alt.Chart(dated).mark_line(point=False).encode(
-        x=alt.X("period:T", title=t("col.month")),
-        y=alt.Y("pass_rate:Q", title=t("quality.pass_rate"), scale=alt.Scale(zero=False), axis=alt.Axis(format="%")),
-        color=alt.Color("table_name:N", title=t("common.table")),
-        tooltip=["table_name", alt.Tooltip("period:T", format="%Y-%m"), alt.Tooltip("pass_rate:Q", format=".2%"),
-                 "failed", "missing"],
-    )
+    dated = dated.assign(table_title=dated["table_name"].map(lambda n: catalog.entry(n).title(language)))
+    month = formatting.MONTH_FORMAT[language]
+    # An honest axis: pass rates from 0 to 100 % (rates of 99.95-100 % on a zoomed axis made
+    # noise look like a collapse); the failures themselves are counted below on their own axis.
+    rates = alt.Chart(dated).mark_line(point=False).encode(
+        x=alt.X("period:T", title=None, axis=alt.Axis(format=month)),
+        y=alt.Y("pass_rate:Q", title=t("quality.pass_rate"), scale=alt.Scale(domain=[0, 1]),
+                axis=alt.Axis(format="%")),
+        color=alt.Color("table_title:N", title=t("common.table"), legend=alt.Legend(orient="top")),
+        tooltip=[alt.Tooltip("table_title:N", title=t("common.table")),
+                 alt.Tooltip("period:T", format=month, title=t("col.month")),
+                 alt.Tooltip("pass_rate:Q", format=".2%", title=t("quality.pass_rate")),
+                 alt.Tooltip("failed:Q", format=",", title=t("quality.failed")),
+                 alt.Tooltip("missing:Q", format=",", title=t("quality.missing"))],
+    ).properties(height=200)
+    failures = alt.Chart(dated).mark_bar().encode(
+        x=alt.X("period:T", title=None, axis=alt.Axis(format=month)),
+        y=alt.Y("failed:Q", title=t("quality.failed_records"), stack=True),
+        color=alt.Color("table_title:N", title=t("common.table")),
+        tooltip=[alt.Tooltip("table_title:N", title=t("common.table")),
+                 alt.Tooltip("period:T", format=month, title=t("col.month")),
+                 alt.Tooltip("failed:Q", format=",", title=t("quality.failed"))],
+    ).properties(height=160)
     with st.container(key="quality_chart"):
-        st.altair_chart(chart, width="stretch")
+        widgets.chart(alt.vconcat(rates, failures).resolve_scale(color="shared"))
 undated = by_table[by_table["period"].isna()]
 if not undated.empty:
-    widgets.table(undated[["table_name", "passed", "failed", "missing", "pass_rate"]], "quality_undated",
+    widgets.table(undated.assign(table_name=undated["table_name"].map(lambda n: catalog.entry(n).title(language)))[
+        ["table_name", "passed", "failed", "missing", "pass_rate"]], "quality_undated",
                   column_config={"table_name": t("common.table"),
+                                 "passed": st.column_config.NumberColumn(t("quality.passed"), format="%,d"),
+                                 "failed": st.column_config.NumberColumn(t("quality.failed"), format="%,d"),
+                                 "missing": st.column_config.NumberColumn(t("quality.missing"), format="%,d"),
                                  "pass_rate": st.column_config.NumberColumn(t("quality.pass_rate"), format="percent")})
 
 st.subheader(t("quality.report"))
-table = st.selectbox(t("common.table"), sorted(summary["table_name"].unique()), key="quality_table")
+table = st.selectbox(t("common.table"), sorted(summary["table_name"].unique()), key="quality_table",
+                     format_func=lambda n: f"{catalog.entry(n).title(language)}（{n}）" if language == "zh"
+                     else f"{catalog.entry(n).title(language)} ({n})")
 rules = rule_sets.get(table)
 per_rule = (summary[summary["table_name"] == table].groupby(["rule_id", "severity"])
             [["evaluated", "passed", "failed", "missing"]].sum().reset_index())
 per_rule["pass_rate"] = per_rule["passed"] / (per_rule["passed"] + per_rule["failed"]).where(lambda s: s > 0)
 if rules is not None:
     described = {r.id: (r.type, r.description(lang())) for r in rules.rules}
-    per_rule.insert(1, "type", per_rule["rule_id"].map(lambda r: described.get(r, ("", ""))[0]))
+    per_rule.insert(1, "type", per_rule["rule_id"].map(lambda r: t(f"quality.type.{described.get(r, ('', ''))[0]}")
+                                                       if described.get(r) else ""))
     per_rule.insert(2, "description", per_rule["rule_id"].map(lambda r: described.get(r, ("", ""))[1]))
+per_rule["severity"] = per_rule["severity"].map(lambda v: t(f"quality.severity.{v}") if v in ("error", "warning") else v)
 widgets.table(per_rule, "quality_rules", column_config={
     "rule_id": t("quality.rule"), "type": t("quality.type"), "description": t("col.description"),
-    "severity": t("quality.severity"), "evaluated": t("quality.evaluated"), "passed": t("quality.passed"),
-    "failed": t("quality.failed"), "missing": t("quality.missing"),
+    "severity": t("quality.severity"),
+    "evaluated": st.column_config.NumberColumn(t("quality.evaluated"), format="%,d"),
+    "passed": st.column_config.NumberColumn(t("quality.passed"), format="%,d"),
+    "failed": st.column_config.NumberColumn(t("quality.failed"), format="%,d"),
+    "missing": st.column_config.NumberColumn(t("quality.missing"), format="%,d"),
     "pass_rate": st.column_config.NumberColumn(t("quality.pass_rate"), format="percent"),
 })
 
@@ -94,9 +123,13 @@ if not failing_rules:
 rule_id = rule_col.selectbox(t("quality.rule"), failing_rules, key="quality_drill_rule")
 periods = summary[(summary["table_name"] == table) & (summary["rule_id"] == rule_id) & (summary["failed"] > 0)]
 period_options = {t("quality.all_periods"): None,
-                  **{str(p)[:7]: p for p in sorted(periods["period"].dropna().unique())}}
+                  **{formatting.format_month(p, language): p for p in sorted(periods["period"].dropna().unique())}}
 period = period_col.selectbox(t("col.month"), list(period_options), key="quality_drill_period")
 rows = data.failing_records(table, rule_id, period_options[period])
+rows = rows.assign(**{c: rows[c].map(lambda p: formatting.format_month(p, language)) for c in ("period",)
+                      if c in rows.columns},
+                   **{c: rows[c].map(lambda v: t(f"quality.severity.{v}") if v in ("error", "warning") else v)
+                      for c in ("severity",) if c in rows.columns})
 st.caption(t("catalog.shown", n=f"{len(rows):,}"))
 widgets.table(rows, "quality_failures", column_config={
     "rule_id": t("quality.rule"), "severity": t("quality.severity"), "record_key": t("quality.record"),

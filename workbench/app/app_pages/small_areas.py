@@ -1,11 +1,18 @@
 """Small areas: township direct vs Fay-Herriot or Battese-Harter-Fuller estimates with intervals, shrinkage,
-benchmarking; submit."""
+benchmarking; submit.
+
+About 60 townships do not fit one readable chart: the chart shows one district's townships at a
+time, ranked by the model estimate, with their names; the table below holds every township.
+"""
 
 import altair as alt
+import pandas as pd
 import streamlit as st
 
+from workbench import formatting
 from workbench.app import data, run_views, widgets
-from workbench.app.session import ROLES_FOR, require_role, t
+from workbench.app.session import ROLES_FOR, lang, require_role, t
+from workbench.i18n import MESSAGES, translate
 from workbench.methods.estimate.survey import SAE_COVARIATES
 
 user = require_role(*ROLES_FOR["small_areas"])
@@ -17,14 +24,31 @@ if not versions or not periods:
     st.info(t("est.unavailable"))
     st.stop()
 
+language = lang()  # bound now: format_func may be called outside this script run
+reg = formatting.registry()
+
+
+def variable_label(name: str) -> str:
+    var = reg.column(name)
+    return var.label(language) if var else name
+
+
+def translate_option(prefix: str, value: str) -> str:
+    return translate(f"{prefix}.{value or 'none'}", language)
+
+
 c1, c2, c3 = st.columns(3)
-c1.selectbox(t("est.period"), periods, key="sae_period")
-c2.selectbox(t("est.variable"), ["employment", "revenue"], key="sae_variable")
-c3.selectbox(t("sae.benchmark"), ["ratio", "difference", ""], format_func=lambda v: v or "-", key="sae_benchmark")
+c1.selectbox(t("est.period"), periods, key="sae_period", format_func=lambda p: formatting.format_month(p, language))
+c2.selectbox(t("est.variable"), ["employment", "revenue"], key="sae_variable", format_func=variable_label)
+c3.selectbox(t("sae.benchmark"), ["ratio", "difference", ""], key="sae_benchmark",
+             format_func=lambda v: translate_option("sae.benchmark", v))
 c4, c5 = st.columns([1, 2])
+
+
 # FH: area level (direct totals on area covariate totals); BHF: unit level (nested-error model)
-c4.selectbox(t("sae.model"), ["FH", "BHF"], key="sae_model")
-c5.multiselect(t("sae.covariates"), list(SAE_COVARIATES), key="sae_covariates",
+c4.selectbox(t("sae.model"), ["FH", "BHF"], key="sae_model", format_func=lambda m: translate_option("sae.model", m))
+c5.multiselect(t("sae.covariates"), list(SAE_COVARIATES), key="sae_covariates", format_func=variable_label,
+               placeholder=t("common.choose"),
                default=["si_headcount"] if st.session_state.get("sae_variable", "employment") == "employment"
                else ["vat_sales"])
 
@@ -43,31 +67,61 @@ try:
 except ValueError as exc:  # e.g. a covariate this panel does not carry: the library's message
     st.error(t("est.failed", error=exc))
     st.stop()
-st.subheader(t("sae.chart"))
-order = areas.sort_values("eblup", ascending=False)["area"].tolist()
-long = areas.melt(id_vars=["area"], value_vars=["direct", "eblup"], var_name="estimator", value_name="value")
-lows = areas.melt(id_vars=["area"], value_vars=["direct_low", "eblup_low"], value_name="low")["low"]
-highs = areas.melt(id_vars=["area"], value_vars=["direct_high", "eblup_high"], value_name="high")["high"]
-long = long.assign(low=lows.to_numpy(), high=highs.to_numpy())
-y = alt.Y("area:N", sort=order, title=t("sae.area"))
-bars = alt.Chart(long).mark_rule().encode(y=y, x=alt.X("low:Q", title=None), x2="high:Q", color="estimator:N",
-                                          yOffset="estimator:N")
-points = alt.Chart(long).mark_point(filled=True).encode(y=y, x="value:Q", color="estimator:N", yOffset="estimator:N",
-                                                        tooltip=["area", "estimator", "value", "low", "high"])
+
+variable = reg.column(params["variable"]) or formatting.Variable(params["variable"])
+unit = variable.shown_unit.label(language)
+districts = sorted({str(a)[:6] for a in areas["area"]})
+district = st.selectbox(t("sae.district"), districts, key="sae_district",
+                        format_func=lambda c: reg.code_label("county_code", c, language))
+here = areas[areas["area"].astype(str).str.startswith(district)].copy()
+here["name"] = here["area"].map(lambda a: reg.code_name("township_code", a, language) or str(a))
+st.subheader(t("sae.chart_district", district=reg.code_name("county_code", district, language) or district,
+               unit=unit))
+parts, any_cut = [], False
+for estimator in ("direct", "eblup"):
+    point, low, high, cut = formatting.shown_interval(here[estimator], here[f"{estimator}_low"],
+                                                      here[f"{estimator}_high"], variable)
+    any_cut = any_cut or bool(cut.any())
+    parts.append(pd.DataFrame({"name": here["name"], "estimator": t(f"sae.{estimator}"), "value": point, "low": low,
+                               "high": high,
+                               "text": [formatting.format_value(v, variable, language) for v in here[estimator]]}))
+long = pd.concat(parts, ignore_index=True)
+order = here.sort_values("eblup", ascending=False)["name"].tolist()
+y = alt.Y("name:N", sort=order, title=None)
+color = alt.Color("estimator:N", title=None, legend=alt.Legend(orient="top"))
+axis = alt.X("low:Q", title=unit, axis=alt.Axis(format=formatting.axis_number_format(variable)))
+bars = alt.Chart(long).mark_rule().encode(y=y, x=axis, x2="high:Q", color=color, yOffset="estimator:N")
+points = alt.Chart(long).mark_point(filled=True).encode(
+    y=y, x="value:Q", color=color, yOffset="estimator:N",
+    tooltip=[alt.Tooltip("name:N", title=t("sae.area")), alt.Tooltip("estimator:N", title=t("sae.estimator")),
+             alt.Tooltip("text:N", title=t("col.value"))])
 with st.container(key="sae_chart"):
-    st.altair_chart(bars + points, use_container_width=True)
+    widgets.chart((bars + points).properties(height=max(160, 34 * len(here))))
+if any_cut:
+    st.caption(t("sae.interval_cut"))
 st.caption(t("sae.shrinkage"))
 with st.container(key="sae_shrinkage_chart"):
-    st.altair_chart(alt.Chart(areas).mark_bar().encode(x=alt.X("area:N", sort=order), y="shrinkage:Q"),
-                    use_container_width=True)
+    widgets.chart(alt.Chart(here).mark_bar().encode(
+        x=alt.X("name:N", sort=order, title=None, axis=alt.Axis(labelAngle=-40)),
+        y=alt.Y("shrinkage:Q", title=t("sae.shrinkage_axis"), scale=alt.Scale(domain=[0, 1])),
+        tooltip=[alt.Tooltip("name:N", title=t("sae.area")),
+                 alt.Tooltip("shrinkage:Q", format=".0%", title=t("sae.shrinkage_axis"))]).properties(height=180))
 st.subheader(t("sae.table"))
-widgets.table(areas, "sae_table")
+measured = {c: params["variable"] for c in areas.columns
+            if c.split("_")[0] in ("direct", "eblup", "synthetic", "benchmarked") and not c.endswith("_cv")
+            and c not in ("direct_var", "direct_mse")}
+shown_columns = [c for c in areas.columns if c not in ("direct_var", "direct_mse", "mse")]
+widgets.formatted_table(areas[shown_columns], "sae_table", variables=measured,
+                        labels={c: t(f"sae.col.{c}") for c in shown_columns if f"sae.col.{c}" in MESSAGES})
 
 
 def small_area_run() -> dict:
     p = current_params()
+    var = reg.column(p["variable"])
+    title = t("sae.run_title", variable=var.label(language) if var else p["variable"],
+              period=formatting.format_month(p["period"], language), model=p["model"])
     return {"kind": "small_area_estimate", "params": p, "inputs": list(data.estimate_versions() or versions),
-            "title": f"Small areas {p['variable']} {p['period']}", "series": f"township_{p['variable']}"}
+            "title": title, "series": f"township_{p['variable']}"}
 
 
 run_views.submit_for_review("sae", user, small_area_run)

@@ -1,0 +1,92 @@
+"""Every page in Chinese, as every role, on the real small demo lake: no English left (issue 21).
+
+The pages run in the real app (sign-in through the form, ``st.navigation``) on a copy of the
+session's demo lake with the quality rules run and the edited survey panel built, so the
+Quality, Fraud and Editing pages have something to show. A page fails on any Latin-letter word
+that is not a declared proper name, identifier or unit (``tests/zh_text.py``).
+
+Pages other helpers are rewriting in the same round (issue 21's scope split) are marked
+``xfail(strict=False)`` in :data:`PENDING` with the owner named: the lead removes an entry
+once that page has been wired to the formatting layer and passes.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from test_app import MAIN, PASSWORDS, TIMEOUT
+from zh_text import latin_words, violations
+from workbench.app.session import PAGES
+
+pytestmark = pytest.mark.slow
+
+ROLE_USERS = {"statistician": "stat", "researcher": "research", "supervisor": "super", "data_engineer": "eng"}
+# page file -> the helper rewriting it now (their pages need format_table/widgets.formatted_table)
+PENDING = {"estimates.py": "est", "editing.py": "est", "nowcast.py": "nowcast", "seasonal.py": "nowcast",
+           "review.py": "review", "compare.py": "review", "runs.py": "review", "dissemination.py": "review",
+           "catalog.py": "auth"}
+CASES = [(user, spec.file) for role, user in ROLE_USERS.items() for spec in PAGES if role in spec.roles]
+
+
+def _case(user: str, page: str):
+    if page in PENDING:
+        return pytest.param(user, page, marks=pytest.mark.xfail(
+            strict=False, reason=f"{page} is being rewritten by the '{PENDING[page]}' helper; wired by the lead"))
+    return pytest.param(user, page)
+
+
+# ---- the checker itself -------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, words", [
+    ("估计值（万元）", []),
+    ("变异系数 CV 与 GEKS-Törnqvist 多边指数", []),              # declared method names
+    ("表 silver.vat_monthly 第 3 版，文件 vat/vat_2018-03.csv", []),  # identifiers
+    ("行业门类 C 制造业", []),                                      # a one-letter code
+    ("请运行 `workbench quality run survey_returns`", []),         # a command shown as code
+    ("View 4 more", ["View", "more"]),
+    ("方法：nonrespondent", ["nonrespondent"]),
+    ("card_spending_mcc_5311 的 total", ["total"]),
+])
+def test_latin_words_finds_english_but_not_names_identifiers_or_codes(text, words):
+    assert latin_words(text) == words
+
+
+# ---- every page, every role ------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def zh_lake(demo_lake, spark, tmp_path_factory):
+    """A copy of the demo lake with the quality rules run and the edited panel built."""
+    from workbench.lake import Lake
+    from workbench.quality import store
+
+    root = tmp_path_factory.mktemp("zh") / "lake"
+    shutil.copytree(demo_lake.settings.lake_root, root)
+    lake = Lake(str(root), spark=spark, settings=demo_lake.settings)
+    store.run_all(lake, "stat")
+    store.build_panel(lake, "stat")
+    return lake, demo_lake
+
+
+@pytest.fixture()
+def zh_env(zh_lake, monkeypatch):
+    lake, demo = zh_lake
+    for key, value in demo.environ.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("WORKBENCH_LAKE_ROOT", lake.root)
+    monkeypatch.setenv("WORKBENCH_UI_LANGUAGE", "zh")
+    return lake
+
+
+@pytest.mark.parametrize("user, page", [_case(u, p) for u, p in CASES])
+def test_every_page_in_chinese_has_no_english_word(zh_env, user, page):
+    at = AppTest.from_file(MAIN, default_timeout=TIMEOUT * 5).run()
+    at.text_input(key="signin_username").input(user)
+    at.text_input(key="signin_password").input(PASSWORDS[user])
+    at.button(key="signin_submit").click().run()
+    at.switch_page(f"app_pages/{page}").run()
+    assert not at.exception, at.exception
+    found = violations(at)
+    assert not found, f"{page} as {user}: {len(found)} English word(s):\n" + "\n".join(found[:40])
