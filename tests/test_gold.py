@@ -90,3 +90,19 @@ def test_exact_sum_does_not_depend_on_row_order(spark):
         df = spark.createDataFrame([(v,) for v in values], "kwh double").repartition(1)
         sums.add(df.agg(exact_sum("kwh").alias("total")).collect()[0]["total"])
     assert sums == {1.1}  # exact: 1e16 - 1e16 + 1.0 + 0.1, rounded to a double once
+
+
+def test_a_rebuilt_link_keeps_the_run_id_that_made_it(spark):
+    """Before, every rebuild restamped linked_run_id with its own run, so it no longer
+    named the run that made a link."""
+    from jobs.gold_panels import keep_link_run_ids
+
+    schema = "source string, record_id string, credit_code string, method string, linked_run_id string"
+    previous = spark.createDataFrame([("electricity", "E1", "C1", "exact_name_key", "run_old"),
+                                      ("electricity", "E2", "C2", "exact_name_key", "run_old"),
+                                      ("electricity", "E3", "C3", "splink", "run_splink")], schema)
+    rebuilt = spark.createDataFrame([("electricity", "E1", "C1", "exact_name_key", "run_new"),
+                                     ("electricity", "E2", "C9", "exact_name_key", "run_new"),  # relinked
+                                     ("electricity", "E4", "C4", "exact_name_key", "run_new")], schema)
+    got = {r["record_id"]: r["linked_run_id"] for r in keep_link_run_ids(rebuilt, previous).collect()}
+    assert got == {"E1": "run_old", "E2": "run_new", "E4": "run_new"}

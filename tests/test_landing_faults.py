@@ -231,6 +231,9 @@ def test_paths_leading_out_of_the_delivery_folder_are_refused_unread(tmp_path, l
     assert "symbolic link" in loads["vat/vat_2024-05.csv"]["reason"]
     assert "/proc/self/environ" in loads["vat/vat_2024-06.csv"]["reason"]
     assert "not a regular file" in loads["vat/vat_2024-08.csv"]["reason"]
+    from workbench.catalog import source_freshness
+
+    assert source_freshness(lake).set_index("source").loc["vat", "rejected"] == 4  # the home page shows them
     environ = Path("/proc/self/environ").read_bytes().decode("utf-8", "replace")
     stored = json.dumps([lake.read_arrow(t, lake.arrow_schema(t).names).to_pylist()
                          for t in ("bronze.vat", "quarantine.vat", LOADS)], default=str, ensure_ascii=False)

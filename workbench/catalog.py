@@ -232,7 +232,8 @@ def source_freshness(lake: "Lake") -> pd.DataFrame | None:
             F.max(F.when(F.col("status") == "loaded", F.col("delivery_period"))).alias("last_delivery"),
             F.max("loaded_at").alias("last_load"),
             F.count(F.lit(1)).alias("files"),
-            F.sum(F.when(F.col("status") == "rejected", 1).otherwise(0)).alias("rejected"),
+            # a refused path (a link out of the folder, a pipe) is a rejected delivery too
+            F.sum(F.when(F.col("status").isin("rejected", "refused"), 1).otherwise(0)).alias("rejected"),
             F.sum(F.coalesce(F.col("rows_loaded"), F.lit(0))).alias("rows_loaded"),
             F.sum(F.coalesce(F.col("rows_quarantined"), F.lit(0))).alias("rows_quarantined"),
         )

@@ -50,6 +50,16 @@ def typed_value(spec: ColumnSpec, raw: Column) -> Column:
     raise ValueError(f"unknown type {spec.type}")
 
 
+def _not_valid(spec: ColumnSpec, raw: Column) -> Column:
+    """The end of a failure's reason: a double that parses but is infinite or NaN is named
+    as such, so '1e999' does not read as a typing slip."""
+    plain = F.lit(f"' is not a valid {spec.type}")
+    if spec.type != "double":
+        return plain
+    parsed = F.regexp_replace(_clean(raw), ",", "").try_cast("double")
+    return F.when(parsed.isNotNull(), F.lit("' is not a finite number")).otherwise(plain)
+
+
 def type_columns(bronze: DataFrame, contract: SourceContract) -> DataFrame:
     """Typed contract columns, lineage kept, and ``_errors``: '' or the reasons the row fails."""
     typed, errors = [], []
@@ -59,8 +69,7 @@ def type_columns(bronze: DataFrame, contract: SourceContract) -> DataFrame:
         typed.append(value.alias(spec.name))
         failed = F.when(
             _clean(raw).isNotNull() & value.isNull(),
-            F.concat(F.lit(f"field {spec.header} ({spec.name}): "), F.lit("'"), F.trim(raw),
-                     F.lit(f"' is not a valid {'finite number' if spec.type == 'double' else spec.type}")),
+            F.concat(F.lit(f"field {spec.header} ({spec.name}): "), F.lit("'"), F.trim(raw), _not_valid(spec, raw)),
         )
         errors.append(failed)
         if spec.required:
