@@ -180,13 +180,15 @@ def _rewrite_in_log(path: str) -> int | None:
 _FILES: dict[str, dict[str, tuple[tuple[int, int], pa.Table]]] = {}
 _FILES_LOCK = threading.Lock()
 _COMMITS: dict[str, dict[str, tuple[tuple[int, int], bool]]] = {}  # log folder -> commit -> removes data?
+_VERIFIED: dict[tuple[str, str], tuple[tuple, list[dict[str, Any]]]] = {}  # (audit, key) -> (files, rows)
 
 
-def _read_audit(path: str) -> pa.Table:
-    """Every row of the audit, checking each data file against what the Delta log recorded."""
+def _read_audit(path: str) -> tuple[pa.Table, tuple | None]:
+    """Every row of the audit, checking each data file against what the Delta log recorded,
+    and a fingerprint of the files read (None when they cannot be fingerprinted)."""
     dt = DeltaTable(path)
     if "://" in path:
-        return dt.to_pyarrow_table()
+        return dt.to_pyarrow_table(), None
     schema = pa.schema(dt.schema().to_arrow())
     actions = pa.table(dt.get_add_actions(flatten=True)).select(["path", "size_bytes", "num_records"]).to_pylist()
     with _FILES_LOCK:
@@ -210,7 +212,7 @@ def _read_audit(path: str) -> pa.Table:
     if logged is not None and logged != table.num_rows:
         raise AuditChainError(f"{AUDIT}: its data files hold {table.num_rows} entries where its Delta log recorded "
                               f"{logged}: a file was changed by hand")
-    return table
+    return table, (dt.version(), tuple((local, sig) for local, (sig, _) in fresh.items()))
 
 
 def read_chain(lake: Lake, key: bytes | None = None) -> list[dict[str, Any]]:
@@ -223,7 +225,7 @@ def read_chain(lake: Lake, key: bytes | None = None) -> list[dict[str, Any]]:
         return []
     path = lake.path(AUDIT)
     try:
-        table = _read_audit(path)
+        table, fingerprint = _read_audit(path)
     except AuditChainError:
         raise
     except Exception as exc:  # noqa: BLE001 - delta-rs and Arrow raise many kinds
@@ -238,7 +240,11 @@ def read_chain(lake: Lake, key: bytes | None = None) -> list[dict[str, Any]]:
         raise AuditChainError(f"{AUDIT} was rewritten at Delta version {rewritten} (a commit removed entries); "
                               "the trail is append-only and no longer verifies")
     key = key if key is not None else audit_key(lake.settings)
-    rows = table.to_pylist()
+    tag = (os.path.realpath(path), hashlib.sha256(key).hexdigest())
+    cached = _VERIFIED.get(tag)
+    if fingerprint is not None and cached is not None and cached[0] == fingerprint:
+        return [dict(r) for r in cached[1]]  # the same files, already verified with this key
+    rows = table.combine_chunks().to_pylist()
     if any(r["seq"] is None for r in rows):
         bad = next(r for r in rows if r["seq"] is None)
         raise AuditChainError(f"{AUDIT}: entry {bad['audit_id']} (run {bad['run_id']}) has no position in the "
@@ -257,6 +263,8 @@ def read_chain(lake: Lake, key: bytes | None = None) -> list[dict[str, Any]]:
         if not hmac.compare_digest(row["entry_hash"] or "", entry_hash(key, row, prev)):
             raise AuditChainError(f"{where} was edited or not written by the workbench: its hash does not match")
         prev = row["entry_hash"]
+    if fingerprint is not None:
+        _VERIFIED[tag] = (fingerprint, [dict(r) for r in rows])
     return rows
 
 
