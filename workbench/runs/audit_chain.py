@@ -24,13 +24,16 @@ import json
 import math
 import os
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping
+from urllib.parse import unquote
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as pads
 from deltalake import DeltaTable
 
 from workbench.config import Settings, resolve_path
@@ -154,14 +157,62 @@ def _rewrite_in_log(path: str) -> int | None:
     log = os.path.join(path, "_delta_log")
     if "://" in path or not os.path.isdir(log):
         return None
+    seen = _COMMITS.setdefault(os.path.realpath(log), {})
     for name in sorted(os.listdir(log)):
         if not name.endswith(".json") or not name[:-5].isdigit():
             continue
-        with open(os.path.join(log, name), encoding="utf-8") as handle:
-            for line in handle:
-                if '"remove"' in line and json.loads(line).get("remove", {}).get("dataChange", True):
-                    return int(name[:-5])
+        stat = os.stat(os.path.join(log, name))
+        signature = (stat.st_size, stat.st_mtime_ns)
+        if name not in seen or seen[name][0] != signature:
+            removes = False
+            with open(os.path.join(log, name), encoding="utf-8") as handle:
+                for line in handle:
+                    if '"remove"' in line and json.loads(line).get("remove", {}).get("dataChange", True):
+                        removes = True
+            seen[name] = (signature, removes)
+        if seen[name][1]:
+            return int(name[:-5])
     return None
+
+
+# Per process, the audit's data files already read, by path and (size, mtime): a file is
+# immutable once written, so later reads open only the new ones (one file per entry).
+_FILES: dict[str, dict[str, tuple[tuple[int, int], pa.Table]]] = {}
+_FILES_LOCK = threading.Lock()
+_COMMITS: dict[str, dict[str, tuple[tuple[int, int], bool]]] = {}  # log folder -> commit -> removes data?
+_VERIFIED: dict[tuple[str, str], tuple[tuple, list[dict[str, Any]]]] = {}  # (audit, key) -> (files, rows)
+
+
+def _read_audit(path: str) -> tuple[pa.Table, tuple | None]:
+    """Every row of the audit, checking each data file against what the Delta log recorded,
+    and a fingerprint of the files read (None when they cannot be fingerprinted)."""
+    dt = DeltaTable(path)
+    if "://" in path:
+        return dt.to_pyarrow_table(), None
+    schema = pa.schema(dt.schema().to_arrow())
+    actions = pa.table(dt.get_add_actions(flatten=True)).select(["path", "size_bytes", "num_records"]).to_pylist()
+    with _FILES_LOCK:
+        cache = _FILES.get(os.path.realpath(path), {})
+        fresh, tables, logged = {}, [], 0
+        for action in actions:
+            local = os.path.join(path, unquote(action["path"]))
+            stat = os.stat(local)
+            if stat.st_size != action["size_bytes"]:
+                raise AuditChainError(f"{AUDIT}: data file {action['path']} has {stat.st_size} bytes where the "
+                                      f"Delta log recorded {action['size_bytes']}: it was changed by hand")
+            signature = (stat.st_size, stat.st_mtime_ns)
+            hit = cache.get(local)
+            if hit is None or hit[0] != signature:
+                hit = (signature, pads.dataset(local, schema=schema, format="parquet").to_table())
+            fresh[local] = hit
+            tables.append(hit[1])
+            logged = None if logged is None or action["num_records"] is None else logged + action["num_records"]
+        _FILES[os.path.realpath(path)] = fresh
+    table = pa.concat_tables(tables) if tables else schema.empty_table()
+    if logged is not None and logged != table.num_rows:
+        raise AuditChainError(f"{AUDIT}: its data files hold {table.num_rows} entries where its Delta log recorded "
+                              f"{logged}: a file was changed by hand")
+    return table, (dt.version(), tuple((local, sig) for local, (sig, _) in fresh.items()))
 
 
 def read_chain(lake: Lake, key: bytes | None = None) -> list[dict[str, Any]]:
@@ -174,7 +225,9 @@ def read_chain(lake: Lake, key: bytes | None = None) -> list[dict[str, Any]]:
         return []
     path = lake.path(AUDIT)
     try:
-        table = DeltaTable(path).to_pyarrow_table()
+        table, fingerprint = _read_audit(path)
+    except AuditChainError:
+        raise
     except Exception as exc:  # noqa: BLE001 - delta-rs and Arrow raise many kinds
         raise AuditChainError(f"{AUDIT} at {path} cannot be read as its Delta log describes it (a file was "
                               f"changed or removed by hand): {str(exc).splitlines()[0]}") from exc
@@ -186,12 +239,12 @@ def read_chain(lake: Lake, key: bytes | None = None) -> list[dict[str, Any]]:
     if rewritten is not None:
         raise AuditChainError(f"{AUDIT} was rewritten at Delta version {rewritten} (a commit removed entries); "
                               "the trail is append-only and no longer verifies")
-    logged = pa.table(DeltaTable(path).get_add_actions(flatten=True)).column("num_records").to_pylist()
-    if None not in logged and sum(logged) != table.num_rows:
-        raise AuditChainError(f"{AUDIT}: its data files hold {table.num_rows} entries where its Delta log recorded "
-                              f"{sum(logged)}: a file was changed by hand")
     key = key if key is not None else audit_key(lake.settings)
-    rows = table.to_pylist()
+    tag = (os.path.realpath(path), hashlib.sha256(key).hexdigest())
+    cached = _VERIFIED.get(tag)
+    if fingerprint is not None and cached is not None and cached[0] == fingerprint:
+        return [dict(r) for r in cached[1]]  # the same files, already verified with this key
+    rows = table.combine_chunks().to_pylist()
     if any(r["seq"] is None for r in rows):
         bad = next(r for r in rows if r["seq"] is None)
         raise AuditChainError(f"{AUDIT}: entry {bad['audit_id']} (run {bad['run_id']}) has no position in the "
@@ -210,6 +263,8 @@ def read_chain(lake: Lake, key: bytes | None = None) -> list[dict[str, Any]]:
         if not hmac.compare_digest(row["entry_hash"] or "", entry_hash(key, row, prev)):
             raise AuditChainError(f"{where} was edited or not written by the workbench: its hash does not match")
         prev = row["entry_hash"]
+    if fingerprint is not None:
+        _VERIFIED[tag] = (fingerprint, [dict(r) for r in rows])
     return rows
 
 
