@@ -93,3 +93,58 @@ def test_seasonal_page_shows_m_and_q_and_saves_the_spec_with_the_run(est_env):
 def test_pages_refuse_data_engineers(est_env, name):
     at = page(name, "eng")
     assert not at.exception and at.error and not at.button
+
+
+# ---- issue 19: which values, unusable weights, clear failures, a second submission ---------------
+
+def test_estimates_page_says_it_uses_the_edited_panel_and_its_version(est_env):
+    at = page("estimates.py", "stat")
+    assert not at.exception, at.exception
+    version = est_env.version("quality.survey_panel")
+    assert any(f"quality.survey_panel version {version}" in i.value for i in at.info), texts(at)
+    at.checkbox(key="est_use_imputed").uncheck().run()
+    assert any("raw reported values" in w.value for w in at.warning)
+
+
+def test_estimates_page_without_a_panel_warns_that_values_are_raw_and_offers_to_build_it(spark, tmp_path,
+                                                                                       monkeypatch):
+    from workbench.lake import Lake
+
+    lake = Lake(str(tmp_path / "lake"), spark=spark)
+    write_survey_lake(lake, spark, with_panel=False)
+    monkeypatch.setenv("WORKBENCH_LAKE_ROOT", lake.root)
+    monkeypatch.setenv("WORKBENCH_UI_LANGUAGE", "en")
+    at = page("estimates.py", "stat")
+    assert not at.exception, at.exception
+    assert any("Using raw reported values" in w.value for w in at.warning), texts(at)
+    assert at.button(key="est_build_panel") is not None
+
+
+def test_bounds_are_honoured_by_linear_calibration_and_impossible_bounds_say_so(est_env):
+    at = page("estimates.py", "stat")
+    at.slider(key="est_bounds").set_value((0.8, 1.3)).run()
+    assert not at.exception, at.exception
+    weights = table(at, "est_weights").iloc[0]
+    # before, linear ignored the slider (g up to 1.36 here); now it is truncated linear within the bounds
+    assert weights["distance"] == "truncated" and 0.8 - 1e-9 <= weights["g_min"] <= weights["g_max"] <= 1.3 + 1e-9
+    at.slider(key="est_bounds").set_value((0.9, 1.1)).run()  # too narrow for these totals
+    assert not at.exception, at.exception
+    assert any("cannot meet the totals" in e.value and "Widen the bounds" in e.value for e in at.error), texts(at)
+    assert "est_submit" not in [b.key for b in at.button]  # nothing to submit
+    at.slider(key="est_bounds").set_value((0.5, 1.0)).run()  # 1 must lie inside the bounds
+    assert not at.exception, at.exception
+    assert any("lower < 1 < upper" in e.value for e in at.error)
+    assert "est_submit" not in [b.key for b in at.button]
+
+
+def test_two_submissions_in_a_row_each_name_their_own_run(est_env):
+    at = page("estimates.py", "stat")
+    at.button(key="est_submit").click().run()
+    first = at.session_state["est_submitted"]
+    at.selectbox(key="est_variable").select("revenue").run()
+    at.button(key="est_submit").click().run()
+    assert not at.exception, at.exception
+    second = at.session_state["est_submitted"]
+    assert first != second and any(second in s.value for s in at.success)
+    assert registry.get_run(est_env, second).params["variable"] == "revenue"
+    assert review.state(est_env, second) == "submitted"

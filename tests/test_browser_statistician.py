@@ -23,7 +23,11 @@ LONG = 300_000  # ms: rules and imputation on a 2-core machine shared with other
 
 
 def open_page(page, key: str, where: str) -> None:
-    page.locator(f"[data-testid='stSidebarNav'] a[href$='/{key}']").click()
+    link = page.locator(f"[data-testid='stSidebarNav'] a[href$='/{key}']")
+    more = page.locator("[data-testid='stSidebarNavViewButton']")
+    if not link.count() and more.count():  # the menu folds its later sections under "View N more"
+        more.first.click()
+    link.click()
     page.wait_for_url(re.compile(f"/{key}$"), timeout=60_000)
     page.locator("[data-testid='stMain'] h1").first.wait_for(timeout=60_000)
     wait_idle(page)
