@@ -37,6 +37,17 @@ def use_language(page, lang: str) -> None:
     page.get_by_role("link", name=translate("nav.nowcast", lang)).wait_for(timeout=60_000)
 
 
+def rendered(page, selector: str) -> None:
+    """Wait until *selector* (a table or chart inside a keyed container) is drawn, and scroll to it:
+    the main area scrolls by itself, so a screenshot shows only what is in view."""
+    from playwright.sync_api import expect
+
+    target = page.locator(selector).first
+    expect(target).to_be_visible(timeout=PAGE_TIMEOUT)
+    target.scroll_into_view_if_needed()
+    page.wait_for_timeout(1500)  # the table's canvas and the chart draw after they appear
+
+
 def submit_twice(page, prefix: str, lang: str, where: str) -> list[str]:
     """Submit the page's run twice; each confirmation must name the run just recorded."""
     from playwright.sync_api import expect
@@ -69,11 +80,12 @@ def test_researcher_nowcasts_and_adjusts_a_published_series_in_both_languages(se
         for lang in ("zh", "en"):
             use_language(page, lang)
             page.get_by_role("link", name=translate("nav.nowcast", lang)).click()
-            expect(page.locator(".st-key-nowcast_table")).to_be_visible(timeout=PAGE_TIMEOUT)
-            expect(page.locator(".st-key-nowcast_fan")).to_be_visible(timeout=PAGE_TIMEOUT)
-            expect(page.get_by_text(translate("nowcast.result", lang), exact=True)).to_be_visible()
+            rendered(page, ".st-key-nowcast_table [data-testid='stDataFrame']")
+            expect(page.get_by_text(translate("nowcast.fan", lang), exact=True)).to_be_visible()
             check_page(page, f"nowcast_{lang}")
             shot(page, f"researcher_nowcast_{lang}")
+            rendered(page, ".st-key-nowcast_fan [data-testid='stVegaLiteChart']")
+            shot(page, f"researcher_nowcast_fan_{lang}")
             for run_id in submit_twice(page, "nowcast", lang, "nowcast"):
                 run = registry.get_run(lake, run_id)
                 assert run.kind == "nowcast" and run.user == "research"
@@ -81,7 +93,7 @@ def test_researcher_nowcasts_and_adjusts_a_published_series_in_both_languages(se
             shot(page, f"researcher_nowcast_submitted_{lang}")
 
             page.get_by_role("link", name=translate("nav.seasonal", lang)).click()
-            expect(page.locator(".st-key-sa_chart")).to_be_visible(timeout=PAGE_TIMEOUT)
+            rendered(page, ".st-key-sa_chart [data-testid='stVegaLiteChart']")
             box = page.locator(".st-key-sa_name_published input")
             box.click()
             box.fill("retail_sales")
@@ -89,6 +101,8 @@ def test_researcher_nowcasts_and_adjusts_a_published_series_in_both_languages(se
             expect(box).to_have_value("retail_sales", timeout=60_000)
             expect(page.get_by_text(translate("sa.quality", lang), exact=True)).to_be_visible(timeout=PAGE_TIMEOUT)
             check_page(page, f"seasonal_{lang}")
+            rendered(page, ".st-key-sa_chart [data-testid='stVegaLiteChart']")
+            shot(page, f"researcher_seasonal_chart_{lang}")
             for run_id in submit_twice(page, "sa", lang, "seasonal"):
                 run = registry.get_run(lake, run_id)
                 assert run.kind == "seasonal_adjustment" and run.params["series"] == "retail_sales"

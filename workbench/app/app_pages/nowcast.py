@@ -55,10 +55,12 @@ st.subheader(t("nowcast.result"))
 st.caption(t("nowcast.interval_note", coverage=round(100 * (1 - spec.alpha)), horizon=result.horizon))
 widgets.table(result.nowcasts, "nowcast_table")
 
-history = result.history.tail(36)
+history = result.history.tail(24)
 hist = pd.DataFrame({"period": history.index.to_timestamp(), "value": history.to_numpy(), "model": "published"})
 fan = result.nowcasts.assign(period=result.period.to_timestamp())
-base = alt.Chart(hist).mark_line(color="black").encode(x=alt.X("period:T", title=None), y=alt.Y("value:Q", title=None))
+# not from zero: the intervals are a few percent of the level and would vanish at full scale
+base = alt.Chart(hist).mark_line(color="black").encode(x=alt.X("period:T", title=None),
+                                                       y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)))
 band = alt.Chart(fan).mark_errorbar(thickness=8, opacity=0.5).encode(
     x="period:T", y="lower:Q", y2="upper:Q", color="model:N", xOffset="model:N")
 points = alt.Chart(fan).mark_point(filled=True).encode(x="period:T", y="point:Q", color="model:N",
