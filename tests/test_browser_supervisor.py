@@ -23,6 +23,8 @@ from workbench.runs.release import list_releases
 
 pytestmark = pytest.mark.slow
 LANGUAGES = {"zh": "中文", "en": "English"}
+# The build machine's two cores are shared: a page run can take tens of seconds there.
+WAIT_MS = 180_000
 KIND = "survey_estimate"  # released in about a second, disclosure-controlled, has a suppression report
 
 
@@ -111,6 +113,7 @@ def test_supervisor_compares_approves_releases_withdraws_and_disseminates(server
         made.append(run_id)
     newer, older = made[1], made[0]
     with browser_page() as page:
+        page.set_default_timeout(WAIT_MS)
         sign_in(page, server, "super2")
         set_language(page, lang)
         check_page(page, f"home_{tag}")
@@ -173,6 +176,7 @@ def test_supervisor_compares_approves_releases_withdraws_and_disseminates(server
 def test_data_engineer_runs_a_job_and_browses_quarantine(server, demo_lake, lang, attempt):
     tag = f"{lang}{attempt}"
     with browser_page() as page:
+        page.set_default_timeout(WAIT_MS)
         sign_in(page, server, "eng")
         set_language(page, lang)
         open_page(page, "jobs", lang, f"jobs_{tag}")
