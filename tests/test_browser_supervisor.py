@@ -186,7 +186,7 @@ def test_data_engineer_runs_a_job_and_browses_quarantine(server, demo_lake, lang
         check_page(page, f"jobs_ran_{tag}")
         shot(page, f"engineer_jobs_{tag}")
         page.locator(".st-key-quarantine_table").scroll_into_view_if_needed()
-        quarantined = page.locator(".st-key-quarantine_table").inner_text()
+        quarantined = page.locator(".st-key-quarantine_table input").input_value()
         assert "quarantine." in quarantined
         reason = page.locator(".st-key-quarantine_reason input")
         reason.click()
