@@ -549,6 +549,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "review.working.release": {"zh": "正在发布运行 {run} 为序列 {series}（披露控制、写入，约需十秒）……",
                                "en": "Releasing run {run} as {series} (disclosure control and writing take "
                                      "about ten seconds)…"},
+    "runs.link_open": {"zh": "在“运行记录”中打开", "en": "Open in Runs"},
+    "runs.link_compare": {"zh": "与上一次同类运行比较", "en": "Compare with the run before"},
     "diss.released_at": {"zh": "发布时间（{tz}）", "en": "Released at ({tz})"},
     "diss.disclosure_rows": {"zh": "披露控制：{cells} 行中 {primary} 行因抽样单位少于 {min_units} 个而隐藏，"
                                    "另有 {secondary} 行为防止反推而隐藏。",

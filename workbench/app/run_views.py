@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from workbench.app import data, widgets
-from workbench.app.session import t
+from workbench.app.session import page_for, t
 from workbench.runs import registry, review
 
 
@@ -91,6 +91,15 @@ def run_label(runs: pd.DataFrame, run_id: str) -> str:
 def show_run(run_id: str, key: str) -> None:
     """Parameters, inputs with versions, code, metrics, audit trail and outputs of one run."""
     run, trail = data.run(run_id)
+    # Open this run on Runs, or on Compare beside its predecessor: the same ?run=ID a link
+    # from outside the app carries (a button, because switching pages in the script sets
+    # exactly these query parameters, whatever the current page's were).
+    targets = [("runs", "runs.link_open", ":material/history:"),
+               ("compare", "runs.link_compare", ":material/compare_arrows:")]
+    for col, (name, label, icon) in zip(st.columns([1, 1, 2]), targets):
+        target = page_for(name)
+        if target is not None and col.button(t(label), key=f"{key}_to_{name}", icon=icon, type="tertiary"):
+            st.switch_page(target, query_params={"run": run_id})
     st.caption(t("runs.code", commit=run.code_commit[:10] or "?", dirty=t("runs.dirty") if run.code_dirty else "",
                  version=run.package_version or "?"))
     left, right = st.columns(2)

@@ -69,6 +69,7 @@ ROLES_FOR = {p.key: p.roles for p in PAGES}
 # Where the values of input widgets are kept between page runs (a plain session key,
 # which Streamlit never cleans up, unlike a widget's own state).
 KEPT = "_kept_widget_values"
+NAV_PAGES = "_navigation_pages"
 # Widget value kinds a page may set through st.session_state before the widget exists
 # (buttons, uploads, editors and chart selections refuse that; they are never kept).
 _SETTABLE_VALUE_TYPES = frozenset({"bool_value", "string_value", "double_value", "int_value",
@@ -327,15 +328,24 @@ def sidebar() -> None:
 def navigation_pages(user: User | None) -> dict[str, list]:
     """The pages this user may see, grouped by menu section (the sign-in page if none)."""
     if user is None:
+        st.session_state.pop(NAV_PAGES, None)
         return {"": [st.Page(str(PAGES_DIR / "signin.py"), title=t("nav.signin"), icon=":material/login:",
                              url_path="signin", default=True)]}
     grouped: dict[str, list] = {}
+    by_key = {}
     first = True
     for spec in PAGES:
         if not user.has_any(spec.roles):
             continue
-        grouped.setdefault(t(spec.section), []).append(
-            st.Page(str(PAGES_DIR / spec.file), title=t(spec.label), icon=spec.icon, url_path=spec.key, default=first)
-        )
+        by_key[spec.key] = st.Page(str(PAGES_DIR / spec.file), title=t(spec.label), icon=spec.icon,
+                                   url_path=spec.key, default=first)
+        grouped.setdefault(t(spec.section), []).append(by_key[spec.key])
         first = False
+    st.session_state[NAV_PAGES] = by_key  # for links between pages (page_for)
     return grouped
+
+
+def page_for(key: str):
+    """The navigation's page *key* if this user may open it, else None (also when a page
+    runs on its own, outside the app's navigation, as in a page's AppTest)."""
+    return (st.session_state.get(NAV_PAGES) or {}).get(key)
