@@ -64,9 +64,24 @@ def browser():
         chromium.close()
 
 
+_OPEN_CONTEXTS: list = []
+
+
+@pytest.fixture(autouse=True)
+def close_contexts():
+    """Close every browser context a test opened, also when it failed (an open one wedges chromium)."""
+    yield
+    while _OPEN_CONTEXTS:
+        try:
+            _OPEN_CONTEXTS.pop().close()
+        except Exception:  # noqa: BLE001 - already closed by the test
+            pass
+
+
 def new_page(browser, lang: str, init_script: str | None = None):
     """A page in a fresh browser context (its own cookie jar), optionally with a script run before the app's."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    _OPEN_CONTEXTS.append(context)
     if init_script:
         context.add_init_script(init_script)
     page = context.new_page()
