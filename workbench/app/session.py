@@ -183,12 +183,13 @@ def adopt_oidc_user() -> None:
 def browser_bound() -> bool:
     """True in a running server, where a sign-in lives in the browser's cookie, not in the session.
 
-    Only a script run without any server (AppTest, ``streamlit.testing``) keeps the
-    user in session state alone; every browser connection goes through the server.
+    Only a script run without a server (AppTest, which stands a mock in for Streamlit's
+    runtime) keeps the user in session state alone; every browser connection goes
+    through a real runtime.
     """
     from streamlit import runtime
 
-    return runtime.exists()
+    return runtime.exists() and type(runtime.get_instance()) is runtime.Runtime
 
 
 def _redirect(url: str) -> None:
@@ -288,6 +289,8 @@ def client_address() -> str | None:
     try:
         address = st.context.ip_address
     except Exception:  # noqa: BLE001 - no client context
+        address = None
+    if not isinstance(address, str):  # AppTest's context stands in with a mock
         address = None
     # Streamlit reports a loopback client as None; in a server that is still a client.
     return address or ("loopback" if browser_bound() else None)
