@@ -11,6 +11,7 @@ from workbench.app import session
 st.set_page_config(page_title="G City Statistics Workbench", page_icon=":material/query_stats:", layout="wide")
 session.init()
 session.adopt_oidc_user()
-navigation = st.navigation(session.navigation_pages(session.current_user()))
+# expanded: every page listed; a collapsed menu says "View N more" in English, which Streamlit cannot translate
+navigation = st.navigation(session.navigation_pages(session.current_user()), expanded=True)
 session.sidebar()
 navigation.run()
