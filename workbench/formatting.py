@@ -22,6 +22,7 @@ out. The app turns :class:`ColumnFormat` into Streamlit column settings; exports
 from __future__ import annotations
 
 import fnmatch
+from decimal import ROUND_HALF_UP, Decimal
 import math
 import re
 import tomllib
@@ -237,12 +238,14 @@ def format_number(value: object, decimals: int = 0, lang: str = "zh") -> str:
     publications), fixed decimals, a dash for a missing value."""
     if missing(value):
         return "—"
-    return f"{float(value):,.{decimals}f}"
+    # half up, as published tables round (Python's format rounds 1234.5 to 1234)
+    exact = Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+    return f"{exact:,.{decimals}f}"
 
 
 def format_percent(fraction: object, decimals: int = 1, lang: str = "zh") -> str:
     """A fraction as per cent: ``0.0734`` -> ``7.3%``."""
-    return "—" if missing(fraction) else f"{100 * float(fraction):,.{decimals}f}%"
+    return "—" if missing(fraction) else f"{format_number(100 * float(fraction), decimals, lang)}%"
 
 
 def format_value(value: object, variable: Variable | str, lang: str = "zh", with_unit: bool = True) -> str:
@@ -253,7 +256,7 @@ def format_value(value: object, variable: Variable | str, lang: str = "zh", with
     shown = float(value) * var.scale
     unit = var.shown_unit
     if unit.percent:
-        return f"{shown:,.{var.places}f}%"
+        return f"{format_number(shown, var.places, lang)}%"
     text = format_number(shown, var.places, lang)
     label = unit.label(lang)
     return f"{text} {label}" if with_unit and label else text
