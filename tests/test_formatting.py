@@ -95,3 +95,19 @@ def test_causes_count_rows_largest_first():
     assert table["rows"].tolist() == [2906, 2, 1, 1, 1]
     assert table.loc[1, "code"] == "invalid_value" and len(table.loc[1, "reasons"]) == 2
     assert table["rows"].sum() == sum(n for _, n in REASONS)
+
+
+def test_a_result_table_downloads_as_it_is_shown():
+    """CSV with BOM, headings with units, values at the shown precision (issue 21: no export)."""
+    import io
+
+    import openpyxl
+
+    df = pd.DataFrame({"area": ["660102001"], "eblup": [1_512_345.678], "eblup_cv": [0.12345]})
+    data = formatting.table_file(df, "zh", "csv", {"eblup": "revenue"})
+    assert data.startswith(b"\xef\xbb\xbf")
+    assert data.decode("utf-8-sig").splitlines() == ["乡镇街道,模型估计（EBLUP）（万元）,模型估计变异系数（%）",
+                                                     "660102001 东风街道,151.2,12.3"]
+    book = openpyxl.load_workbook(io.BytesIO(formatting.table_file(df, "en", "xlsx", {"eblup": "revenue"})))
+    assert [c.value for c in book["data"][1]] == ["Township", "Model estimate (EBLUP) (10k yuan)", "Model CV (%)"]
+    assert book["data"]["B2"].value == 151.2

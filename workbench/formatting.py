@@ -394,6 +394,32 @@ def format_table(df: pd.DataFrame, lang: str, variables: Mapping[str, Variable |
     return DisplayTable(out, cols)
 
 
+def table_file(df: pd.DataFrame, lang: str, fmt: str, variables: Mapping[str, Variable | str] | None = None,
+               labels: Mapping[str, str] | None = None, title: str = "") -> bytes:
+    """A result table as a file a statistician takes away: ``csv`` (UTF-8 with BOM, so Excel on
+    Chinese Windows opens it) or ``xlsx``; headings with units, values in the shown unit rounded
+    to the shown precision, codes with their names."""
+    import io
+
+    shown = format_table(df, lang, variables, labels)
+    frame = shown.frame.copy()
+    for name, col in shown.columns.items():
+        if col.printf:
+            places = int(re.search(r"\.(\d+)f", col.printf).group(1))
+            frame[name] = frame[name].astype(float).round(places)
+    frame.columns = [shown.columns[c].heading for c in frame.columns]
+    if fmt == "csv":
+        return frame.to_csv(index=False, lineterminator="\n").encode("utf-8-sig")
+    if fmt == "xlsx":
+        buf = io.BytesIO()
+        with pd.ExcelWriter(buf, engine="openpyxl") as xl:
+            frame.to_excel(xl, sheet_name="data", index=False)
+            if title:
+                pd.DataFrame({"": [title]}).to_excel(xl, sheet_name="about", index=False, header=False)
+        return buf.getvalue()
+    raise ValueError(f"unknown table file format {fmt!r}; formats: csv, xlsx")
+
+
 def rounded(df: pd.DataFrame, reg: Registry | None = None,
             variables: Mapping[str, Variable | str] | None = None) -> pd.DataFrame:
     """*df* with every known numeric column rounded to the precision it is published at
