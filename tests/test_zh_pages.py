@@ -111,7 +111,7 @@ def walk_every_page(url: str, lang: str, prefix: str = "page") -> list[str]:
         for index, spec in enumerate(PAGES):
             # the first page is the app's root URL
             href = "/" if index == 0 else f"/{spec.key}"
-            page.locator(f"[data-testid='stSidebarNavLink'][href$='{href}']").click()
+            page.locator(f"[data-testid='stSidebarNavLink'][href$='{href}']").click(timeout=240_000)
             # a page is done when it shows its own title, Streamlit's running indicator is gone
             # and nothing from the previous page is left stale (Prices' cold start takes ~30 s)
             title = translate("app.title" if spec.key == "home" else spec.label, lang)
