@@ -120,8 +120,8 @@ def walk_every_page(url: str, lang: str, prefix: str = "page") -> list[str]:
             except AssertionError:  # a page that titles itself otherwise: the screenshot shows it
                 pass
             page.locator("[data-testid='stStatusWidget']").wait_for(state="hidden", timeout=240_000)
-            page.wait_for_function("!document.querySelector('[data-stale=\"true\"], [data-testid=\"stSkeleton\"]')",
-                                   timeout=240_000)
+            page.wait_for_function("!document.querySelector('[data-stale=\"true\"], [data-testid=\"stSkeleton\"], "
+                                   "[data-testid=\"stProgress\"], [data-testid=\"stSpinner\"]')", timeout=240_000)
             page.wait_for_timeout(2500)  # charts draw after their data arrives
             try:
                 check_page(page, f"{lang}_{spec.key}")
