@@ -106,7 +106,7 @@ def walk_every_page(url: str, lang: str, prefix: str = "page") -> list[str]:
     taken, failures = [], []
     with browser_page(width=1400, height=1000) as page:
         sign_in(page, url, "admin")
-        page.locator(".st-key-lang label").filter(has_text="中文" if lang == "zh" else "English").click()
+        page.locator(".st-key-lang label").filter(has_text="中文" if lang == "zh" else "English").click(timeout=120_000)
         page.wait_for_timeout(1500)
         for index, spec in enumerate(PAGES):
             # the first page is the app's root URL
