@@ -209,10 +209,11 @@ def test_home_shows_lake_freshness_and_indicators(app_env):
     assert set(tables["table"]) == {"bronze.vat", "quarantine.vat", "workbench.loads",
                                     "gold.indicators_monthly", "silver.enterprises"}
     assert tables.set_index("table").loc["bronze.vat", "rows"] == 6
-    fresh = table(at, "home_freshness").set_index("source")
-    assert fresh.loc["vat", "last_delivery"] == "2026-10"
-    assert fresh.loc["register", "rejected"] == 1
-    assert pd.isna(fresh.loc["register", "last_delivery"])  # nothing from register was loaded
+    fresh = table(at, "home_freshness").set_index("source")  # sources by their contract's title
+    vat, register = "VAT invoice totals by enterprise and month", "Business register extract"
+    assert fresh.loc[vat, "last_delivery"] == "Oct 2026"  # a month with its year, in the UI language
+    assert fresh.loc[register, "rejected"] == 1
+    assert fresh.loc[register, "last_delivery"] == "—"  # nothing from register was loaded
     assert at.multiselect(key="home_indicators").value == ["industrial_output_index", "retail_sales"]
     metrics = {m.label: m for m in at.metric}
     assert metrics["Quarantined rows"].value == "3"
@@ -254,8 +255,9 @@ def test_catalog_lists_tables_with_owner_and_description(app_env):
     at.switch_page("app_pages/catalog.py").run()
     assert not at.exception
     listed = table(at, "catalog_tables").set_index("table")
-    assert listed.loc["silver.enterprises", "owner"].startswith("市场监督管理局")
-    assert listed.loc["bronze.vat", "owner"].startswith("税务局")  # from conf/sources.toml
+    # the owner in the UI language (conf/catalog.toml writes "市场监督管理局 (Market Regulation Bureau)")
+    assert listed.loc["silver.enterprises", "owner"] == "Market Regulation Bureau"
+    assert listed.loc["bronze.vat", "owner"] == "Tax Bureau"  # from conf/sources.toml
     at.selectbox(key="catalog_table").set_value("bronze.vat").run()
     schema = table(at, "catalog_schema")
     assert {"_source", "_file_sha256", "_delivery_period"} <= set(schema.iloc[:, 0])
@@ -306,9 +308,14 @@ def test_data_engineer_browses_quarantine_by_reason(app_env):
     assert not at.exception
     counts = table(at, "quarantine_counts")
     assert counts.set_index("table").loc["quarantine.vat", "rows"] == 3
-    at.selectbox(key="quarantine_reason").set_value("missing credit code").run()
+    # reasons grouped by cause with counts, largest first; then the rows of one cause
+    causes = table(at, "quarantine_causes")
+    assert causes["rows"].tolist() == [2, 1]
+    cause = at.selectbox(key="quarantine_cause").options[1]
+    at.selectbox(key="quarantine_cause").select_index(1).run()
+    assert "missing credit code" in cause
     rows = table(at, "quarantine_rows")
-    assert len(rows) == 2 and set(rows["reason"]) == {"missing credit code"}
+    assert len(rows) == 2 and set(rows["_row_number"]) == {8, 9}
 
 
 def test_data_engineer_runs_a_job_and_every_page_sees_its_tables(spark, tmp_path, monkeypatch):

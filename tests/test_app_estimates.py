@@ -60,7 +60,7 @@ def test_small_areas_page_charts_townships_and_submits(est_env):
     assert not at.exception, at.exception
     unit = table(at, "sae_table")
     assert len(unit) == 12 and not unit["eblup"].equals(areas["eblup"])
-    assert (unit["shrinkage"].between(0, 1)).all()
+    assert (unit["shrinkage"].between(0, 100)).all()  # shown in per cent
     at.button(key="sae_submit").click().run()
     run_id = at.session_state["sae_submitted"]
     run = registry.get_run(lake, run_id)

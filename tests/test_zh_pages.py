@@ -90,3 +90,54 @@ def test_every_page_in_chinese_has_no_english_word(zh_env, user, page):
     assert not at.exception, at.exception
     found = violations(at)
     assert not found, f"{page} as {user}: {len(found)} English word(s):\n" + "\n".join(found[:40])
+
+
+# ---- screenshots of every page in both languages (tests/artifacts/) ---------------------------
+
+def walk_every_page(url: str, lang: str, prefix: str = "page") -> list[str]:
+    """Sign in as the demo administrator (every role), switch to *lang*, open every page from
+    the navigation and keep a full-page screenshot of each; returns the screenshots and the
+    pages that showed an exception."""
+    from playwright.sync_api import expect
+
+    from browserkit import browser_page, check_page, shot, sign_in
+    from workbench.i18n import translate
+
+    taken, failures = [], []
+    with browser_page(width=1400, height=1000) as page:
+        sign_in(page, url, "admin")
+        page.locator(".st-key-lang label").filter(has_text="中文" if lang == "zh" else "English").click(timeout=120_000)
+        page.wait_for_timeout(1500)
+        for index, spec in enumerate(PAGES):
+            # the first page is the app's root URL
+            href = "/" if index == 0 else f"/{spec.key}"
+            page.locator(f"[data-testid='stSidebarNavLink'][href$='{href}']").click(timeout=240_000)
+            # a page is done when it shows its own title, Streamlit's running indicator is gone
+            # and nothing from the previous page is left stale (Prices' cold start takes ~30 s)
+            title = translate("app.title" if spec.key == "home" else spec.label, lang)
+            try:
+                expect(page.locator("h1").first).to_have_text(title, timeout=240_000)
+            except AssertionError:  # a page that titles itself otherwise: the screenshot shows it
+                pass
+            page.locator("[data-testid='stStatusWidget']").wait_for(state="hidden", timeout=240_000)
+            page.wait_for_function("!document.querySelector('[data-stale=\"true\"], [data-testid=\"stSkeleton\"], "
+                                   "[data-testid=\"stProgress\"], [data-testid=\"stSpinner\"]')", timeout=240_000)
+            page.wait_for_timeout(2500)  # charts draw after their data arrives
+            try:
+                check_page(page, f"{lang}_{spec.key}")
+            except AssertionError as exc:  # keep walking: every page gets its screenshot
+                failures.append(str(exc))
+            taken.append(str(shot(page, f"{prefix}_{lang}_{spec.key}")))
+    return taken, failures
+
+
+def test_screenshots_of_every_page_in_both_languages(zh_lake, tmp_path):
+    from browserkit import serving
+
+    lake, demo = zh_lake
+    with serving(tmp_path, demo.settings.demo_out, lake_root=lake.root,
+                 key_file=demo.settings.privacy.key_file) as url:
+        for lang in ("zh", "en"):
+            taken, failures = walk_every_page(url, lang)
+            assert not failures, failures
+            assert len(taken) == len(PAGES)

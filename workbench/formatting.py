@@ -22,6 +22,7 @@ out. The app turns :class:`ColumnFormat` into Streamlit column settings; exports
 from __future__ import annotations
 
 import fnmatch
+from decimal import ROUND_HALF_UP, Decimal
 import math
 import re
 import tomllib
@@ -237,12 +238,14 @@ def format_number(value: object, decimals: int = 0, lang: str = "zh") -> str:
     publications), fixed decimals, a dash for a missing value."""
     if missing(value):
         return "—"
-    return f"{float(value):,.{decimals}f}"
+    # half up, as published tables round (Python's format rounds 1234.5 to 1234)
+    exact = Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+    return f"{exact:,.{decimals}f}"
 
 
 def format_percent(fraction: object, decimals: int = 1, lang: str = "zh") -> str:
     """A fraction as per cent: ``0.0734`` -> ``7.3%``."""
-    return "—" if missing(fraction) else f"{100 * float(fraction):,.{decimals}f}%"
+    return "—" if missing(fraction) else f"{format_number(100 * float(fraction), decimals, lang)}%"
 
 
 def format_value(value: object, variable: Variable | str, lang: str = "zh", with_unit: bool = True) -> str:
@@ -253,7 +256,7 @@ def format_value(value: object, variable: Variable | str, lang: str = "zh", with
     shown = float(value) * var.scale
     unit = var.shown_unit
     if unit.percent:
-        return f"{shown:,.{var.places}f}%"
+        return f"{format_number(shown, var.places, lang)}%"
     text = format_number(shown, var.places, lang)
     label = unit.label(lang)
     return f"{text} {label}" if with_unit and label else text
@@ -389,6 +392,32 @@ def format_table(df: pd.DataFrame, lang: str, variables: Mapping[str, Variable |
                 percent = False
             cols[name] = ColumnFormat(name, heading, printf(places, percent), "", help_text)
     return DisplayTable(out, cols)
+
+
+def table_file(df: pd.DataFrame, lang: str, fmt: str, variables: Mapping[str, Variable | str] | None = None,
+               labels: Mapping[str, str] | None = None, title: str = "") -> bytes:
+    """A result table as a file a statistician takes away: ``csv`` (UTF-8 with BOM, so Excel on
+    Chinese Windows opens it) or ``xlsx``; headings with units, values in the shown unit rounded
+    to the shown precision, codes with their names."""
+    import io
+
+    shown = format_table(df, lang, variables, labels)
+    frame = shown.frame.copy()
+    for name, col in shown.columns.items():
+        if col.printf:
+            places = int(re.search(r"\.(\d+)f", col.printf).group(1))
+            frame[name] = frame[name].astype(float).round(places)
+    frame.columns = [shown.columns[c].heading for c in frame.columns]
+    if fmt == "csv":
+        return frame.to_csv(index=False, lineterminator="\n").encode("utf-8-sig")
+    if fmt == "xlsx":
+        buf = io.BytesIO()
+        with pd.ExcelWriter(buf, engine="openpyxl") as xl:
+            frame.to_excel(xl, sheet_name="data", index=False)
+            if title:
+                pd.DataFrame({"": [title]}).to_excel(xl, sheet_name="about", index=False, header=False)
+        return buf.getvalue()
+    raise ValueError(f"unknown table file format {fmt!r}; formats: csv, xlsx")
 
 
 def rounded(df: pd.DataFrame, reg: Registry | None = None,

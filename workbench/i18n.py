@@ -700,6 +700,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "job.progress.file": {"zh": "读取 {file}", "en": "reading {file}"},
     "catalog.col.label": {"zh": "含义", "en": "Label"},
     "catalog.col.unit": {"zh": "单位（存储 → 显示）", "en": "Unit (stored → shown)"},
+    "common.download_csv": {"zh": "下载 CSV", "en": "Download CSV"},
+    "common.download_xlsx": {"zh": "下载 Excel", "en": "Download Excel"},
     "job.desc.bronze_register": {"zh": "原样落地企业登记名录（csv），附来源信息", "en": "Land Business register extract (csv) as delivered, with lineage"},
     "job.desc.bronze_vat": {"zh": "原样落地增值税发票月度汇总（csv），附来源信息", "en": "Land VAT invoice totals by enterprise and month (csv) as delivered, with lineage"},
     "job.desc.bronze_social_insurance": {"zh": "原样落地社保参保人数月度数据（xlsx），附来源信息", "en": "Land Social-insurance headcount by employer and month (xlsx) as delivered, with lineage"},

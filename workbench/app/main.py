@@ -13,6 +13,7 @@ session.keep_widget_values()  # before any widget and before init's defaults: se
 session.init()
 session.bind_to_browser()  # in a server, the sign-in is the browser's cookie, checked on every run
 session.adopt_oidc_user()
-navigation = st.navigation(session.navigation_pages(session.current_user()))
+# expanded: every page listed; a collapsed menu says "View N more" in English, which Streamlit cannot translate
+navigation = st.navigation(session.navigation_pages(session.current_user()), expanded=True)
 session.sidebar()
 navigation.run()

@@ -62,3 +62,19 @@ def chart(chart, key: str | None = None, **kwargs) -> None:
     from workbench.formatting import chart_locale
 
     st.altair_chart(chart.configure(locale=chart_locale(lang())), key=key, use_container_width=True, **kwargs)
+
+
+def downloads(df: pd.DataFrame, file_stem: str, key: str, variables: dict | None = None,
+              labels: dict | None = None, title: str = "") -> None:
+    """CSV (with BOM) and Excel downloads of a result table, formatted as shown on the page."""
+    from workbench.app.session import lang, t
+    from workbench.formatting import table_file
+
+    csv_col, xlsx_col = st.columns(2)
+    csv_col.download_button(t("common.download_csv"), table_file(df, lang(), "csv", variables, labels, title),
+                            file_name=f"{file_stem}.csv", mime="text/csv", key=f"{key}_csv",
+                            icon=":material/download:")
+    xlsx_col.download_button(t("common.download_xlsx"), table_file(df, lang(), "xlsx", variables, labels, title),
+                             file_name=f"{file_stem}.xlsx",
+                             mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                             key=f"{key}_xlsx", icon=":material/download:")

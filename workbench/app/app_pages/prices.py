@@ -140,6 +140,11 @@ widgets.formatted_table(elementary[["coicop", "group_name", "ea", "period", "ind
                         variables={"period": "month" if frequency == "month" else "available_date"},
                         column_config={"index": st.column_config.NumberColumn(t("prices.col.index"), format="%.1f")})
 
+widgets.downloads(elementary[["coicop", "group_name", "ea", "period", "index", "items"]],
+                  f"online_price_index_{frequency}_{method}", "prices_download",
+                  labels={"coicop": t("prices.col.coicop"), "group_name": t("prices.group"), "ea": t("prices.col.ea"),
+                          "index": t("prices.col.index"), "items": t("prices.col.items")})
+
 st.subheader(t("prices.review"))
 to_review = result.review
 if group != "total":

@@ -111,8 +111,11 @@ measured = {c: params["variable"] for c in areas.columns
             if c.split("_")[0] in ("direct", "eblup", "synthetic", "benchmarked") and not c.endswith("_cv")
             and c not in ("direct_var", "direct_mse")}
 shown_columns = [c for c in areas.columns if c not in ("direct_var", "direct_mse", "mse")]
-widgets.formatted_table(areas[shown_columns], "sae_table", variables=measured,
-                        labels={c: t(f"sae.col.{c}") for c in shown_columns if f"sae.col.{c}" in MESSAGES})
+widgets.formatted_table(areas[shown_columns], "sae_table", variables=measured)
+widgets.downloads(areas[shown_columns], f"small_areas_{params['variable']}_{params['period']}", "sae_download",
+                  variables=measured, title=t("sae.run_title", variable=variable.label(language),
+                                              period=formatting.format_month(params["period"], language),
+                                              model=params["model"]))
 
 
 def small_area_run() -> dict:
