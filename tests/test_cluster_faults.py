@@ -116,3 +116,22 @@ def test_a_stopped_server_gives_a_clear_error(tmp_path):
     url = f"sc://127.0.0.1:{free_port()}"
     with pytest.raises(EngineError, match="workbench cluster up"):
         _connect(url, remote=True)
+
+
+def test_cluster_commands_without_a_cluster(tmp_path, capsys):
+    from workbench.cli import main
+
+    assert main(["cluster", "status", "--state-dir", str(tmp_path)]) == 1
+    assert "no cluster recorded" in capsys.readouterr().out
+    assert main(["cluster", "down", "--state-dir", str(tmp_path)]) == 0
+    assert "nothing was running" in capsys.readouterr().out
+
+
+def test_cluster_cli_status_lists_the_running_processes(cluster, capsys):
+    from workbench.cli import main
+
+    assert main(["cluster", "status", "--state-dir", str(cluster.state_dir)]) == 0
+    out = capsys.readouterr().out
+    for name in ("master", "worker1", "worker2", "connect"):
+        assert name in out
+    assert "workers alive at the master: 2" in out
