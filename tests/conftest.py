@@ -105,6 +105,13 @@ def cluster(tmp_path_factory):
         if os.environ.get("CI"):
             raise  # CI provisions the cluster (make cluster-deps): its absence is a failure there
         pytest.skip(f"Spark cluster tests: {exc}")
+    reuse = os.environ.get("WORKBENCH_TEST_CLUSTER_DIR")  # a developer's running `workbench cluster up`
+    if reuse:
+        running = Cluster(reuse)
+        if running.state() is None or not all(running.running().values()):
+            pytest.fail(f"WORKBENCH_TEST_CLUSTER_DIR={reuse}: no running cluster recorded there")
+        yield running
+        return
     running = Cluster(tmp_path_factory.mktemp("cluster"))
     try:
         running.up()

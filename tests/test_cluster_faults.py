@@ -76,12 +76,13 @@ def test_a_worker_killed_mid_job_leaves_the_table_whole_and_a_rerun_reconciles(c
         except Exception as exc:  # noqa: BLE001 - a clean failure is an allowed outcome
             outcome["error"] = exc
 
+    before = _tasks_started(cluster, "worker1")
     writer = threading.Thread(target=write)
     writer.start()
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline and not _executors_busy(cluster):
-        time.sleep(0.5)
-    time.sleep(2)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and _tasks_started(cluster, "worker1") <= before:
+        time.sleep(0.2)
+    assert _tasks_started(cluster, "worker1") > before, "worker1's executor never started a task of the write"
     killed = cluster.kill_worker("worker1", signal.SIGKILL)
     writer.join(timeout=900)
     assert not writer.is_alive(), "the write neither finished nor failed after a worker was killed"
@@ -103,10 +104,10 @@ def test_a_worker_killed_mid_job_leaves_the_table_whole_and_a_rerun_reconciles(c
         cluster.restart_worker("worker1")
 
 
-def _executors_busy(cluster) -> bool:
-    """True once the running application has tasks (its executors' folders hold stderr logs)."""
-    work = cluster.state_dir / "work"
-    return any(p.stat().st_size > 0 for p in work.glob("worker*/app-*/*/stderr"))
+def _tasks_started(cluster, worker: str) -> int:
+    """Tasks the worker's executors have started, from their logs ("Running task ..." lines)."""
+    return sum(p.read_text(errors="replace").count("Running task")
+               for p in (cluster.state_dir / "work" / worker).glob("app-*/*/stderr"))
 
 
 def test_a_stopped_server_gives_a_clear_error(tmp_path):
@@ -115,3 +116,22 @@ def test_a_stopped_server_gives_a_clear_error(tmp_path):
     url = f"sc://127.0.0.1:{free_port()}"
     with pytest.raises(EngineError, match="workbench cluster up"):
         _connect(url, remote=True)
+
+
+def test_cluster_commands_without_a_cluster(tmp_path, capsys):
+    from workbench.cli import main
+
+    assert main(["cluster", "status", "--state-dir", str(tmp_path)]) == 1
+    assert "no cluster recorded" in capsys.readouterr().out
+    assert main(["cluster", "down", "--state-dir", str(tmp_path)]) == 0
+    assert "nothing was running" in capsys.readouterr().out
+
+
+def test_cluster_cli_status_lists_the_running_processes(cluster, capsys):
+    from workbench.cli import main
+
+    assert main(["cluster", "status", "--state-dir", str(cluster.state_dir)]) == 0
+    out = capsys.readouterr().out
+    for name in ("master", "worker1", "worker2", "connect"):
+        assert name in out
+    assert "workers alive at the master: 2" in out
