@@ -58,6 +58,10 @@ browser:
 test: install browser cluster-deps
 	$(BIN)/python -m pytest
 
+## The Sail/Spark parity suite (issue 22): not yet part of `make test`, see README.
+test-parity: install cluster-deps
+	$(BIN)/python -m pytest -m cluster_parity tests/test_cluster_parity.py
+
 bench: install
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/app.py

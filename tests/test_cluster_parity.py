@@ -28,7 +28,7 @@ from workbench.pipeline import run_jobs
 from workbench.runs import registry
 
 # the first test here may start the cluster (and build the demo lakes): minutes, not seconds
-pytestmark = pytest.mark.timeout(2400)
+pytestmark = [pytest.mark.timeout(2400), pytest.mark.cluster_parity]
 
 FLOAT_RTOL = 1e-9   # relative, for float columns; everything else exact
 FLOAT_ATOL = 1e-9   # absolute, for values that should be 0 and come out as 1e-13 on one engine

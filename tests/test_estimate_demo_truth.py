@@ -76,6 +76,9 @@ def cells(demo_lake):
     return pd.DataFrame(rows)
 
 
+@pytest.mark.xfail(strict=True, reason="issue 19 item 1 stays open: the page defaults' 95 % intervals cover the "
+                   "demo truth in 82 % of cells (target 90 %): undetected survey fraud biases revenue by +1-2 % "
+                   "against an SE of about 0.3 %, and domains of 2-4 units under-cover. strict: passing fails it")
 def test_page_defaults_cover_the_truth_with_no_negative_weight(cells):
     assert len(cells["period"].unique()) >= 100  # every survey month of the small demo (2018-01 .. 2026-09)
     assert (cells["values"] == "edited_imputed").all()  # the pipeline built the panel; estimates use it
