@@ -122,6 +122,15 @@ def keep_widget_values() -> None:
             st.session_state[key] = value
 
 
+def forget_widget_values(*keys: str) -> None:
+    """Drop the kept and live values of *keys*, so those widgets start from their defaults
+    (a setting that belonged to something the user has since left, e.g. another table)."""
+    kept = st.session_state.get(KEPT, {})
+    for key in keys:
+        kept.pop(key, None)
+        st.session_state.pop(key, None)
+
+
 def linked_run(key: str, options: list[str]) -> str | None:
     """The run named in the page's link (``?run=ID``), chosen once in the select box *key*.
 

@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from workbench import catalog, formatting
-from workbench.app import data, widgets
+from workbench.app import data, session, widgets
 from workbench.app.session import ROLES_FOR, lang, require_role, t
 
 user = require_role(*ROLES_FOR["catalog"])
@@ -85,6 +85,10 @@ with preview_tab:
         st.caption(t("catalog.shown", n=f"{len(rows):,}"))
         widgets.table(rows, "catalog_preview")
     else:
+        # version and filter belong to one table: another table starts at its newest version
+        if st.session_state.get("_catalog_preview_of") != name:
+            session.forget_widget_values("catalog_version", "catalog_filter_column", "catalog_filter_value")
+            st.session_state["_catalog_preview_of"] = name
         c1, c2, c3 = st.columns([1, 2, 2])
         version = c1.selectbox(t("catalog.preview_version"), list(range(info.version, -1, -1)),
                                key="catalog_version")
