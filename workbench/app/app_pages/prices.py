@@ -49,16 +49,10 @@ if frequency == "day" and method not in ELEMENTARY + ("geks_jevons",):
     st.caption(t("prices.monthly_only", method=option("prices.method", method)))
 
 # A cold start reads and classifies about 800,000 quotes before the index (about 30 s on a
-# laptop): a bar says which step runs; on a cached rerun it flashes and goes.
-bar = st.progress(0.0, text=t("prices.computing"))
-
-
-def progress(step: str, fraction: float) -> None:
-    bar.progress(fraction, text=t(f"prices.step.{step}"))
-
-
-result = data.online_index(frequency, method, int(window), splice, progress=progress)
-bar.empty()
+# laptop): a spinner with the time elapsed says it is working. (A progress bar cannot be
+# driven from inside the cached computation: Streamlit refuses elements created outside it.)
+with st.spinner(t("prices.computing"), show_time=True):
+    result = data.online_index(frequency, method, int(window), splice)
 if result is None:
     st.info(t("prices.unavailable"))
     st.stop()
