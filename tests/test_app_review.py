@@ -189,7 +189,7 @@ def test_the_submitted_message_belongs_to_its_run(runs_lake):
     at.number_input(key="t_scale").set_value(4.0).run()
     at.button(key="t_submit").click().run()
     assert not at.exception, at.exception
-    run_id = at.session_state["t_submitted"][0]
+    run_id = at.session_state["t_submitted"]
     assert registry.get_run(lake, run_id).params == {"scale": 4.0}
     assert run_id in texts(at)
     at.number_input(key="t_scale").set_value(5.0).run()

@@ -170,7 +170,8 @@ def submit_for_review(prefix: str, user, make_run: Callable[[], dict[str, Any]],
             run_id = registry.run_method(lake, spec.pop("kind"), spec.pop("params"), spec.pop("inputs"),
                                          user=user, **spec)
         review.submit(lake, run_id, user, st.session_state.get(f"{prefix}_comment", ""))
-        st.session_state[f"{prefix}_submitted"] = (run_id, made_from)
+        st.session_state[f"{prefix}_submitted"] = run_id
+        st.session_state[f"{prefix}_submitted_from"] = made_from
 
     st.text_input(t("runs.comment"), key=f"{prefix}_comment")
     st.button(t("est.submit"), key=f"{prefix}_submit", icon=":material/send:", type="primary", on_click=submit,
@@ -178,8 +179,9 @@ def submit_for_review(prefix: str, user, make_run: Callable[[], dict[str, Any]],
     if blocked:
         st.caption(blocked)
     submitted = st.session_state.get(f"{prefix}_submitted")
+    made_from = st.session_state.get(f"{prefix}_submitted_from")
     # The confirmation belongs to its run: once the settings above no longer are the ones
     # that run was made from, it would describe numbers the page no longer shows.
-    if submitted and settings_fingerprint(make_run()) == submitted[1]:
+    if submitted and settings_fingerprint(make_run()) == made_from:
         with st.container(key=f"{prefix}_confirmation"):  # found by the browser tests
-            st.success(t("est.submitted", run_id=submitted[0]))
+            st.success(t("est.submitted", run_id=submitted))
