@@ -159,9 +159,15 @@ def test_session_ids_tokens_and_grants_are_redacted_from_log_records(caplog):
     session_id = "2e89435d-9679-49da-b872-5812d5c8b807"
     install_log_redaction()
     log = logging.getLogger("streamlit.runtime.websocket_session_manager")
-    with caplog.at_level(logging.WARNING):
-        log.warning("Session with id %s is already connected! Reconnecting to existing session.", session_id)
-        log.warning("GET /workbench/session/start?grant=%s token %s", "abcDEF_-123", token)
+    # Streamlit's own loggers do not propagate to the root once Streamlit has configured them
+    # (as it has when another test imported it first), so caplog listens on this one directly.
+    log.addHandler(caplog.handler)
+    try:
+        with caplog.at_level(logging.WARNING, logger=log.name):
+            log.warning("Session with id %s is already connected! Reconnecting to existing session.", session_id)
+            log.warning("GET /workbench/session/start?grant=%s token %s", "abcDEF_-123", token)
+    finally:
+        log.removeHandler(caplog.handler)
     text = caplog.text
     assert session_id not in text and token not in text and "abcDEF_-123" not in text
     assert "Reconnecting to existing session" in text and text.count("<redacted:") == 3

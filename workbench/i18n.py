@@ -595,6 +595,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "layer.quality": {"zh": "质量", "en": "quality"},
     "layer.workbench": {"zh": "工作台", "en": "workbench"},
     "layer.release": {"zh": "发布", "en": "release"},
+    "layer.runs": {"zh": "运行结果", "en": "runs"},
     "home.indicators.pick_one": {"zh": "请至少选择一个指标。", "en": "Pick at least one indicator."},
     "sae.benchmark.ratio": {"zh": "比率基准化", "en": "ratio"},
     "sae.benchmark.difference": {"zh": "差值基准化", "en": "difference"},
@@ -672,9 +673,9 @@ MESSAGES: dict[str, dict[str, str]] = {
     "jobs.quarantine.all_causes": {"zh": "（全部原因）", "en": "(every cause)"},
     "job.cause.file_rejected": {"zh": "整个文件被拒收：{expected} 的表头与数据合同不符",
                                 "en": "File rejected whole: the headers of {expected} match no contract column"},
-    "job.cause.invalid_value": {"zh": "字段“{header}”（{field}）不是有效的{expected}",
+    "job.cause.invalid_value": {"zh": "字段“{header}”不是有效的{expected}",
                                 "en": "Field {header} ({field}) is not a valid {expected}"},
-    "job.cause.required_empty": {"zh": "必填字段“{header}”（{field}）为空", "en": "Required field {header} ({field}) is empty"},
+    "job.cause.required_empty": {"zh": "必填字段“{header}”为空", "en": "Required field {header} ({field}) is empty"},
     "job.cause.field_count": {"zh": "字段个数不对（应为 {expected} 个）", "en": "Wrong number of fields (expected {expected})"},
     "job.cause.extra_values": {"zh": "值比表头多", "en": "More values than headers"},
     "job.cause.invalid_json": {"zh": "不是有效的 JSON", "en": "Not valid JSON"},
@@ -728,6 +729,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "job.desc.silver_links": {"zh": "确定性关联：统一社会信用代码和唯一名称匹配键", "en": "Deterministic links: credit codes and unambiguous name keys"},
     "job.desc.gold_enterprise_month": {"zh": "企业×月份面板及区县×行业×月份合计", "en": "Enterprise x month panel and area x industry x month totals"},
     "job.desc.gold_indicators_monthly": {"zh": "全市月度指标及其可得日期", "en": "City-level monthly indicators with availability dates"},
+    "job.desc.quality_survey_panel": {"zh": "调查审核规则（规则或数据有变时重跑），然后生成经审核和插补的调查面板", "en": "Survey rules (when stale), then the edited and imputed survey panel"},
     "job.desc.gold_targets": {"zh": "官方发布序列及其版本（预测目标）", "en": "Published official series with vintages"},
 }
 
