@@ -34,6 +34,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from workbench.auth import User
+from workbench.faults import kill_point
 from workbench.lake import PINS_TABLE, Lake
 from workbench.runs.audit_chain import (AUDIT, audit_key, read_chain, record_digest, rows_digest,
                                         vintage_rows)
@@ -183,9 +184,11 @@ def release_run(lake: Lake, run_id: str, user: User, series: str, *, output: str
             F.lit(day).alias("release_date"), F.lit(embargo).cast("timestamp").alias("embargo_until"),
             F.lit(run_id).alias("run_id"), *published.columns)
         lake.write(table, rows)  # 1. the vintage (not published until step 4 vouches for it)
+        kill_point("release.vintage_written")
         written = vintage_rows(lake, series, release_id)
         if control is not None:  # 2. what was suppressed and why: workbench.disclosure_reports
             control.store(lake, release_id, series, vintage, run_id)
+            kill_point("release.report_stored")
         protect_inputs(lake, run.inputs)
         report = quality_report if quality_report is not None else {"metrics": run.metrics,
                                                                     "warnings": run.warnings}
@@ -198,6 +201,7 @@ def release_run(lake: Lake, run_id: str, user: User, series: str, *, output: str
         }
         record["record_mac"] = _mac(key, record_digest(record, RECORD_COLUMNS))
         lake.append_arrow(RELEASES, pa.Table.from_pylist([record], schema=RELEASES_SCHEMA))  # 3. the record
+        kill_point("release.record_written")
         _seal(lake, record, user)  # 4. the audit entry: now it is released
     return _as_release(record)
 
