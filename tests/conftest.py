@@ -130,3 +130,21 @@ def cluster_spark(cluster):
     session = _connect(cluster.state().url, remote=True)
     yield session
     session.stop()
+
+
+# R survey's apiclus1 (one-stage cluster sample of California schools), as the published
+# results the estimation tests check against were computed on it (tests/fixtures/survey/).
+@pytest.fixture(scope="session")
+def apiclus1():
+    import pandas as pd
+
+    return pd.read_csv(REPO / "tests" / "fixtures" / "survey" / "apiclus1.csv")
+
+
+@pytest.fixture(scope="session")
+def dclus1(apiclus1):
+    """svydesign(id=~dnum, weights=~pw, fpc=~fpc, data=apiclus1)."""
+    from workbench.methods.estimate import SurveyDesign
+
+    return SurveyDesign(apiclus1["pw"].to_numpy(), clusters=apiclus1["dnum"].to_numpy(),
+                        fpc=apiclus1["fpc"].to_numpy())

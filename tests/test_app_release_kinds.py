@@ -67,3 +67,24 @@ def test_dissemination_shows_every_releasable_kind(released_kinds, username):
         if report_shown:
             report = table(at, "diss_report")
             assert set(report["status"]) <= {"primary", "secondary"}
+
+
+def test_the_api_files_of_an_estimate_release_state_its_reference_period(released_kinds):
+    """Issue 21: the API's files came without the run's period (an estimates table has no period
+    column); the page's downloads had it. Both now take it from the run through the reader."""
+    import io
+
+    import pandas as pd
+    from fastapi.testclient import TestClient
+
+    from releasable import PERIOD
+    from workbench.config import load_settings
+    from workbench.disclosure.api import create_app
+
+    series = released_kinds["survey_estimate"]
+    with TestClient(create_app(load_settings().lake_root)) as http:
+        csv = http.get(f"/series/{series}/vintages/1/files/csv")
+        assert csv.status_code == 200, csv.text
+        frame = pd.read_csv(io.BytesIO(csv.content), encoding="utf-8-sig", dtype=str)
+        assert set(frame.iloc[:, list(frame.columns).index(next(c for c in frame.columns if "period" in c.lower()
+                                                                 or "期" in c))]) == {PERIOD}, frame.columns

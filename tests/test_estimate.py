@@ -129,17 +129,6 @@ def test_bounded_calibration_refuses_impossible_bounds(dstrat, apistrat):
 APICLUS1_POP = {"(Intercept)": 6194, "stypeH": 755, "stypeM": 1018, "sch.wideYes": 5122}
 
 
-@pytest.fixture(scope="module")
-def apiclus1():
-    return pd.read_csv(FIX / "apiclus1.csv")
-
-
-@pytest.fixture(scope="module")
-def dclus1(apiclus1):
-    return SurveyDesign(apiclus1["pw"].to_numpy(), clusters=apiclus1["dnum"].to_numpy(),
-                        fpc=apiclus1["fpc"].to_numpy())
-
-
 def test_fixture_is_r_apiclus1(dclus1, apiclus1):
     # svymean(~api00, dclus1) 644.17, SE 23.542240693781 (survey 4.5, same svy test file): the rows are exact.
     m = mean(dclus1, apiclus1["api00"])

@@ -4,28 +4,15 @@ and calibration totals from the survey's own frame (issue 19, item 1). Pure NumP
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from workbench.methods.estimate import SurveyDesign, calibrate, calibrate_weights, model_matrix
+from workbench.methods.estimate import calibrate, calibrate_weights, model_matrix
 from workbench.methods.estimate.calibration import CalibrationError, resolve_distance, weight_problems
 from workbench.methods.estimate.survey import population_totals, sampling_frame
 
-FIX = Path(__file__).parent / "fixtures" / "survey"
-
-
-@pytest.fixture(scope="module")
-def apiclus1():
-    return pd.read_csv(FIX / "apiclus1.csv")
-
-
-@pytest.fixture(scope="module")
-def dclus1(apiclus1):
-    return SurveyDesign(apiclus1["pw"].to_numpy(), clusters=apiclus1["dnum"].to_numpy(),
-                        fpc=apiclus1["fpc"].to_numpy())
 
 
 def test_linear_calibration_with_bounds_is_r_surveys_bounded_linear(dclus1, apiclus1):

@@ -178,6 +178,15 @@ def test_merge_updates_inserts_and_creates(spark, lake):
         lake.merge("silver.m", frame(spark, k=[5], v=[5.0], extra=["e"]), keys=["k"])
 
 
+def test_merge_keys_are_quoted_identifiers_never_sql(spark, lake):
+    """Issue 20: key names went into the MERGE's SQL as they were; a backtick in one ended the
+    identifier. Now a backtick is part of the name, and the merge matches on that column."""
+    odd = "k` <=> s.`k OR true OR `k"
+    lake.merge("silver.odd", spark.createDataFrame(pd.DataFrame({odd: [1, 2], "v": [1.0, 2.0]})), keys=[odd])
+    lake.merge("silver.odd", spark.createDataFrame(pd.DataFrame({odd: [2, 3], "v": [20.0, 3.0]})), keys=[odd])
+    assert sorted(tuple(r) for r in lake.read("silver.odd").collect()) == [(1, 1.0), (2, 20.0), (3, 3.0)]
+
+
 def test_concurrent_merges_all_land(spark, lake):
     """The loser of a commit conflict is retried by the lake, so no update is lost."""
     lake.write("silver.c", frame(spark, k=list(range(4)), v=[0.0] * 4))

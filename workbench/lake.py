@@ -67,6 +67,12 @@ UNSUPPORTED_FEATURES = frozenset({"deletionVectors"})
 _HELD = threading.local()  # the lock files this thread holds (Lake.exclusive is re-entrant)
 
 
+
+def _quoted(identifier: str) -> str:
+    """*identifier* as one SQL identifier: backticked, any backtick inside doubled, so a column
+    name or a lake path can never end the identifier and become SQL."""
+    return "`" + identifier.replace("`", "``") + "`"
+
 class LakeError(RuntimeError):
     """A lake operation was refused or failed."""
 
@@ -450,8 +456,8 @@ class Lake:
             raise LakeError(f"merge into {name}: key {duplicates[0].asDict()} occurs more than once in the data")
         view = f"_merge_src_{os.getpid()}_{random.randrange(1 << 30)}"
         df.createOrReplaceTempView(view)
-        on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
-        sql = f"MERGE INTO delta.`{self.path(name)}` AS t USING {view} AS s ON {on} " \
+        on = " AND ".join(f"t.{_quoted(k)} <=> s.{_quoted(k)}" for k in keys)
+        sql = f"MERGE INTO delta.{_quoted(self.path(name))} AS t USING {view} AS s ON {on} " \
               "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
         if delete_unmatched:
             sql += " WHEN NOT MATCHED BY SOURCE THEN DELETE"

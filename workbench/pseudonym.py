@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
-import secrets
-from pathlib import Path
 
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
 from workbench.config import Settings, resolve_path
+from workbench.keys import load_secret
 
 KEY_ENV = "WORKBENCH_PSEUDONYM_KEY"
 _BLOCK = 64  # SHA-256 block size in bytes
@@ -29,20 +27,8 @@ class PseudonymKeyError(RuntimeError):
 
 def load_key(settings: Settings) -> bytes:
     """The key from WORKBENCH_PSEUDONYM_KEY, else from [privacy].key_file (created if missing)."""
-    env = os.environ.get(KEY_ENV)
-    if env:
-        if len(env) < 16:
-            raise PseudonymKeyError(f"{KEY_ENV} is shorter than 16 characters; use a long random secret")
-        return env.encode("utf-8")
-    path = Path(resolve_path(settings.privacy.key_file))
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_hex(32), encoding="ascii")
-        path.chmod(0o600)
-    key = path.read_text(encoding="ascii").strip()
-    if len(key) < 16:
-        raise PseudonymKeyError(f"{path}: the pseudonym key is shorter than 16 characters")
-    return key.encode("ascii")
+    return load_secret(KEY_ENV, resolve_path(settings.privacy.key_file), what="pseudonym key",
+                       error=PseudonymKeyError)
 
 
 def normalise(value: str) -> str:

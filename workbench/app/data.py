@@ -636,17 +636,14 @@ def release_records() -> list:
 
 @st.cache_data(show_spinner=False, max_entries=200)
 def _release_file(lake_root: str, release_id: str, fmt: str, lang: str = "zh"):
-    from workbench.disclosure.export import ReleaseContext, export
+    from workbench.disclosure.export import export
     from workbench.disclosure.reader import ReleaseReader
     from workbench.disclosure.settings import load_disclosure_settings
-    from workbench.runs.registry import get_run
 
-    lk = _lake_for(lake_root)
-    reader = ReleaseReader(lk)
+    reader = ReleaseReader(_lake_for(lake_root))
     rel = next(r for r in reader.releases() if r.release_id == release_id)
     # the run's period and variable: an estimates table carries neither column itself
-    context = ReleaseContext.from_params(get_run(lk, rel.run_id).params)
-    return export(reader.rows(rel).to_pandas(), rel, fmt, load_disclosure_settings().sdmx, context, lang)
+    return export(reader.rows(rel).to_pandas(), rel, fmt, load_disclosure_settings().sdmx, reader.context(rel), lang)
 
 
 def release_file(release_id: str, fmt: str, lang: str = "zh"):

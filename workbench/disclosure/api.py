@@ -172,7 +172,7 @@ class _Releases:
                 table = self.reader.rows(rel)
             except AuditChainError as exc:
                 raise HTTPException(503, str(exc)) from exc
-            self._files[key] = export(table.to_pandas(), rel, fmt, self.settings.sdmx)
+            self._files[key] = export(table.to_pandas(), rel, fmt, self.settings.sdmx, self.reader.context(rel))
         return self._files[key]
 
 

@@ -59,6 +59,23 @@ class ReleaseReader:
         return [r for r in (self.releases() if releases is None else releases)
                 if r.published and visible(r, user, now)]
 
+    def context(self, release: Release) -> "ReleaseContext":
+        """The reference period and measure of *release*, from the parameters its run recorded:
+        an estimates table carries neither column itself, yet every export must state them.
+        Read through delta-rs, like the rest of the reader (the API starts no engine)."""
+        import json
+
+        import pyarrow.compute as pc
+
+        from workbench.disclosure.export import ReleaseContext
+        from workbench.runs.registry import RUNS
+
+        if not self.lake.exists(RUNS):
+            return ReleaseContext()
+        runs = self.lake.read_arrow(RUNS, ["run_id", "params_json"])
+        found = runs.filter(pc.equal(runs.column("run_id"), release.run_id)).column("params_json").to_pylist()
+        return ReleaseContext.from_params(json.loads(found[0]) if found and found[0] else None)
+
     def rows(self, release: Release) -> pa.Table:
         """The published rows of one vintage (bookkeeping columns dropped). Caller checks visibility.
 

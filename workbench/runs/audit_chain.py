@@ -23,11 +23,9 @@ import hmac
 import json
 import math
 import os
-import secrets
 import threading
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from pathlib import Path
 from typing import Any, Iterable, Mapping
 from urllib.parse import unquote
 
@@ -37,6 +35,7 @@ import pyarrow.dataset as pads
 from deltalake import DeltaTable
 
 from workbench.config import Settings, resolve_path
+from workbench.keys import load_secret
 from workbench.lake import Lake
 
 AUDIT = "workbench.audit"
@@ -62,26 +61,8 @@ class AuditChainError(RuntimeError):
 
 def audit_key(settings: Settings) -> bytes:
     """The key from WORKBENCH_AUDIT_KEY, else from [privacy].audit_key_file (created if missing)."""
-    env = os.environ.get(KEY_ENV)
-    if env:
-        if len(env) < 16:
-            raise AuditKeyError(f"{KEY_ENV} is shorter than 16 characters; use a long random secret")
-        return env.encode("utf-8")
-    path = Path(resolve_path(settings.privacy.audit_key_file))
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # O_EXCL: two processes starting at once must not write two different keys
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "w", encoding="ascii") as handle:
-                handle.write(secrets.token_hex(32))
-    key = path.read_text(encoding="ascii").strip()
-    if len(key) < 16:
-        raise AuditKeyError(f"{path}: the audit key is shorter than 16 characters")
-    return key.encode("ascii")
+    return load_secret(KEY_ENV, resolve_path(settings.privacy.audit_key_file), what="audit key",
+                       error=AuditKeyError)
 
 
 def _micros(value: Any) -> int | None:
