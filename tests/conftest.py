@@ -46,6 +46,20 @@ def lake(spark, tmp_path):
     return Lake(str(tmp_path / "lake"), spark=spark)
 
 
+def pytest_collection_modifyitems(config, items):
+    """Scheduling for pytest-xdist (``make test`` runs two workers, ``--dist loadgroup``).
+
+    A file's tests stay together on one worker, so the fixtures a file shares (a served app,
+    a lake copied for its pages) are made once; every test on the Spark cluster goes to one
+    worker, which starts the one cluster. Without xdist the marks change nothing.
+    """
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_cluster = bool({"cluster", "cluster_spark"} & set(getattr(item, "fixturenames", ()))) or (
+            callspec is not None and callspec.params.get("spark") == "spark")  # test_lake's engine parameter
+        item.add_marker(pytest.mark.xdist_group("cluster" if on_cluster else item.nodeid.split("::")[0]))
+
+
 DEMO_SEED = 7
 
 

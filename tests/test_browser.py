@@ -15,7 +15,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from browserkit import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, serving, sign_in
+from browserkit import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, serving, sign_in, sign_out
 
 JOB = "bronze_vat"
 
@@ -131,14 +131,15 @@ def test_submit_and_approve_by_two_accounts(server, spark):
             expect(page.locator(".st-key-runs_list")).to_be_visible(timeout=60_000)
             page.locator(".st-key-runs_submit button").click()
             _wait_for_state(lake, run_id, "submitted")
-            page.locator(".st-key-signout button").click()
+            sign_out(page)  # waits for the sign-in form: a goto during sign-out's navigation is aborted
 
             sign_in(page, server.url, "super2")
             page.get_by_role("link", name="Review queue").click()
             expect(page.locator(".st-key-review_pick")).to_be_visible(timeout=60_000)
             page.locator(".st-key-review_comment textarea").fill("checked against VAT totals")
             page.locator(".st-key-review_approve button").click()
-            expect(page.get_by_text("is now approved")).to_be_visible(timeout=60_000)
+            expect(page.locator("[data-testid='stAlertContentSuccess']").get_by_text("is now approved")).to_be_visible(
+                timeout=60_000)
             page.screenshot(path=str(ARTIFACTS / "browser_review.png"), full_page=True)
         except Exception:
             page.screenshot(path=str(ARTIFACTS / "browser_review_failure.png"), full_page=True)

@@ -91,8 +91,6 @@ def walk(page, lang: str, lake) -> list[str]:
     return runs
 
 
-@pytest.mark.xfail(strict=False, reason="issue 19 open: this walk has never passed end to end (it first timed "
-                   "out on the menu's hidden links; the fix for that has not been run to the end)")
 def test_statistician_workflow_in_english_then_chinese_twice(demo_lake, tmp_path):
     from playwright.sync_api import expect
 

@@ -173,8 +173,6 @@ def test_supervisor_compares_approves_releases_withdraws_and_disseminates(server
 
 
 @pytest.mark.parametrize("lang, attempt", [("zh", 1), ("en", 1), ("zh", 2), ("en", 2)])
-@pytest.mark.xfail(strict=False, reason="issue 19 open: failed on the merged main (the Jobs page's quarantine "
-                   "now groups rows by cause, issue 21); passed on its own branch, not yet re-walked")
 def test_data_engineer_runs_a_job_and_browses_quarantine(server, demo_lake, lang, attempt):
     tag = f"{lang}{attempt}"
     with browser_page() as page:
@@ -190,11 +188,16 @@ def test_data_engineer_runs_a_job_and_browses_quarantine(server, demo_lake, lang
         page.locator(".st-key-quarantine_table").scroll_into_view_if_needed()
         quarantined = page.locator(".st-key-quarantine_table input").input_value()
         assert "quarantine." in quarantined
-        reason = page.locator(".st-key-quarantine_reason input")
-        reason.click()
-        page.keyboard.press("ArrowDown")  # the first reason after "all reasons"
+        # quarantine by cause: the counts first, then the rows of one cause
+        page.locator(".st-key-quarantine_causes").wait_for(timeout=60_000)
+        cause = page.locator(".st-key-quarantine_cause input")
+        cause.click()
+        page.keyboard.press("ArrowDown")  # the first cause after "every cause"
         page.keyboard.press("Enter")
         settle(page)
+        picked = page.locator(".st-key-quarantine_cause").inner_text()
+        rows_word = translate("jobs.quarantine.cause_count", lang, cause="", n="").strip(" ()（）")
+        assert rows_word in picked, f"{tag}: the picked cause shows no row count: {picked!r}"
         page.locator(".st-key-quarantine_rows").wait_for(timeout=60_000)
         check_page(page, f"quarantine_{tag}")
         shot(page, f"engineer_quarantine_{tag}")

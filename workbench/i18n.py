@@ -671,6 +671,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "jobs.quarantine.cause": {"zh": "原因", "en": "Cause"},
     "jobs.quarantine.cause_pick": {"zh": "查看该原因的行", "en": "Show the rows of"},
     "jobs.quarantine.all_causes": {"zh": "（全部原因）", "en": "(every cause)"},
+    "jobs.quarantine.cause_count": {"zh": "{cause}（{n} 行）", "en": "{cause} ({n} rows)"},
     "job.cause.file_rejected": {"zh": "整个文件被拒收：{expected} 的表头与数据合同不符",
                                 "en": "File rejected whole: the headers of {expected} match no contract column"},
     "job.cause.invalid_value": {"zh": "字段“{header}”不是有效的{expected}",

@@ -115,7 +115,8 @@ everything = "*"
 labels = {everything: t("jobs.quarantine.all_causes"), **dict(zip(causes["cause"], causes["label"]))}
 counts = dict(zip(causes["cause"], causes["rows"]))
 cause = st.selectbox(t("jobs.quarantine.cause_pick"), [everything, *causes["cause"]], key="quarantine_cause",
-                     format_func=lambda c: labels[c] if c == everything else f"{labels[c]}（{counts[c]:,}）")
+                     format_func=lambda c: labels[c] if c == everything else
+                     t("jobs.quarantine.cause_count", cause=labels[c], n=f"{counts[c]:,}"))
 if cause == everything:
     rows = data.preview(root, name, info.version)
 else:
