@@ -55,3 +55,21 @@ print(second.range(3).count())
     out = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "3"
+
+
+def test_the_engine_starts_from_python_dash_c(tmp_path):
+    """pyspark's Connect client exits a process whose __main__ has no file (``python -c``, pytest-xdist
+    workers) looking for SPARK_HOME; the engine imports it so that such a process gets a session."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("SPARK_", "WORKBENCH_"))},
+           "PYTHONPATH": str(repo), "RUST_LOG": "error", "WORKBENCH_LAKE_ROOT": str(tmp_path / "lake")}
+    code = ("from workbench.config import load_settings\nfrom workbench.lake import Lake\n"
+            "print(Lake.from_settings(load_settings()).spark.range(3).count())")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0 and done.stdout.strip().splitlines()[-1] == "3", done.stderr[-2000:]

@@ -193,8 +193,6 @@ def release_killed_at(lake, run_id: str, point: str) -> int:
     repo = Path(__file__).resolve().parents[1]
     env = {**{k: v for k, v in os.environ.items() if not k.startswith(("WORKBENCH_LAKE", "SPARK_"))},
            KILL_AT_ENV: point, "PYTHONPATH": str(repo), "RUST_LOG": "error", "WORKBENCH_LAKE_ROOT": lake.root}
-    # a script file, not ``python -c``: pyspark's Connect client takes a __main__ without a file for
-    # its own doctests and exits looking for SPARK_HOME
     script = Path(lake.root).parent / "release_child.py"
     script.write_text(RELEASE_CHILD)
     done = subprocess.run([sys.executable, str(script), run_id], cwd=repo, env=env,

@@ -98,8 +98,33 @@ def _reachable(url: str, timeout: float = 5.0) -> str | None:
         return exc.strerror or str(exc)
 
 
+def _import_connect_client() -> None:
+    """Import pyspark's Spark Connect client, whatever ``__main__`` is.
+
+    The client's package ``__init__`` takes a ``__main__`` module with neither a file nor a
+    spec for pyspark's own doctest run, and then exits the process looking for a Spark
+    installation. That is also what ``python -c``, pytest-xdist's workers and some embedding
+    interpreters look like. For the one import, such a process is marked interactive (the
+    check's other way out); nothing else reads the mark before it is removed.
+    """
+    if "pyspark.sql.connect.session" in sys.modules:
+        return
+    main = sys.modules.get("__main__")
+    fileless = (main is not None and getattr(main, "__spec__", None) is None and not hasattr(main, "__file__")
+                and not hasattr(sys, "ps1"))
+    if fileless:
+        sys.ps1 = ""
+    try:
+        import pyspark.sql.connect.session  # noqa: F401
+    finally:
+        if fileless:
+            del sys.ps1
+
+
 def _connect(url: str, remote: bool) -> "SparkSession":
     from pyspark.sql import SparkSession
+
+    _import_connect_client()
 
     hint = (
         "Check that the Spark Connect server is running (`workbench cluster up` on this machine, "
