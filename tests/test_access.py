@@ -196,3 +196,23 @@ def test_the_binding_middleware_drops_a_forged_identity_header_and_adds_only_a_l
     browser_session.tokens().revoke(token)
     connect((b"cookie", f"{browser_session.COOKIE}={token}".encode()))  # revoked: anonymous again
     assert seen == [None, SessionTokens.digest(token).encode(), None]
+
+
+@pytest.mark.parametrize("page, run, location", [
+    ("runs", "r20261202t060423_23457873", "/runs?lang=en&run=r20261202t060423_23457873"),  # a link, carried on
+    ("", "", "/?lang=en"),                                                                  # no link: the first page
+    ("//evil.example", "", "/?lang=en"),                                   # never an address of someone else's
+    ("runs/../../x", "r1' OR '1'='1", "/?lang=en"),
+    ("review", "javascript:alert(1)", "/review?lang=en"),
+])
+def test_the_sign_in_redirect_carries_on_only_to_a_page_and_a_run(page, run, location):
+    """A link opened signed out goes on to its page after sign-in; nothing else passes the redirect."""
+    from starlette.applications import Starlette
+    from starlette.testclient import TestClient
+
+    from workbench.app.browser_session import START_PATH, routes
+
+    with TestClient(Starlette(routes=routes())) as http:
+        answer = http.get(START_PATH, params={"grant": "none", "lang": "en", "page": page, "run": run},
+                          follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"] == location

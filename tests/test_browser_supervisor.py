@@ -202,3 +202,28 @@ def test_data_engineer_runs_a_job_and_browses_quarantine(server, demo_lake, lang
         check_page(page, f"quarantine_{tag}")
         shot(page, f"engineer_quarantine_{tag}")
         sign_out(page)
+
+
+@pytest.mark.parametrize("lang, attempt", [("zh", 1), ("en", 1), ("zh", 2), ("en", 2)])
+def test_a_run_link_opened_signed_out_signs_in_and_opens_the_run(server, demo_lake, lang, attempt):
+    """Issue 19: ``/runs?run=ID`` from outside (a mail, a chat) while signed out said "Page not found".
+    Now it shows the sign-in, and after it the page with that run chosen."""
+    run_id, _ = approved(demo_lake.lake, KIND, title=f"linked {lang}{attempt}")
+    tag = f"link_{lang}{attempt}"
+    with browser_page() as page:  # a fresh browser: no cookie, signed out
+        page.set_default_timeout(WAIT_MS)
+        page.goto(f"{server}/runs?run={run_id}")
+        page.locator(".st-key-signin_username input").wait_for(timeout=WAIT_MS)
+        set_language(page, lang)
+        check_page(page, f"{tag}_signin")
+        assert not page.get_by_text("Page not found").count()
+        page.locator(".st-key-signin_username input").fill("super")
+        page.locator(".st-key-signin_password input").fill("super-demo")
+        page.locator(".st-key-signin_submit button").click()
+        page.locator(".st-key-runs_pick input").wait_for(timeout=WAIT_MS)
+        settle(page)
+        check_page(page, f"{tag}_runs")
+        assert run_id in page.locator(".st-key-runs_pick input").input_value()
+        assert page.locator(".st-key-signout").get_by_text(translate("sidebar.signout", lang)).count()
+        shot(page, f"supervisor_{tag}")
+        sign_out(page)

@@ -35,6 +35,9 @@ COOKIE = "workbench_session"
 IDENTITY_HEADER = "x-workbench-session"
 IDENTITY_KEY = "workbench_session"
 START_PATH = "/workbench/session/start"
+# What the sign-in may carry on to after its redirect: a page's url_path and a run id, nothing else.
+PAGE_PATH = re.compile(r"[a-z][a-z_]{0,40}")
+RUN_LINK = re.compile(r"r\d{8}t\d{6}_[0-9a-f]{8}")
 END_PATH = "/workbench/session/end"
 
 _lock = threading.Lock()
@@ -108,8 +111,16 @@ async def start_session(request):
 
     query = parse_qs(request.url.query)
     token = tokens().redeem_grant(query.get("grant", [""])[0])
-    lang = query.get("lang", [""])[0]
-    response = RedirectResponse(f"/?lang={lang}" if lang in LANGUAGE_NAMES else "/", status_code=303)
+    # back to the app: to the page (and run) a link asked for before sign-in, else its first page;
+    # only a page name and a run id pass, never an address of someone else's choosing
+    from urllib.parse import urlencode
+
+    lang, page, run = (query.get(name, [""])[0] for name in ("lang", "page", "run"))
+    params = {"lang": lang} if lang in LANGUAGE_NAMES else {}
+    if RUN_LINK.fullmatch(run):
+        params["run"] = run
+    target = f"/{page}" if PAGE_PATH.fullmatch(page) else "/"
+    response = RedirectResponse(target + (f"?{urlencode(params)}" if params else ""), status_code=303)
     if token is not None:
         response.set_cookie(COOKIE, token, max_age=tokens().session_seconds, path="/", httponly=True,
                             samesite="strict", secure=_secure(request))

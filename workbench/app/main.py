@@ -14,6 +14,10 @@ session.init()
 session.bind_to_browser()  # in a server, the sign-in is the browser's cookie, checked on every run
 session.adopt_oidc_user()
 # expanded: every page listed; a collapsed menu says "View N more" in English, which Streamlit cannot translate
-navigation = st.navigation(session.navigation_pages(session.current_user()), expanded=True)
+user = session.current_user()
+# signed out, every address shows the sign-in page: no menu of pages nobody may open yet
+navigation = st.navigation(session.navigation_pages(user), expanded=True, position="sidebar" if user else "hidden")
+if user is None:
+    session.remember_requested_page(navigation.url_path)
 session.sidebar()
 navigation.run()

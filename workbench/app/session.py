@@ -13,6 +13,7 @@ from typing import Any
 
 import streamlit as st
 
+from workbench.app.browser_session import PAGE_PATH, RUN_LINK
 from workbench.auth import ROLES, User, user_for_email
 from workbench.config import load_settings
 from workbench.i18n import LANGUAGE_NAMES, translate
@@ -269,8 +270,10 @@ def sign_in(user: User) -> bool:
         return True
     from workbench.app.browser_session import START_PATH, tokens
 
-    # The language chosen on the sign-in page survives the page load that follows.
-    _redirect(f"{START_PATH}?grant={tokens().issue_grant(user)}&lang={lang()}")
+    # The language chosen on the sign-in page survives the page load that follows, and a link
+    # opened signed out goes on to its page and run.
+    page, run = requested_page()
+    _redirect(f"{START_PATH}?grant={tokens().issue_grant(user)}&lang={lang()}&page={page}&run={run}")
     return False
 
 
@@ -341,8 +344,11 @@ def navigation_pages(user: User | None) -> dict[str, list]:
     """The pages this user may see, grouped by menu section (the sign-in page if none)."""
     if user is None:
         st.session_state.pop(NAV_PAGES, None)
-        return {"": [st.Page(str(PAGES_DIR / "signin.py"), title=t("nav.signin"), icon=":material/login:",
-                             url_path="signin", default=True)]}
+        signin = str(PAGES_DIR / "signin.py")
+        # Every page's address shows the sign-in too, so a link (``/runs?run=ID``) opened signed out
+        # is not "page not found", and the sign-in goes on to it (see remember_requested_page).
+        return {"": [st.Page(signin, title=t("nav.signin"), icon=":material/login:", url_path="signin", default=True),
+                     *[st.Page(signin, title=t(spec.label), icon=spec.icon, url_path=spec.key) for spec in PAGES]]}
     grouped: dict[str, list] = {}
     by_key = {}
     first = True
@@ -355,6 +361,21 @@ def navigation_pages(user: User | None) -> dict[str, list]:
         first = False
     st.session_state[NAV_PAGES] = by_key  # for links between pages (page_for)
     return grouped
+
+
+REQUESTED_PAGE = "_requested_page"
+
+
+def remember_requested_page(url_path: str) -> None:
+    """Signed out, on the page a link asked for: remember it (and its ``?run=``) for after sign-in."""
+    run = st.query_params.get("run") or ""
+    page = url_path if PAGE_PATH.fullmatch(url_path or "") and url_path != "signin" else ""
+    st.session_state[REQUESTED_PAGE] = (page, run if RUN_LINK.fullmatch(run) else "")
+
+
+def requested_page() -> tuple[str, str]:
+    """(page url_path, run id) a signed-out visitor asked for; empty strings for none."""
+    return st.session_state.get(REQUESTED_PAGE) or ("", "")
 
 
 def page_for(key: str):
