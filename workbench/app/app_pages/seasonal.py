@@ -31,10 +31,11 @@ name_key = "sa_name_published" if source == TARGETS else "sa_name_indicators"  #
 c1, c2, c3 = st.columns(3)
 # the series keep their names as options (the same in both languages); their title is the caption below
 c1.selectbox(t("sa.indicator"), names, key=name_key)
-c2.selectbox(t("sa.transform"), ["auto", "log", "none"], key="sa_transform",
-             format_func=lambda v: t(f"sa.transform_{v}"))
-c3.selectbox(t("sa.adjustment"), ["x11", "seats"], key="sa_adjustment",
-             format_func=lambda v: t(f"sa.adjustment_{v}"))
+# labels translated now, as the sources' above: a format_func may run outside this script's session
+transforms = {v: t(f"sa.transform_{v}") for v in ("auto", "log", "none")}
+adjustments = {v: t(f"sa.adjustment_{v}") for v in ("x11", "seats")}
+c2.selectbox(t("sa.transform"), list(transforms), key="sa_transform", format_func=transforms.get)
+c3.selectbox(t("sa.adjustment"), list(adjustments), key="sa_adjustment", format_func=adjustments.get)
 st.text_input(t("sa.arima"), "", key="sa_arima")
 c1, c2, c3 = st.columns(3)
 c1.checkbox(t("sa.spring_festival"), True, key="sa_sf")
