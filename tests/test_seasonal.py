@@ -147,6 +147,27 @@ def test_x11_quality_statistics_are_parsed_and_match_r_seasonal(air_x11):
     assert q["residual_seasonality_p"] > 0.05
 
 
+
+def test_si_ratios_are_x11_table_d8_and_scatter_around_the_seasonal_factors(air_x11, airpassengers):
+    si = air_x11.si_ratios()
+    assert si.index.equals(air_x11.original.index) and si.notna().all()
+    # the SI ratios are the seasonal factors before X-11 smooths them: per calendar month they
+    # average close to the final factors (multiplicative: both about 1)
+    by_month = pd.DataFrame({"si": si, "s": air_x11.seasonal}).groupby(si.index.month).mean()
+    np.testing.assert_allclose(by_month["si"], by_month["s"], atol=0.03)
+    assert "d8" in AIR_SPEC.text(airpassengers)
+    stl = adjust(airpassengers, method="stl")
+    np.testing.assert_allclose(stl.si_ratios() * stl.trend, stl.original, rtol=1e-9)  # S x I = Y / T
+
+
+def test_every_quality_statistic_has_its_meaning_in_both_languages_and_the_library_english():
+    from workbench.i18n import MESSAGES
+    from workbench.methods.seasonal.adjust import M_NAMES
+
+    for name, meaning in M_NAMES.items():
+        assert MESSAGES[f"sa.stat.{name}"]["en"] == meaning, name
+        assert MESSAGES[f"sa.stat.{name}"]["zh"], name
+
 def test_spec_text_is_a_runnable_x13_spec_and_round_trips(air_x11, airpassengers):
     assert "arima{ model=(0 1 1)(0 1 1) }" in air_x11.spec and "x11{" in air_x11.spec
     assert max(len(line) for line in air_x11.spec.splitlines()) <= 132  # X-13's record limit

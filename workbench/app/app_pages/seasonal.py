@@ -2,10 +2,13 @@
 M and Q statistics, diagnostics, months filled or the reason for a refusal; submit."""
 
 import altair as alt
+import pandas as pd
 import streamlit as st
 
+from workbench import formatting
 from workbench.app import data, run_views, widgets
-from workbench.app.session import ROLES_FOR, require_role, t
+from workbench.app.session import ROLES_FOR, lang, require_role, t
+from workbench.i18n import MESSAGES
 from workbench.methods.seasonal import X13Spec
 from workbench.methods.seasonal.runs import INDICATORS, TARGETS
 
@@ -26,9 +29,13 @@ source = st.radio(t("sa.source"), sources, horizontal=True, key="sa_source", for
 names = published if source == TARGETS else indicator_names
 name_key = "sa_name_published" if source == TARGETS else "sa_name_indicators"  # one choice kept per source
 c1, c2, c3 = st.columns(3)
+# the series keep their names as options (the same in both languages); their title is the caption below
 c1.selectbox(t("sa.indicator"), names, key=name_key)
-c2.selectbox(t("sa.transform"), ["auto", "log", "none"], key="sa_transform")
-c3.selectbox(t("sa.adjustment"), ["x11", "seats"], key="sa_adjustment")
+# labels translated now, as the sources' above: a format_func may run outside this script's session
+transforms = {v: t(f"sa.transform_{v}") for v in ("auto", "log", "none")}
+adjustments = {v: t(f"sa.adjustment_{v}") for v in ("x11", "seats")}
+c2.selectbox(t("sa.transform"), list(transforms), key="sa_transform", format_func=transforms.get)
+c3.selectbox(t("sa.adjustment"), list(adjustments), key="sa_adjustment", format_func=adjustments.get)
 st.text_input(t("sa.arima"), "", key="sa_arima")
 c1, c2, c3 = st.columns(3)
 c1.checkbox(t("sa.spring_festival"), True, key="sa_sf")
@@ -44,6 +51,23 @@ def current_spec() -> dict:
 
 
 name = st.session_state[name_key]
+language = lang()
+
+
+def known(prefix: str, value: object) -> str:
+    """*value* (a statistic, an X-13 term) in the UI language when the catalogue names it, else itself."""
+    key = f"{prefix}{value}"
+    return t(key) if key in MESSAGES else str(value)
+
+
+if source == TARGETS:
+    title = t(f"sa.published.{name}") if f"sa.published.{name}" in MESSAGES else ""
+    variable = formatting.Variable(name, decimals=2)
+else:
+    variable = formatting.registry().indicator(name)
+    title = variable.heading(language)
+if title:
+    c1.caption(title)
 out, versions = data.seasonal(source, name, current_spec())
 if out["refusal"]:
     st.error(t("sa.refused", reason=out["refusal"]))
@@ -55,16 +79,57 @@ if out["dropped"]:
     st.info(t("sa.dropped", months=", ".join(out["dropped"])))
 st.subheader(t("sa.chart"))
 series = out["series"].melt(id_vars=["month"], value_vars=["original", "trend", "seasadj"], var_name="component")
+series["component"] = series["component"].map(lambda c: t(f"sa.col.{c}"))
+month_axis = alt.Axis(format=formatting.MONTH_FORMAT[language])
 with st.container(key="sa_chart"):
-    st.altair_chart(alt.Chart(series).mark_line().encode(x=alt.X("month:T", title=None),
-                                                        y=alt.Y("value:Q", title=None), color="component:N"),
-                    use_container_width=True)
+    widgets.chart(alt.Chart(series).mark_line().encode(
+        x=alt.X("month:T", title=None, axis=month_axis), y=alt.Y("value:Q", title=None),
+        color=alt.Color("component:N", title=None, sort=[t(f"sa.col.{c}") for c in ("original", "trend", "seasadj")]),
+        tooltip=[alt.Tooltip("component:N", title=t("sa.col.statistic")),
+                 alt.Tooltip("month:T", format=formatting.MONTH_FORMAT[language], title=t("sa.col.month")),
+                 alt.Tooltip("value:Q", format=",.2f", title=t("sa.col.value"))]))
+
+# the adjusted series with its components and SI ratios: shown and taken away in the same form
+st.subheader(t("sa.series_table"))
+st.caption(t("sa.series_note"))
+adjusted = out["series"][[c for c in ("month", "original", "trend", "seasadj", "seasonal", "si", "filled")
+                          if c in out["series"].columns]]
+if not out["filled"]:
+    adjusted = adjusted.drop(columns=["filled"], errors="ignore")
+ratio = formatting.Variable("ratio", decimals=4)  # factors and SI ratios: about 1 (or in the unit, additive)
+series_variables = {"month": "month", "original": variable, "trend": variable, "seasadj": variable,
+                    "filled": variable, "seasonal": ratio, "si": ratio}
+unit = variable.shown_unit.label(language)
+series_labels = {c: t(f"sa.col.{c}") + (("（" + unit + "）" if language == "zh" else f" ({unit})")
+                                         if unit and c in ("original", "trend", "seasadj", "filled") else "")
+                 for c in adjusted.columns}
+widgets.formatted_table(adjusted, "sa_series", variables=series_variables, labels=series_labels)
+widgets.downloads(adjusted, f"seasonal_{name}", "sa_series_download", variables=series_variables,
+                  labels=series_labels, title=f"{t('nav.seasonal')} {name} {title}".strip())
+
+stat_labels = {c: t(f"sa.col.{c}") for c in ("statistic", "value", "meaning")}
+stat_variables = {"value": formatting.Variable("value", decimals=3)}
+# a statistic's value has no unit (the catalogue's "value" column speaks of one)
+stat_config = {"value": st.column_config.NumberColumn(stat_labels["value"], format="%,.3f")}
 st.subheader(t("sa.quality"))
-widgets.table(out["quality"], "sa_quality")
+quality = out["quality"].assign(meaning=out["quality"]["statistic"].map(lambda k: known("sa.stat.", k)))
+widgets.formatted_table(quality, "sa_quality", variables=stat_variables, labels=stat_labels,
+                        column_config=stat_config)
 st.subheader(t("sa.diagnostics"))
-widgets.table(out["diagnostics"], "sa_diagnostics")
+diagnostics = out["diagnostics"].assign(meaning=out["diagnostics"]["statistic"].map(
+    lambda k: t(f"sa.stat.{k}") if f"sa.stat.{k}" in MESSAGES else ""))
+widgets.formatted_table(diagnostics, "sa_diagnostics", variables=stat_variables, labels=stat_labels,
+                        column_config=stat_config)
+widgets.downloads(pd.concat([quality, diagnostics[~diagnostics["statistic"].isin(quality["statistic"])]]),
+                  f"seasonal_{name}_diagnostics", "sa_diagnostics_download", variables=stat_variables,
+                  labels=stat_labels, title=f"{t('sa.diagnostics')} {name}")
 st.subheader(t("sa.coefficients"))
-widgets.table(out["coefficients"], "sa_coefficients")
+coefficients = out["coefficients"].rename(columns={"estimate": "coefficient"})
+coefficients = coefficients.assign(group=coefficients["group"].map(lambda v: known("sa.term.", v)),
+                                   variable=coefficients["variable"].map(lambda v: known("sa.term.", v)))
+widgets.formatted_table(coefficients, "sa_coefficients",
+                        variables={c: formatting.Variable(c, decimals=4) for c in ("coefficient", "se")},
+                        labels={c: t(f"sa.col.{c}") for c in coefficients.columns})
 with st.expander(t("sa.spec")):
     st.code(out["spec"]["spc"].iloc[0], language=None)
 

@@ -159,7 +159,7 @@ class X13Spec:
         lines.append("estimate{ save=(mdl est) }")
         lines.append(f"forecast{{ maxlead={self.forecast_lead} }}")
         if self.adjustment == "x11":
-            lines.append("x11{ save=(d10 d11 d12 d13) }")
+            lines.append("x11{ save=(d8 d10 d11 d12 d13) }")  # d8: the SI ratios
         else:
             lines.append("seats{ save=(s10 s11 s12 s13) }")
         return "\n".join(lines) + "\n"
@@ -249,7 +249,9 @@ class SeasonalResult:
 
     ``filled``: periods missing from the data whose values were estimated (X-13) or interpolated
     (STL) before adjusting; ``dropped``: missing periods before the first or after the last value;
-    ``refusal``: why nothing was adjusted (then the components are all NaN and ``method`` is "none").
+    ``refusal``: why nothing was adjusted (then the components are all NaN and ``method`` is "none");
+    ``si``: the seasonal-irregular (SI) ratios, X-11's table D8 (the unmodified SI ratios) under X-11,
+    the seasonal times the irregular (plus, for an additive decomposition) under SEATS and STL.
     """
 
     method: str
@@ -267,6 +269,13 @@ class SeasonalResult:
     dropped: tuple[str, ...] = ()
     refusal: str = ""
     fill_values: pd.Series | None = None  # the values that stood in for the missing ones
+    si: pd.Series | None = None
+
+    def si_ratios(self) -> pd.Series:
+        """The SI ratios on the series' index (NaN where there are none, e.g. a refused series)."""
+        if self.si is None:
+            return pd.Series(np.nan, index=self.original.index, name="si")
+        return self.si.reindex(self.original.index).rename("si")
 
     def frame(self) -> pd.DataFrame:
         """original, trend, seasadj, seasonal and ``filled`` (the value used for a missing period, else NaN)."""
@@ -407,7 +416,13 @@ def run_x13(series: pd.Series, spec: X13Spec, binary: str | None = None, title: 
             raise RuntimeError(f"X-13 failed: {_x13_errors(err_text or proc.stdout)}")
         udg = parse_udg(udg_path.read_text(errors="replace"))
         tables = ("d10", "d11", "d12", "d13") if spec.adjustment == "x11" else ("s10", "s11", "s12", "s13")
-        seasonal, seasadj, trend, _irregular = (_read_table(base.with_suffix(f".{t}"), y.index) for t in tables)
+        seasonal, seasadj, trend, irregular = (_read_table(base.with_suffix(f".{t}"), y.index) for t in tables)
+        if spec.adjustment == "x11":
+            si = _read_table(base.with_suffix(".d8"), y.index)
+        else:  # SEATS has no SI table: seasonal and irregular combined as the decomposition does
+            multiplicative = udg.get("finmode", "") == "multiplicative" or spec.transform == "log" \
+                or udg.get("aictrans", "").lower().startswith("log")
+            si = seasonal * irregular if multiplicative else seasonal + irregular
         output = base.with_suffix(".out").read_text(errors="replace")
         estimated = _read_table(base.with_suffix(".mv"), y.index) if y.isna().any() else None
     quality = parse_quality(udg)
@@ -431,7 +446,7 @@ def run_x13(series: pd.Series, spec: X13Spec, binary: str | None = None, title: 
         filled = tuple(_label(ts, period) for ts in y.index[y.isna()])
         diag["filled"] = ", ".join(filled)
     return SeasonalResult("x13", y, trend, seasadj, seasonal, diag, text, output, coef, qual, filled=filled,
-                          fill_values=estimated)
+                          fill_values=estimated, si=si)
 
 
 def adjust(series: pd.Series, method: str = "x13", spring_festival: bool = True, log: bool | None = None,
@@ -505,5 +520,6 @@ def _stl(y: pd.Series) -> SeasonalResult:
     filled = tuple(_label(ts, period) for ts in y.index[gaps & z.notna()])
     if filled:
         diag["filled"] = ", ".join(filled)
+    si = np.exp(seasonal + resid) if logged else seasonal + resid
     return SeasonalResult("stl", y, tr, sa, seas, diag, _stl_name(y), "", filled=filled,
-                          fill_values=(np.exp(z) if logged else z) if filled else None)
+                          fill_values=(np.exp(z) if logged else z) if filled else None, si=si)

@@ -53,7 +53,7 @@ def indicator_series(indicators: pd.DataFrame, indicator: str) -> pd.Series:
 
 def seasonal_outputs(series: pd.Series, spec: X13Spec, method: str = "x13") -> dict:
     res = adjust(series, method=method, spec=spec)
-    frame = res.frame().reset_index(names="month")
+    frame = res.frame().assign(si=res.si_ratios()).reset_index(names="month")
     frame["month"] = frame["month"].dt.date
     numeric = {k: float(v) for k, v in res.diagnostics.items() if isinstance(v, (int, float))}
     diagnostics = pd.DataFrame({"statistic": list(numeric), "value": list(numeric.values())})
