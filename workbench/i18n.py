@@ -732,6 +732,14 @@ MESSAGES: dict[str, dict[str, str]] = {
     "job.desc.gold_indicators_monthly": {"zh": "全市月度指标及其可得日期", "en": "City-level monthly indicators with availability dates"},
     "job.desc.quality_survey_panel": {"zh": "调查审核规则（规则或数据有变时重跑），然后生成经审核和插补的调查面板", "en": "Survey rules (when stale), then the edited and imputed survey panel"},
     "job.desc.gold_targets": {"zh": "官方发布序列及其版本（预测目标）", "en": "Published official series with vintages"},
+    # ---- issue 21, zh pages: catalog.py, editing.py, review.py (released vintages table) ----
+    "review.col.series": {"zh": "发布序列", "en": "series"},
+    "review.col.vintage": {"zh": "版次", "en": "vintage"},
+    "review.col.run_id": {"zh": "运行编号", "en": "run"},
+    "review.col.release_date": {"zh": "发布日期", "en": "release date"},
+    "review.col.released_by": {"zh": "发布人", "en": "released by"},
+    "review.col.rows": {"zh": "行数", "en": "rows"},
+    "review.col.withdrawn": {"zh": "已撤回", "en": "withdrawn"},
 }
 
 
