@@ -498,6 +498,7 @@ def type_label(dtype: str, lang: str) -> str:
         return "时间戳（UTC）" if "tz=" in text else "时间戳"
     if text.startswith("struct"):
         return TYPE_NAMES_ZH["struct"]
+    text = re.sub(r"\[[^\]]*\]", "", text)  # Arrow's resolution (date32[day]): the type says enough
     return re.sub(r"[A-Za-z_][A-Za-z_0-9]*", lambda m: TYPE_NAMES_ZH.get(m.group(0).lower(), m.group(0)), text)
 
 
