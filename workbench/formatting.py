@@ -453,6 +453,77 @@ def _sources(path: Path) -> dict:
         return {k: v for k, v in tomllib.load(fh).items() if isinstance(v, dict)}
 
 
+# ---- names of columns, types, codes and table operations in the UI language ---------------
+
+_PLAIN_WORD = re.compile(r"^[A-Za-z]+$")
+
+
+def column_title(name: str, lang: str, reg: Registry | None = None) -> str:
+    """A column's name as a reader of *lang* sees it among Chinese text: a bare English word
+    (``period``, ``enterprises``) by its registry label (``月份``, ``企业数``); an identifier
+    (``credit_code``, ``_source``) and every name in English stay as they are."""
+    if lang != "zh" or not _PLAIN_WORD.match(name or ""):
+        return name
+    var = (reg or registry()).column(name)
+    return var.label_zh if var is not None and var.label_zh else name
+
+
+def code_text(dimension: str, code: object, lang: str, reg: Registry | None = None) -> str:
+    """The name of *code* in a code list (``imputation_method`` ``donor`` -> ``近邻替代``);
+    a code without a name stays itself, a missing one is ""."""
+    if missing(code):
+        return ""
+    return (reg or registry()).code_name(dimension, code, lang) or str(code)
+
+
+# Spark and Arrow type names in Chinese (English shows the engine's own name).
+TYPE_NAMES_ZH = {
+    "string": "文本", "large_string": "文本", "varchar": "文本", "char": "文本",
+    "double": "双精度浮点数", "float": "浮点数", "float64": "双精度浮点数", "float32": "浮点数",
+    "long": "长整数", "bigint": "长整数", "int64": "长整数", "integer": "整数", "int": "整数", "int32": "整数",
+    "short": "短整数", "smallint": "短整数", "int16": "短整数", "byte": "字节", "tinyint": "字节", "int8": "字节",
+    "boolean": "布尔值", "bool": "布尔值", "date": "日期", "date32": "日期", "date32[day]": "日期",
+    "timestamp": "时间戳", "timestamp_ntz": "时间戳（无时区）", "binary": "二进制", "decimal": "定点小数",
+    "array": "数组", "list": "数组", "map": "映射", "struct": "结构", "null": "空",
+}
+
+
+def type_label(dtype: str, lang: str) -> str:
+    """A column type for the schema table: ``decimal(18,2)`` -> ``定点小数(18,2)``,
+    ``array<string>`` -> ``数组<文本>``, ``timestamp[us, tz=UTC]`` -> ``时间戳（UTC）``."""
+    text = str(dtype or "")
+    if lang != "zh":
+        return text
+    if text.startswith("timestamp["):
+        return "时间戳（UTC）" if "tz=" in text else "时间戳"
+    if text.startswith("struct"):
+        return TYPE_NAMES_ZH["struct"]
+    text = re.sub(r"\[[^\]]*\]", "", text)  # Arrow's resolution (date32[day]): the type says enough
+    return re.sub(r"[A-Za-z_][A-Za-z_0-9]*", lambda m: TYPE_NAMES_ZH.get(m.group(0).lower(), m.group(0)), text)
+
+
+# Delta Lake history operations (``DESCRIBE HISTORY``) in Chinese; English shows the operation itself.
+DELTA_OPERATIONS_ZH = {
+    "CREATE TABLE": "创建表", "CREATE TABLE AS SELECT": "创建表并写入", "CREATE OR REPLACE TABLE": "创建或替换表",
+    "CREATE OR REPLACE TABLE AS SELECT": "创建或替换表并写入", "REPLACE TABLE": "替换表",
+    "REPLACE TABLE AS SELECT": "替换表并写入", "WRITE": "写入", "STREAMING UPDATE": "流式写入", "MERGE": "合并",
+    "DELETE": "删除", "UPDATE": "更新", "TRUNCATE": "清空", "OPTIMIZE": "优化文件", "VACUUM START": "开始清理旧文件",
+    "VACUUM END": "清理旧文件完成", "RESTORE": "恢复版本", "ADD COLUMNS": "添加列", "CHANGE COLUMN": "修改列",
+    "REPLACE COLUMNS": "替换列", "RENAME COLUMN": "重命名列", "DROP COLUMNS": "删除列",
+    "SET TBLPROPERTIES": "设置表属性", "UNSET TBLPROPERTIES": "取消表属性", "ADD CONSTRAINT": "添加约束",
+    "DROP CONSTRAINT": "删除约束", "CLONE": "克隆", "SHALLOW CLONE": "浅克隆", "CONVERT": "转换为 Delta 表",
+    "UPGRADE PROTOCOL": "升级协议", "ADD DELETION VECTORS TOMBSTONES": "写入删除向量",
+}
+
+
+def delta_operation(operation: str, lang: str) -> str:
+    """A Delta history operation in *lang* (``WRITE`` -> ``写入``); English and an unknown
+    operation keep the operation's own name."""
+    if lang != "zh":
+        return operation
+    return DELTA_OPERATIONS_ZH.get(str(operation or "").upper(), operation)
+
+
 def schema_frame(columns: Iterable[tuple[str, str]], lang: str, reg: Registry | None = None) -> pd.DataFrame:
     """A table's columns (name, type) with label, unit and description from the registry."""
     reg = reg or registry()
@@ -461,9 +532,9 @@ def schema_frame(columns: Iterable[tuple[str, str]], lang: str, reg: Registry | 
         var = reg.column(name)
         unit = var.shown_unit.label(lang) if var and var.numeric else ""
         stored = var.stored_unit.label(lang) if var and var.numeric else ""
-        rows.append({"name": name, "label": var.label(lang) if var else "",
+        rows.append({"name": column_title(name, lang, reg), "label": var.label(lang) if var else "",
                      "unit": stored if stored == unit or not unit else f"{stored} → {unit}",
-                     "description": var.description(lang) if var else "", "type": dtype})
+                     "description": var.description(lang) if var else "", "type": type_label(dtype, lang)})
     return pd.DataFrame(rows, columns=["name", "label", "unit", "description", "type"])
 
 
@@ -538,4 +609,4 @@ def axis_number_format(variable: Variable) -> str:
 __all__ = ["UNITS", "Unit", "Variable", "Registry", "registry", "format_number", "format_percent", "format_value",
            "format_money", "format_month", "format_date", "bilingual", "reference_period", "ColumnFormat",
            "DisplayTable", "format_table", "rounded", "chart_locale", "axis_number_format", "MONTH_FORMAT",
-           "SECTION_NAMES_EN"]
+           "SECTION_NAMES_EN", "column_title", "code_text", "type_label", "delta_operation"]

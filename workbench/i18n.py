@@ -805,6 +805,14 @@ MESSAGES: dict[str, dict[str, str]] = {
     "sa.term.Fri": {"zh": "周五", "en": "Fri"},
     "sa.term.Sat": {"zh": "周六", "en": "Sat"},
     "sa.term.spring_festival": {"zh": "春节（spring_festival）", "en": "spring_festival"},
+    # ---- issue 21, zh pages: catalog.py, editing.py, review.py (released vintages table) ----
+    "review.col.series": {"zh": "发布序列", "en": "series"},
+    "review.col.vintage": {"zh": "版次", "en": "vintage"},
+    "review.col.run_id": {"zh": "运行编号", "en": "run"},
+    "review.col.release_date": {"zh": "发布日期", "en": "release date"},
+    "review.col.released_by": {"zh": "发布人", "en": "released by"},
+    "review.col.rows": {"zh": "行数", "en": "rows"},
+    "review.col.withdrawn": {"zh": "已撤回", "en": "withdrawn"},
 }
 
 

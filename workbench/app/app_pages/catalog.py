@@ -7,6 +7,7 @@ import streamlit as st
 from workbench import catalog, formatting
 from workbench.app import data, session, widgets
 from workbench.app.session import ROLES_FOR, lang, require_role, t
+from workbench.i18n import MESSAGES
 
 user = require_role(*ROLES_FOR["catalog"])
 st.title(t("nav.catalog"))
@@ -19,7 +20,15 @@ if not infos:
 search_col, layer_col = st.columns([3, 2])
 query = search_col.text_input(t("catalog.search"), key="catalog_search")
 layers = sorted({i.layer for i in infos})
-picked_layers = layer_col.multiselect(t("catalog.layer_filter"), layers, key="catalog_layers")
+
+
+def layer_name(layer: str) -> str:
+    """A layer by its name in the UI language (``gold`` -> 分析层)."""
+    return t(f"layer.{layer}") if f"layer.{layer}" in MESSAGES else layer
+
+
+picked_layers = layer_col.multiselect(t("catalog.layer_filter"), layers, format_func=layer_name,
+                                      key="catalog_layers")
 matches = [i for i in catalog.search(infos, query, lang()) if not picked_layers or i.layer in picked_layers]
 if not matches:
     st.info(t("catalog.no_match"))
@@ -40,10 +49,10 @@ root = data.root()
 st.header(entry.title(lang()))
 st.markdown(entry.description(lang()) or "")
 meta = st.columns(4)
-meta[0].metric(t("common.layer"), info.layer)
+meta[0].metric(t("common.layer"), layer_name(info.layer))
 meta[1].metric(t("common.rows"), f"{info.rows:,}")
 meta[2].metric(t("common.version"), info.version)
-meta[3].markdown(f"**{t('common.owner')}**  \n{entry.owner or '—'}")
+meta[3].markdown(f"**{t('common.owner')}**  \n{formatting.bilingual(entry.owner, language) or '—'}")
 st.caption(f"{t('catalog.path')}: `{info.path}`")
 
 schema_tab, history_tab, preview_tab = st.tabs([t("catalog.schema"), t("catalog.history"), t("catalog.preview")])
@@ -64,7 +73,10 @@ with history_tab:
         .properties(height=220),
         key="catalog_rows_chart",
     )
-    widgets.table(data.history(root, name, info.version), "catalog_history",
+    history = data.history(root, name, info.version)
+    # Delta's operation names (WRITE, MERGE) in the UI language; English keeps Delta's own
+    history = history.assign(operation=history["operation"].map(lambda op: formatting.delta_operation(op, language)))
+    widgets.table(history, "catalog_history",
         column_config={
             "version": t("common.version"),
             "time": st.column_config.DatetimeColumn(t("col.time"), format="YYYY-MM-DD HH:mm:ss"),
@@ -73,6 +85,12 @@ with history_tab:
             "parameters": t("col.parameters"),
         },
     )
+
+
+def preview_headings(rows: pd.DataFrame) -> dict:
+    """Headings of the preview: a column named by a bare English word by its label in Chinese."""
+    return {c: title for c in rows.columns if (title := formatting.column_title(str(c), language)) != c}
+
 
 with preview_tab:
     access = catalog.preview_access(user, name, run_author=data.run_author(name))
@@ -83,7 +101,7 @@ with preview_tab:
         st.caption(t("catalog.release_rows"))
         rows = data.release_preview(name, user)
         st.caption(t("catalog.shown", n=f"{len(rows):,}"))
-        widgets.table(rows, "catalog_preview")
+        widgets.table(rows, "catalog_preview", column_config=preview_headings(rows))
     else:
         # version and filter belong to one table: another table starts at its newest version
         if st.session_state.get("_catalog_preview_of") != name:
@@ -93,8 +111,9 @@ with preview_tab:
         version = c1.selectbox(t("catalog.preview_version"), list(range(info.version, -1, -1)),
                                key="catalog_version")
         column = c2.selectbox(t("catalog.filter_column"), [""] + [c for c, _ in info.columns],
+                              format_func=lambda c: formatting.column_title(c, language),
                               key="catalog_filter_column")
         contains = c3.text_input(t("catalog.filter_value"), key="catalog_filter_value")
         rows = data.preview(root, name, int(version), column or None, contains or None)
         st.caption(t("catalog.shown", n=f"{len(rows):,}"))
-        widgets.table(rows, "catalog_preview")
+        widgets.table(rows, "catalog_preview", column_config=preview_headings(rows))

@@ -5,7 +5,9 @@ import streamlit as st
 
 from workbench.app import data, widgets
 from workbench.app.quality_views import outcome, progress_bar
-from workbench.app.session import ROLES_FOR, require_role, t
+from workbench.app.session import ROLES_FOR, lang, require_role, t
+from workbench.formatting import code_text
+from workbench.i18n import MESSAGES
 from workbench.quality import store
 from workbench.quality.rules import RuleError
 
@@ -36,9 +38,22 @@ if cells.empty:
     st.stop()
 
 st.subheader(t("editing.cells"))
+language = lang()
+# the panel's codes by their names (conf/catalog.toml [codelists.*]); English shows the codes
+CODES = {"response": "survey_response", "revenue_flag": "imputation_flag", "employment_flag": "imputation_flag",
+         "revenue_method": "imputation_method", "employment_method": "imputation_method",
+         "method": "imputation_method", "reason": "edit_reason"}
+
+
+def named(df: pd.DataFrame) -> pd.DataFrame:
+    """*df* with its code columns (CODES) shown by name in the UI language."""
+    return df.assign(**{c: df[c].map(lambda v, d=d: code_text(d, v, language) or None)
+                        for c, d in CODES.items() if c in df.columns})
+
+
 shown = ["credit_code", "period", "response", "revenue_reported", "revenue", "revenue_flag", "revenue_method",
          "employment_reported", "employment", "employment_flag", "employment_method", "vat_sales", "si_headcount"]
-widgets.table(cells[[c for c in shown if c in cells.columns]], "editing_cells", column_config={
+widgets.table(named(cells[[c for c in shown if c in cells.columns]]), "editing_cells", column_config={
     "credit_code": t("fraud.credit_code"), "period": t("col.month"), "response": t("editing.response"),
     "revenue_reported": t("editing.revenue_reported"), "revenue": t("editing.revenue"),
     "revenue_flag": t("editing.flag"), "revenue_method": t("editing.method"),
@@ -55,7 +70,8 @@ columns = {t(f"editing.{c}"): c for c in store.EDIT_COLUMNS}
 column = columns[st.radio(t("editing.column"), list(columns), horizontal=True, key="editing_column")]
 current = row[column]
 st.caption(t("editing.current", value="—" if pd.isna(current) else f"{current:,.2f}",
-             flag=row[f"{column}_flag"], method=row[f"{column}_method"] or "—"))
+             flag=code_text("imputation_flag", row[f"{column}_flag"], language),
+             method=code_text("imputation_method", row[f"{column}_method"], language) or "—"))
 value = st.number_input(t("editing.new_value"), min_value=0.0, value=float(current) if pd.notna(current) else 0.0,
                         key="editing_value")
 reason = st.text_input(t("editing.reason"), key="editing_reason")
@@ -68,7 +84,8 @@ def apply(kind: str) -> None:
             st.session_state["editing_message"] = t("editing.saved", column=t(f"editing.{column}"))
         else:
             new, method, _ = store.impute_cell(data.lake(), row["credit_code"], row["period"], column, user, reason)
-            st.session_state["editing_message"] = t("editing.imputed", value=f"{new:,.2f}", method=method)
+            st.session_state["editing_message"] = t("editing.imputed", value=f"{new:,.2f}",
+                                                    method=code_text("imputation_method", method, language))
         st.session_state["editing_error"] = None
     except (RuleError, store.QualityError) as exc:
         st.session_state["editing_error"] = str(exc)
@@ -81,6 +98,8 @@ impute_col.button(t("editing.impute"), key="editing_impute", on_click=apply, arg
 st.subheader(t("editing.log"))
 manual_only = st.toggle(t("editing.manual_only"), value=True, key="editing_manual_only")
 log = data.edits(manual_only)
+if not log.empty:  # the edited field by its name, as in the radio above
+    log = named(log).assign(column=log["column"].map(lambda c: t(f"editing.{c}") if f"editing.{c}" in MESSAGES else c))
 widgets.table(log, "editing_log", column_config={
     "credit_code": t("fraud.credit_code"), "period": t("col.month"), "column": t("editing.column"),
     "before": t("editing.before"), "after": t("editing.after"), "method": t("editing.method"),

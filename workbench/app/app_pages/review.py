@@ -113,6 +113,8 @@ if not approved.empty:
 st.subheader(t("review.vintages"))
 released = data.releases()
 widgets.table(local_times(released, ["embargo_until"], zone), "review_vintages", column_config={
+    **{c: t(f"review.col.{c}") for c in ("series", "vintage", "run_id", "release_date", "released_by", "rows")},
+    "withdrawn": st.column_config.CheckboxColumn(t("review.col.withdrawn")),
     "embargo_until": st.column_config.DatetimeColumn(t("review.embargo_column", tz=zone), format="YYYY-MM-DD HH:mm")})
 live = released[~released["withdrawn"]] if not released.empty else released
 if not live.empty:
