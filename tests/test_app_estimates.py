@@ -33,8 +33,8 @@ def test_estimates_page_flags_unreliable_cvs_and_submits_a_run(est_env):
     at.selectbox(key="est_domain").select("township_code").run()
     at.number_input(key="est_cv").set_value(0.05).run()
     shown = table(at, "est_table")
-    assert shown["domain"].iloc[0] == "total" and len(shown) == 13
-    assert (shown["unreliable"] == (shown["cv"] > 0.05)).all() and shown["unreliable"].any()
+    assert shown["domain"].iloc[0] == "Total" and len(shown) == 13  # codes shown by name (issue 21)
+    assert (shown["unreliable"] == (shown["cv"] > 5)).all() and shown["unreliable"].any()  # CVs shown in %
     assert "marked unreliable" in texts(at)
     assert shown["imputed_share"].iloc[0] > 0  # the quality panel's imputed values are used and reported
     at.selectbox(key="est_calibration").select("raking").run()
@@ -126,7 +126,8 @@ def test_bounds_are_honoured_by_linear_calibration_and_impossible_bounds_say_so(
     assert not at.exception, at.exception
     weights = table(at, "est_weights").iloc[0]
     # before, linear ignored the slider (g up to 1.36 here); now it is truncated linear within the bounds
-    assert weights["distance"] == "truncated" and 0.8 - 1e-9 <= weights["g_min"] <= weights["g_max"] <= 1.3 + 1e-9
+    assert weights["distance"] == "truncated linear"  # shown by name (issue 21)
+    assert 0.8 - 1e-9 <= weights["g_min"] <= weights["g_max"] <= 1.3 + 1e-9
     at.slider(key="est_bounds").set_value((0.9, 1.1)).run()  # too narrow for these totals
     assert not at.exception, at.exception
     assert any("cannot meet the totals" in e.value and "Widen the bounds" in e.value for e in at.error), texts(at)

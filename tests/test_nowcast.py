@@ -266,6 +266,7 @@ def test_nowcast_page_submits_runs_that_reproduce(demo_lake, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
     from workbench.auth import load_users
+    from workbench.i18n import translate
     from workbench.runs.registry import get_run, reproduce
     from workbench.runs.review import state
 
@@ -277,13 +278,17 @@ def test_nowcast_page_submits_runs_that_reproduce(demo_lake, monkeypatch):
     at.run()
     assert not at.exception, at.exception
     table = at.get_by_key("nowcast_table").dataframe[0].value
-    assert set(table["model"]) == {"ar", "bridge", "umidas", "ridge", "combo_equal", "combo_inv_mse"}
-    assert (table["interval"] == "errors").all()  # 24 past errors at this horizon are known
+    # models and interval sources are shown by name (issue 21)
+    names = {m: translate(f"nowcast.model.{m}", "en") for m in ("ar", "bridge", "umidas", "ridge", "combo_equal",
+                                                                 "combo_inv_mse")}
+    assert set(table["model"]) == set(names.values())
+    assert (table["interval"] == translate("nowcast.interval.errors", "en")).all()  # 24 past errors are known
     assert (table["lower"] < table["point"]).all() and (table["point"] < table["upper"]).all()
     # four weeks out the models' own intervals are narrower than their track record says
-    own = table.set_index("model").loc[["bridge", "umidas"]]
+    own = table.set_index("model").loc[[names["bridge"], names["umidas"]]]
     assert ((own["upper"] - own["lower"]) > (own["model_upper"] - own["model_lower"])).all()
-    assert set(at.get_by_key("nowcast_evaluation").dataframe[0].value["model"]) >= {"ar", "combo_equal"}
+    assert set(at.get_by_key("nowcast_evaluation").dataframe[0].value["model"]) >= {names["ar"],
+                                                                                  names["combo_equal"]}
     submitted = []
     for comment in ("first", "second"):
         at.text_input(key="nowcast_comment").set_value(comment).run()

@@ -4,10 +4,6 @@ The pages run in the real app (sign-in through the form, ``st.navigation``) on a
 session's demo lake with the quality rules run and the edited survey panel built, so the
 Quality, Fraud and Editing pages have something to show. A page fails on any Latin-letter word
 that is not a declared proper name, identifier or unit (``tests/zh_text.py``).
-
-Pages other helpers are rewriting in the same round (issue 21's scope split) are marked
-``xfail(strict=False)`` in :data:`PENDING` with the owner named: the lead removes an entry
-once that page has been wired to the formatting layer and passes.
 """
 
 from __future__ import annotations
@@ -24,16 +20,7 @@ from workbench.app.session import PAGES
 pytestmark = pytest.mark.slow
 
 ROLE_USERS = {"statistician": "stat", "researcher": "research", "supervisor": "super", "data_engineer": "eng"}
-# page file -> the helper rewriting it now (their pages need format_table/widgets.formatted_table)
-PENDING = {"estimates.py": "est", "nowcast.py": "nowcast", "compare.py": "review", "runs.py": "review"}
 CASES = [(user, spec.file) for role, user in ROLE_USERS.items() for spec in PAGES if role in spec.roles]
-
-
-def _case(user: str, page: str):
-    if page in PENDING:
-        return pytest.param(user, page, marks=pytest.mark.xfail(
-            strict=False, reason=f"{page} is being rewritten by the '{PENDING[page]}' helper; wired by the lead"))
-    return pytest.param(user, page)
 
 
 # ---- the checker itself -------------------------------------------------------------------
@@ -78,7 +65,7 @@ def zh_env(zh_lake, monkeypatch):
     return lake
 
 
-@pytest.mark.parametrize("user, page", [_case(u, p) for u, p in CASES])
+@pytest.mark.parametrize("user, page", CASES)
 def test_every_page_in_chinese_has_no_english_word(zh_env, user, page):
     at = AppTest.from_file(MAIN, default_timeout=TIMEOUT * 5).run()
     at.text_input(key="signin_username").input(user)

@@ -7,9 +7,11 @@ did not converge; the library decides, the page words it.
 
 import streamlit as st
 
+from workbench import formatting
 from workbench.app import data, run_views, widgets
 from workbench.app.quality_views import progress_bar
-from workbench.app.session import ROLES_FOR, require_role, t
+from workbench.app.session import ROLES_FOR, lang, require_role, t
+from workbench.i18n import MESSAGES, translate
 from workbench.methods.estimate import runs as estimate_runs
 from workbench.methods.estimate.calibration import CalibrationError
 from workbench.methods.estimate.survey import VALUES_EDITED
@@ -17,6 +19,8 @@ from workbench.quality import store
 
 user = require_role(*ROLES_FOR["estimates"])
 st.title(t("nav.estimates"))
+language = lang()  # bound now: format_func may be called outside this script run
+reg = formatting.registry()
 
 versions = data.estimate_versions()
 periods = data.estimate_periods() if versions else []
@@ -43,20 +47,42 @@ if estimate_runs.PANEL not in versions:
     if st.session_state.get("est_panel_error"):
         st.error(st.session_state["est_panel_error"])
 
+
+
+def column_label(name: str) -> str:
+    var = reg.column(name)
+    return var.label(language) if var else name
+
+
+def code_label(prefix: str, code: object) -> str:
+    """A method's or a code's name in the page's language; an unknown code stays itself."""
+    key = f"{prefix}.{code}"
+    return translate(key, language) if key in MESSAGES else str(code)
+
+
+def measure(name: str, unit: str = "", decimals: int | None = None) -> formatting.Variable:
+    """A diagnostic column: its heading from the message catalogue, its unit and precision."""
+    text = MESSAGES[f"est.col.{name}"]
+    return formatting.Variable(name, text["zh"], text["en"], unit=unit, decimals=decimals)
+
+
 c1, c2, c3 = st.columns(3)
 c1.selectbox(t("est.period"), periods, key="est_period")
-c2.selectbox(t("est.variable"), ["employment", "revenue"], key="est_variable")
+c2.selectbox(t("est.variable"), ["employment", "revenue"], key="est_variable", format_func=column_label)
 c3.selectbox(t("est.domain"), ["", "county_code", "industry_section", "size_class", "township_code"],
-             format_func=lambda v: v or "-", key="est_domain")
+             format_func=lambda v: column_label(v) if v else translate("est.domain.none", language),
+             key="est_domain")
 c1, c2, c3 = st.columns(3)
-# Plain method names as options: AppTest calls a format_func outside the script run, in the
-# wrong language; the bounds' help says what each distance does with the bounds.
-c1.selectbox(t("est.calibration"), ["linear", "raking", "logit", "none"], key="est_calibration")
-c2.selectbox(t("est.replicates"), ["taylor", "JKn", "bootstrap"], key="est_replicates")
+# format_func with the language bound above (AppTest may call it outside the script run); the
+# bounds' help says what each distance does with the bounds.
+c1.selectbox(t("est.calibration"), ["linear", "raking", "logit", "none"], key="est_calibration",
+             format_func=lambda m: code_label("est.cal_method", m))
+c2.selectbox(t("est.replicates"), ["taylor", "JKn", "bootstrap"], key="est_replicates",
+             format_func=lambda m: code_label("est.replicate", m))
 c3.number_input(t("est.cv_threshold"), 0.01, 1.0, 0.15, 0.01, key="est_cv")
 c1, c2 = st.columns(2)
 c1.multiselect(t("est.auxiliaries"), ["vat_sales", "si_headcount"], default=["vat_sales", "si_headcount"],
-               key="est_aux")
+               key="est_aux", format_func=column_label, placeholder=t("common.choose"))
 c2.slider(t("est.bounds"), 0.1, 5.0, (0.3, 3.0), 0.1, key="est_bounds", help=t("est.bounds_help"),
           disabled=st.session_state.get("est_calibration") == "none")
 st.checkbox(t("est.strata_counts"), value=True, key="est_strata")
@@ -97,11 +123,26 @@ table, weights = result.estimates, result.weights
 n_bad = int(table["unreliable"].sum())
 if n_bad:
     st.warning(t("est.unreliable", n=n_bad, cv=params["cv_threshold"]))
-widgets.table(table, "est_table", column_config={
-    "cv": st.column_config.NumberColumn(format="%.3f"), "imputed_share": st.column_config.NumberColumn(format="%.3f"),
-    "deff": st.column_config.NumberColumn(format="%.2f")})
+# estimates, SEs and intervals in the unit of the variable (persons; revenue in 万元), CVs and
+# imputed shares in per cent, domains and methods by name
+measured = {c: params["variable"] for c in ("estimate", "se", "ci_low", "ci_high")}
+table = table.assign(variance_method=table["variance_method"].map(lambda m: code_label("est.replicate", m)))
+widgets.formatted_table(table, "est_table", variables={**measured, "variance_method": measure("variance_method")})
 st.subheader(t("est.weights"))
-widgets.table(weights, "est_weights")
+weights = weights.assign(**{c: weights[c].map(lambda m: code_label("est.distance", m))
+                            for c in ("method", "distance") if c in weights.columns})
+if "values" in weights.columns:
+    weights["values"] = weights["values"].map(lambda v: code_label("est.values", v))
+ratio = {c: measure(c, "ratio", 3) for c in ("bound_low", "bound_high", "g_min", "g_max")}
+counts = {c: measure(c, decimals=0) for c in ("iterations", "negative_weights", "g_outside_bounds")}
+units = {c: measure(c, "enterprises") for c in ("respondents", "nonrespondents")}
+widgets.formatted_table(weights, "est_weights", variables={
+    **ratio, **counts, **units, "method": measure("method"), "distance": measure("distance"),
+    "converged": measure("converged"), "values": measure("values"),
+    "weight_min": measure("weight_min", "weight"), "weight_max": measure("weight_max", "weight"),
+    "kish_deff": measure("kish_deff", "ratio"), "effective_n": measure("effective_n", "number", 1)},
+    column_config={"max_constraint_error": st.column_config.NumberColumn(
+        t("est.col.max_constraint_error"), format="%.2e")})
 
 
 def survey_run() -> dict:

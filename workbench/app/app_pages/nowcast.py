@@ -5,13 +5,40 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from workbench import formatting
 from workbench.app import data, run_views, widgets
-from workbench.app.session import ROLES_FOR, require_role, t
+from workbench.app.session import ROLES_FOR, lang, require_role, t
+from workbench.i18n import MESSAGES, translate
 from workbench.methods import nowcast as nc
+from workbench.methods.nowcast.news import TARGET_REVISION
 from workbench.methods.nowcast.run import COMBINATIONS, NowcastSpec, default_asof
 
 user = require_role(*ROLES_FOR["nowcast"])
 st.title(t("nav.nowcast"))
+language = lang()  # bound now: format_func may be called outside this script run
+reg = formatting.registry()
+
+
+def code_label(prefix: str, code: object) -> str:
+    """A model's, series' or code's name in the page's language; an unknown code stays itself."""
+    key = f"{prefix}.{code}"
+    return translate(key, language) if key in MESSAGES else str(code)
+
+
+def column(name: str, unit: str = "", decimals: int | None = None, kind: str = "") -> formatting.Variable:
+    """A result column: its heading from the message catalogue, its unit and precision."""
+    text = MESSAGES[f"nowcast.col.{name}"]
+    return formatting.Variable(name, text["zh"], text["en"], unit=unit, decimals=decimals, kind=kind)
+
+
+def target_unit(targets: pd.DataFrame, name: str) -> str:
+    """The unit code of a target series from its published ``unit`` (亿元 -> ``100m_yuan``)."""
+    shown = targets.loc[targets["series"] == name, "unit"].dropna() if "unit" in targets.columns else pd.Series()
+    text = str(shown.iloc[0]) if len(shown) else ""
+    code = formatting.UNIT_ALIASES.get(text, text)
+    return code if code in formatting.UNITS else next(
+        (u.code for u in formatting.UNITS.values() if text and text in (u.zh, u.en)), "")
+
 
 inputs = data.nowcast_inputs()
 if inputs is None:
@@ -21,17 +48,20 @@ raw_indicators, raw_targets, versions = inputs
 SERIES = [s for s in ("retail_sales", "gdp") if s in set(raw_targets["series"])] or sorted(raw_targets["series"])
 
 c1, c2 = st.columns(2)
-series = c1.selectbox(t("nowcast.series"), SERIES, key="nowcast_series")
+series = c1.selectbox(t("nowcast.series"), SERIES, key="nowcast_series",
+                      format_func=lambda s: code_label("nowcast.series", s))
 models = c2.multiselect(t("nowcast.models"), list(nc.MODELS), default=["ar", "bridge", "umidas", "ridge"],
-                        key="nowcast_models")
+                        key="nowcast_models", format_func=lambda m: code_label("nowcast.model", m),
+                        placeholder=t("common.choose"))
 all_indicators = sorted(raw_indicators["indicator"].unique())
 indicators = st.multiselect(t("nowcast.indicators"), all_indicators,
                             default=[i for i in nc.DEFAULT_INDICATORS if i in all_indicators] or all_indicators[:3],
-                            key="nowcast_indicators")
+                            key="nowcast_indicators", placeholder=t("common.choose"))
 c1, c2 = st.columns(2)
 combo_labels = {c: t(f"nowcast.combo_{c}") for c in COMBINATIONS}  # translated now, not in format_func
 combinations = c1.multiselect(t("nowcast.combinations"), list(COMBINATIONS), default=list(COMBINATIONS),
-                              format_func=combo_labels.get, key="nowcast_combinations")
+                              format_func=combo_labels.get, key="nowcast_combinations",
+                              placeholder=t("common.choose"))
 asof = c2.date_input(t("nowcast.date"), value=default_asof(nc.prepare_targets(raw_targets, series)),
                      key="nowcast_date")
 if not models:
@@ -53,26 +83,47 @@ with st.container(key="nowcast_warnings"):
 
 st.subheader(t("nowcast.result"))
 st.caption(t("nowcast.interval_note", coverage=round(100 * (1 - spec.alpha)), horizon=result.horizon))
-widgets.table(result.nowcasts, "nowcast_table")
+# levels in the target's published unit (亿元), growth in per cent, models and interval sources by name
+unit = target_unit(raw_targets, series)
+level = {c: column(c, unit) for c in ("point", "lower", "upper", "model_lower", "model_upper")}
+nowcasts = result.nowcasts.assign(model=result.nowcasts["model"].map(lambda m: code_label("nowcast.model", m)),
+                                  interval=result.nowcasts["interval"].map(lambda v: code_label("nowcast.interval", v)))
+widgets.formatted_table(nowcasts, "nowcast_table", variables={
+    **level, "model": column("model"), "period": column("period", kind="month"), "asof": column("asof", kind="date"),
+    "horizon": column("horizon", decimals=0), "interval": column("interval"),
+    "yoy_pct": column("yoy_pct", "percent")}, labels={"period": t("nowcast.col.period")})
 
 history = result.history.tail(24)
-hist = pd.DataFrame({"period": history.index.to_timestamp(), "value": history.to_numpy(), "model": "published"})
-fan = result.nowcasts.assign(period=result.period.to_timestamp())
+hist = pd.DataFrame({"period": history.index.to_timestamp(), "value": history.to_numpy(),
+                     "model": t("nowcast.model.published")})
+fan = nowcasts.assign(period=result.period.to_timestamp())
 # not from zero: the intervals are a few percent of the level and would vanish at full scale
 base = alt.Chart(hist).mark_line(color="black").encode(x=alt.X("period:T", title=None),
                                                        y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)))
 band = alt.Chart(fan).mark_errorbar(thickness=8, opacity=0.5).encode(
     x="period:T", y="lower:Q", y2="upper:Q", color="model:N", xOffset="model:N")
-points = alt.Chart(fan).mark_point(filled=True).encode(x="period:T", y="point:Q", color="model:N",
-                                                        xOffset="model:N", tooltip=["model", "point", "lower",
-                                                                                    "upper", "interval"])
+points = alt.Chart(fan).mark_point(filled=True).encode(
+    x="period:T", y="point:Q", color=alt.Color("model:N", title=t("nowcast.col.model")), xOffset="model:N",
+    tooltip=[alt.Tooltip("model:N", title=t("nowcast.col.model"))]
+    + [alt.Tooltip(f"{c}:Q", title=level[c].heading(language), format=",.2f") for c in ("point", "lower", "upper")]
+    + [alt.Tooltip("interval:N", title=t("nowcast.col.interval"))])
 st.subheader(t("nowcast.fan"))
 with st.container(key="nowcast_fan"):
-    st.altair_chart(base + band + points, use_container_width=True)
+    widgets.chart(base + band + points)
 
 st.subheader(t("nowcast.track", horizon=result.horizon))
 st.caption(t("nowcast.track_note", periods=spec.track_periods))
-widgets.table(result.evaluation, "nowcast_evaluation")
+evaluation = result.evaluation
+if "model" in evaluation.columns:
+    evaluation = evaluation.assign(model=evaluation["model"].map(lambda m: code_label("nowcast.model", m)))
+widgets.formatted_table(evaluation, "nowcast_evaluation", variables={
+    "model": column("model"), "horizon": column("horizon", decimals=0), "n": column("n", decimals=0),
+    "rmse": column("rmse", unit), "mae": column("mae", unit), "rel_rmse": column("rel_rmse", "ratio"),
+    "rel_mae": column("rel_mae", "ratio"), "dm_stat": column("dm_stat", "ratio"),
+    "dm_pvalue": column("dm_pvalue", "pvalue"),
+    "coverage": formatting.Variable("coverage", MESSAGES["nowcast.col.coverage"]["zh"],
+                                    MESSAGES["nowcast.col.coverage"]["en"], unit="fraction", display_unit="percent")},
+    labels={"n": t("nowcast.col.n")})  # "n" of the catalogue is sampled enterprises
 
 st.subheader(t("nowcast.news"))
 if result.news is None:
@@ -80,10 +131,17 @@ if result.news is None:
 elif (result.news["impact"].abs() < 1e-12).all():
     st.info(t("nowcast.no_news"))
 else:
-    st.caption(t("nowcast.news_of", model=result.news_model))
-    widgets.table(result.news, "nowcast_news")
-    st.altair_chart(alt.Chart(result.news).mark_bar().encode(x=alt.X("impact:Q"), y=alt.Y("variable:N", sort=None)),
-                    use_container_width=True)
+    st.caption(t("nowcast.news_of", model=code_label("nowcast.model", result.news_model)))
+    news = result.news.assign(variable=result.news["variable"].map(
+        lambda v: t("nowcast.news.target") if v == TARGET_REVISION else reg.indicator(v).label(language)))
+    widgets.formatted_table(news, "nowcast_news", variables={
+        "variable": column("variable"), "impact": column("impact", unit),
+        "impact_growth": column("impact_growth", "percent_points")})
+    unit_label = formatting.UNITS.get(unit, formatting.UNITS[""]).label(language)
+    widgets.chart(alt.Chart(news).mark_bar().encode(
+        x=alt.X("impact:Q", title=t("nowcast.axis.impact", unit=unit_label) if unit_label
+                else t("nowcast.col.impact")),
+        y=alt.Y("variable:N", sort=None, title=None)))
 
 
 def nowcast_run() -> dict:
