@@ -2,8 +2,13 @@
 
 For every period, variable and domain the page offers, the page's default settings
 (``survey.DEFAULTS``: linear calibration bounded to g in [0.3, 3] to the frame's stratum counts,
-VAT sales and insured headcount, Taylor variance, edited and imputed values) must give no
-negative weight, no blocked run, and 95 % intervals that cover the generator's truth.
+VAT sales and insured headcount, Taylor variance, edited and imputed values, Student's t intervals
+with the domain's units minus one degrees of freedom) must give no negative weight, no blocked run,
+and 95 % intervals that cover the generator's truth in at least 90 % of cells (measured: 91.7 % of
+15,187 cells). Known shortfall, printed by the test: the city's revenue total is covered in about
+46 % of months, because the demo's survey fraud (returns inflated 15-40 %) that the rules do not
+catch biases it by 1-2 % against an SE of about 0.3 %; that is the fraud queue's work, not the
+interval's.
 
 The truth the survey estimates: the true revenue / employment (``truth/enterprise_month``) summed
 over the survey's target population in the month: the sampling frame of the year (non-individual
@@ -76,9 +81,6 @@ def cells(demo_lake):
     return pd.DataFrame(rows)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 19 item 1 stays open: the page defaults' 95 % intervals cover the "
-                   "demo truth in 82 % of cells (target 90 %): undetected survey fraud biases revenue by +1-2 % "
-                   "against an SE of about 0.3 %, and domains of 2-4 units under-cover. strict: passing fails it")
 def test_page_defaults_cover_the_truth_with_no_negative_weight(cells):
     assert len(cells["period"].unique()) >= 100  # every survey month of the small demo (2018-01 .. 2026-09)
     assert (cells["values"] == "edited_imputed").all()  # the pipeline built the panel; estimates use it

@@ -87,3 +87,18 @@ def test_calibration_totals_come_from_the_sampling_frame_not_the_whole_register(
     assert list(frame["credit_code"]) == ["a", "b", "e"]
     totals, cats = population_totals(reg, ["C-小型"], ["vat_sales", "si_headcount"], True, year=2026)
     assert totals["(Intercept)"] == 3 and totals["vat_sales"] == 600.0 and totals["si_headcount"] == 8
+
+
+def test_intervals_are_student_t_on_the_domains_units_and_recorded_runs_keep_theirs():
+    """Domains of 2-4 units under-covered with the normal quantile (issue 19, item 1): the default is
+    t with n - 1 degrees of freedom; a run recorded before the setting existed keeps the normal one."""
+    from scipy import stats
+
+    from workbench.methods.estimate.survey import settings
+
+    assert settings({"variable": "revenue"})["interval"] == "t"
+    assert settings({"period": "2026-08", "variable": "revenue"})["interval"] == "normal"  # recorded earlier
+    assert settings({"period": "2026-08", "interval": "t"})["interval"] == "t"
+    # the multipliers this gives (scipy's t quantile; 12.706 and 1.960 are the textbook values)
+    assert stats.t.ppf(0.975, 1) == pytest.approx(12.7062, abs=1e-4)
+    assert stats.t.ppf(0.975, 10_000) == pytest.approx(1.9602, abs=1e-4)

@@ -14,7 +14,7 @@ from workbench.app.session import ROLES_FOR, lang, require_role, t
 from workbench.i18n import MESSAGES, translate
 from workbench.methods.estimate import runs as estimate_runs
 from workbench.methods.estimate.calibration import CalibrationError
-from workbench.methods.estimate.survey import VALUES_EDITED
+from workbench.methods.estimate.survey import DEFAULTS as SURVEY_DEFAULTS, VALUES_EDITED
 from workbench.quality import store
 
 user = require_role(*ROLES_FOR["estimates"])
@@ -94,7 +94,8 @@ def current_params() -> dict:
     return {"period": s["est_period"], "variable": s["est_variable"], "domain": s["est_domain"] or None,
             "calibration": s["est_calibration"], "replicates": s["est_replicates"], "cv_threshold": s["est_cv"],
             "auxiliaries": list(s["est_aux"]), "bounds": list(s["est_bounds"]), "calibrate_strata": s["est_strata"],
-            "use_imputed": bool(s["est_use_imputed"]), "n_boot": 200, "seed": 0}
+            "use_imputed": bool(s["est_use_imputed"]), "n_boot": 200, "seed": 0,
+            "interval": SURVEY_DEFAULTS["interval"]}
 
 
 params = current_params()

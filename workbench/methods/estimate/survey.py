@@ -20,6 +20,7 @@ from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from dataclasses import dataclass, field
 
@@ -44,12 +45,22 @@ OUT_OF_FRAME_FORMS = ("个体工商户",)
 DEFAULTS: dict[str, Any] = {
     "variable": "employment", "domain": None, "calibration": "linear", "bounds": [0.3, 3.0],
     "auxiliaries": list(AUXILIARIES), "calibrate_strata": True, "replicates": "taylor", "n_boot": 200,
-    "seed": 0, "cv_threshold": 0.15, "alpha": 0.05, "use_imputed": True,
+    "seed": 0, "cv_threshold": 0.15, "alpha": 0.05, "use_imputed": True, "interval": "t",
 }
+# Confidence intervals: "t", Student's t with the domain's own degrees of freedom (units in the
+# domain minus one; Korn and Graubard, Analysis of Health Surveys, 1999, 5.2), or "normal", the
+# normal quantile (R survey's confint default). On the small demo the normal quantile covered the
+# truth in 84 % of domains of 2-4 units for employment and 75 % for revenue; t in 95 % and 88 %.
+INTERVALS = ("t", "normal")
 
 
 def settings(params: Mapping[str, Any] | None) -> dict[str, Any]:
-    return {**DEFAULTS, **dict(params or {})}
+    raw = dict(params or {})
+    # A run recorded before the interval was a setting (it names its period, not its interval)
+    # used the normal quantile: it keeps it, so that it still reproduces.
+    if "period" in raw and "interval" not in raw:
+        raw["interval"] = "normal"
+    return {**DEFAULTS, **raw}
 
 
 def _stratum(df: pd.DataFrame) -> pd.Series:
@@ -232,6 +243,12 @@ def survey_estimates(frame: pd.DataFrame, register: pd.DataFrame,
     imputed = np.isin(flags, IMPUTED_FLAGS)
     table.insert(0, "domain", [name for name, _ in domains])
     table["n"] = [int(mask.sum()) for _, mask in domains]
+    if p["interval"] not in INTERVALS:
+        raise ValueError(f"interval {p['interval']!r}: use one of {', '.join(INTERVALS)}")
+    if p["interval"] == "t":  # the same estimate and SE; the quantile of the domain's own size
+        quantile = stats.t.ppf(1 - float(p["alpha"]) / 2, np.maximum(table["n"].to_numpy() - 1, 1))
+        half = quantile * table["se"].to_numpy(float)
+        table["ci_low"], table["ci_high"] = table["estimate"] - half, table["estimate"] + half
     table["n_imputed"] = [int((mask & imputed).sum()) for _, mask in domains]
     contrib = [float((w * data["y"].to_numpy(float) * mask * imputed).sum()) for _, mask in domains]
     table["imputed_share"] = np.divide(contrib, table["estimate"].to_numpy(), out=np.zeros(len(table)),
