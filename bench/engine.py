@@ -115,14 +115,10 @@ print(json.dumps(res))
 def cluster(tmp: str) -> dict[str, float] | None:
     """The Delta steps on the local Spark cluster (started for the run, stopped after it)."""
     sys.path.insert(0, REPO)
-    from workbench.cluster import Cluster, ClusterError, java_missing, spark_home
+    from workbench.cluster import Cluster, unavailable
     from workbench.engine import _connect
 
-    if java_missing():
-        return None
-    try:
-        spark_home()
-    except ClusterError:
+    if unavailable():
         return None
     namespace: dict = {}
     exec(STEPS, namespace)

@@ -81,16 +81,12 @@ def main() -> None:
 
 def cluster_jobs(tmp: str, settings):
     """Every job on the local Spark cluster into a second lake; None where it cannot run."""
-    from workbench.cluster import Cluster, ClusterError, java_missing, spark_home
+    from workbench.cluster import Cluster, unavailable
     from workbench.engine import _connect
     from workbench.lake import Lake
     from workbench.pipeline import run_jobs
 
-    if java_missing():
-        return None
-    try:
-        spark_home()
-    except ClusterError:
+    if unavailable():
         return None
     running = Cluster(os.path.join(tmp, "cluster"))
     try:

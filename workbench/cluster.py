@@ -91,6 +91,18 @@ def spark_home(venv: Path | None = None) -> Path:
     return home
 
 
+def unavailable() -> str | None:
+    """None when a local cluster can start here, else why not (no Java, no full pyspark)."""
+    reason = java_missing()
+    if reason:
+        return reason
+    try:
+        spark_home()
+    except ClusterError as exc:
+        return str(exc)
+    return None
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind((HOST, 0))
