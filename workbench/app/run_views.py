@@ -236,9 +236,34 @@ def show_run(run_id: str, key: str) -> None:
         series_chart(frame, {run_id: frame}, key)
 
 
+def param_name(name: str, language: str | None = None) -> str:
+    """A parameter or metric name in the UI language (``calibration`` -> ``校准方法``)."""
+    return _catalogued("runparam", name, lambda n: column_label(n, language), language)
+
+
+def value_text(value: Any, language: str | None = None) -> str:
+    """A parameter value as shown: a code word in the UI language (``raking`` -> ``迭代比例校准``,
+    ``employment`` -> its registry label), anything else as JSON."""
+    from workbench.formatting import registry
+
+    if isinstance(value, str):
+        var = registry().column(value)
+        if var is not None:
+            return var.label(language or lang())
+        return _catalogued("runvalue", value, lambda v: json.dumps(v, ensure_ascii=False), language)
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
 def output_table(frame: pd.DataFrame, key: str) -> None:
     """A run's output in the UI language (headings with units, values as shown)."""
-    widgets.formatted_table(frame, key, labels={c: column_label(c) for c in frame.columns})
+    from workbench.i18n import MESSAGES
+
+    shown = frame.copy()
+    for c in shown.columns:
+        if shown[c].dtype == object:
+            shown[c] = shown[c].map(lambda v: t(f"runvalue.{v}") if isinstance(v, str) and f"runvalue.{v}" in MESSAGES
+                                    else v)
+    widgets.formatted_table(shown, key, labels={c: column_label(c) for c in frame.columns})
 
 
 def series_chart(sample: pd.DataFrame, frames: dict[str, pd.DataFrame], key: str) -> None:

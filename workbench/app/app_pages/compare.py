@@ -6,7 +6,8 @@ import pandas as pd
 import streamlit as st
 
 from workbench.app import data, widgets
-from workbench.app.run_views import default_comparison, bound, output_label, run_label, series_chart
+from workbench.app.run_views import (bound, default_comparison, output_label, param_name, run_label, series_chart,
+                                     value_text)
 from workbench.app.session import ROLES_FOR, lang, require_role, t
 
 require_role(*ROLES_FOR["compare"])
@@ -33,9 +34,11 @@ details = {run_id: data.run(run_id)[0] for run_id in picked}
 
 def side_by_side(values: dict[str, dict]) -> pd.DataFrame:
     keys = sorted(set().union(*[v.keys() for v in values.values()]))
-    frame = pd.DataFrame({run_id: [json.dumps(v.get(k), ensure_ascii=False, default=str) for k in keys]
-                          for run_id, v in values.items()}, index=keys)
-    frame.insert(0, t("compare.differs"), frame.nunique(axis=1) > 1)
+    raw = pd.DataFrame({run_id: [json.dumps(v.get(k), ensure_ascii=False, default=str) for k in keys]
+                        for run_id, v in values.items()}, index=keys)
+    frame = pd.DataFrame({run_id: [value_text(v.get(k)) for k in keys] for run_id, v in values.items()},
+                         index=[param_name(k) for k in keys])
+    frame.insert(0, t("compare.differs"), (raw.nunique(axis=1) > 1).to_numpy())
     return frame.reset_index(names=t("runcol.name"))
 
 
