@@ -78,8 +78,10 @@ def default_comparison(runs: pd.DataFrame, first: str | None = None) -> list[str
     return candidates[:1]
 
 
-def state_label(state: str) -> str:
-    return t(f"state.{state}")
+def state_label(state: str, language: str | None = None) -> str:
+    from workbench.i18n import translate
+
+    return translate(f"state.{state}", language or lang())
 
 
 def _catalogued(prefix: str, name: object, fallback: Callable[[str], str] | None = None,

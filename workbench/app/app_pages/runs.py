@@ -5,7 +5,6 @@ import streamlit as st
 
 from workbench.app import data
 from workbench.app.run_views import bound, kind_label, run_label, runs_table, show_run, state_label
-from workbench.i18n import translate
 from workbench.app.session import ROLES_FOR, lang, linked_run, require_role, t
 from workbench.runs import review
 
@@ -19,7 +18,7 @@ if runs.empty:
 kind_col, state_col, user_col = st.columns(3)
 kinds = kind_col.multiselect(t("runs.filter.kind"), sorted(runs["kind"].unique()), format_func=bound(kind_label),
                                key="runs_kind")
-states = state_col.multiselect(t("runs.filter.state"), sorted(runs["state"].unique()), format_func=lambda s, lg=lang(): translate(f"state.{s}", lg),
+states = state_col.multiselect(t("runs.filter.state"), sorted(runs["state"].unique()), format_func=bound(state_label),
                                key="runs_state")
 users = user_col.multiselect(t("runs.filter.user"), sorted(runs["user"].unique()), key="runs_user")
 keep = pd.Series(True, index=runs.index)
