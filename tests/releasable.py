@@ -33,10 +33,13 @@ RELEASABLE = {
 
 
 def approved(lake, kind: str, title: str | None = None) -> tuple[str, str]:
-    """(run id, output to publish) of a new run of *kind* made by stat and approved by super2."""
+    """(run id, output to publish) of a new run of *kind* made by stat and approved by super2.
+
+    Without *title* the run gets the registry's own (generated) title, which the app shows
+    in the UI language."""
     users = load_users()
     params, inputs, output = RELEASABLE[kind]
-    run_id = registry.run_method(lake, kind, params, inputs, user=users["stat"], title=title or f"{kind} {PERIOD}")
+    run_id = registry.run_method(lake, kind, params, inputs, user=users["stat"], title=title or "")
     review.submit(lake, run_id, users["stat"])
     review.approve(lake, run_id, users["super2"])
     return run_id, output

@@ -43,15 +43,26 @@ def test_latin_words_finds_english_but_not_names_identifiers_or_codes(text, word
 
 @pytest.fixture(scope="module")
 def zh_lake(demo_lake, spark, tmp_path_factory):
-    """A copy of the demo lake with the quality rules run and the edited panel built."""
+    """A copy of the demo lake with the quality rules run, the edited panel built and runs
+    recorded (every releasable kind approved, one survey estimate submitted), so Runs, Compare
+    and Review always have something to show."""
+    from releasable import RELEASABLE, approved
+    from workbench.auth import load_users
     from workbench.lake import Lake
     from workbench.quality import store
+    from workbench.runs import registry, review
 
     root = tmp_path_factory.mktemp("zh") / "lake"
     shutil.copytree(demo_lake.settings.lake_root, root)
     lake = Lake(str(root), spark=spark, settings=demo_lake.settings)
     store.run_all(lake, "stat")
     store.build_panel(lake, "stat")
+    for kind in RELEASABLE:
+        approved(lake, kind)
+    params, inputs, _ = RELEASABLE["survey_estimate"]
+    users = load_users()
+    waiting = registry.run_method(lake, "survey_estimate", params, inputs, user=users["stat"])
+    review.submit(lake, waiting, users["stat"])
     return lake, demo_lake
 
 

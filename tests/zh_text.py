@@ -21,7 +21,8 @@ ALLOWED = frozenset("""
     X-13 X-13ARIMA-SEATS ARIMA SEATS STL AR DFM MIDAS Splink DuckDB Delta Spark Sail Streamlit OIDC ESS
     CV RMSE UTC SHA kWh ID URL
     G
-""".split())
+    stat research super super2 eng admin
+""".split())  # the last line: the demo accounts' login names (conf/users.toml), identifiers a user types
 _IDENTIFIER = re.compile(r"[\d_./@:=\\]")
 _WORD = re.compile(r"[A-Za-zÀ-ÿ][A-Za-zÀ-ÿ']*")
 _CODE = re.compile(r"`[^`]*`")  # markdown code: a command or a table name, shown as code

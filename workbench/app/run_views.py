@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
 from typing import Any, Callable
@@ -13,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from workbench.app import data, widgets
-from workbench.app.session import page_for, t
+from workbench.app.session import lang, page_for, t
 from workbench.runs import registry, review
 
 
@@ -77,15 +78,123 @@ def default_comparison(runs: pd.DataFrame, first: str | None = None) -> list[str
     return candidates[:1]
 
 
-def state_label(state: str) -> str:
-    return t(f"state.{state}")
+def state_label(state: str, language: str | None = None) -> str:
+    from workbench.i18n import translate
+
+    return translate(f"state.{state}", language or lang())
 
 
-def run_label(runs: pd.DataFrame, run_id: str) -> str:
-    # No translated words here: the label must not change with the language switch,
-    # or a selection would be lost when the user switches.
+def _catalogued(prefix: str, name: object, fallback: Callable[[str], str] | None = None,
+                language: str | None = None) -> str:
+    # *language* is bound when the page runs: a select box's format_func is also called
+    # outside the script (AppTest), where the session's language is not known.
+    from workbench.i18n import MESSAGES, translate
+
+    text = "" if name is None or (isinstance(name, float) and pd.isna(name)) else str(name)
+    key = f"{prefix}.{text}"
+    if key in MESSAGES:
+        return translate(key, language or lang())
+    return fallback(text) if fallback else text
+
+
+def kind_label(kind: str, language: str | None = None) -> str:
+    """A run kind (``nowcast``) in the UI language (``即时预测``); an unknown kind stays itself."""
+    return _catalogued("runkind", kind, language=language)
+
+
+def bound(fn: Callable[..., str]) -> Callable[[Any], str]:
+    """*fn* with the page's language of this run, for a select box's format_func."""
+    language = lang()
+    return lambda value: fn(value, language)
+
+
+def action_label(action: str) -> str:
+    """An audit action (``record``, ``approve``) in the UI language."""
+    return _catalogued("runaction", action)
+
+
+def output_label(name: str, language: str | None = None) -> str:
+    """A run output's name (``nowcasts``) in the UI language."""
+    from workbench.formatting import column_title
+
+    language = language or lang()
+    return _catalogued("runoutput", name, lambda n: column_title(n, language), language)
+
+
+def column_label(name: str, language: str | None = None) -> str:
+    """The heading of a column of a run table or output: the registry's label with its unit,
+    else the catalogue's (``runcol.``, then the Nowcast page's ``nowcast.col.``), else the name."""
+    from workbench.formatting import registry
+    from workbench.i18n import MESSAGES, translate
+
+    language = language or lang()
+    var = registry().column(name)
+    if var is not None:
+        return var.heading(language)
+    for prefix in ("runcol", "nowcast.col"):
+        if f"{prefix}.{name}" in MESSAGES:
+            return translate(f"{prefix}.{name}", language)
+    return name
+
+
+# Titles the pages used to generate in English ("Nowcast retail_sales 2026-09"); a title a
+# user typed is content and is shown as typed.
+_GENERATED = re.compile(r"^(Nowcast|Survey estimate|Seasonal adjustment) \S+( \S+)?$")
+
+
+def run_title(kind: str, title: str, params: dict | None = None, series: str | None = None,
+              language: str | None = None) -> str:
+    """The title shown for a run: a generated one (the registry's default, the kind itself, or
+    a page's former English default) is rebuilt in the UI language from the kind and the
+    parameters (``即时预测 retail_sales 2026年9月``); a typed one stays as typed."""
+    from workbench.formatting import format_month, registry
+    from workbench.i18n import translate
+
+    language = language or lang()
+    title = title or ""
+    if title and title != kind and not title.startswith(f"{kind} ") and not _GENERATED.match(title):
+        return title
+    params = params or {}
+    what = next((params[k] for k in ("variable", "indicator") if isinstance(params.get(k), str)), None) or series
+    detail = []
+    if what:
+        var = registry().column(str(what))
+        detail.append(var.label(language) if var is not None else str(what))
+    period = params.get("period") or params.get("first")
+    if period:
+        detail.append(format_month(period, language))
+    elif _GENERATED.match(title) and len(title.split()) > 2 and re.fullmatch(r"\d{4}-\d{2}", title.split()[-1]):
+        detail.append(format_month(title.split()[-1], language))
+    return translate("runtitle.generated", language, kind=kind_label(kind, language), detail=" ".join(detail)).strip()
+
+
+def runs_shown(runs: pd.DataFrame) -> pd.DataFrame:
+    """The runs list for display: kind, state and generated titles in the UI language."""
+    out = runs.copy()
+    if out.empty:
+        return out
+    params = {r: data.run(r)[0].params for r in out["run_id"]} if "run_id" in out else {}
+    out["title"] = [run_title(k, ti, params.get(r), s) for k, ti, r, s in
+                    zip(out["kind"], out["title"], out["run_id"], out["series"])]
+    out["kind"] = out["kind"].map(kind_label)
+    out["state"] = out["state"].map(state_label)
+    return out
+
+
+RUN_COLUMNS = ("run_id", "title", "kind", "series", "user", "state", "started_at", "seconds")
+
+
+def runs_table(runs: pd.DataFrame, key: str) -> None:
+    """The runs list with its headings in the UI language."""
+    widgets.table(runs_shown(runs), key, column_config={c: t(f"runcol.{c}") for c in RUN_COLUMNS})
+
+
+def run_label(runs: pd.DataFrame, run_id: str, language: str | None = None) -> str:
+    # A keyed select box keeps its selection by key (Streamlit 1.67), so the label may be in
+    # the UI language: the selected value is the run id.
     row = runs.set_index("run_id").loc[run_id]
-    return f"{row['title']} · {row['user']} · {run_id}"
+    title = run_title(row["kind"], row["title"], data.run(run_id)[0].params, row.get("series"), language)
+    return f"{title} · {row['user']} · {run_id}"
 
 
 def show_run(run_id: str, key: str) -> None:
@@ -117,13 +226,46 @@ def show_run(run_id: str, key: str) -> None:
             for w in run.warnings:
                 st.warning(w)
         st.markdown(f"**{t('runs.audit')}**")
-        widgets.table(pd.DataFrame([{"at": e.at, "user": e.user, "action": e.action, "state": e.after,
-                                     "comment": e.comment} for e in trail]), f"{key}_audit")
+        audit = pd.DataFrame([{"at": e.at, "user": e.user, "action": action_label(e.action),
+                               "state": state_label(e.after) if e.after else "", "comment": e.comment}
+                              for e in trail], columns=["at", "user", "action", "state", "comment"])
+        widgets.table(audit, f"{key}_audit", column_config={c: t(f"runcol.{c}") for c in audit.columns})
     if run.outputs:
-        output = st.selectbox(t("runs.output_pick"), sorted(run.outputs), key=f"{key}_output")
+        output = st.selectbox(t("runs.output_pick"), sorted(run.outputs), format_func=bound(output_label),
+                              key=f"{key}_output")
         frame = data.run_output(data.root(), run_id, output)
-        widgets.table(frame, f"{key}_output_rows")
+        output_table(frame, f"{key}_output_rows")
         series_chart(frame, {run_id: frame}, key)
+
+
+def param_name(name: str, language: str | None = None) -> str:
+    """A parameter or metric name in the UI language (``calibration`` -> ``校准方法``)."""
+    return _catalogued("runparam", name, lambda n: column_label(n, language), language)
+
+
+def value_text(value: Any, language: str | None = None) -> str:
+    """A parameter value as shown: a code word in the UI language (``raking`` -> ``迭代比例校准``,
+    ``employment`` -> its registry label), anything else as JSON."""
+    from workbench.formatting import registry
+
+    if isinstance(value, str):
+        var = registry().column(value)
+        if var is not None:
+            return var.label(language or lang())
+        return _catalogued("runvalue", value, lambda v: json.dumps(v, ensure_ascii=False), language)
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def output_table(frame: pd.DataFrame, key: str) -> None:
+    """A run's output in the UI language (headings with units, values as shown)."""
+    from workbench.i18n import MESSAGES
+
+    shown = frame.copy()
+    for c in shown.columns:
+        if shown[c].dtype == object:
+            shown[c] = shown[c].map(lambda v: t(f"runvalue.{v}") if isinstance(v, str) and f"runvalue.{v}" in MESSAGES
+                                    else v)
+    widgets.formatted_table(shown, key, labels={c: column_label(c) for c in frame.columns})
 
 
 def series_chart(sample: pd.DataFrame, frames: dict[str, pd.DataFrame], key: str) -> None:
@@ -133,8 +275,8 @@ def series_chart(sample: pd.DataFrame, frames: dict[str, pd.DataFrame], key: str
         return
     others = [c for c in sample.columns if c not in numeric] or numeric
     x_col, y_col = st.columns(2)
-    x = x_col.selectbox(t("runs.chart_x"), others, key=f"{key}_x")
-    y = y_col.selectbox(t("runs.chart_y"), numeric, key=f"{key}_y")
+    x = x_col.selectbox(t("runs.chart_x"), others, format_func=bound(column_label), key=f"{key}_x")
+    y = y_col.selectbox(t("runs.chart_y"), numeric, format_func=bound(column_label), key=f"{key}_y")
     long = pd.concat([f[[x, y]].assign(run=run_id) for run_id, f in frames.items() if {x, y} <= set(f.columns)])
     kind = alt.Chart(long).mark_line(point=True) if pd.api.types.is_datetime64_any_dtype(long[x]) or \
         pd.api.types.is_numeric_dtype(long[x]) else alt.Chart(long).mark_point(size=80)

@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 import streamlit as st
 
 from workbench.app import data, widgets
-from workbench.app.run_views import (ReviewAction, embargo_instant, local_times, run_label, show_run,
-                                     state_label)
-from workbench.app.session import ROLES_FOR, linked_run, require_role, t
+from workbench.app.run_views import (ReviewAction, embargo_instant, local_times, bound, output_label, run_label,
+                                     show_run, state_label)
+from workbench.app.session import ROLES_FOR, lang, linked_run, require_role, t
 from workbench.runs import review
 from workbench.runs.release import release_run, withdraw
 
@@ -75,7 +75,7 @@ if waiting.empty:
     st.info(t("review.empty"))
 else:
     linked_run("review_pick", waiting["run_id"].tolist())
-    run_id = st.selectbox(t("runs.pick"), waiting["run_id"].tolist(), format_func=lambda r: run_label(runs, r),
+    run_id = st.selectbox(t("runs.pick"), waiting["run_id"].tolist(), format_func=lambda r, lg=lang(): run_label(runs, r, lg),
                           key="review_pick")
     show_run(run_id, "review_detail")
     st.text_area(t("runs.comment"), key="review_comment")
@@ -93,11 +93,12 @@ if not approved.empty:
         st.session_state["release_series"] = series_of.get(st.session_state["release_pick"], "")
 
     linked_run("release_pick", approved["run_id"].tolist())
-    run_id = st.selectbox(t("runs.pick"), approved["run_id"].tolist(), format_func=lambda r: run_label(runs, r),
+    run_id = st.selectbox(t("runs.pick"), approved["run_id"].tolist(), format_func=lambda r, lg=lang(): run_label(runs, r, lg),
                           key="release_pick", on_change=series_for_pick)
     st.session_state.setdefault("release_series", series_of.get(run_id, ""))
     st.text_input(t("review.series"), key="release_series")
-    st.selectbox(t("review.output"), sorted(data.run(run_id)[0].outputs), key="release_output")
+    st.selectbox(t("review.output"), sorted(data.run(run_id)[0].outputs), format_func=bound(output_label),
+                 key="release_output")
     if st.checkbox(t("review.use_embargo"), key="release_use_embargo"):
         day_col, time_col = st.columns(2)
         day_col.date_input(t("review.embargo_date_local", tz=zone), value=datetime.now(ZoneInfo(zone)).date(),
@@ -119,7 +120,7 @@ widgets.table(local_times(released, ["embargo_until"], zone), "review_vintages",
 live = released[~released["withdrawn"]] if not released.empty else released
 if not live.empty:
     linked_run("withdraw_pick", sorted(live["run_id"].unique()))
-    st.selectbox(t("review.withdraw"), sorted(live["run_id"].unique()), format_func=lambda r: run_label(runs, r),
+    st.selectbox(t("review.withdraw"), sorted(live["run_id"].unique()), format_func=lambda r, lg=lang(): run_label(runs, r, lg),
                  key="withdraw_pick")
     st.text_input(t("review.withdraw_reason"), key="withdraw_reason")
     st.button(t("review.withdraw"), key="withdraw_submit", on_click=ask,

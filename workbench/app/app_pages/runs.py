@@ -3,9 +3,9 @@
 import pandas as pd
 import streamlit as st
 
-from workbench.app import data, widgets
-from workbench.app.run_views import run_label, show_run, state_label
-from workbench.app.session import ROLES_FOR, linked_run, require_role, t
+from workbench.app import data
+from workbench.app.run_views import bound, kind_label, run_label, runs_table, show_run, state_label
+from workbench.app.session import ROLES_FOR, lang, linked_run, require_role, t
 from workbench.runs import review
 
 user = require_role(*ROLES_FOR["runs"])
@@ -16,8 +16,9 @@ if runs.empty:
     st.stop()
 
 kind_col, state_col, user_col = st.columns(3)
-kinds = kind_col.multiselect(t("runs.filter.kind"), sorted(runs["kind"].unique()), key="runs_kind")
-states = state_col.multiselect(t("runs.filter.state"), sorted(runs["state"].unique()), format_func=state_label,
+kinds = kind_col.multiselect(t("runs.filter.kind"), sorted(runs["kind"].unique()), format_func=bound(kind_label),
+                               key="runs_kind")
+states = state_col.multiselect(t("runs.filter.state"), sorted(runs["state"].unique()), format_func=bound(state_label),
                                key="runs_state")
 users = user_col.multiselect(t("runs.filter.user"), sorted(runs["user"].unique()), key="runs_user")
 keep = pd.Series(True, index=runs.index)
@@ -25,12 +26,12 @@ for column, chosen in (("kind", kinds), ("state", states), ("user", users)):
     if chosen:
         keep &= runs[column].isin(chosen)
 shown = runs[keep]
-widgets.table(shown.drop(columns=["metrics"]).assign(state=shown["state"].map(state_label)), "runs_list")
+runs_table(shown.drop(columns=["metrics"]), "runs_list")
 if shown.empty:
     st.stop()
 
 linked_run("runs_pick", shown["run_id"].tolist())  # a link ?run=ID opens that run
-run_id = st.selectbox(t("runs.pick"), shown["run_id"].tolist(), format_func=lambda r: run_label(runs, r),
+run_id = st.selectbox(t("runs.pick"), shown["run_id"].tolist(), format_func=lambda r, lg=lang(): run_label(runs, r, lg),
                       key="runs_pick")
 state = runs.set_index("run_id").loc[run_id, "state"]
 owner = runs.set_index("run_id").loc[run_id, "user"]
