@@ -451,7 +451,10 @@ class Lake:
         new_fields = self._check_schema(name, df, evolve)
         if new_fields:
             self._add_columns(name, new_fields)
-        duplicates = df.groupBy(*keys).count().filter("count > 1").limit(1).collect()
+        from pyspark.sql import functions as F
+
+        # keys as quoted column references: a bare string is parsed, and a backtick in it would fail
+        duplicates = df.groupBy(*[F.col(_quoted(k)) for k in keys]).count().filter("count > 1").limit(1).collect()
         if duplicates:
             raise LakeError(f"merge into {name}: key {duplicates[0].asDict()} occurs more than once in the data")
         view = f"_merge_src_{os.getpid()}_{random.randrange(1 << 30)}"
