@@ -28,7 +28,7 @@ def layer_name(layer: str) -> str:
 
 
 picked_layers = layer_col.multiselect(t("catalog.layer_filter"), layers, format_func=layer_name,
-                                      key="catalog_layers")
+                                      key="catalog_layers", placeholder=t("common.choose"))
 matches = [i for i in catalog.search(infos, query, lang()) if not picked_layers or i.layer in picked_layers]
 if not matches:
     st.info(t("catalog.no_match"))

@@ -24,7 +24,7 @@ if linked in set(runs["run_id"]) and st.session_state.get("_linked_compare_pick"
     st.session_state["compare_pick"] = default_comparison(runs, linked)
 st.session_state.setdefault("compare_pick", default_comparison(runs))
 picked = st.multiselect(t("compare.pick"), runs["run_id"].tolist(), format_func=lambda r, lg=lang(): run_label(runs, r, lg),
-                        key="compare_pick")
+                        key="compare_pick", placeholder=t("common.choose"))
 if len(picked) < 2:
     st.info(t("compare.need_two"))
     st.stop()

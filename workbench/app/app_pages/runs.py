@@ -17,10 +17,11 @@ if runs.empty:
 
 kind_col, state_col, user_col = st.columns(3)
 kinds = kind_col.multiselect(t("runs.filter.kind"), sorted(runs["kind"].unique()), format_func=bound(kind_label),
-                               key="runs_kind")
+                               key="runs_kind", placeholder=t("common.choose"))
 states = state_col.multiselect(t("runs.filter.state"), sorted(runs["state"].unique()), format_func=bound(state_label),
-                               key="runs_state")
-users = user_col.multiselect(t("runs.filter.user"), sorted(runs["user"].unique()), key="runs_user")
+                               key="runs_state", placeholder=t("common.choose"))
+users = user_col.multiselect(t("runs.filter.user"), sorted(runs["user"].unique()), key="runs_user",
+                             placeholder=t("common.choose"))
 keep = pd.Series(True, index=runs.index)
 for column, chosen in (("kind", kinds), ("state", states), ("user", users)):
     if chosen:
