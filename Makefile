@@ -58,9 +58,9 @@ browser:
 test: install browser cluster-deps
 	$(BIN)/python -m pytest
 
-## The Sail/Spark parity suite (issue 22): not yet part of `make test`, see README.
+## The Sail/Spark parity suite (issue 22): not yet part of `make test`, see README "Running on a Spark cluster".
 test-parity: install cluster-deps
-	$(BIN)/python -m pytest -m cluster_parity tests/test_cluster_parity.py
+	$(BIN)/python -m pytest -n 0 -m cluster_parity tests/test_cluster_parity.py
 
 bench: install
 	$(BIN)/python bench/engine.py

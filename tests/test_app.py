@@ -279,7 +279,7 @@ def test_catalog_search_by_column_and_preview_filter(app_env):
     at.text_input(key="catalog_filter_value").input("2026-10").run()
     preview = table(at, "catalog_preview")
     assert len(preview) == 3 and set(preview["_delivery_period"]) == {"2026-10"}
-    at.selectbox(key="catalog_version").set_value(0).run()  # time travel: version 0 held September only
+    at.selectbox(key="catalog_version").set_value(1).run()  # time travel: version 1 held September only
     assert len(table(at, "catalog_preview")) == 0
 
 

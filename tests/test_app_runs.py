@@ -51,7 +51,7 @@ def test_runs_page_lists_runs_shows_inputs_and_submits(runs_lake):
     assert set(table(at, "runs_list")["run_id"]) == set(made.values())
     pick(at, "runs_pick", made[2.0])
     inputs = table(at, "runs_detail_inputs")
-    assert inputs.to_dict("records") == [{"table": "gold.sample", "version": 0}]
+    assert inputs.to_dict("records") == [{"table": "gold.sample", "version": 1}]  # 0 is the empty creation
     assert set(table(at, "runs_detail_output_rows")["total"]) == {2.0, 4.0}
     at.button(key="runs_submit").click().run()
     assert review.state(lake, made[2.0]) == "submitted"

@@ -23,7 +23,7 @@ def test_lake_list_and_history(spark, lake, monkeypatch, capsys):
     assert main(["lake", "list"]) == 0
     out = capsys.readouterr().out
     line = next(l for l in out.splitlines() if l.startswith("bronze.sample"))
-    assert line.split()[1:3] == ["1", "4"]  # version 1, 4 rows
+    assert line.split()[1:3] == ["2", "4"]  # version 2 (0 is the creation), 4 rows
     assert main(["lake", "history", "bronze.sample"]) == 0
     out = capsys.readouterr().out
     assert "CREATE TABLE" in out or "WRITE" in out

@@ -1,12 +1,14 @@
 """The same jobs and run kinds on the embedded Sail engine and on a real Apache Spark cluster.
 
-Every job of ``workbench jobs run all`` on the small demo runs twice, into two lakes: once on
-Sail (the suite's shared ``demo_lake``) and once on the cluster (master, two 1-core workers,
-Spark Connect with delta-spark; ``workbench cluster up``). Every silver and gold table is then
-compared row for row (less the lineage columns that name the job run or its time): rows
-sorted by every column, floats to a relative tolerance of 1e-9
-(sums over the same rows in another order differ in the last bits only), strings, integers,
-dates and timestamps exactly. The run kinds then run on both lakes and give the same outputs.
+Every job of ``workbench jobs run all`` runs on the small demo cut to 2023-07..2026-09 (39 of
+its 105 months, every source, the renamed-column deliveries and the duplicated file included:
+``workbench demo subset``; the whole period on the cluster takes longer than CI's budget), twice,
+into two lakes: once on Sail and once on the cluster (master, two 1-core workers, Spark Connect
+with delta-spark; ``workbench cluster up``). Every silver and gold table is then compared row
+for row (less the lineage columns that name the job run or its time): rows sorted by every
+column, floats to a relative tolerance of 1e-9 (sums over the same rows in another order differ
+in the last bits only), strings, integers, dates and timestamps exactly; schemas with their
+nullability. The run kinds then run on both lakes and give the same outputs.
 
 Tables are read back with delta-rs, so the comparison itself depends on neither engine.
 """
@@ -39,16 +41,37 @@ def _layer(name: str) -> str:
     return name.split(".", 1)[0]
 
 
+PARITY_PERIOD = ("2023-07", "2026-09")
+
+
 @pytest.fixture(scope="module")
-def cluster_lake(demo_lake, cluster_spark, tmp_path_factory):
-    """Every job on the small demo, on the cluster, into its own lake (same deliveries, same key)."""
-    base = tmp_path_factory.mktemp("cluster_lake")
-    settings = load_settings(environ={**demo_lake.environ, "WORKBENCH_LAKE_ROOT": str(base / "lake")})
-    lake = Lake(settings.lake_root, spark=cluster_spark, settings=settings)
+def parity_demo(demo_small, tmp_path_factory):
+    from workbench.demo.subset import Period, subset
+
+    return subset(demo_small["out"], tmp_path_factory.mktemp("parity_demo") / "demo", Period(*PARITY_PERIOD))
+
+
+def _jobs_into_new_lake(parity_demo, spark, base) -> Lake:
+    settings = load_settings(environ={"WORKBENCH_DEMO_OUT": parity_demo["out"],
+                                      "WORKBENCH_LAKE_ROOT": str(base / "lake"),
+                                      "WORKBENCH_PRIVACY_KEY_FILE": str(base.parent / "parity.key")})
+    lake = Lake(settings.lake_root, spark=spark, settings=settings)
     results = run_jobs("all", lake=lake, settings=settings)
     failed = [r for r in results if r.status == "failed"]
-    assert not failed, f"{failed[0].name} failed on the cluster: {failed[0].message}"
+    assert not failed, f"{failed[0].name} failed: {failed[0].message}"
     return lake
+
+
+@pytest.fixture(scope="module")
+def sail_lake(parity_demo, spark, tmp_path_factory):
+    """Every job on the cut demo, on the embedded engine."""
+    return _jobs_into_new_lake(parity_demo, spark, tmp_path_factory.mktemp("parity_sail"))
+
+
+@pytest.fixture(scope="module")
+def cluster_lake(parity_demo, sail_lake, cluster_spark, tmp_path_factory):
+    """Every job on the cut demo, on the cluster, into its own lake (same deliveries, same key)."""
+    return _jobs_into_new_lake(parity_demo, cluster_spark, tmp_path_factory.mktemp("parity_cluster"))
 
 
 def is_run_lineage(column: str) -> bool:
@@ -92,8 +115,8 @@ def differences(name: str, a: pd.DataFrame, b: pd.DataFrame) -> list[str]:
     return found
 
 
-def test_every_silver_and_gold_table_is_the_same_on_both_engines(demo_lake, cluster_lake):
-    sail, spark = demo_lake.lake, cluster_lake
+def test_every_silver_and_gold_table_is_the_same_on_both_engines(sail_lake, cluster_lake):
+    sail, spark = sail_lake, cluster_lake
     names = sorted(n for n in sail.table_names() if _layer(n) in ("silver", "gold"))
     assert names, "the Sail lake has silver and gold tables"
     assert names == sorted(n for n in spark.table_names() if _layer(n) in ("silver", "gold"))
@@ -113,21 +136,18 @@ def _types(schema: pa.Schema) -> list[tuple[str, str]]:
     return [(f.name, str(f.type)) for f in schema]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known difference, not yet fixed in the lake: a table's first write on Sail keeps NOT NULL for "
-    "columns the engine knows are never null (literals such as _silver_run_id), delta-spark makes every "
-    "column nullable. Fix: create tables through delta-rs as all-nullable (as append_arrow and "
-    "create_empty already do), which shifts every first version by one."))
-def test_column_nullability_is_the_same_on_both_engines(demo_lake, cluster_lake):
-    sail, spark = demo_lake.lake, cluster_lake
+def test_column_nullability_is_the_same_on_both_engines(sail_lake, cluster_lake):
+    """The lake creates every table through delta-rs with all columns nullable; left to
+    themselves, Sail would keep NOT NULL where it can prove it and delta-spark would not."""
+    sail, spark = sail_lake, cluster_lake
     names = sorted(n for n in sail.table_names() if _layer(n) in ("silver", "gold"))
     differ = [n for n in names if sail.arrow_schema(n) != spark.arrow_schema(n)]
     assert not differ, f"nullability differs in {differ}"
 
 
-def test_bronze_and_quarantine_hold_the_same_rows(demo_lake, cluster_lake):
+def test_bronze_and_quarantine_hold_the_same_rows(sail_lake, cluster_lake):
     """Bronze keeps load times and file lineage, which differ by run; the delivered rows do not."""
-    sail, spark = demo_lake.lake, cluster_lake
+    sail, spark = sail_lake, cluster_lake
     names = sorted(n for n in sail.table_names() if _layer(n) in ("bronze", "quarantine"))
     assert names == sorted(n for n in spark.table_names() if _layer(n) in ("bronze", "quarantine"))
     for name in names:
@@ -137,7 +157,7 @@ def test_bronze_and_quarantine_hold_the_same_rows(demo_lake, cluster_lake):
 # ---- run kinds on the cluster-built lake ------------------------------------------------------
 
 # columns that name a run or the moment it ran: different by construction on two runs
-RUN_COLUMNS = ("run_id", "evaluated_at", "started_at", "ended_at", "edited_at", "created_at", "decided_at")
+RUN_COLUMNS = ("run_id", "release_id", "evaluated_at", "started_at", "ended_at", "edited_at", "created_at", "decided_at")
 
 
 def canonical(lake: Lake, name: str) -> pd.DataFrame:
@@ -156,20 +176,14 @@ def frame_sorted(df: pd.DataFrame) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def kind_lakes(demo_lake, cluster_lake, spark, tmp_path_factory):
-    """A copy of the Sail lake (the shared demo lake stays as the jobs left it) and the cluster's
-    lake, each after the quality layer ran on its own engine: rules, screening, the imputed panel."""
-    import shutil
-
+def kind_lakes(sail_lake, cluster_lake):
+    """Each lake after the quality layer ran on its own engine: rules, screening, the imputed panel."""
     from workbench.quality import store
 
-    root = tmp_path_factory.mktemp("sail_copy") / "lake"
-    shutil.copytree(demo_lake.lake.root, root)
-    sail = Lake(str(root), spark=spark, settings=demo_lake.settings.with_lake_root(root))
-    for lake in (sail, cluster_lake):
+    for lake in (sail_lake, cluster_lake):
         store.run_all(lake, "stat")
         store.build_panel(lake, "stat")
-    return sail, cluster_lake
+    return sail_lake, cluster_lake
 
 
 def test_quality_rules_screening_and_imputed_panel_agree(kind_lakes):
@@ -221,6 +235,17 @@ def test_survey_estimate_small_area_and_seasonal_runs_agree(kind_lakes):
                      ["gold.indicators_monthly"])
     spark, run_id, _ = made["spark"]
     assert registry.reproduce(spark, run_id).matches, "a run on the cluster reproduces on the cluster"
+
+
+def test_nowcast_runs_agree(kind_lakes):
+    from workbench.methods import nowcast as nc
+    from workbench.methods.nowcast import runs as nowcast_runs
+    from workbench.methods.nowcast.run import NowcastSpec
+
+    spec = NowcastSpec("retail_sales", ("ar", "bridge", "dfm"), ("card_spending_pace", "vat_sales_total"),
+                       "2026-09-20", combinations=("equal",), track_periods=6)
+    assert set(spec.models) <= set(nc.MODELS)
+    _run_both(kind_lakes, "nowcast", spec.as_dict(), list(nowcast_runs.INPUTS))
 
 
 def test_online_price_index_runs_agree(kind_lakes):

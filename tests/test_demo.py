@@ -314,3 +314,40 @@ def test_every_large_and_medium_shop_takes_cards_from_the_start(demo):
     ids = set(merchants[merchants["credit_code"].isin(big["credit_code"])]["record_id"])
     assert ids <= set(paid["merchant_id"])
     assert len(merchants) < 0.1 * len(ent)  # still a sample of the city's firms, not all of them
+
+
+# ---- a shorter period of the demo (workbench demo subset) --------------------------------------
+
+def test_a_subset_keeps_exactly_the_deliveries_of_its_months(demo, tmp_path):
+    from workbench.demo.subset import Period, subset
+
+    cut = subset(demo["out"], tmp_path / "cut", Period("2023-07", "2026-09"))
+    kept = {f["path"] for f in cut["files"]}
+    for f in demo["files"]:
+        inside = f["period"] >= "2023-07" if len(f["period"]) == 7 else f["period"] >= "2023"
+        assert (f["path"] in kept) == inside, f["path"]
+        if inside:  # the same bytes, so the same dirt and the same hashes
+            with open(os.path.join(cut["out"], f["path"]), "rb") as fh:
+                assert hashlib.sha256(fh.read()).hexdigest() == f["sha256"]
+    on_disk = {os.path.relpath(p, cut["out"]) for p in glob.glob(os.path.join(cut["out"], "deliveries", "**", "*"),
+                                                                  recursive=True) if os.path.isfile(p)}
+    assert on_disk == kept
+    assert cut["time_span"] == {"from": "2023-07", "to": "2026-09"} and cut["subset_of"]["out"] == demo["out"]
+    assert sum(cut["rows_by_source"].values()) == sum(f["rows"] for f in cut["files"])
+    assert json.load(open(os.path.join(cut["out"], "manifest.json")))["files"] == cut["files"]
+    assert all(os.path.exists(os.path.join(cut["out"], p)) for p in cut["truth"].values())
+
+
+def test_a_subset_refuses_bad_months_an_empty_period_and_a_used_folder(demo, tmp_path):
+    from workbench.demo.subset import Period, subset
+
+    with pytest.raises(ValueError, match="'2026-13' is not a month"):
+        Period("2026-01", "2026-13")
+    with pytest.raises(ValueError, match="2026-09 is after 2026-01"):
+        Period("2026-09", "2026-01")
+    with pytest.raises(ValueError, match="no delivery"):
+        subset(demo["out"], tmp_path / "none", Period("2030-01", "2030-12"))
+    (tmp_path / "used").mkdir()
+    (tmp_path / "used" / "x").write_text("x")
+    with pytest.raises(FileExistsError, match="not empty"):
+        subset(demo["out"], tmp_path / "used", Period("2026-01", "2026-09"))

@@ -9,7 +9,9 @@ shows the lake's behaviour is the same on both.
 import threading
 
 import pandas as pd
+import pyarrow as pa
 import pytest
+from deltalake import DeltaTable
 from pyspark.sql import functions as F
 
 from workbench.lake import Lake, LakeError, SchemaMismatchError, TableNotFoundError
@@ -64,6 +66,54 @@ def test_raw_dynamic_partition_overwrite(spark, engine, tmp_path):
     assert kept == ([3] if engine == "sail" else [2, 3])
 
 
+def test_raw_first_write_nullability(spark, engine, tmp_path):
+    """Sail keeps NOT NULL on a new table's columns it can prove never null (a literal);
+    delta-spark makes every column of a new table nullable."""
+    path = str(tmp_path / "raw_null")
+    frame(spark, k=[1]).withColumn("tag", F.lit("x")).write.format("delta").save(path)
+    tag = DeltaTable(path).schema().to_arrow().field("tag")
+    assert tag.nullable == (engine == "spark")
+
+
+def test_a_new_table_has_every_column_nullable_on_both_engines(spark, lake):
+    """The lake creates a table empty through delta-rs, all nullable (nested fields too), so a
+    lake written by either engine has the same schema; the rows then go in as one append."""
+    df = (frame(spark, k=[1, 2], v=[1.0, None]).withColumn("tag", F.lit("x"))
+          .withColumn("at", F.lit("2026-08-01 00:00:00").cast("timestamp"))
+          .withColumn("pair", F.struct(F.lit(1).alias("one"), F.col("v").alias("v"))))
+    assert lake.write("gold.n", df, partition_by=["tag"]) == 1
+    schema = lake.arrow_schema("gold.n")
+    assert all(f.nullable for f in schema), schema
+    assert all(schema.field("pair").type.field(i).nullable for i in range(2))
+    assert schema.field("at").type == pa.timestamp("us", tz="UTC")
+    assert [h["operation"] for h in lake.history("gold.n")][-1] == "CREATE TABLE"
+    assert lake.row_count("gold.n", version=0) == 0 and lake.row_count("gold.n") == 2
+    assert DeltaTable(lake.path("gold.n")).metadata().partition_columns == ["tag"]
+    # and a merge that creates its table does the same
+    lake.merge("gold.m", frame(spark, k=[1]).withColumn("tag", F.lit("x")), keys=["k"])
+    assert all(f.nullable for f in lake.arrow_schema("gold.m"))
+
+
+def test_concurrent_first_writes_of_one_table_keep_both(spark, lake):
+    """Two writers that both find the table missing: one creates it, the other's creation
+    fails and it appends to the table the first made; neither's rows are lost."""
+    errors = []
+
+    def first(k):
+        try:
+            lake.write("gold.race", frame(spark, k=[k], v=[float(k)]))
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=first, args=(k,)) for k in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert rows(lake.read("gold.race")) == [(1, 1.0), (2, 2.0)]
+
+
 def frame(spark, **columns):
     return spark.createDataFrame(pd.DataFrame(columns))
 
@@ -73,14 +123,16 @@ def rows(df, order="k"):
 
 
 def test_write_returns_versions_and_pinned_read_survives_later_writes(spark, lake):
-    assert lake.write("gold.t", frame(spark, k=[1, 2], v=[1.0, 2.0])) == 0
-    assert lake.write("gold.t", frame(spark, k=[3], v=[3.0])) == 1
-    assert lake.write("gold.t", frame(spark, k=[9], v=[9.0]), mode="overwrite") == 2
+    # version 0 is the table's creation (empty, through delta-rs); the first rows are version 1
+    assert lake.write("gold.t", frame(spark, k=[1, 2], v=[1.0, 2.0])) == 1
+    assert lake.write("gold.t", frame(spark, k=[3], v=[3.0])) == 2
+    assert lake.write("gold.t", frame(spark, k=[9], v=[9.0]), mode="overwrite") == 3
     assert rows(lake.read("gold.t")) == [(9, 9.0)]
-    assert rows(lake.read("gold.t", version=0)) == [(1, 1.0), (2, 2.0)]
-    assert rows(lake.read("gold.t", version=1)) == [(1, 1.0), (2, 2.0), (3, 3.0)]
-    assert lake.version("gold.t") == 2
-    with pytest.raises(LakeError, match="versions 0..2"):
+    assert rows(lake.read("gold.t", version=0)) == []
+    assert rows(lake.read("gold.t", version=1)) == [(1, 1.0), (2, 2.0)]
+    assert rows(lake.read("gold.t", version=2)) == [(1, 1.0), (2, 2.0), (3, 3.0)]
+    assert lake.version("gold.t") == 3
+    with pytest.raises(LakeError, match="versions 0..3"):
         lake.read("gold.t", version=7)
 
 
@@ -109,7 +161,7 @@ def test_appended_extra_column_is_refused_not_dropped(spark, lake):
     lake.write("silver.t", frame(spark, k=[1], v=[1.0]))
     with pytest.raises(SchemaMismatchError, match=r"new column\(s\) \['extra'\]"):
         lake.write("silver.t", frame(spark, k=[2], v=[2.0], extra=["x"]))
-    assert lake.version("silver.t") == 0  # nothing was written
+    assert lake.version("silver.t") == 1  # nothing was written after the first rows
 
 
 def test_evolve_adds_nullable_column_and_keeps_its_values(spark, lake):
@@ -167,9 +219,9 @@ def test_timestamp_replace_where_in_utc(spark, lake):
 
 
 def test_merge_updates_inserts_and_creates(spark, lake):
-    assert lake.merge("silver.m", frame(spark, k=[1, 2], v=[1.0, 2.0]), keys=["k"]) == 0
+    assert lake.merge("silver.m", frame(spark, k=[1, 2], v=[1.0, 2.0]), keys=["k"]) == 1
     version = lake.merge("silver.m", frame(spark, k=[2, 3], v=[20.0, 3.0]), keys=["k"])
-    assert version == 1
+    assert version == 2
     assert rows(lake.read("silver.m")) == [(1, 1.0), (2, 20.0), (3, 3.0)]
     assert lake.history("silver.m")[0]["operation"] == "MERGE"
     with pytest.raises(LakeError, match="more than once"):
@@ -222,10 +274,11 @@ def test_list_tables_history_and_row_counts(spark, lake):
     infos = {i.name: i for i in lake.tables()}
     assert set(infos) == {"bronze.a", "gold.b"}
     assert infos["bronze.a"].rows == 3 and infos["bronze.a"].layer == "bronze"
-    assert infos["gold.b"].version == 1 and infos["gold.b"].rows == 2
+    assert infos["gold.b"].version == 2 and infos["gold.b"].rows == 2
     assert [c for c, _ in infos["gold.b"].columns] == ["k", "m"]
-    assert [h["version"] for h in lake.history("gold.b")] == [1, 0]
-    assert lake.row_count("gold.b", version=0) == 1
+    assert [h["version"] for h in lake.history("gold.b")] == [2, 1, 0]
+    assert lake.row_count("gold.b", version=1) == 1 and lake.row_count("gold.b", version=0) == 0
+    assert DeltaTable(lake.path("gold.b")).metadata().partition_columns == ["m"]
 
 
 def test_lake_from_settings_uses_configured_root(tmp_path):
@@ -317,13 +370,14 @@ def test_vacuum_itself_keeps_versions_a_release_pinned(spark, lake):
     lake.write("gold.sample", frame(spark, k=[4], v=[4.0]), mode="overwrite")
     lake.write("gold.loose", frame(spark, k=[1], v=[1.0]))
     lake.write("gold.loose", frame(spark, k=[2], v=[2.0]), mode="overwrite")
-    # a release pinned version 0 of gold.sample (the record's inputs, as release_run writes them)
+    # a release pinned version 1 of gold.sample, its first rows (the record's inputs, as
+    # release_run writes them)
     lake.append_arrow("workbench.releases", pa.table({"release_id": ["r1"],
-                                                      "inputs_json": [json.dumps({"gold.sample": 0})]}))
+                                                      "inputs_json": [json.dumps({"gold.sample": 1})]}))
     assert lake.vacuum("gold.sample", retention_hours=0, dry_run=False) == []
-    assert lake.pinned_versions("gold.sample") == [0]
-    assert rows(lake.read("gold.sample", version=0)) == [(1, 1.0), (2, 2.0)]
-    assert rows(lake.read("gold.sample", version=1)) == [(3, 3.0)]
+    assert lake.pinned_versions("gold.sample") == [1]
+    assert rows(lake.read("gold.sample", version=1)) == [(1, 1.0), (2, 2.0)]
+    assert rows(lake.read("gold.sample", version=2)) == [(3, 3.0)]
     # nothing pins gold.loose: the same call removes its replaced file
     assert len(lake.vacuum("gold.loose", retention_hours=0, dry_run=False)) == 1
 

@@ -42,7 +42,7 @@ def fresh_silver(demo_lake, spark, tmp_path):
 def test_building_the_panel_runs_the_survey_rules_first_when_there_are_none(fresh_silver):
     assert store.rule_results_stale(fresh_silver, store.SURVEY)
     run = store.build_panel(fresh_silver, "stat")
-    assert run.outputs[store.PANEL] == 0 and not store.rule_results_stale(fresh_silver, store.SURVEY)
+    assert run.outputs[store.PANEL] == 1 and not store.rule_results_stale(fresh_silver, store.SURVEY)
     assert store.latest_run(fresh_silver, "rules", store.SURVEY) is not None
 
 
@@ -53,5 +53,5 @@ def test_the_editing_pages_first_click_builds_the_panel(fresh_silver, monkeypatc
     assert not at.exception, at.exception
     at.button(key="editing_build").click().run()
     assert not at.exception and not at.error, texts(at)
-    assert any("Panel version 0 written" in s.value for s in at.success), texts(at)
+    assert any("Panel version 1 written" in s.value for s in at.success), texts(at)
     assert fresh_silver.exists(store.PANEL)

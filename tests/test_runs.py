@@ -40,7 +40,7 @@ def test_run_records_versions_code_and_outputs(lake_with_input):
     run_id = registry.run_method(lake, "test_group_totals", {"table": "gold.sample", "scale": 2.0}, ["gold.sample"],
                                  user=STAT, title="totals", series="sample_totals")
     run = registry.get_run(lake, run_id)
-    assert run.inputs == {"gold.sample": 0} and run.user == "stat" and run.params["scale"] == 2.0
+    assert run.inputs == {"gold.sample": lake.version("gold.sample")} and run.user == "stat" and run.params["scale"] == 2.0
     assert run.metrics == {"areas": 2} and len(run.code_commit) in (0, 40)
     assert run.ended_at >= run.started_at
     assert totals(registry.read_output(lake, run_id, "estimates")) == {"a": 6.0, "b": 10.0}

@@ -190,6 +190,19 @@ def _demo_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo_subset(args: argparse.Namespace) -> int:
+    from workbench.demo.subset import Period, subset
+
+    settings = load_settings()
+    try:
+        manifest = subset(args.source or settings.demo_out, args.out, Period(args.first, args.last))
+    except (ValueError, FileExistsError, FileNotFoundError) as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(f"wrote {len(manifest['files'])} files of {args.first}..{args.last} to {manifest['out']}")
+    return 0
+
+
 def _add_demo(sub: argparse._SubParsersAction) -> None:
     demo = sub.add_parser("demo", help="the G City demo data")
     dsub = demo.add_subparsers(dest="action", required=True)
@@ -198,6 +211,12 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     gen.add_argument("--seed", type=int, default=None, help="default: [demo].seed")
     gen.add_argument("--out", default=None, help="default: [demo].out")
     gen.set_defaults(func=_demo_generate)
+    cut = dsub.add_parser("subset", help="the deliveries of fewer months of a generated demo, as a demo of its own")
+    cut.add_argument("--from", dest="source", default=None, help="the generated demo (default: [demo].out)")
+    cut.add_argument("--out", required=True, help="an empty or new folder")
+    cut.add_argument("--first", required=True, help="first month, YYYY-MM")
+    cut.add_argument("--last", required=True, help="last month, YYYY-MM")
+    cut.set_defaults(func=_demo_subset)
 
 
 # ---- jobs ---------------------------------------------------------------------

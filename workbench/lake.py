@@ -134,6 +134,20 @@ class TableInfo:
 _SAFE_LITERAL = re.compile(r"^[\w .:/@+\-]*$")
 
 
+def _all_nullable(field: pa.Field) -> pa.Field:
+    """*field* nullable, and every field nested in it (map keys stay required, as Arrow and
+    Delta both demand), as delta-spark makes a new table's schema."""
+    kind = field.type
+    if pa.types.is_struct(kind):
+        kind = pa.struct([_all_nullable(kind.field(i)) for i in range(kind.num_fields)])
+    elif pa.types.is_map(kind):
+        kind = pa.map_(kind.key_field, _all_nullable(kind.item_field))
+    elif pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        maker = pa.list_ if pa.types.is_list(kind) else pa.large_list
+        kind = maker(_all_nullable(kind.value_field))
+    return field.with_type(kind).with_nullable(True)
+
+
 def sql_literal(value: str) -> str:
     """*value* as a quoted SQL string literal for ``replace_where``; refuses what could end it.
 
@@ -361,29 +375,36 @@ class Lake:
             self._refuse_rewrite(name)
         self._refuse_dynamic_overwrite()
         path = self.path(name)
-        exists = self.exists(name)
-        if exists:
-            new_fields = self._check_schema(name, df, evolve)
-            if new_fields:
-                self._add_columns(name, new_fields)
-            # Align to the table's column order: Delta appends by name, but a
-            # consistent order keeps files and previews tidy.
-            df = df.select(*[c for c in self.read(name).columns])
+        if not self.exists(name):
+            # Created empty through delta-rs, every column nullable, then written like any
+            # other write: the engines disagree on a new table's nullability (Sail keeps
+            # NOT NULL for columns it can prove never null, delta-spark makes all nullable),
+            # and a lake written by either must look the same to the other and to delta-rs.
+            self._create_for_first_write(name, df, partition_by)
+        new_fields = self._check_schema(name, df, evolve)
+        if new_fields:
+            self._add_columns(name, new_fields)
+        # Align to the table's column order: Delta appends by name, but a
+        # consistent order keeps files and previews tidy.
+        df = df.select(*[_quoted(c) for c in self.read(name).columns])
         if replace_where is not None:
             self._check_rows_match(name, df, replace_where)
         writer = df.write.format("delta").mode(mode)
-        if partition_by and not exists:
-            writer = writer.partitionBy(*partition_by)
         if replace_where is not None:
-            if not exists:
-                writer = df.write.format("delta").mode("append")
-                if partition_by:
-                    writer = writer.partitionBy(*partition_by)
-            else:
-                writer = writer.option("replaceWhere", replace_where)
+            writer = writer.option("replaceWhere", replace_where)
         writer.save(path)
         self._mark_append_only(name)
         return self.version(name)
+
+    def _create_for_first_write(self, name: str, df: "DataFrame", partition_by: Sequence[str] | None) -> None:
+        """The empty table *df*'s first write goes into (the engine's types, all nullable)."""
+        from pyspark.sql.pandas.types import to_arrow_schema
+
+        try:
+            self.create_empty(name, to_arrow_schema(df.schema, timezone="UTC"), partition_by)
+        except Exception:  # noqa: BLE001 - a concurrent first writer created it a moment earlier
+            if not self.exists(name):
+                raise
 
     def _refuse_rewrite(self, name: str) -> None:
         """Refuse to rewrite an append-only record, by its logical name or by where it lives."""
@@ -582,12 +603,12 @@ class Lake:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def create_empty(self, name: str, schema: pa.Schema, partition_by: Iterable[str] | None = None) -> int:
-        """Create an empty table with *schema* (all columns nullable) through delta-rs."""
-        from deltalake import write_deltalake
+        """Create table *name*, empty, with *schema* (every column nullable) through delta-rs.
 
-        nullable = pa.schema([f.with_nullable(True) for f in schema])
-        write_deltalake(self.path(name), nullable.empty_table(), mode="append",
-                        partition_by=list(partition_by) if partition_by else None)
+        Refuses a table that exists already (so of two concurrent creators one fails)."""
+        nullable = pa.schema([_all_nullable(f) for f in schema])
+        DeltaTable.create(self.path(name), nullable, mode="error",
+                          partition_by=list(partition_by) if partition_by else None)
         self._mark_append_only(name)
         return self.version(name)
 
