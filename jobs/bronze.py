@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute  # noqa: F401 - registers pa.compute
 
 from workbench.lake import Lake
-from workbench.pipeline import Job, JobContext, JobResult, JobSpec
+from workbench.pipeline import Job, JobContext, JobMessage, JobResult, JobSpec
 from workbench.sources.contract import RejectedFile, SourceContract, load_contracts
 from workbench.sources.lease import exclusive
 from workbench.sources.readers import ROW_NUMBER, ParsedFile, file_sha256, read_delivery
@@ -384,16 +384,15 @@ def _land(ctx: JobContext, contract: SourceContract) -> JobResult:
         raise AssertionError(f"{name}: read {read} rows but wrote {written['bronze']} + quarantined "
                              f"{written['quarantine']}")
     new_files = statuses.get("loaded", 0) + statuses.get("rejected", 0)
-    message = f"{new_files} new file(s), {statuses.get('skipped_duplicate', 0)} duplicate(s)"
+    messages = [JobMessage.of("jobmsg.files", new=new_files, duplicates=statuses.get("skipped_duplicate", 0))]
     if statuses.get("refused"):
-        message += f", {statuses['refused']} path(s) refused (see workbench.loads)"
+        messages.append(JobMessage.of("jobmsg.refused", n=statuses["refused"]))
     if removed or dead_runs:
-        message += (f"; repaired an interrupted landing: removed {removed} row(s) without a load line "
-                    f"(run {', '.join(dead_runs)}) and landed their files again")
-    if notes:
-        message += f"; {len(notes)} note(s): {notes[0]}"
+        messages.append(JobMessage.of("jobmsg.repaired", rows=removed, runs=", ".join(dead_runs)))
+    if notes:  # the readers' notes are in workbench.loads, file by file
+        messages.append(JobMessage.of("jobmsg.reader_notes", n=len(notes), first=notes[0]))
     return JobResult(name=name, status="ok" if written["loads"] or removed else "skipped", rows_read=read,
-                     rows_written=written["bronze"], rows_quarantined=quarantined, message=message)
+                     rows_written=written["bronze"], rows_quarantined=quarantined, messages=tuple(messages))
 
 
 def _job(contract: SourceContract) -> Job:

@@ -27,7 +27,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from jobs.silver import read_watermark, write_watermark
-from workbench.pipeline import Job, JobContext, JobResult, JobSpec
+from workbench.pipeline import Job, JobContext, JobMessage, JobResult, JobSpec
 
 DETERMINISTIC = ("credit_code", "exact_name_key")
 MONTHLY_INPUTS = ("silver.vat_monthly", "silver.social_insurance_monthly", "silver.survey_returns",
@@ -249,7 +249,7 @@ class InputVersions:
 
 
 def _unchanged(job: str) -> JobResult:
-    return JobResult(job, "skipped", message="inputs unchanged since the last build")
+    return JobResult(job, "skipped", messages=(JobMessage.of("jobmsg.unchanged"),))
 
 
 LINK_INPUTS = ("silver.enterprises", "silver.social_insurance_monthly", "silver.electricity_monthly",
@@ -275,14 +275,14 @@ def build_links(ctx: JobContext) -> JobResult:
     inputs = InputVersions.of(ctx, "silver_links", LINK_INPUTS)
     enterprises = inputs.read(ctx, "silver.enterprises")
     if enterprises is None:
-        return JobResult("silver_links", "skipped", message="silver.enterprises does not exist yet")
+        return JobResult("silver_links", "skipped", messages=(JobMessage.of("jobmsg.missing_table", table="silver.enterprises"),))
     if inputs.built_before(ctx, ("silver.links",)):
         return _unchanged("silver_links")
     links = deterministic_links(enterprises, inputs.read(ctx, "silver.social_insurance_monthly"),
                                 inputs.read(ctx, "silver.electricity_monthly"),
                                 inputs.read(ctx, "silver.card_merchants"), inputs.read(ctx, "silver.job_ads"))
     if links is None:
-        return JobResult("silver_links", "skipped", message="no source to link yet")
+        return JobResult("silver_links", "skipped", messages=(JobMessage.of("jobmsg.no_link_source"),))
     links = links.withColumn("linked_run_id", F.lit(ctx.run_id))
     methods = ", ".join(f"'{m}'" for m in DETERMINISTIC)
     if ctx.lake.exists("silver.links"):
@@ -295,7 +295,8 @@ def build_links(ctx: JobContext) -> JobResult:
     counts = {r["source"]: r["n"] for r in ctx.lake.read("silver.links").groupBy("source").agg(
         F.count(F.lit(1)).alias("n")).collect()}
     return JobResult("silver_links", "ok", rows_written=sum(counts.values()),
-                     message=", ".join(f"{k}: {v:,}" for k, v in sorted(counts.items())))
+                     messages=tuple(JobMessage.of("jobmsg.links_by_source", source=k, n=v)
+                                    for k, v in sorted(counts.items())))
 
 
 def _changed_periods(ctx: JobContext, since) -> set | None:
@@ -320,20 +321,20 @@ def build_panels(ctx: JobContext) -> JobResult:
     lake = ctx.lake
     enterprises = _maybe(ctx, "silver.enterprises")
     if enterprises is None:
-        return JobResult("gold_enterprise_month", "skipped", message="silver.enterprises does not exist yet")
+        return JobResult("gold_enterprise_month", "skipped", messages=(JobMessage.of("jobmsg.missing_table", table="silver.enterprises"),))
     sources = {name: _maybe(ctx, name) for name in MONTHLY_INPUTS}
     bounds = [df.agg(F.min("period"), F.max("period")).collect()[0] for name, df in sources.items()
               if df is not None and "period" in df.columns]
     bounds = [b for b in bounds if b[0] is not None]
     if not bounds:
-        return JobResult("gold_enterprise_month", "skipped", message="no monthly source in silver yet")
+        return JobResult("gold_enterprise_month", "skipped", messages=(JobMessage.of("jobmsg.no_monthly_source"),))
     first, last = min(b[0] for b in bounds), max(b[1] for b in bounds)
     since = read_watermark(ctx, "gold_enterprise_month") if lake.exists("gold.enterprise_month") else None
     newest = max(r[0] for r in [enterprises.agg(F.max("_silver_updated_at")).collect()[0]] + [
         df.agg(F.max("_silver_updated_at")).collect()[0] for df in sources.values() if df is not None])
     changed = _changed_periods(ctx, since)
     if changed is not None and not changed:
-        return JobResult("gold_enterprise_month", "skipped", message="no silver changes since the last build")
+        return JobResult("gold_enterprise_month", "skipped", messages=(JobMessage.of("jobmsg.no_silver_changes"),))
     ctx.progress(0.2, "building the enterprise x month panel")
     panel = enterprise_month(enterprises, (first, last), sources["silver.vat_monthly"],
                              sources["silver.social_insurance_monthly"], sources["silver.survey_returns"],
@@ -343,7 +344,7 @@ def build_panels(ctx: JobContext) -> JobResult:
     if changed is None:
         lake.write("gold.enterprise_month", panel, mode="overwrite", partition_by=["period"])
         lake.write("gold.area_industry_month", areas, mode="overwrite")
-        note = "full rebuild"
+        note = JobMessage.of("jobmsg.full_rebuild")
     else:
         months = sorted(changed)
         where = "period IN (" + ", ".join(f"DATE '{m.isoformat()}'" for m in months) + ")"
@@ -351,10 +352,11 @@ def build_panels(ctx: JobContext) -> JobResult:
                    replace_where=where)
         lake.write("gold.area_industry_month", areas.filter(F.col("period").isin(months)), mode="overwrite",
                    replace_where=where)
-        note = f"rewrote {len(months)} month(s): {months[0]:%Y-%m}..{months[-1]:%Y-%m}"
+        note = JobMessage.of("jobmsg.rewrote_months", n=len(months), first=f"{months[0]:%Y-%m}",
+                             last=f"{months[-1]:%Y-%m}")
     write_watermark(ctx, "gold_enterprise_month", newest)
     rows = lake.row_count("gold.enterprise_month")
-    return JobResult("gold_enterprise_month", "ok", rows_written=rows, message=note)
+    return JobResult("gold_enterprise_month", "ok", rows_written=rows, messages=(note,))
 
 
 def build_indicators(ctx: JobContext) -> JobResult:
@@ -363,7 +365,7 @@ def build_indicators(ctx: JobContext) -> JobResult:
         return _unchanged("gold_indicators_monthly")
     table = indicators(*(inputs.read(ctx, n) for n in INDICATOR_INPUTS[:-1]))
     if table is None:
-        return JobResult("gold_indicators_monthly", "skipped", message="no indicator source in silver yet")
+        return JobResult("gold_indicators_monthly", "skipped", messages=(JobMessage.of("jobmsg.no_indicator_source"),))
     panel = inputs.read(ctx, "gold.enterprise_month")
     if panel is not None:  # firm-level indicators for nowcasting (workbench.methods.nowcast.indicators)
         from workbench.methods.nowcast.indicators import retail_electricity_index
@@ -378,7 +380,7 @@ def build_targets(ctx: JobContext) -> JobResult:
     inputs = InputVersions.of(ctx, "gold_targets", ("silver.official_series",))
     official = inputs.read(ctx, "silver.official_series")
     if official is None:
-        return JobResult("gold_targets", "skipped", message="silver.official_series does not exist yet")
+        return JobResult("gold_targets", "skipped", messages=(JobMessage.of("jobmsg.missing_table", table="silver.official_series"),))
     if inputs.built_before(ctx, ("gold.targets",)):
         return _unchanged("gold_targets")
     targets = official.select("series", "area_code", "ref_period", "release_date", "vintage", "value", "unit")

@@ -9,7 +9,7 @@ when their results are missing or older than the survey returns, then imputes
 
 from __future__ import annotations
 
-from workbench.pipeline import Job, JobContext, JobResult, JobSpec
+from workbench.pipeline import Job, JobContext, JobMessage, JobResult, JobSpec
 from workbench.quality import store
 from workbench.quality.rules import rule_set_for
 
@@ -35,14 +35,17 @@ def build_survey_panel(ctx: JobContext) -> JobResult:
     inputs = panel_inputs()
     missing = [t for t in inputs if not ctx.lake.exists(t)]
     if missing:
-        return JobResult(NAME, "skipped", message=f"{', '.join(missing)} not in the lake yet")
+        return JobResult(NAME, "skipped", messages=(JobMessage.of("jobmsg.missing_tables", tables=", ".join(missing)),))
     if up_to_date(ctx, inputs):
-        return JobResult(NAME, "skipped", message="no new survey, sample or register version since the last panel")
+        return JobResult(NAME, "skipped", messages=(JobMessage.of("jobmsg.panel_current"),))
     run = store.build_panel(ctx.lake, "pipeline", progress=lambda message, fraction: ctx.progress(fraction, message))
     written = sum(v for k, v in run.counts.items() if k.startswith("revenue_"))
     return JobResult(NAME, "ok", rows_written=written,
-                     message=f"{store.PANEL} version {run.outputs[store.PANEL]}: "
-                     + ", ".join(f"{k} {v:,}" for k, v in sorted(run.counts.items())))
+                     messages=(JobMessage.of("jobmsg.panel_built", table=store.PANEL, version=run.outputs[store.PANEL],
+                                                reported=run.counts.get("revenue_reported", 0),
+                                                imputed=run.counts.get("revenue_imputed", 0),
+                                                failed=run.counts.get("revenue_failed", 0),
+                                                nonrespondent=run.counts.get("nonrespondent_rows", 0)),))
 
 
 JOBS = [

@@ -24,7 +24,7 @@ import pyarrow as pa
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from workbench.pipeline import Job, JobContext, JobResult, JobSpec
+from workbench.pipeline import Job, JobContext, JobMessage, JobResult, JobSpec
 from workbench.pseudonym import load_key, pseudonym_col
 from workbench.sources.contract import SourceContract, contract
 from workbench.sources.typing import latest_per_key, split_valid, type_columns
@@ -77,7 +77,7 @@ def build(ctx: JobContext, spec: SilverTable) -> JobResult:
     lake = ctx.lake
     bronze_name = f"bronze.{spec.source}"
     if not lake.exists(bronze_name):
-        return JobResult(spec.job, "skipped", message=f"{bronze_name} does not exist yet")
+        return JobResult(spec.job, "skipped", messages=(JobMessage.of("jobmsg.missing_table", table=bronze_name),))
     source = contract(spec.source)
     watermark = read_watermark(ctx, spec.job)
     bronze = lake.read(bronze_name)
@@ -85,7 +85,7 @@ def build(ctx: JobContext, spec: SilverTable) -> JobResult:
         bronze = bronze.filter(F.col("_loaded_at") > F.lit(watermark))
     newest = bronze.agg(F.max("_loaded_at").alias("m"), F.count(F.lit(1)).alias("n")).collect()[0]
     if newest["m"] is None:
-        return JobResult(spec.job, "skipped", message="no new bronze rows")
+        return JobResult(spec.job, "skipped", messages=(JobMessage.of("jobmsg.no_new_bronze"),))
     ctx.progress(0.1, f"typing {newest['n']:,} new rows")
     good, bad = split_valid(type_columns(bronze, source))
     # Sail caches nothing, so every action recomputes typing from bronze: one pass counts
@@ -123,7 +123,7 @@ def build(ctx: JobContext, spec: SilverTable) -> JobResult:
             lake.merge(spec.table, late_rows, keys=list(spec.keys))
     write_watermark(ctx, spec.job, newest["m"])
     return JobResult(spec.job, "ok", rows_read=newest["n"], rows_written=written, rows_quarantined=quarantined,
-                     message=f"{newest['n'] - quarantined - written:,} superseded duplicate(s)")
+                     messages=(JobMessage.of("jobmsg.superseded", n=newest["n"] - quarantined - written),))
 
 
 def job(spec: SilverTable) -> Job:

@@ -27,7 +27,7 @@ from jobs.silver import read_watermark, write_watermark
 from workbench.linkage import prepare, priors
 from workbench.linkage.clusters import LINK_COLUMNS, OWN_METHODS, SourceOutcome, concat_rows, link_source
 from workbench.linkage.splink_models import MODELS
-from workbench.pipeline import Job, JobContext, JobResult, JobSpec
+from workbench.pipeline import Job, JobContext, JobMessage, JobResult, JobSpec
 
 SOURCES = {  # source -> (silver table, record id column)
     "electricity": ("silver.electricity_monthly", "account_id"),
@@ -114,17 +114,17 @@ def build_linkage(ctx: JobContext) -> JobResult:
     logging.getLogger("splink").setLevel(logging.WARNING)
     enterprises_df = _maybe(ctx, "silver.enterprises")
     if enterprises_df is None:
-        return JobResult("silver_linkage", "skipped", message="silver.enterprises does not exist yet")
+        return JobResult("silver_linkage", "skipped", messages=(JobMessage.of("jobmsg.missing_table", table="silver.enterprises"),))
     inputs = {s: _maybe(ctx, t) for s, (t, _) in SOURCES.items()}
     if all(v is None for v in inputs.values()):
-        return JobResult("silver_linkage", "skipped", message="no source to link yet")
+        return JobResult("silver_linkage", "skipped", messages=(JobMessage.of("jobmsg.no_link_source"),))
     # Nothing to link when no input changed since the last successful run: the job is
     # keyed on its inputs' Delta versions, so a re-run leaves links and queue alone.
     watched = ["silver.enterprises", "silver.link_reviews", *[t for t, _ in SOURCES.values()]]
     signature = "silver_linkage@" + hashlib.sha256(json.dumps(
         {t: lake.version(t) if lake.exists(t) else None for t in watched}, sort_keys=True).encode()).hexdigest()[:16]
     if read_watermark(ctx, signature) is not None and lake.exists("silver.link_review_queue"):
-        return JobResult("silver_linkage", "skipped", message="no input changed since the last linkage")
+        return JobResult("silver_linkage", "skipped", messages=(JobMessage.of("jobmsg.no_linkage_changes"),))
     enterprises = _pandas(enterprises_df.filter("credit_code_valid").select(
         "credit_code", "name", "address", "industry_code", "industry_division", "size_class"))
     register = prepare.register(enterprises)
@@ -182,9 +182,9 @@ def build_linkage(ctx: JobContext) -> JobResult:
                        "threshold": float(outcome.threshold),
                        "trained_run_id": ctx.run_id if outcome.trained else None,
                        "prior_json": json.dumps(rates, ensure_ascii=False) if rates else None})
-        notes.append(f"{source}: {len(outcome.links):,} links, {outcome.scored_records:,} scored, "
-                     f"{len(outcome.queue):,} to review, threshold {outcome.threshold:+.1f}"
-                     f"{' (trained)' if outcome.trained else ''}")
+        notes.append(JobMessage.of("jobmsg.linked_trained" if outcome.trained else "jobmsg.linked", source=source,
+                                   links=len(outcome.links), scored=outcome.scored_records,
+                                   review=len(outcome.queue), threshold=float(outcome.threshold)))
 
     ctx.progress(0.9, "writing links")
     spark = enterprises_df.sparkSession
@@ -219,7 +219,7 @@ def build_linkage(ctx: JobContext) -> JobResult:
         schema="source string, fingerprint string, model_json string, threshold double, "
                "trained_run_id string, saved_at timestamp, prior_json string"), mode="overwrite", evolve=True)
     write_watermark(ctx, signature, ctx.started_at)
-    return JobResult("silver_linkage", "ok", rows_written=len(links), message="; ".join(notes))
+    return JobResult("silver_linkage", "ok", rows_written=len(links), messages=tuple(notes))
 
 
 JOBS = [

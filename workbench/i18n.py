@@ -959,6 +959,41 @@ MESSAGES: dict[str, dict[str, str]] = {
     "runvalue.log": {"zh": "对数", "en": "log"},
     "runvalue.none": {"zh": "无", "en": "none"},
     "runtitle.generated": {"zh": "{kind} {detail}", "en": "{kind} {detail}"},
+    # job result messages (issue 21, task jobmsg): JobResult.messages, said in the UI language on the
+    # Jobs page; the English text is also the job's log and command-line message
+    "jobmsg.failed": {"zh": "出错：{error}", "en": "{error}"},
+    "jobmsg.unchanged": {"zh": "自上次构建以来输入未变", "en": "inputs unchanged since the last build"},
+    "jobmsg.missing_table": {"zh": "{table} 尚不存在", "en": "{table} does not exist yet"},
+    "jobmsg.missing_tables": {"zh": "数据湖中尚无 {tables}", "en": "{tables} not in the lake yet"},
+    "jobmsg.no_link_source": {"zh": "尚无可关联的数据源", "en": "no source to link yet"},
+    "jobmsg.links_by_source": {"zh": "{source}：{n:,} 条关联", "en": "{source}: {n:,} links"},
+    "jobmsg.no_monthly_source": {"zh": "银层尚无月度数据源", "en": "no monthly source in silver yet"},
+    "jobmsg.no_silver_changes": {"zh": "自上次构建以来银层无变化", "en": "no silver changes since the last build"},
+    "jobmsg.full_rebuild": {"zh": "全部重建", "en": "full rebuild"},
+    "jobmsg.rewrote_months": {"zh": "重写 {n} 个月：{first}至{last}", "en": "rewrote {n} month(s): {first}..{last}"},
+    "jobmsg.no_indicator_source": {"zh": "银层尚无指标数据源", "en": "no indicator source in silver yet"},
+    "jobmsg.no_linkage_changes": {"zh": "自上次关联以来输入未变", "en": "no input changed since the last linkage"},
+    "jobmsg.linked": {"zh": "{source}：{links:,} 条关联，评分 {scored:,} 条记录，{review:,} 对待审核，阈值 {threshold:+.1f}",
+                      "en": "{source}: {links:,} links, {scored:,} scored, {review:,} to review, "
+                            "threshold {threshold:+.1f}"},
+    "jobmsg.linked_trained": {"zh": "{source}：{links:,} 条关联，评分 {scored:,} 条记录，{review:,} 对待审核，"
+                                    "阈值 {threshold:+.1f}（模型已重新训练）",
+                              "en": "{source}: {links:,} links, {scored:,} scored, {review:,} to review, "
+                                    "threshold {threshold:+.1f} (trained)"},
+    "jobmsg.no_new_bronze": {"zh": "铜层无新数据行", "en": "no new bronze rows"},
+    "jobmsg.superseded": {"zh": "{n:,} 条重复行被更新版本取代", "en": "{n:,} superseded duplicate(s)"},
+    "jobmsg.panel_current": {"zh": "自上次生成面板以来调查、样本和名录均无新版本",
+                             "en": "no new survey, sample or register version since the last panel"},
+    "jobmsg.panel_built": {"zh": "{table} 第 {version} 版：营业收入上报 {reported:,} 条，插补 {imputed:,} 条，"
+                                 "插补失败 {failed:,} 条；未回答行 {nonrespondent:,} 条",
+                           "en": "{table} version {version}: revenue reported {reported:,}, imputed {imputed:,}, "
+                                 "failed {failed:,}; {nonrespondent:,} nonrespondent row(s)"},
+    "jobmsg.files": {"zh": "新文件 {new} 个，重复文件 {duplicates} 个", "en": "{new} new file(s), {duplicates} duplicate(s)"},
+    "jobmsg.refused": {"zh": "拒收路径 {n} 个（见 workbench.loads）", "en": "{n} path(s) refused (see workbench.loads)"},
+    "jobmsg.repaired": {"zh": "已修复中断的落地：删除 {rows} 行无加载记录的数据（运行 {runs}），并重新落地其文件",
+                        "en": "repaired an interrupted landing: removed {rows} row(s) without a load line "
+                              "(run {runs}) and landed their files again"},
+    "jobmsg.reader_notes": {"zh": "读取说明 {n} 条（逐个文件见 workbench.loads）", "en": "{n} note(s): {first}"},
 }
 
 

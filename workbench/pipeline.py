@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from typing import Callable, Sequence
 
 from workbench.config import Settings, load_settings
+from workbench.i18n import translate
 from workbench.lake import Lake
 
 ProgressFn = Callable[[str, float, str], None]
@@ -35,8 +36,39 @@ class JobSpec:
     outputs: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class JobMessage:
+    """One catalogued sentence of a job's result: a ``workbench.i18n`` key (``jobmsg.*``) and its
+    arguments, so the page can say it in the reader's language at any later time. Arguments
+    are plain values (numbers, identifiers, ``YYYY-MM`` months) kept as sorted pairs: the spec
+    is hashable and can be stored as it is."""
+
+    key: str
+    args: tuple[tuple[str, object], ...] = ()
+
+    @classmethod
+    def of(cls, key: str, **args: object) -> "JobMessage":
+        return cls(key, tuple(sorted(args.items())))
+
+    def text(self, lang: str = "en") -> str:
+        """The sentence with its arguments as they are (identifiers stay identifiers); the
+        page's rendering (``workbench.app.job_views``) also names sources and months."""
+        return translate(self.key, lang, **dict(self.args))
+
+
+MESSAGE_SEPARATOR = {"en": "; ", "zh": "；"}
+
+
+def say(messages: Sequence[JobMessage], lang: str = "en") -> str:
+    return MESSAGE_SEPARATOR.get(lang, "; ").join(m.text(lang) for m in messages)
+
+
 @dataclass
 class JobResult:
+    """What one job did. ``messages`` is the result in catalogued sentences (shown by the page
+    in the UI language); ``message`` is the same in English for logs and the command line,
+    filled from ``messages`` when not given (a failure also keeps its traceback there)."""
+
     name: str
     status: str  # "ok" | "skipped" | "failed"
     rows_read: int = 0
@@ -44,6 +76,11 @@ class JobResult:
     rows_quarantined: int = 0
     seconds: float = 0.0
     message: str = ""
+    messages: tuple[JobMessage, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.message and self.messages:
+            self.message = say(self.messages)
 
 
 @dataclass
@@ -114,8 +151,10 @@ def run_jobs(
         try:
             result = job.main(ctx)
         except Exception as exc:  # noqa: BLE001 - reported per job, the run goes on
-            result = JobResult(name=name, status="failed",
-                               message=f"{exc.__class__.__name__}: {exc}\n{traceback.format_exc(limit=3)}")
+            # the page shows the error line; logs and the command line also get the traceback
+            error = f"{exc.__class__.__name__}: {exc}"
+            result = JobResult(name=name, status="failed", message=f"{error}\n{traceback.format_exc(limit=3)}",
+                               messages=(JobMessage.of("jobmsg.failed", error=error),))
         result.seconds = time.perf_counter() - started
         report(1.0, result.status)
         results.append(result)

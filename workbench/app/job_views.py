@@ -3,13 +3,16 @@
 A job's description and its progress messages are written in English by the job itself (they
 go to logs and the command line too); the page shows them in the user's language: the
 description from the message catalogue (``job.desc.<name>``), the progress message through
-the patterns below. A message no pattern knows is shown as it is, so nothing is hidden.
+the patterns below. A message no pattern knows is shown as it is, so nothing is hidden. A job's
+result is kept as catalogued sentences (``JobResult.messages``) and said here in the language
+of the moment it is shown, not the one it was run in.
 """
 
 from __future__ import annotations
 
 import re
 
+from workbench import formatting
 from workbench.i18n import MESSAGES, translate
 
 # (pattern, message key): the groups fill the message.
@@ -55,3 +58,21 @@ def cause_label(cause, lang: str) -> str:
     expected = translate(f"job.type.{kind}", lang) if kind else cause.expected
     return translate(f"job.cause.{cause.code}", lang, field=cause.field, header=cause.header,
                      expected=expected, text=cause.text)
+
+
+# Arguments of job messages shown as a reader names them: a source by its title, a month with
+# its year. Every other argument (counts, table names, versions) is shown as it is.
+_ARGUMENTS = {"source": formatting.source_title, "first": formatting.format_month, "last": formatting.format_month}
+_SEPARATOR = {"zh": "；", "en": "; "}
+
+
+def result_message(messages, message: str, lang: str) -> str:
+    """A job result's message in *lang*: its catalogued sentences (``JobMessage`` specs) if it has
+    them, else the text it was recorded with (a result from before the catalogue)."""
+    if not messages:
+        return message or ""
+    said = []
+    for m in messages:
+        args = {k: _ARGUMENTS[k](v, lang) if k in _ARGUMENTS else v for k, v in m.args}
+        said.append(translate(m.key, lang, **args))
+    return _SEPARATOR.get(lang, "; ").join(said)

@@ -49,7 +49,10 @@ def run(names) -> None:
         return
     bar.empty()
     st.session_state["jobs_error"] = None
-    st.session_state["jobs_last_results"] = [{c: getattr(r, c) for c in RESULT_COLUMNS} for r in results]
+    # the catalogued sentences are kept, not the text: the summary is said in the language it is
+    # read in, also after the reader switches language
+    st.session_state["jobs_last_results"] = [{**{c: getattr(r, c) for c in RESULT_COLUMNS},
+                                              "messages": r.messages} for r in results]
     st.session_state["jobs_last_seconds"] = time.perf_counter() - started
 
 
@@ -81,6 +84,7 @@ if pipeline is not None:
         st.success(t("jobs.done", ok=int(counts.get("ok", 0)), skipped=int(counts.get("skipped", 0)),
                      failed=int(counts.get("failed", 0)), seconds=st.session_state.get("jobs_last_seconds", 0.0)))
         summary = pd.DataFrame(results, columns=RESULT_COLUMNS)
+        summary["message"] = [job_views.result_message(r.get("messages"), r["message"], language) for r in results]
         summary["status"] = summary["status"].map(lambda v: job_views.status_label(v, language))
         widgets.table(summary, "jobs_summary", column_config=RESULT_LABELS)
 
