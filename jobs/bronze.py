@@ -390,7 +390,7 @@ def _land(ctx: JobContext, contract: SourceContract) -> JobResult:
     if removed or dead_runs:
         messages.append(JobMessage.of("jobmsg.repaired", rows=removed, runs=", ".join(dead_runs)))
     if notes:  # the readers' notes are in workbench.loads, file by file
-        messages.append(JobMessage.of("jobmsg.reader_notes", n=len(notes), first=notes[0]))
+        messages.append(JobMessage.of("jobmsg.reader_notes", n=len(notes)))
     return JobResult(name=name, status="ok" if written["loads"] or removed else "skipped", rows_read=read,
                      rows_written=written["bronze"], rows_quarantined=quarantined, messages=tuple(messages))
 

@@ -993,7 +993,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "jobmsg.repaired": {"zh": "已修复中断的落地：删除 {rows} 行无加载记录的数据（运行 {runs}），并重新落地其文件",
                         "en": "repaired an interrupted landing: removed {rows} row(s) without a load line "
                               "(run {runs}) and landed their files again"},
-    "jobmsg.reader_notes": {"zh": "读取说明 {n} 条（逐个文件见 workbench.loads）", "en": "{n} note(s): {first}"},
+    "jobmsg.reader_notes": {"zh": "读取说明 {n} 条（逐个文件见 workbench.loads）", "en": "{n} reader note(s) (each file's in workbench.loads)"},
 }
 
 
