@@ -92,6 +92,18 @@ def source_prior(source: str, df: DataFrame, det: pd.DataFrame, register: pd.Dat
     return priors.weight_shift(sizes, rates), rates
 
 
+def one_row_per_record(rows: pd.DataFrame, raw_id: str) -> pd.DataFrame:
+    """What the reviewer sees of each record when a source spells it several ways (an account
+    renamed, an employer with ads from two districts): the spelling with the most fields
+    filled, then the first in sort order. Not ``dropDuplicates``: it keeps whichever row the
+    engine meets first, and the queue then read differently on the cluster."""
+    values = [c for c in rows.columns if c != raw_id]
+    ranked = rows.assign(_missing=rows[values].isna().sum(axis=1)).sort_values(
+        [raw_id, "_missing", *values], na_position="last", kind="mergesort")
+    return ranked.drop_duplicates(raw_id).drop(columns="_missing").rename(columns={raw_id: "record_id"}) \
+        .reset_index(drop=True)
+
+
 def review_queue(outcome: SourceOutcome, records: pd.DataFrame, enterprises: pd.DataFrame) -> pd.DataFrame:
     """Uncertain pairs with both sides' attributes, side by side."""
     q = outcome.queue
@@ -168,7 +180,7 @@ def build_linkage(ctx: JobContext) -> JobResult:
         raw_id = SOURCES[source][1]
         name_col, address_col, area_col = QUEUE_RECORD[source]
         cols = [c for c in (raw_id, name_col, address_col, area_col) if c]
-        raw = _pandas(df.select(*cols).dropDuplicates([raw_id])).rename(columns={raw_id: "record_id"}) \
+        raw = one_row_per_record(_pandas(df.select(*cols).distinct()), raw_id) \
             if len(outcome.queue) else pd.DataFrame(columns=["record_id", *cols[1:]])
         queues.append(review_queue(outcome, raw, enterprises))
         if previous_queue is not None:

@@ -149,6 +149,17 @@ def db_api(backend: str = "duckdb", spark=None):
     raise ValueError(f"unknown backend {backend!r}")
 
 
+def in_id_order(df: pd.DataFrame) -> pd.DataFrame:
+    """*df* sorted by ``unique_id``, then by its other values (a source may hold one id under
+    two spellings): what Splink sees must not depend on the order the engine returned rows in."""
+    if df.empty:
+        return df.reset_index(drop=True)
+    rest = [c for c in df.columns if c != "unique_id"]
+    tiebreak = df[rest].astype(str).agg("\x1f".join, axis=1) if rest else pd.Series("", index=df.index)
+    order = np.lexsort([tiebreak.to_numpy(), df["unique_id"].astype(str).to_numpy()])
+    return df.iloc[order].reset_index(drop=True)
+
+
 def _frame(df: pd.DataFrame, model: SourceModel, register_side: bool) -> pd.DataFrame:
     """Only the columns the model uses, with every comparison column present."""
     need = {"unique_id", "name_core", "name_grams", "name_pinyin", "name_head", "name_tail"}
@@ -161,7 +172,8 @@ def _frame(df: pd.DataFrame, model: SourceModel, register_side: bool) -> pd.Data
         need.add("phone")
     if "division" in model.comparisons:
         need.add("division")
-    out = df.reindex(columns=sorted(need)).copy()
+    # id order: Splink's random pairs for u and its EM read the tables in the order given
+    out = in_id_order(df.reindex(columns=sorted(need)))
     if "division" in need:
         # a list on both sides (either may be Splink's left table); no activity -> NULL
         if register_side:
@@ -206,8 +218,13 @@ class LinkageModel:
 
     def training_sample(self, register: pd.DataFrame, records: pd.DataFrame) -> pd.DataFrame:
         """The records EM trains on: at most ``em_sample``, and few enough that no EM
-        session compares more than ``em_max_pairs`` pairs (seeded, so reruns agree)."""
+        session compares more than ``em_max_pairs`` pairs (seeded, so reruns agree).
+
+        The draw is by position, so the records are put in id order first: the engine hands
+        them over in whatever order its partitions finish, and the same seed then trained a
+        different model on the cluster than on the embedded engine."""
         rng = np.random.default_rng(self.seed)
+        records = in_id_order(records)
         if len(records) > self.model.em_sample:
             records = records.iloc[np.sort(rng.choice(len(records), self.model.em_sample, replace=False))]
         widest = max(self._session_pairs(register, records, rule) for rule in self.model.em_blocking)
@@ -225,7 +242,9 @@ class LinkageModel:
         linker.training.estimate_u_using_random_sampling(max_pairs=self.model.u_pairs, seed=self.seed)
         for rule in self.model.em_blocking:
             linker.training.estimate_parameters_using_expectation_maximisation(rule)
-        self.model_json_ = linker.misc.save_model_to_json()
+        # linker_uid names one Linker session's cache tables, drawn at random: it is not part of
+        # the model, and kept it made two trainings on the same records store different models
+        self.model_json_ = {k: v for k, v in linker.misc.save_model_to_json().items() if k != "linker_uid"}
         self.linker_ = linker
         return self
 

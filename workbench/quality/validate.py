@@ -74,10 +74,21 @@ def _referenced(expression: str, columns: list[str]) -> list[str]:
     return [c for c in columns if c in words]
 
 
-def _detail(rule: Rule, columns: list[str]) -> F.Column:
-    cols = _referenced(" ".join(filter(None, [rule.expression, rule.when, " ".join(rule.unique)])), columns)
-    parts = [F.concat(F.lit(f"{c}="), F.coalesce(F.col(c).cast("string"), F.lit("NULL"))) for c in cols]
+def _detail(rule: Rule, types: dict[str, str]) -> F.Column:
+    cols = _referenced(" ".join(filter(None, [rule.expression, rule.when, " ".join(rule.unique)])), list(types))
+    parts = [F.concat(F.lit(f"{c}="), F.coalesce(_as_text(F.col(c), types[c]), F.lit("NULL"))) for c in cols]
     return F.concat_ws(", ", *parts) if parts else F.lit(None).cast("string")
+
+
+def _as_text(column: F.Column, dtype: str) -> F.Column:
+    """A value as the detail text shows it, the same on every engine. A double cast to string
+    is engine-specific (Spark writes 2.400099924E7 where Sail writes 24000999.24), so doubles
+    of ordinary size go through a fixed six-decimal form with trailing zeros trimmed; huge
+    values, NaN and infinities keep the engine's own spelling rather than fail a cast."""
+    if dtype not in ("double", "float"):
+        return column.cast("string")
+    fixed = F.regexp_replace(F.regexp_replace(column.cast("decimal(38,6)").cast("string"), "0+$", ""), "\\.$", "")
+    return F.when(F.abs(column) < F.lit(1e20), fixed).otherwise(column.cast("string"))
 
 
 def _status(rule: Rule, rules: RuleSet) -> F.Column:
@@ -115,14 +126,14 @@ def evaluate(enriched: DataFrame, rules: RuleSet, check: bool = True) -> DataFra
     """
     if check:
         check_expressions(enriched, rules)
-    columns = enriched.columns
+    types = dict(enriched.dtypes)
     period = F.col(rules.period).cast("date") if rules.period else F.lit(None).cast("date")
     key = F.concat_ws("|", *[F.col(k).cast("string") for k in rules.keys])
     cols = [key.alias("record_key"), period.alias("period")]
     stack_args = []
     for i, rule in enumerate(rules.rules):
         status = _status(rule, rules)
-        cols += [status.alias(f"_s{i}"), F.when(status == "fail", _detail(rule, columns)).alias(f"_d{i}")]
+        cols += [status.alias(f"_s{i}"), F.when(status == "fail", _detail(rule, types)).alias(f"_d{i}")]
         stack_args.append(f"'{rule.id}', '{rule.severity}', _s{i}, _d{i}")
     wide = enriched.select(*cols)
     stacked = wide.selectExpr(

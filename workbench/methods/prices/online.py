@@ -55,10 +55,21 @@ class OnlineIndex:
                 "periods": len(self.total), "first": str(self.total.index[0]), "last": str(self.total.index[-1])}
 
 
+def _latest(column: str) -> F.Column:
+    """The item's value on its latest day (the greatest value if that day has several).
+
+    Not ``first()``: which row comes first is up to the engine, so a retailer renaming a
+    product classified it one way on the embedded engine and another way on the cluster.
+    The day leads a string that is compared whole, so the maximum is deterministic."""
+    day_and_value = F.concat(F.col("day").cast("string"), F.lit("\x1f"), F.col(column))
+    return F.substring(F.max(day_and_value), len("yyyy-mm-dd\x1f") + 1, 1_000_000)
+
+
 def classify_items(q: DataFrame, settings: PriceSettings) -> pd.DataFrame:
-    """One row per item with its COICOP group (small: collected to pandas)."""
-    products = q.groupBy(*elementary.ITEM).agg(F.first("product_name").alias("product_name"),
-                                               F.first("category_path").alias("category_path")).toPandas()
+    """One row per item with its COICOP group (small: collected to pandas), classified by the
+    name and category path of its latest quote."""
+    products = q.groupBy(*elementary.ITEM).agg(_latest("product_name").alias("product_name"),
+                                               _latest("category_path").alias("category_path")).toPandas()
     return classify_products(products.sort_values(list(elementary.ITEM)).reset_index(drop=True), settings.groups,
                              settings.review_below, settings.seed)
 
