@@ -58,7 +58,7 @@ browser:
 test: install browser cluster-deps
 	$(BIN)/python -m pytest
 
-## The Sail/Spark parity suite (issue 22): not yet part of `make test`, see README "Running on a Spark cluster".
+## The Sail/Spark parity suite alone (`make test` runs it too), see README "Running on a Spark cluster".
 test-parity: install cluster-deps
 	$(BIN)/python -m pytest -n 0 -m cluster_parity tests/test_cluster_parity.py
 

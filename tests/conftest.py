@@ -46,12 +46,18 @@ def lake(spark, tmp_path):
     return Lake(str(tmp_path / "lake"), spark=spark)
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     """Scheduling for pytest-xdist (``make test`` runs two workers, ``--dist loadgroup``).
 
     A file's tests stay together on one worker, so the fixtures a file shares (a served app,
     a lake copied for its pages) are made once; every test on the Spark cluster goes to one
     worker, which starts the one cluster. Without xdist the marks change nothing.
+
+    ``tryfirst``: xdist's worker names each test's group from these marks in its own
+    collection hook, and a conftest hook otherwise runs after it, so the marks came too late
+    and every test was scheduled on its own: both workers built the demo lake, served the
+    same pages and started a cluster each.
     """
     for item in items:
         callspec = getattr(item, "callspec", None)

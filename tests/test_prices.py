@@ -229,6 +229,23 @@ def test_flags_glitches_and_carries_forward_within_limits(spark):
     assert date(2024, 1, 9) not in links.index  # day 6 -> day 9 is not a day-on-day pair
 
 
+def test_an_item_is_classified_by_its_latest_name_whatever_the_row_order(spark):
+    """A retailer renamed a product: the item takes the name of its latest quote, not of
+    whichever row the engine meets first (the cluster classified it differently)."""
+    from pyspark.sql import functions as F
+
+    from workbench.methods.prices.online import _latest
+
+    rows = [("r", "A", date(2024, 1, d), name) for d, name in
+            [(1, "旧名 500g"), (3, "新名 500g"), (2, "旧名 500g"), (3, "新名 500g")]]
+    rows += [("r", "B", date(2024, 1, 1), None), ("r", "B", date(2024, 1, 2), "只有一个名字")]
+    df = spark.createDataFrame(rows, "retailer string, product_id string, day date, product_name string")
+    for order in (df, df.orderBy(F.col("day").desc()), df.orderBy("product_name")):
+        got = {r["product_id"]: r["name"] for r in order.groupBy("product_id").agg(
+            _latest("product_name").alias("name")).collect()}
+        assert got == {"A": "新名 500g", "B": "只有一个名字"}
+
+
 def test_churn_counts_entries_and_exits(spark):
     rows = [("r", "A", "2024-01-05", 1.0), ("r", "A", "2024-02-05", 1.0), ("r", "B", "2024-02-06", 2.0),
             ("r", "C", "2024-01-07", 3.0)]
