@@ -31,6 +31,11 @@ def runs_lake(spark, lake, monkeypatch):
     return lake, made, users
 
 
+def text_table(at: AppTest, key: str) -> pd.DataFrame:
+    """The static table (widgets.text_table) in the container with *key*, with its headings."""
+    return at.get_by_key(key).table[0].value
+
+
 def pick(at: AppTest, key: str, run_id: str) -> AppTest:
     """Choose the option showing *run_id* (labels are formatted in the app's language)."""
     box = at.selectbox(key=key)
@@ -53,6 +58,10 @@ def test_runs_page_lists_runs_shows_inputs_and_submits(runs_lake):
     inputs = table(at, "runs_detail_inputs")
     assert inputs.to_dict("records") == [{"table": "gold.sample", "version": 1}]  # 0 is the empty creation
     assert set(table(at, "runs_detail_output_rows")["total"]) == {2.0, 4.0}
+    # parameters and metrics as readable two-column tables, not JSON
+    assert text_table(at, "runs_detail_params").to_dict("records") == [{"Setting": "scale", "Value": "2"}]
+    assert text_table(at, "runs_detail_metrics").to_dict("records") == [{"Metric": "scale_used", "Value": "2"}]
+    assert not at.code, "no JSON dump on the Runs page"
     at.button(key="runs_submit").click().run()
     assert review.state(lake, made[2.0]) == "submitted"
 
@@ -63,8 +72,11 @@ def test_compare_page_marks_differing_parameters(runs_lake):
     assert not at.exception, at.exception
     at.multiselect(key="compare_pick").set_value([made[1.0], made[2.0]]).run()
     params = table(at, "compare_params").set_index("name")
-    assert bool(params.loc["scale", "differs"]) and not bool(params.loc["inputs", "differs"])
-    assert at.get_by_key("compare_chart_y") is not None
+    assert bool(params.loc["scale", "differs"]) and not bool(params.loc["inputs · gold.sample", "differs"])
+    assert params.loc["scale", [made[1.0], made[2.0]]].tolist() == ["1", "2"]  # numbers as numbers, not JSON
+    # an undeclared kind's output: the first text column against the first number
+    assert at.selectbox(key="compare_chart_x_app_test_totals_estimates").value == "area"
+    assert at.selectbox(key="compare_chart_y_app_test_totals_estimates").value == "total"
 
 
 def test_review_page_approves_refuses_self_approval_and_releases(runs_lake):

@@ -2,7 +2,8 @@
 
 Catalogue -> Quality (run the rules) -> Editing (impute the whole panel) -> Estimates (the page's
 defaults, submitted for review, twice: the second submission works too and its message names its
-own run), first in English, then again in Chinese. Every page is checked for tracebacks
+own run) -> Runs (the run's parameters and metrics as tables in the UI language, no JSON), first
+in English, then again in Chinese. Every page is checked for tracebacks
 (browserkit.check_page). The server is ``workbench serve --headless`` on conftest's ``demo_lake``.
 Screenshots: tests/artifacts/statistician_*.png.
 """
@@ -96,6 +97,18 @@ def walk(page, lang: str, lake, known: set[str]) -> list[str]:
     for run_id in runs:
         assert review.state(lake, run_id) == "submitted"
         assert registry.get_run(lake, run_id).kind == "survey_estimate"
+    # Runs: the submitted estimate's parameters and metrics read as tables in the UI language
+    open_page(page, "runs", f"{lang}_runs")
+    params = page.locator(".st-key-runs_detail_params")
+    params.wait_for(timeout=LONG)
+    for word in ("calibration", "replicates", "variable"):
+        assert page.locator(".st-key-runs_detail_params").get_by_text(translate(f"runparam.{word}", lang)).count(), \
+            f"{lang}: the parameter {word} is not named in the parameters table"
+    metrics = page.locator(".st-key-runs_detail_metrics")
+    assert metrics.get_by_text(translate("runparam.respondents", lang)).count(), f"{lang}: metrics table"
+    assert not page.locator("[data-testid='stCode']").count(), f"{lang}: the Runs page shows a JSON dump"
+    check_page(page, f"{lang}_runs_detail")
+    shot(page, f"statistician_{lang}_5_runs")
     return runs
 
 

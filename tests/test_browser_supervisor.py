@@ -172,6 +172,11 @@ def test_supervisor_compares_approves_releases_withdraws_and_disseminates(server
         sign_out(page)
 
 
+def _done(lang: str) -> str:
+    """The start of the Jobs summary line in *lang*, before its counts."""
+    return translate("jobs.done", lang, ok=0, skipped=0, failed=0, seconds=0.0).split("0")[0].strip()
+
+
 @pytest.mark.parametrize("lang, attempt", [("zh", 1), ("en", 1), ("zh", 2), ("en", 2)])
 def test_data_engineer_runs_a_job_and_browses_quarantine(server, demo_lake, lang, attempt):
     tag = f"{lang}{attempt}"
@@ -184,6 +189,11 @@ def test_data_engineer_runs_a_job_and_browses_quarantine(server, demo_lake, lang
         click(page, "jobs_run_one")
         page.locator(".st-key-jobs_summary").wait_for(timeout=180_000)
         check_page(page, f"jobs_ran_{tag}")
+        # the summary is said in the page's language (jobs keep catalogued messages, not text)
+        other = "en" if lang == "zh" else "zh"
+        said = page.locator("[data-testid='stAlertContentSuccess']")
+        assert said.filter(has_text=_done(lang)).count(), f"{tag}: no summary line in {lang}"
+        assert not said.filter(has_text=_done(other)).count(), f"{tag}: the summary line is in {other}"
         shot(page, f"engineer_jobs_{tag}")
         page.locator(".st-key-quarantine_table").scroll_into_view_if_needed()
         quarantined = page.locator(".st-key-quarantine_table input").input_value()

@@ -32,6 +32,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 from compare import first_difference
+from test_runs_kinds import _declared_charts_fit
 from deltalake import DeltaTable
 
 from workbench.auth import User
@@ -243,6 +244,7 @@ def _run_both(kind_lakes, kind, params, inputs):
                 problems.append(f"{kind}: metric {key} {value} vs {other}")
         elif value != other:
             problems.append(f"{kind}: metric {key} {value!r} vs {other!r}")
+    problems += _declared_charts_fit(sail, sail_id)  # every kind's outputs, for the Runs page's default chart
     assert not problems, "\n".join(problems)
     return made
 

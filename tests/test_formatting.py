@@ -111,3 +111,13 @@ def test_a_result_table_downloads_as_it_is_shown():
     book = openpyxl.load_workbook(io.BytesIO(formatting.table_file(df, "en", "xlsx", {"eblup": "revenue"})))
     assert [c.value for c in book["data"][1]] == ["Township", "Model estimate (EBLUP) (10k yuan)", "Model CV (%)"]
     assert book["data"]["B2"].value == 151.2
+
+
+def test_a_design_effect_far_below_one_is_not_shown_as_zero():
+    """The demo's calibrated, size-stratified survey has design effects of 0.003 to 0.03:
+    two decimals showed every one of them as 0.00 on the Estimates page."""
+    from workbench.formatting import format_value, registry
+
+    deff = registry().column("deff")
+    assert deff.places == 3
+    assert format_value(0.002558, deff, "zh") == "0.003" and format_value(0.018310, deff, "en") == "0.018"

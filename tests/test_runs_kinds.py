@@ -105,3 +105,35 @@ def test_cli_lists_and_reproduces_runs_and_names_a_run_it_cannot_find(recorded):
     assert "gold.enterprise_month@" in rep.stdout
     missing = workbench_cli("runs", "reproduce", "r_no_such_run", **env)
     assert missing.returncode == 1 and "no run r_no_such_run" in missing.stderr
+
+
+def _declared_charts_fit(lake, run_id) -> list[str]:
+    """Problems with the default charts of a run's outputs: an output not declared, or a
+    declared column the output does not have."""
+    from workbench.runs.kinds import OUTPUT_CHARTS
+
+    run = registry.get_run(lake, run_id)
+    problems = []
+    for output in run.outputs:
+        if (run.kind, output) not in OUTPUT_CHARTS:
+            problems.append(f"{run.kind}.{output}: no default chart declared (or None for a table)")
+            continue
+        chart = OUTPUT_CHARTS[(run.kind, output)]
+        if chart is None:
+            continue
+        columns = set(registry.read_output(lake, run_id, output).columns)
+        missing = {chart.x, chart.y, *([chart.color] if chart.color else [])} - columns
+        if missing:
+            problems.append(f"{run.kind}.{output}: declared columns {sorted(missing)} not in {sorted(columns)}")
+    return problems
+
+
+def test_every_output_of_a_recorded_run_has_a_default_chart_on_its_own_columns(recorded):
+    """The Runs and Compare pages open a run's chart on what its kind declares (an estimate by
+    domain, the adjusted series by month), never on whichever columns come first."""
+    from workbench.runs.kinds import KINDS, OUTPUT_CHARTS
+
+    assert {kind for kind, _ in OUTPUT_CHARTS} == set(KINDS), "every shipped kind declares its outputs' charts"
+    lake, runs = recorded
+    problems = [p for run_id in runs.values() for p in _declared_charts_fit(lake, run_id)]
+    assert not problems, problems

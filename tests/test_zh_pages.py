@@ -63,6 +63,13 @@ def zh_lake(demo_lake, spark, tmp_path_factory):
     users = load_users()
     waiting = registry.run_method(lake, "survey_estimate", params, inputs, user=users["stat"])
     review.submit(lake, waiting, users["stat"])
+    # a nowcast too (not releasable): its model codes, metrics and outputs show on Runs and Compare
+    from workbench.methods.nowcast import runs as nowcast_runs
+    from workbench.methods.nowcast.run import NowcastSpec
+
+    spec = NowcastSpec("retail_sales", ("ar", "bridge"), ("card_spending_pace", "vat_sales_total"), "2026-09-20",
+                       combinations=("equal",), track_periods=4)
+    registry.run_method(lake, "nowcast", spec.as_dict(), list(nowcast_runs.INPUTS), user=users["research"])
     return lake, demo_lake
 
 

@@ -210,10 +210,12 @@ def _runs(lake_root: str, key: tuple) -> pd.DataFrame:
     current = states(lk)
     rows = [{"run_id": r.run_id, "title": r.title, "kind": r.kind, "series": r.series, "user": r.user,
              "state": current.get(r.run_id, "draft"), "started_at": r.started_at,
-             "seconds": (r.ended_at - r.started_at).total_seconds(), "metrics": r.metrics}
+             "seconds": (r.ended_at - r.started_at).total_seconds(), "metrics": r.metrics, "params": r.params}
             for r in list_runs(lk)]
+    # params and metrics ride along so a runs list can title and label every run without
+    # one lookup per run (a lake with a year of runs made the Runs page read each of them)
     return pd.DataFrame(rows, columns=["run_id", "title", "kind", "series", "user", "state", "started_at",
-                                       "seconds", "metrics"])
+                                       "seconds", "metrics", "params"])
 
 
 def runs() -> pd.DataFrame:

@@ -170,12 +170,11 @@ def run_title(kind: str, title: str, params: dict | None = None, series: str | N
 
 def runs_shown(runs: pd.DataFrame) -> pd.DataFrame:
     """The runs list for display: kind, state and generated titles in the UI language."""
-    out = runs.copy()
+    out = runs[[c for c in RUN_COLUMNS if c in runs.columns]].copy()
     if out.empty:
         return out
-    params = {r: data.run(r)[0].params for r in out["run_id"]} if "run_id" in out else {}
-    out["title"] = [run_title(k, ti, params.get(r), s) for k, ti, r, s in
-                    zip(out["kind"], out["title"], out["run_id"], out["series"])]
+    params = runs["params"] if "params" in runs else pd.Series([None] * len(runs), index=runs.index)
+    out["title"] = [run_title(k, ti, p, s) for k, ti, p, s in zip(out["kind"], out["title"], params, out["series"])]
     out["kind"] = out["kind"].map(kind_label)
     out["state"] = out["state"].map(state_label)
     return out
@@ -193,7 +192,8 @@ def run_label(runs: pd.DataFrame, run_id: str, language: str | None = None) -> s
     # A keyed select box keeps its selection by key (Streamlit 1.67), so the label may be in
     # the UI language: the selected value is the run id.
     row = runs.set_index("run_id").loc[run_id]
-    title = run_title(row["kind"], row["title"], data.run(run_id)[0].params, row.get("series"), language)
+    params = row["params"] if "params" in row else data.run(run_id)[0].params
+    title = run_title(row["kind"], row["title"], params, row.get("series"), language)
     return f"{title} · {row['user']} · {run_id}"
 
 
@@ -214,13 +214,15 @@ def show_run(run_id: str, key: str) -> None:
     left, right = st.columns(2)
     with left:
         st.markdown(f"**{t('runs.params')}**")
-        st.code(json.dumps(run.params, ensure_ascii=False, indent=2, sort_keys=True), language="json")
+        widgets.text_table(settings_frame(run.params, lang()), f"{key}_params",
+                           {"name": t("runs.setting"), "value": t("runs.setting_value")})
         st.markdown(f"**{t('runs.inputs')}**")
         widgets.table(pd.DataFrame([{"table": k, "version": v} for k, v in run.inputs.items()]),
                       f"{key}_inputs", column_config={"table": t("common.table"), "version": t("common.version")})
     with right:
         st.markdown(f"**{t('runs.metrics')}**")
-        st.code(json.dumps(run.metrics, ensure_ascii=False, indent=2, sort_keys=True), language="json")
+        widgets.text_table(metrics_frame(run.metrics, run.params, lang()), f"{key}_metrics",
+                           {"name": t("runs.metric"), "value": t("runs.setting_value")})
         if run.warnings:
             st.markdown(f"**{t('runs.warnings')}**")
             for w in run.warnings:
@@ -235,25 +237,153 @@ def show_run(run_id: str, key: str) -> None:
                               key=f"{key}_output")
         frame = data.run_output(data.root(), run_id, output)
         output_table(frame, f"{key}_output_rows")
-        series_chart(frame, {run_id: frame}, key)
+        series_chart(frame, {run_id: frame}, key, run.kind, output)
 
 
-def param_name(name: str, language: str | None = None) -> str:
-    """A parameter or metric name in the UI language (``calibration`` -> ``校准方法``)."""
-    return _catalogued("runparam", name, lambda n: column_label(n, language), language)
+# Page catalogues that already name a code a run parameter may hold (a nowcast model, a
+# target series, a price-index method, a small-area model).
+_VALUE_CATALOGUES = ("runvalue", "nowcast.model", "nowcast.series", "prices.method", "sae.model")
+# point_<model> and rel_rmse_<model>: one metric per nowcast model or combination
+_PER_MODEL = re.compile(r"^(point|rel_rmse)_(.+)$")
+
+
+def setting_name(name: str, language: str | None = None) -> str:
+    """A parameter or metric name for the Runs tables: the catalogue's word, else the
+    registry's label (without its unit: the value carries it), else the name."""
+    from workbench.formatting import registry
+    from workbench.i18n import MESSAGES, translate
+
+    language = language or lang()
+    if f"runparam.{name}" in MESSAGES:
+        return translate(f"runparam.{name}", language)
+    per_model = _PER_MODEL.match(name)
+    if per_model:
+        return f"{setting_name(per_model.group(1), language)} · {value_text(per_model.group(2), language)}"
+    var = registry().column(name)
+    return var.label(language) if var is not None else column_label(name, language)
 
 
 def value_text(value: Any, language: str | None = None) -> str:
     """A parameter value as shown: a code word in the UI language (``raking`` -> ``迭代比例校准``,
-    ``employment`` -> its registry label), anything else as JSON."""
-    from workbench.formatting import registry
+    ``employment`` or an indicator -> its registry label, ``2026-08`` -> ``2026年8月``), any
+    other word as written, anything else as JSON."""
+    from workbench.formatting import format_date, format_month, registry
+    from workbench.i18n import MESSAGES, translate
 
+    language = language or lang()
     if isinstance(value, str):
-        var = registry().column(value)
+        for prefix in _VALUE_CATALOGUES:  # first: ``month`` as a frequency is 月, not the column 月份
+            if f"{prefix}.{value}" in MESSAGES:
+                return translate(f"{prefix}.{value}", language)
+        reg = registry()
+        var = reg.column(value)
         if var is not None:
-            return var.label(language or lang())
-        return _catalogued("runvalue", value, lambda v: json.dumps(v, ensure_ascii=False), language)
+            return var.label(language)
+        if value in reg.indicators or any("*" in p and re.fullmatch(p.replace("*", ".+"), value)
+                                          for p in reg.indicators):
+            return reg.indicator(value).label(language)
+        if re.fullmatch(r"\d{4}-\d{2}", value):
+            return format_month(value, language)
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}( 00:00:00)?", value):
+            return format_date(value[:10], language)
+        return value
     return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _flat(mapping: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
+    """Nested settings as (path, value) pairs: a seasonal run's ``spec`` shows its fields."""
+    out = []
+    for name in sorted(mapping):
+        value = mapping[name]
+        if isinstance(value, dict) and value:
+            out += _flat(value, prefix + (str(name),))
+        else:
+            out.append((prefix + (str(name),), value))
+    return out
+
+
+def _listed(values: list | tuple, language: str) -> str:
+    return ("、" if language == "zh" else ", ").join(value_text(v, language) for v in values)
+
+
+def shown_setting(path: tuple[str, ...], value: Any, language: str, params: dict[str, Any] | None = None) -> str:
+    """One parameter or metric value as a statistician reads it: yes/no, a list, a month, a
+    code word in the UI language; a number the catalogue knows in its unit and precision (a
+    CV as per cent), a run's estimate and standard error in the unit of the variable it
+    estimated (*params*' ``variable``: persons, 万元), any other number to four significant
+    digits with thousands separators."""
+    from workbench.formatting import format_number, format_value, registry
+
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return translate_word("yes" if value else "no", language)
+    if isinstance(value, (list, tuple)):
+        return _listed(value, language) if value else "—"
+    if isinstance(value, (int, float)):
+        reg = registry()
+        leaf = path[-1]
+        measured = reg.column(str(params.get("variable"))) if params and params.get("variable") else None
+        var = measured if leaf in ("estimate", "se") and measured is not None else reg.column(leaf)
+        if var is not None and var.numeric and var.unit:
+            return format_value(value, var, language)
+        return format_number(value, 0, language) if isinstance(value, int) else _significant(value, language)
+    if isinstance(value, dict):
+        return "; ".join(f"{setting_name(k, language)}: {shown_setting(path + (k,), v, language, params)}"
+                         for k, v in sorted(value.items())) or "—"
+    return value_text(value, language)
+
+
+def settings_frame(params: dict[str, Any], language: str) -> pd.DataFrame:
+    """A run's parameters as a two-column table in the UI language: each name as the
+    catalogue says it (a nested setting as ``模型设定 · 变换``), each value as
+    :func:`shown_setting` shows it, not as JSON."""
+    rows = [{"name": " · ".join(setting_name(p, language) for p in path), "value": shown_setting(path, v, language)}
+            for path, v in _flat(params)]
+    return pd.DataFrame(rows, columns=["name", "value"])
+
+
+def translate_word(word: str, language: str) -> str:
+    from workbench.i18n import translate
+
+    return translate(f"common.{word}", language)
+
+
+def metrics_frame(metrics: dict[str, Any], params: dict[str, Any], language: str) -> pd.DataFrame:
+    """A run's metrics as a two-column table, values as :func:`shown_setting` shows them."""
+    rows = [{"name": " · ".join(setting_name(p, language) for p in path),
+             "value": shown_setting(path, v, language, params)} for path, v in _flat(metrics)]
+    return pd.DataFrame(rows, columns=["name", "value"])
+
+
+def settings_side_by_side(values: dict[str, dict[str, Any]], params: dict[str, dict[str, Any]],
+                          language: str) -> pd.DataFrame:
+    """Several runs' parameters (or metrics) in one table: a row per setting, a column per
+    run, and whether the runs differ in it (compared on the stored values, not the shown)."""
+    flat = {run_id: dict(_flat(v)) for run_id, v in values.items()}
+    paths = sorted(set().union(*[f.keys() for f in flat.values()]))
+    frame = pd.DataFrame({run_id: [shown_setting(p, f.get(p), language, params.get(run_id)) for p in paths]
+                          for run_id, f in flat.items()})
+    raw = pd.DataFrame({run_id: [json.dumps(f.get(p), sort_keys=True, default=str) for p in paths]
+                        for run_id, f in flat.items()})
+    frame.insert(0, "differs", (raw.nunique(axis=1) > 1).to_numpy())
+    frame.insert(0, "name", [" · ".join(setting_name(p, language) for p in path) for path in paths])
+    return frame
+
+
+def _significant(value: float, language: str, digits: int = 4) -> str:
+    """A number without a catalogued unit: four significant digits, thousands separated."""
+    import math
+
+    from workbench.formatting import format_number, missing
+
+    if missing(value) or not math.isfinite(value):
+        return "—"
+    if value == 0:
+        return "0"
+    decimals = max(0, digits - 1 - int(math.floor(math.log10(abs(value)))))
+    text = format_number(value, decimals, language)
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def output_table(frame: pd.DataFrame, key: str) -> None:
@@ -268,20 +398,55 @@ def output_table(frame: pd.DataFrame, key: str) -> None:
     widgets.formatted_table(shown, key, labels={c: column_label(c) for c in frame.columns})
 
 
-def series_chart(sample: pd.DataFrame, frames: dict[str, pd.DataFrame], key: str) -> None:
-    """A chart of one numeric column against another column, one colour per run."""
-    numeric = [c for c in sample.columns if pd.api.types.is_numeric_dtype(sample[c])]
+def series_chart(sample: pd.DataFrame, frames: dict[str, pd.DataFrame], key: str, kind: str, output: str) -> None:
+    """A chart of one numeric column against another, one colour per run (and per the
+    output's own series column, if it has one). It opens on what the kind declares for the
+    output (``workbench.runs.kinds.OUTPUT_CHARTS``: an estimate by domain, an index by
+    period), not on whichever columns come first; an output declared a table gets none."""
+    from workbench.runs.kinds import OUTPUT_CHARTS
+
+    declared = OUTPUT_CHARTS.get((kind, output), "undeclared")
+    if declared is None:
+        return
+    numeric = [c for c in sample.columns if pd.api.types.is_numeric_dtype(sample[c])
+               and not pd.api.types.is_bool_dtype(sample[c])]
     if not numeric:
         return
     others = [c for c in sample.columns if c not in numeric] or numeric
+    spec = declared if declared != "undeclared" and {declared.x, declared.y} <= set(sample.columns) else None
     x_col, y_col = st.columns(2)
-    x = x_col.selectbox(t("runs.chart_x"), others, format_func=bound(column_label), key=f"{key}_x")
-    y = y_col.selectbox(t("runs.chart_y"), numeric, format_func=bound(column_label), key=f"{key}_y")
-    long = pd.concat([f[[x, y]].assign(run=run_id) for run_id, f in frames.items() if {x, y} <= set(f.columns)])
-    kind = alt.Chart(long).mark_line(point=True) if pd.api.types.is_datetime64_any_dtype(long[x]) or \
-        pd.api.types.is_numeric_dtype(long[x]) else alt.Chart(long).mark_point(size=80)
-    st.altair_chart(kind.encode(x=alt.X(f"{x}:{'T' if pd.api.types.is_datetime64_any_dtype(long[x]) else 'O'}"),
-                                y=alt.Y(f"{y}:Q"), color="run:N", tooltip=[x, y, "run"]),
+    x = x_col.selectbox(t("runs.chart_x"), others, index=others.index(spec.x) if spec and spec.x in others else 0,
+                        format_func=bound(column_label), key=f"{key}_x_{kind}_{output}")
+    y = y_col.selectbox(t("runs.chart_y"), numeric, index=numeric.index(spec.y) if spec and spec.y in numeric else 0,
+                        format_func=bound(column_label), key=f"{key}_y_{kind}_{output}")
+    color = spec.color if spec and spec.color in sample.columns and spec.color not in (x, y) else None
+    parts = []
+    for run_id, f in frames.items():
+        if not {x, y} <= set(f.columns):
+            continue
+        rows = f
+        for column, value in (spec.leave_out if spec else ()):
+            if column in rows.columns and x == column:
+                rows = rows[rows[column].astype(str) != value]
+        parts.append(rows[[x, y] + ([color] if color else [])].assign(run=run_id))
+    if not parts:
+        return
+    long = pd.concat(parts)
+    if color:
+        long["line"] = long["run"] + " · " + long[color].astype(str) if len(frames) > 1 else long[color].astype(str)
+    else:
+        long["line"] = long["run"]
+    temporal = x in ("period", "month", "ref_period", "asof") or pd.api.types.is_datetime64_any_dtype(long[x])
+    if temporal:
+        long[x] = pd.to_datetime(long[x])
+    mark = alt.Chart(long).mark_line(point=True) if temporal or pd.api.types.is_numeric_dtype(long[x]) \
+        else alt.Chart(long).mark_point(size=80, filled=True)
+    x_title, y_title = column_label(x), column_label(y)
+    st.altair_chart(mark.encode(x=alt.X(f"{x}:{'T' if temporal else 'O'}", title=x_title, sort=None),
+                                y=alt.Y(f"{y}:Q", title=y_title, scale=alt.Scale(zero=False)),
+                                color=alt.Color("line:N", title=t("runs.chart_line")),
+                                tooltip=[alt.Tooltip(x, title=x_title), alt.Tooltip(y, title=y_title, format=",.4~g"),
+                                         alt.Tooltip("line:N", title=t("runs.chart_line"))]),
                     width="stretch")
 
 

@@ -19,6 +19,14 @@ def table(df: pd.DataFrame, key: str, column_config: dict | None = None) -> None
         st.dataframe(df, hide_index=True, column_config=column_config)
 
 
+def text_table(df: pd.DataFrame, key: str, headings: dict[str, str]) -> None:
+    """A short table of words (a run's parameters, its metrics) as a static table in a keyed
+    container: it prints, it wraps long values, and its text is on the page (a data grid
+    draws on a canvas). *headings* renames the columns for display."""
+    with st.container(key=key):
+        st.table(df.rename(columns=headings), hide_index=True, border="horizontal")
+
+
 def tables_list(df: pd.DataFrame, key: str) -> None:
     """The lake's table list (``data.tables_frame``) with translated headings."""
     table(df, key, column_config={

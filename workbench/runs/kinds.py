@@ -13,6 +13,7 @@ A kind added to the workbench gets one line below. Kinds defined outside the pac
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 KINDS: dict[str, str] = {
@@ -34,3 +35,37 @@ def load(kind: str) -> MethodFn | None:
         return None
     module, _, attribute = target.partition(":")
     return getattr(importlib.import_module(module), attribute)
+
+
+@dataclass(frozen=True)
+class OutputChart:
+    """How the Runs and Compare pages chart one output of a kind by default: its value *y*
+    against the output's own dimension *x* (one line or mark per *color* value, if given),
+    without the rows *leave_out* names (a survey's ``total`` domain is the sum of the
+    others and would squeeze them against the axis). A reader may still pick other columns."""
+
+    x: str
+    y: str
+    color: str | None = None
+    leave_out: tuple[tuple[str, str], ...] = ()
+
+
+# (kind, output) -> its default chart; an output listed as None is a table, not a series
+# (calibration diagnostics, a classification, a release's cells in several units).
+OUTPUT_CHARTS: dict[tuple[str, str], OutputChart | None] = {
+    ("survey_estimate", "estimates"): OutputChart("domain", "estimate", leave_out=(("domain", "total"),)),
+    ("survey_estimate", "weights"): None,
+    ("small_area_estimate", "areas"): OutputChart("area", "eblup"),
+    ("online_price_index", "indices"): OutputChart("period", "index", color="series"),
+    ("online_price_index", "elementary"): OutputChart("period", "index", color="ea"),
+    ("online_price_index", "classification"): None,
+    ("seasonal_adjustment", "series"): OutputChart("month", "seasadj"),
+    ("seasonal_adjustment", "diagnostics"): OutputChart("statistic", "value"),
+    ("seasonal_adjustment", "spec"): None,
+    ("seasonal_adjustment", "coefficients"): OutputChart("variable", "estimate"),
+    ("nowcast", "nowcasts"): OutputChart("model", "point"),
+    ("nowcast", "track"): OutputChart("ref_period", "point", color="model"),
+    ("nowcast", "evaluation"): OutputChart("model", "rel_rmse"),
+    ("nowcast", "news"): OutputChart("variable", "impact"),
+    ("area_industry_release", "table"): None,
+}

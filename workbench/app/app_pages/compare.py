@@ -1,13 +1,11 @@
 """Compare: two or more runs side by side (parameters, metrics, overlaid outputs)."""
 
-import json
-
 import pandas as pd
 import streamlit as st
 
 from workbench.app import data, widgets
-from workbench.app.run_views import (bound, default_comparison, output_label, param_name, run_label, series_chart,
-                                     value_text)
+from workbench.app.run_views import (bound, default_comparison, output_label, run_label, series_chart,
+                                     settings_side_by_side)
 from workbench.app.session import ROLES_FOR, lang, require_role, t
 
 require_role(*ROLES_FOR["compare"])
@@ -33,13 +31,8 @@ details = {run_id: data.run(run_id)[0] for run_id in picked}
 
 
 def side_by_side(values: dict[str, dict]) -> pd.DataFrame:
-    keys = sorted(set().union(*[v.keys() for v in values.values()]))
-    raw = pd.DataFrame({run_id: [json.dumps(v.get(k), ensure_ascii=False, default=str) for k in keys]
-                        for run_id, v in values.items()}, index=keys)
-    frame = pd.DataFrame({run_id: [value_text(v.get(k)) for k in keys] for run_id, v in values.items()},
-                         index=[param_name(k) for k in keys])
-    frame.insert(0, t("compare.differs"), (raw.nunique(axis=1) > 1).to_numpy())
-    return frame.reset_index(names=t("runcol.name"))
+    frame = settings_side_by_side(values, {r: d.params for r, d in details.items()}, lang())
+    return frame.rename(columns={"name": t("runcol.name"), "differs": t("compare.differs")})
 
 
 st.subheader(t("compare.params"))
@@ -54,4 +47,4 @@ if not common:
     st.stop()
 output = st.selectbox(t("runs.output_pick"), common, format_func=bound(output_label), key="compare_output")
 frames = {run_id: data.run_output(data.root(), run_id, output) for run_id in picked}
-series_chart(next(iter(frames.values())), frames, "compare_chart")
+series_chart(next(iter(frames.values())), frames, "compare_chart", details[picked[0]].kind, output)

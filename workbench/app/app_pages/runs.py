@@ -27,7 +27,7 @@ for column, chosen in (("kind", kinds), ("state", states), ("user", users)):
     if chosen:
         keep &= runs[column].isin(chosen)
 shown = runs[keep]
-runs_table(shown.drop(columns=["metrics"]), "runs_list")
+runs_table(shown, "runs_list")
 if shown.empty:
     st.stop()
 
