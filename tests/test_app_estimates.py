@@ -37,6 +37,8 @@ def test_estimates_page_flags_unreliable_cvs_and_submits_a_run(est_env):
     assert (shown["unreliable"] == (shown["cv"] > 5)).all() and shown["unreliable"].any()  # CVs shown in %
     assert "marked unreliable" in texts(at)
     assert shown["imputed_share"].iloc[0] > 0  # the quality panel's imputed values are used and reported
+    # the result to take away (CSV with BOM and Excel, formatted as shown: tests/test_export.py)
+    assert at.get_by_key("est_download_csv") is not None and at.get_by_key("est_download_xlsx") is not None
     at.selectbox(key="est_calibration").select("raking").run()
     at.button(key="est_submit").click().run()
     assert not at.exception, at.exception

@@ -104,3 +104,22 @@ def test_review_page_refuses_non_supervisors_server_side(runs_lake, username):
     assert not at.exception
     assert at.error and "supervisor" in at.error[0].value
     assert not at.button
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_methods_warnings_are_said_in_the_ui_language_and_a_librarys_words_kept_verbatim(lang):
+    """A nowcast's own warning is an English sentence in the lake (for logs and the CLI); the
+    Runs and Nowcast pages say it in the UI language. A library's warning keeps its own words,
+    shown verbatim under a sentence in the UI language."""
+    from workbench.app.run_views import warning_parts
+    from workbench.i18n import translate
+
+    own = ("bridge: fewer than 8 past errors at horizon 4: the model's own interval is shown "
+           "(too narrow this far from the release)")
+    said, verbatim = warning_parts(own, lang)
+    assert said == translate("runwarn.few_errors", lang, model=translate("nowcast.model.bridge", lang), n="8",
+                             horizon="4") and verbatim is None
+    said, verbatim = warning_parts("dfm: ConvergenceWarning: EM reached maximum number of iterations (3 times)", lang)
+    assert verbatim == "EM reached maximum number of iterations"
+    assert translate("nowcast.model.dfm", lang) in said and translate("runwarn.times", lang, n=3) in said
+    assert warning_parts("a sentence no catalogue knows", lang) == ("a sentence no catalogue knows", None)

@@ -287,6 +287,7 @@ def test_nowcast_page_submits_runs_that_reproduce(demo_lake, monkeypatch):
     # four weeks out the models' own intervals are narrower than their track record says
     own = table.set_index("model").loc[[names["bridge"], names["umidas"]]]
     assert ((own["upper"] - own["lower"]) > (own["model_upper"] - own["model_lower"])).all()
+    assert at.get_by_key("nowcast_download_csv") is not None and at.get_by_key("nowcast_download_xlsx") is not None
     assert set(at.get_by_key("nowcast_evaluation").dataframe[0].value["model"]) >= {names["ar"],
                                                                                   names["combo_equal"]}
     submitted = []

@@ -82,6 +82,12 @@ def shown_texts(at) -> list[tuple[str, str]]:
     for el in at.metric:
         out.append(("metric label", str(el.label)))
         out.append(("metric value", str(el.value)))
+    for el in at.table:  # static tables (a run's parameters and metrics): headings are their columns
+        frame = el.value
+        for column in frame.columns:
+            out.append(("static table heading", str(column)))
+            for value in frame[column].dropna().astype(str).unique()[:200]:
+                out.append((f"static table cell {column}", value))
     for el in at.dataframe:
         frame: pd.DataFrame = el.value
         labels = _column_labels(el)

@@ -1052,6 +1052,38 @@ MESSAGES: dict[str, dict[str, str]] = {
     "runvalue.x13": {"zh": "X-13ARIMA-SEATS", "en": "X-13ARIMA-SEATS"},
     "runvalue.x11": {"zh": "X-11", "en": "X-11"},
     "runs.chart_line": {"zh": "序列", "en": "Series"},
+    # the Nowcast fan chart's axes (issue 21)
+    "nowcast.axis.level": {"zh": "{series}（{unit}）", "en": "{series} ({unit})"},
+    "nowcast.axis.published": {"zh": "已发布值（近 24 个月）", "en": "Published (last 24 months)"},
+    "nowcast.axis.target_month": {"zh": "{month}即时预测", "en": "Nowcasts of {month}"},
+    # a method's warnings on the Runs and Nowcast pages, said in the UI language (issue 21)
+    "runwarn.few_errors": {"zh": "{model}：在距发布 {horizon} 周时的历史误差少于 {n} 期，显示的是模型自身区间（在离发布这么远时偏窄）",
+                           "en": "{model}: fewer than {n} past errors at horizon {horizon}: the model's own interval is "
+                                 "shown (too narrow this far from the release)"},
+    "runwarn.filled_x13": {"zh": "缺失 {months}：调整前用 X-13 的 regARIMA 模型估计", "en": "missing {months}: "
+                           "estimated by X-13's regARIMA model before adjusting"},
+    "runwarn.filled_interpolated": {"zh": "缺失 {months}：调整前按对数线性插值", "en": "missing {months}: "
+                                    "interpolated (log-linear) before adjusting"},
+    "runwarn.dropped": {"zh": "{months} 没有数据：不纳入（在首期之前或末期之后）",
+                        "en": "no values for {months}: left out (before the first or after the last)"},
+    "runwarn.library": {"zh": "{model}：计算库发出 {category} 警告（原文如下）",
+                        "en": "{model}: the library raised a {category} (its own words below)"},
+    "runwarn.times": {"zh": "（共 {n} 次）", "en": " ({n} times)"},
+    # titles of the Estimates and Nowcast downloads (issue 21)
+    "est.download_title": {"zh": "抽样调查估计：{variable}，{period}", "en": "Survey estimates: {variable}, {period}"},
+    "nowcast.download_title": {"zh": "即时预测：{series}，{period}", "en": "Nowcasts: {series}, {period}"},
+    # more run parameter names and values (survey estimates) on the Runs page (issue 21)
+    "runparam.auxiliaries": {"zh": "辅助变量", "en": "auxiliaries"},
+    "runparam.bounds": {"zh": "权重调整界限", "en": "bounds"},
+    "runparam.calibrate_strata": {"zh": "按层校准", "en": "calibrate strata"},
+    "runparam.interval": {"zh": "区间依据", "en": "interval"},
+    "runparam.use_imputed": {"zh": "使用插补值", "en": "use imputed values"},
+    "runparam.weights": {"zh": "权重", "en": "weights"},
+    "runvalue.t": {"zh": "t 分布", "en": "t distribution"},
+    "runvalue.normal": {"zh": "正态分布", "en": "normal distribution"},
+    "runvalue.taylor": {"zh": "泰勒线性化", "en": "Taylor linearisation"},
+    "runvalue.JKn": {"zh": "分层刀切法", "en": "stratified jackknife"},
+    "runvalue.JK1": {"zh": "刀切法", "en": "jackknife"},
 }
 
 

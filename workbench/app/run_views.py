@@ -177,6 +177,9 @@ def runs_shown(runs: pd.DataFrame) -> pd.DataFrame:
     out["title"] = [run_title(k, ti, p, s) for k, ti, p, s in zip(out["kind"], out["title"], params, out["series"])]
     out["kind"] = out["kind"].map(kind_label)
     out["state"] = out["state"].map(state_label)
+    if "started_at" in out:  # the city's wall clock, to the minute (the lake keeps UTC)
+        zone = data.settings().lake.local_timezone
+        out["started_at"] = local_times(out, ["started_at"], zone)["started_at"].dt.strftime("%Y-%m-%d %H:%M")
     return out
 
 
@@ -226,7 +229,7 @@ def show_run(run_id: str, key: str) -> None:
         if run.warnings:
             st.markdown(f"**{t('runs.warnings')}**")
             for w in run.warnings:
-                st.warning(w)
+                show_warning(w, lang())
         st.markdown(f"**{t('runs.audit')}**")
         audit = pd.DataFrame([{"at": e.at, "user": e.user, "action": action_label(e.action),
                                "state": state_label(e.after) if e.after else "", "comment": e.comment}
@@ -386,15 +389,71 @@ def _significant(value: float, language: str, digits: int = 4) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+# A method's own warning sentences, as the methods write them (in English, for logs and the
+# CLI), and the catalogue entry that says each in the UI language. Stored runs keep the
+# English text, so the translation is made when a warning is shown, old runs included.
+_OWN_WARNINGS = (
+    (re.compile(r"^(?P<model>[\w.-]+): fewer than (?P<n>\d+) past errors at horizon (?P<horizon>\d+): the model's own "
+                r"interval is shown \(too narrow this far from the release\)$"), "runwarn.few_errors"),
+    (re.compile(r"^missing (?P<months>[\d\-, ]+): estimated by X-13's regARIMA model before adjusting$"),
+     "runwarn.filled_x13"),
+    (re.compile(r"^missing (?P<months>[\d\-, ]+): interpolated \(log-linear\) before adjusting$"),
+     "runwarn.filled_interpolated"),
+    (re.compile(r"^no values for (?P<months>[\d\-, ]+): left out \(before the first or after the last\)$"),
+     "runwarn.dropped"),
+)
+# "<model>: <LibraryWarning>: <its text> (n times)": a library's own words
+_LIBRARY_WARNING = re.compile(r"^(?P<model>[\w.-]+): (?P<category>[A-Z]\w*(?:Warning|Error)): (?P<text>.*)$")
+_TIMES = re.compile(r"^(?P<body>.*) \((?P<n>\d+) times\)$")
+
+
+def warning_parts(warning: str, language: str) -> tuple[str, str | None]:
+    """(what the reader is told in the UI language, the library's own text or None)."""
+    from workbench.i18n import translate
+
+    body, times = warning, 1
+    counted = _TIMES.match(warning)
+    if counted:
+        body, times = counted.group("body"), int(counted.group("n"))
+    suffix = translate("runwarn.times", language, n=times) if times > 1 else ""
+    for pattern, key in _OWN_WARNINGS:
+        found = pattern.match(body)
+        if found:
+            args = found.groupdict()
+            if "model" in args:
+                args["model"] = value_text(args["model"], language)
+            if "months" in args:
+                args["months"] = _listed([m.strip() for m in args["months"].split(",")], language)
+            return translate(key, language, **args) + suffix, None
+    library = _LIBRARY_WARNING.match(body)
+    if library:
+        return translate("runwarn.library", language, model=value_text(library.group("model"), language),
+                         category=library.group("category")) + suffix, library.group("text")
+    return warning, None
+
+
+def show_warning(warning: str, language: str) -> None:
+    """A method's warning in the UI language; a library's own text beside it, verbatim."""
+    said, verbatim = warning_parts(warning, language)
+    st.warning(said)
+    if verbatim:
+        st.code(verbatim, language=None)
+
+
 def output_table(frame: pd.DataFrame, key: str) -> None:
     """A run's output in the UI language (headings with units, values as shown)."""
     from workbench.i18n import MESSAGES
 
+    def code_word(v):
+        for prefix in _VALUE_CATALOGUES:  # a model, a method, a target series: said as its name
+            if isinstance(v, str) and f"{prefix}.{v}" in MESSAGES:
+                return t(f"{prefix}.{v}")
+        return v
+
     shown = frame.copy()
     for c in shown.columns:
         if shown[c].dtype == object:
-            shown[c] = shown[c].map(lambda v: t(f"runvalue.{v}") if isinstance(v, str) and f"runvalue.{v}" in MESSAGES
-                                    else v)
+            shown[c] = shown[c].map(code_word)
     widgets.formatted_table(shown, key, labels={c: column_label(c) for c in frame.columns})
 
 

@@ -128,7 +128,13 @@ if n_bad:
 # imputed shares in per cent, domains and methods by name
 measured = {c: params["variable"] for c in ("estimate", "se", "ci_low", "ci_high")}
 table = table.assign(variance_method=table["variance_method"].map(lambda m: code_label("est.replicate", m)))
-widgets.formatted_table(table, "est_table", variables={**measured, "variance_method": measure("variance_method")})
+estimate_columns = {**measured, "variance_method": measure("variance_method")}
+widgets.formatted_table(table, "est_table", variables=estimate_columns)
+# the result to take away, as shown: CSV (with BOM, for Excel in Chinese) and Excel
+widgets.downloads(table, f"survey_estimates_{params['variable']}_{params['period']}", "est_download",
+                  variables=estimate_columns,
+                  title=t("est.download_title", variable=run_views.value_text(params["variable"], language),
+                          period=formatting.format_month(params["period"], language)))
 st.subheader(t("est.weights"))
 weights = weights.assign(**{c: weights[c].map(lambda m: code_label("est.distance", m))
                             for c in ("method", "distance") if c in weights.columns})

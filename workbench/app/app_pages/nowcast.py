@@ -54,9 +54,10 @@ models = c2.multiselect(t("nowcast.models"), list(nc.MODELS), default=["ar", "br
                         key="nowcast_models", format_func=lambda m: code_label("nowcast.model", m),
                         placeholder=t("common.choose"))
 all_indicators = sorted(raw_indicators["indicator"].unique())
+indicator_labels = {i: formatting.registry().indicator(i).label(language) for i in all_indicators}
 indicators = st.multiselect(t("nowcast.indicators"), all_indicators,
                             default=[i for i in nc.DEFAULT_INDICATORS if i in all_indicators] or all_indicators[:3],
-                            key="nowcast_indicators", placeholder=t("common.choose"))
+                            key="nowcast_indicators", placeholder=t("common.choose"), format_func=indicator_labels.get)
 c1, c2 = st.columns(2)
 combo_labels = {c: t(f"nowcast.combo_{c}") for c in COMBINATIONS}  # translated now, not in format_func
 combinations = c1.multiselect(t("nowcast.combinations"), list(COMBINATIONS), default=list(COMBINATIONS),
@@ -72,14 +73,18 @@ spec = NowcastSpec(series=series, models=tuple(models), indicators=tuple(indicat
                    combinations=tuple(combinations))
 with st.spinner(t("nowcast.running")):
     result = data.nowcast(spec, versions)
-st.caption(t("nowcast.period_expected" if result.release_expected else "nowcast.period", period=result.period,
-             release=result.release_date, horizon=result.horizon))
+st.caption(t("nowcast.period_expected" if result.release_expected else "nowcast.period",
+             period=formatting.format_month(result.period.to_timestamp(), language),
+             release=formatting.format_date(result.release_date, language), horizon=result.horizon))
 with st.container(key="nowcast_warnings"):
     if result.warnings:
         st.warning(t("nowcast.warnings", n=len(result.warnings)))
         with st.expander(t("nowcast.warnings_list")):
-            for w in result.warnings:
-                st.markdown(f"- {w}")
+            for w in result.warnings:  # said in the UI language; a library's own words verbatim beneath
+                said, verbatim = run_views.warning_parts(w, language)
+                st.markdown(f"- {said}")
+                if verbatim:
+                    st.code(verbatim, language=None)
 
 st.subheader(t("nowcast.result"))
 st.caption(t("nowcast.interval_note", coverage=round(100 * (1 - spec.alpha)), horizon=result.horizon))
@@ -88,28 +93,47 @@ unit = target_unit(raw_targets, series)
 level = {c: column(c, unit) for c in ("point", "lower", "upper", "model_lower", "model_upper")}
 nowcasts = result.nowcasts.assign(model=result.nowcasts["model"].map(lambda m: code_label("nowcast.model", m)),
                                   interval=result.nowcasts["interval"].map(lambda v: code_label("nowcast.interval", v)))
-widgets.formatted_table(nowcasts, "nowcast_table", variables={
-    **level, "model": column("model"), "period": column("period", kind="month"), "asof": column("asof", kind="date"),
-    "horizon": column("horizon", decimals=0), "interval": column("interval"),
-    "yoy_pct": column("yoy_pct", "percent")}, labels={"period": t("nowcast.col.period")})
+nowcast_columns = {**level, "model": column("model"), "period": column("period", kind="month"),
+                   "asof": column("asof", kind="date"), "horizon": column("horizon", decimals=0),
+                   "interval": column("interval"), "yoy_pct": column("yoy_pct", "percent")}
+widgets.formatted_table(nowcasts, "nowcast_table", variables=nowcast_columns, labels={"period": t("nowcast.col.period")})
+widgets.downloads(nowcasts, f"nowcast_{series}_{result.period}", "nowcast_download", variables=nowcast_columns,
+                  labels={"period": t("nowcast.col.period")},
+                  title=t("nowcast.download_title", series=code_label("nowcast.series", series),
+                          period=formatting.format_month(result.period.to_timestamp(), language)))
 
+# The fan: the published series over its last 24 months, and beside it, on the same axis, each
+# model's nowcast of the target month with its interval. Drawn at the target month on a time
+# axis the six intervals shared one day's width (a 10 px strip at the right edge).
 history = result.history.tail(24)
-hist = pd.DataFrame({"period": history.index.to_timestamp(), "value": history.to_numpy(),
-                     "model": t("nowcast.model.published")})
-fan = nowcasts.assign(period=result.period.to_timestamp())
+hist = pd.DataFrame({"period": history.index.to_timestamp(), "value": history.to_numpy()})
+unit_text = level["point"].shown_unit.label(language)
+y_title = t("nowcast.axis.level", series=code_label("nowcast.series", series), unit=unit_text)
+low = min(float(hist["value"].min()), float(nowcasts["lower"].min())) if len(hist) else float(nowcasts["lower"].min())
+high = max(float(hist["value"].max()), float(nowcasts["upper"].max())) if len(hist) else float(nowcasts["upper"].max())
+pad = 0.05 * (high - low or abs(high) or 1.0)
 # not from zero: the intervals are a few percent of the level and would vanish at full scale
-base = alt.Chart(hist).mark_line(color="black").encode(x=alt.X("period:T", title=None),
-                                                       y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)))
-band = alt.Chart(fan).mark_errorbar(thickness=8, opacity=0.5).encode(
-    x="period:T", y="lower:Q", y2="upper:Q", color="model:N", xOffset="model:N")
-points = alt.Chart(fan).mark_point(filled=True).encode(
-    x="period:T", y="point:Q", color=alt.Color("model:N", title=t("nowcast.col.model")), xOffset="model:N",
+y_scale = alt.Scale(domain=[low - pad, high + pad], zero=False, nice=False)
+published = alt.Chart(hist).mark_line(color="black", point=alt.OverlayMarkDef(color="black", size=18)).encode(
+    x=alt.X("period:T", title=t("nowcast.axis.published")),
+    y=alt.Y("value:Q", title=y_title, scale=y_scale),
+    tooltip=[alt.Tooltip("period:T", title=t("nowcast.col.period"), format="%Y-%m"),
+             alt.Tooltip("value:Q", title=y_title, format=",.2f")]).properties(width=560, height=340)
+order = list(nowcasts["model"])
+model_axis = alt.X("model:N", sort=order, title=t("nowcast.axis.target_month", month=formatting.format_month(
+    result.period.to_timestamp(), language)), axis=alt.Axis(labelAngle=-40, labelOverlap=False, labelLimit=140))
+band = alt.Chart(nowcasts).mark_rule(strokeWidth=6, opacity=0.45).encode(
+    x=model_axis, y=alt.Y("lower:Q", scale=y_scale, title=None, axis=alt.Axis(labels=False, ticks=False)),
+    y2="upper:Q", color=alt.Color("model:N", sort=order, legend=None))
+points = alt.Chart(nowcasts).mark_point(filled=True, size=70).encode(
+    x=model_axis, y=alt.Y("point:Q", scale=y_scale), color=alt.Color("model:N", sort=order, legend=None),
     tooltip=[alt.Tooltip("model:N", title=t("nowcast.col.model"))]
     + [alt.Tooltip(f"{c}:Q", title=level[c].heading(language), format=",.2f") for c in ("point", "lower", "upper")]
     + [alt.Tooltip("interval:N", title=t("nowcast.col.interval"))])
 st.subheader(t("nowcast.fan"))
 with st.container(key="nowcast_fan"):
-    widgets.chart(base + band + points)
+    widgets.chart(alt.hconcat(published, (band + points).properties(width=46 * max(len(order), 4), height=340),
+                              spacing=6).resolve_scale(y="shared"))
 
 st.subheader(t("nowcast.track", horizon=result.horizon))
 st.caption(t("nowcast.track_note", periods=spec.track_periods))
