@@ -123,3 +123,59 @@ def test_a_methods_warnings_are_said_in_the_ui_language_and_a_librarys_words_kep
     assert verbatim == "EM reached maximum number of iterations"
     assert translate("nowcast.model.dfm", lang) in said and translate("runwarn.times", lang, n=3) in said
     assert warning_parts("a sentence no catalogue knows", lang) == ("a sentence no catalogue knows", None)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_generated_run_titles_name_what_the_run_is_about_in_the_ui_language(lang):
+    """A page's English default title is rebuilt in the UI language from the kind and what the
+    run is about: the estimated variable, the indicator, or the published series (a seasonal
+    adjustment of retail sales showed as ``sa_retail_sales``); a title someone typed stays."""
+    from workbench.app.run_views import kind_label, run_title
+    from workbench.formatting import format_month, registry
+    from workbench.i18n import translate
+
+    def expected(kind, *detail):
+        return translate("runtitle.generated", lang, kind=kind_label(kind, lang), detail=" ".join(detail)).strip()
+
+    assert run_title("seasonal_adjustment", "Seasonal adjustment retail_sales", {"series": "retail_sales"},
+                     "sa_retail_sales", lang) == expected("seasonal_adjustment",
+                                                          translate("nowcast.series.retail_sales", lang))
+    assert run_title("seasonal_adjustment", "Seasonal adjustment vat_sales_total", {"indicator": "vat_sales_total"},
+                     "sa_vat_sales_total", lang) == expected(
+        "seasonal_adjustment", registry().indicator("vat_sales_total").label(lang))
+    assert run_title("survey_estimate", "Survey estimate employment 2026-08",
+                     {"variable": "employment", "period": "2026-08"}, "survey_employment", lang) == expected(
+        "survey_estimate", registry().column("employment").label(lang), format_month("2026-08", lang))
+    assert run_title("nowcast", "checked against the VAT totals", {"series": "retail_sales"}, None, lang) == \
+        "checked against the VAT totals"
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_quality_progress_steps_are_said_in_the_ui_language(lang):
+    """The quality library reports its steps in English (for logs and the CLI); the Quality
+    and Editing pages' progress bars say each step in the UI language."""
+    from workbench.app.quality_views import progress_text
+    from workbench.i18n import translate
+
+    assert progress_text("survey_returns: evaluating 12 rules", lang) == translate(
+        "qprogress.evaluating", lang, table="survey_returns", n="12")
+    assert progress_text("panel: imputing", lang) == translate("qprogress.panel_imputing", lang)
+    assert progress_text("panel: done", lang) == progress_text("vat_monthly: done", lang) == translate(
+        "qprogress.done", lang)
+    assert progress_text("a step no catalogue knows", lang) == "a step no catalogue knows"
+
+
+def test_an_action_message_is_said_in_the_language_it_is_read_in():
+    """Quality, Editing and Fraud keep their last action's message across page runs; kept as
+    text it stayed in the language it was made in after the reader switched."""
+    from workbench.app.quality_views import Coded, Said
+    from workbench.formatting import code_text
+    from workbench.i18n import translate
+
+    ran = Said.of("quality.ran", tables=2, seconds=1.5)
+    assert ran.text("zh") == translate("quality.ran", "zh", tables=2, seconds=1.5) != ran.text("en")
+    saved = Said.of("editing.saved", column=Said("editing.revenue"))
+    for lang in ("zh", "en"):
+        assert saved.text(lang) == translate("editing.saved", lang, column=translate("editing.revenue", lang))
+    imputed = Said.of("editing.imputed", value="1,234.5 万元", method=Coded("imputation_method", "ratio_vat_own"))
+    assert code_text("imputation_method", "ratio_vat_own", "zh") in imputed.text("zh")

@@ -57,8 +57,14 @@ def zh_lake(demo_lake, spark, tmp_path_factory):
     lake = Lake(str(root), spark=spark, settings=demo_lake.settings)
     store.run_all(lake, "stat")
     store.build_panel(lake, "stat")
-    for kind in RELEASABLE:
-        approved(lake, kind)
+    made = {kind: approved(lake, kind) for kind in RELEASABLE}
+    # one release published (no embargo), so Dissemination shows its published list, downloads,
+    # disclosure sentence and, to a supervisor, the suppression report
+    from releasable import AREA_INDUSTRY
+    from workbench.runs.release import release_run
+
+    run_id, output = made[AREA_INDUSTRY]
+    release_run(lake, run_id, load_users()["super"], "area_industry_zh", output=output)
     params, inputs, _ = RELEASABLE["survey_estimate"]
     users = load_users()
     waiting = registry.run_method(lake, "survey_estimate", params, inputs, user=users["stat"])

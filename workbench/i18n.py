@@ -1084,6 +1084,33 @@ MESSAGES: dict[str, dict[str, str]] = {
     "runvalue.taylor": {"zh": "泰勒线性化", "en": "Taylor linearisation"},
     "runvalue.JKn": {"zh": "分层刀切法", "en": "stratified jackknife"},
     "runvalue.JK1": {"zh": "刀切法", "en": "jackknife"},
+    # the Dissemination page's table headings and suppression kinds (issue 21)
+    "diss.col.series": {"zh": "序列", "en": "series"},
+    "diss.col.vintage": {"zh": "版本", "en": "vintage"},
+    "diss.col.release_date": {"zh": "发布日期", "en": "release date"},
+    "diss.col.rows": {"zh": "行数", "en": "rows"},
+    "diss.col.primary": {"zh": "主抑制", "en": "primary suppressions"},
+    "diss.col.secondary": {"zh": "次抑制", "en": "secondary suppressions"},
+    "diss.col.withdrawn": {"zh": "已撤回", "en": "withdrawn"},
+    "diss.col.period": {"zh": "期间", "en": "period"},
+    "diss.col.measure": {"zh": "指标", "en": "measure"},
+    "diss.col.cell": {"zh": "单元格", "en": "cell"},
+    "diss.col.status": {"zh": "抑制类型", "en": "suppression"},
+    "diss.col.rules": {"zh": "规则", "en": "rules"},
+    "diss.col.contributors": {"zh": "贡献单位数", "en": "contributors"},
+    "diss.col.lower_ratio": {"zh": "可推断下界比", "en": "lower bound ratio"},
+    "diss.col.upper_ratio": {"zh": "可推断上界比", "en": "upper bound ratio"},
+    "diss.status.primary": {"zh": "主抑制", "en": "primary"},
+    "diss.status.secondary": {"zh": "次抑制", "en": "secondary"},
+    # the quality library's progress steps on the Quality and Editing pages (issue 21)
+    "qprogress.reading": {"zh": "{table}：读取数据", "en": "{table}: reading"},
+    "qprogress.evaluating": {"zh": "{table}：评估 {n} 条规则", "en": "{table}: evaluating {n} rules"},
+    "qprogress.summary": {"zh": "{table}：汇总结果", "en": "{table}: summary"},
+    "qprogress.screening": {"zh": "{table}：离群值与虚报评分", "en": "{table}: outliers and fraud score"},
+    "qprogress.panel_grid": {"zh": "面板：样本单位 × 月份", "en": "panel: sample units x months"},
+    "qprogress.panel_imputing": {"zh": "面板：插补中", "en": "panel: imputing"},
+    "qprogress.panel_log": {"zh": "面板：写入修改记录", "en": "panel: change log"},
+    "qprogress.done": {"zh": "完成", "en": "done"},
 }
 
 

@@ -147,7 +147,7 @@ def run_title(kind: str, title: str, params: dict | None = None, series: str | N
     """The title shown for a run: a generated one (the registry's default, the kind itself, or
     a page's former English default) is rebuilt in the UI language from the kind and the
     parameters (``即时预测 retail_sales 2026年9月``); a typed one stays as typed."""
-    from workbench.formatting import format_month, registry
+    from workbench.formatting import format_month
     from workbench.i18n import translate
 
     language = language or lang()
@@ -155,11 +155,13 @@ def run_title(kind: str, title: str, params: dict | None = None, series: str | N
     if title and title != kind and not title.startswith(f"{kind} ") and not _GENERATED.match(title):
         return title
     params = params or {}
-    what = next((params[k] for k in ("variable", "indicator") if isinstance(params.get(k), str)), None) or series
+    # what the run is about: an estimated variable, an indicator or a published series, by name
+    # (a seasonal adjustment of retail sales is titled so, not sa_retail_sales)
+    what = next((params[k] for k in ("variable", "indicator", "series") if isinstance(params.get(k), str)), None) \
+        or series
     detail = []
     if what:
-        var = registry().column(str(what))
-        detail.append(var.label(language) if var is not None else str(what))
+        detail.append(value_text(str(what), language))
     period = params.get("period") or params.get("first")
     if period:
         detail.append(format_month(period, language))

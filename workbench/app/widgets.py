@@ -35,7 +35,7 @@ def tables_list(df: pd.DataFrame, key: str) -> None:
         "layer": t("common.layer"),
         "owner": t("common.owner"),
         "version": t("common.version"),
-        "rows": t("common.rows"),
+        "rows": st.column_config.NumberColumn(t("common.rows"), format="%,d"),  # 596,677, not 596677
         "columns": t("common.columns"),
         "last_write": st.column_config.DatetimeColumn(t("common.last_write"), format="YYYY-MM-DD HH:mm"),
     })

@@ -14,6 +14,7 @@ from workbench.app.run_views import local_times
 from workbench.app.session import ROLES_FOR, lang, require_role, t
 from workbench.disclosure.export import FORMATS
 from workbench.disclosure.reader import calendar
+from workbench.i18n import MESSAGES
 
 user = require_role(*ROLES_FOR["dissemination"])
 zone = data.settings().lake.local_timezone
@@ -25,6 +26,11 @@ scheduled, published = calendar(records, user)
 TIMES = {"embargo_until": st.column_config.DatetimeColumn(t("review.embargo_column", tz=zone),
                                                           format="YYYY-MM-DD HH:mm"),
          "released_at": st.column_config.DatetimeColumn(t("diss.released_at", tz=zone), format="YYYY-MM-DD HH:mm")}
+# every other heading of the calendar, the published list and the suppression report in the UI language
+HEADINGS = {c: t(f"diss.col.{c}") for c in ("series", "vintage", "release_date", "rows", "primary", "secondary",
+                                             "withdrawn", "period", "measure", "cell", "status", "rules",
+                                             "contributors", "lower_ratio", "upper_ratio")}
+COLUMNS = {**HEADINGS, **TIMES}
 
 
 def disclosure_caption(summary: dict) -> str:
@@ -48,14 +54,14 @@ if scheduled.empty:
     st.info(t("diss.no_scheduled"))
 else:
     widgets.table(local_times(scheduled[["series", "vintage", "release_date", "embargo_until", "rows"]],
-                              ["embargo_until"], zone), "diss_scheduled", column_config=TIMES)
+                              ["embargo_until"], zone), "diss_scheduled", column_config=COLUMNS)
 
 st.subheader(t("diss.published"))
 if published.empty:
     st.info(t("diss.none"))
 else:
     widgets.table(local_times(published.drop(columns=["release_id", "visible"]), list(TIMES), zone),
-                  "diss_published", column_config=TIMES)
+                  "diss_published", column_config=COLUMNS)
 
 st.subheader(t("diss.downloads"))
 readable = [r for r in records if r.release_id in set(published.loc[published["visible"], "release_id"])]
@@ -81,5 +87,7 @@ else:
             report = data.suppression_report(rel.release_id)
             if report is not None:
                 st.markdown(t("diss.report"))
-                widgets.table(report.drop(columns=["release_id", "run_id"]), "diss_report")
+                report = report.assign(status=report["status"].map(lambda v: t(f"diss.status.{v}")
+                                                                    if f"diss.status.{v}" in MESSAGES else v))
+                widgets.table(report.drop(columns=["release_id", "run_id"]), "diss_report", column_config=COLUMNS)
 st.caption(t("diss.api_hint"))

@@ -4,9 +4,9 @@ import pandas as pd
 import streamlit as st
 
 from workbench.app import data, widgets
-from workbench.app.quality_views import outcome, progress_bar
+from workbench.app.quality_views import Coded, Said, outcome, progress_bar
 from workbench.app.session import ROLES_FOR, lang, require_role, t
-from workbench.formatting import code_text
+from workbench.formatting import code_text, format_value, registry
 from workbench.i18n import MESSAGES
 from workbench.quality import store
 from workbench.quality.rules import RuleError
@@ -20,8 +20,8 @@ def build() -> None:
     bar, progress = progress_bar(t("editing.building"))
     try:
         run = store.build_panel(data.lake(), user, progress=progress)
-        st.session_state["editing_message"] = t("editing.built", version=run.outputs[store.PANEL],
-                                                seconds=run.seconds)
+        st.session_state["editing_message"] = Said.of("editing.built", version=run.outputs[store.PANEL],
+                                                      seconds=run.seconds)
         st.session_state["editing_error"] = None
     except (RuleError, store.QualityError) as exc:
         st.session_state["editing_error"] = str(exc)
@@ -45,6 +45,12 @@ CODES = {"response": "survey_response", "revenue_flag": "imputation_flag", "empl
          "method": "imputation_method", "reason": "edit_reason"}
 
 
+def with_unit(label: str, variable: str, language: str) -> str:
+    """*label* with the shown unit of the registry's *variable*: ``上报营业收入（万元）``."""
+    unit = registry().column(variable).shown_unit.label(language)
+    return (f"{label}（{unit}）" if language == "zh" else f"{label} ({unit})") if unit else label
+
+
 def named(df: pd.DataFrame) -> pd.DataFrame:
     """*df* with its code columns (CODES) shown by name in the UI language."""
     return df.assign(**{c: df[c].map(lambda v, d=d: code_text(d, v, language) or None)
@@ -53,13 +59,15 @@ def named(df: pd.DataFrame) -> pd.DataFrame:
 
 shown = ["credit_code", "period", "response", "revenue_reported", "revenue", "revenue_flag", "revenue_method",
          "employment_reported", "employment", "employment_flag", "employment_method", "vat_sales", "si_headcount"]
-widgets.table(named(cells[[c for c in shown if c in cells.columns]]), "editing_cells", column_config={
-    "credit_code": t("fraud.credit_code"), "period": t("col.month"), "response": t("editing.response"),
-    "revenue_reported": t("editing.revenue_reported"), "revenue": t("editing.revenue"),
+# values in their unit and precision (revenue and VAT sales in 万元, headcounts in persons), months
+# with their year; a reported value is measured in its variable's unit, under its own heading
+reported = {"revenue_reported": "revenue", "employment_reported": "employment"}
+widgets.formatted_table(named(cells[[c for c in shown if c in cells.columns]]), "editing_cells",
+                        variables={**reported, "period": "period"}, labels={
+    "credit_code": t("fraud.credit_code"), "response": t("editing.response"),
+    **{c: with_unit(t(f"editing.{c}"), v, language) for c, v in reported.items()},
     "revenue_flag": t("editing.flag"), "revenue_method": t("editing.method"),
-    "employment_reported": t("editing.employment_reported"), "employment": t("editing.employment"),
     "employment_flag": t("editing.flag"), "employment_method": t("editing.method"),
-    "vat_sales": t("editing.vat_sales"), "si_headcount": t("editing.si_headcount"),
 })
 
 st.subheader(t("editing.change"))
@@ -69,7 +77,7 @@ row = cells.iloc[int(pick)]
 columns = {t(f"editing.{c}"): c for c in store.EDIT_COLUMNS}
 column = columns[st.radio(t("editing.column"), list(columns), horizontal=True, key="editing_column")]
 current = row[column]
-st.caption(t("editing.current", value="—" if pd.isna(current) else f"{current:,.2f}",
+st.caption(t("editing.current", value=format_value(current, column, language),
              flag=code_text("imputation_flag", row[f"{column}_flag"], language),
              method=code_text("imputation_method", row[f"{column}_method"], language) or "—"))
 value = st.number_input(t("editing.new_value"), min_value=0.0, value=float(current) if pd.notna(current) else 0.0,
@@ -81,11 +89,11 @@ def apply(kind: str) -> None:
     try:
         if kind == "edit":
             store.edit_cell(data.lake(), row["credit_code"], row["period"], column, value, reason, user)
-            st.session_state["editing_message"] = t("editing.saved", column=t(f"editing.{column}"))
+            st.session_state["editing_message"] = Said.of("editing.saved", column=Said(f"editing.{column}"))
         else:
             new, method, _ = store.impute_cell(data.lake(), row["credit_code"], row["period"], column, user, reason)
-            st.session_state["editing_message"] = t("editing.imputed", value=f"{new:,.2f}",
-                                                    method=code_text("imputation_method", method, language))
+            st.session_state["editing_message"] = Said.of("editing.imputed", value=format_value(new, column, language),
+                                                          method=Coded("imputation_method", method))
         st.session_state["editing_error"] = None
     except (RuleError, store.QualityError) as exc:
         st.session_state["editing_error"] = str(exc)

@@ -6,7 +6,7 @@ import streamlit as st
 
 from workbench import formatting
 from workbench.app import data, widgets
-from workbench.app.quality_views import outcome
+from workbench.app.quality_views import Said, outcome
 from workbench.app.session import ROLES_FOR, lang, require_role, t
 from workbench.quality import store
 
@@ -88,8 +88,8 @@ comment = st.text_area(t("fraud.comment"), key="fraud_comment")
 def decide(decision: str) -> None:
     try:
         store.decide(data.lake(), code, decision, user, comment)
-        st.session_state["fraud_message"] = t("fraud.decided", code=f"{names.get(code, '')} {code}".strip(),
-                                              decision=t(f"fraud.show.{decision}"))
+        st.session_state["fraud_message"] = Said.of("fraud.decided", code=f"{names.get(code, '')} {code}".strip(),
+                                                    decision=Said(f"fraud.show.{decision}"))
         st.session_state["fraud_error"] = None
     except store.QualityError as exc:
         st.session_state["fraud_error"] = str(exc)

@@ -6,7 +6,7 @@ import streamlit as st
 
 from workbench import catalog, formatting
 from workbench.app import data, widgets
-from workbench.app.quality_views import outcome, progress_bar
+from workbench.app.quality_views import Said, outcome, progress_bar
 from workbench.app.session import ROLES_FOR, lang, require_role, t
 from workbench.quality import store
 from workbench.quality.rules import RuleError, all_rule_sets
@@ -26,8 +26,8 @@ def run_rules(table: str) -> None:
     try:
         runs = store.run_all(data.lake(), user, progress=progress) if table == "all" else \
             [store.run_rules(data.lake(), table, user, progress=progress)]
-        st.session_state["quality_message"] = t("quality.ran", tables=len(runs),
-                                                seconds=sum(r.seconds for r in runs))
+        st.session_state["quality_message"] = Said.of("quality.ran", tables=len(runs),
+                                                      seconds=sum(r.seconds for r in runs))
         st.session_state["quality_error"] = None
     except (RuleError, store.QualityError) as exc:
         st.session_state["quality_error"] = str(exc)
