@@ -1111,6 +1111,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     "qprogress.panel_imputing": {"zh": "面板：插补中", "en": "panel: imputing"},
     "qprogress.panel_log": {"zh": "面板：写入修改记录", "en": "panel: change log"},
     "qprogress.done": {"zh": "完成", "en": "done"},
+    "diss.rule.frequency": {"zh": "频数规则", "en": "frequency rule"},
+    "diss.rule.dominance": {"zh": "优势规则", "en": "dominance rule"},
+    "diss.rule.p_percent": {"zh": "p% 规则", "en": "p% rule"},
+    "diss.rule.min_units": {"zh": "样本单位少于 {n} 个", "en": "fewer than {n} sampled units"},
+    "diss.rule.secondary": {"zh": "保护一个保密单元格", "en": "protects a confidential cell"},
 }
 
 

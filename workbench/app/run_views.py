@@ -503,12 +503,12 @@ def series_chart(sample: pd.DataFrame, frames: dict[str, pd.DataFrame], key: str
     mark = alt.Chart(long).mark_line(point=True) if temporal or pd.api.types.is_numeric_dtype(long[x]) \
         else alt.Chart(long).mark_point(size=80, filled=True)
     x_title, y_title = column_label(x), column_label(y)
-    st.altair_chart(mark.encode(x=alt.X(f"{x}:{'T' if temporal else 'O'}", title=x_title, sort=None),
-                                y=alt.Y(f"{y}:Q", title=y_title, scale=alt.Scale(zero=False)),
-                                color=alt.Color("line:N", title=t("runs.chart_line")),
-                                tooltip=[alt.Tooltip(x, title=x_title), alt.Tooltip(y, title=y_title, format=",.4~g"),
-                                         alt.Tooltip("line:N", title=t("runs.chart_line"))]),
-                    width="stretch")
+    # month names and separators in the UI language (widgets.chart sets the chart's locale)
+    widgets.chart(mark.encode(x=alt.X(f"{x}:{'T' if temporal else 'O'}", title=x_title, sort=None),
+                              y=alt.Y(f"{y}:Q", title=y_title, scale=alt.Scale(zero=False)),
+                              color=alt.Color("line:N", title=t("runs.chart_line")),
+                              tooltip=[alt.Tooltip(x, title=x_title), alt.Tooltip(y, title=y_title, format=",.4~g"),
+                                       alt.Tooltip("line:N", title=t("runs.chart_line"))]))
 
 
 def settings_fingerprint(spec: dict[str, Any]) -> str:

@@ -5,6 +5,7 @@ suppression report, which names the hidden cells, their contributor counts and h
 narrowly each could be bounded: internal information a user could use to attack them.
 """
 
+import re
 from zoneinfo import ZoneInfo
 
 import streamlit as st
@@ -49,6 +50,21 @@ def disclosure_caption(summary: dict) -> str:
     return t("diss.disclosure_counts", **counts)
 
 
+def rules_text(rules: object) -> object:
+    """The rules that hid a cell (``frequency,dominance``; ``n<3``; why a secondary cell was hidden),
+    each by its name in the UI language."""
+    if not isinstance(rules, str):
+        return rules
+    if rules == "protects a confidential cell":  # the gate's own words for a secondary suppression
+        return t("diss.rule.secondary")
+    names = []
+    for rule in rules.split(","):
+        few = re.fullmatch(r"n<(\d+)", rule)
+        names.append(t("diss.rule.min_units", n=few.group(1)) if few else
+                     t(f"diss.rule.{rule}") if f"diss.rule.{rule}" in MESSAGES else rule)
+    return ("、" if lang() == "zh" else ", ").join(names)
+
+
 st.subheader(t("diss.calendar"))
 if scheduled.empty:
     st.info(t("diss.no_scheduled"))
@@ -88,6 +104,7 @@ else:
             if report is not None:
                 st.markdown(t("diss.report"))
                 report = report.assign(status=report["status"].map(lambda v: t(f"diss.status.{v}")
-                                                                    if f"diss.status.{v}" in MESSAGES else v))
+                                                                    if f"diss.status.{v}" in MESSAGES else v),
+                                       rules=report["rules"].map(rules_text))
                 widgets.table(report.drop(columns=["release_id", "run_id"]), "diss_report", column_config=COLUMNS)
 st.caption(t("diss.api_hint"))
