@@ -67,6 +67,8 @@ try:
     print(json.dumps({"status": result.status, "message": result.message}))
 except Exception as exc:
     print(json.dumps({"status": "failed", "message": f"{exc.__class__.__name__}: {exc}"}))
+from workbench.cli import exit_now
+exit_now(0)  # as the workbench command ends: no native teardown abort after the work is done
 """
 
 

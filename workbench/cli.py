@@ -475,5 +475,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise
 
 
+def exit_now(code: int) -> None:
+    """End the process with *code* once its work is done: Python's exit handlers run (the
+    engine stops, logs flush), then the process leaves without the native libraries' own
+    teardown. delta-rs's runtime threads can still be winding down at interpreter exit and
+    abort it ("terminate called without an active exception", delta-rs issue 2184), which
+    turned a finished job into exit status -6 for a scheduler."""
+    import atexit
+    import os
+
+    try:
+        atexit._run_exitfuncs()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:  # noqa: BLE001 - a closed pipe: nothing left to say
+                pass
+        os._exit(code)
+
+
+def run() -> None:
+    """The ``workbench`` command: :func:`main`, then :func:`exit_now` with its status."""
+    exit_now(main())
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run()
