@@ -1127,3 +1127,14 @@ def translate(key: str, lang: str, **values: object) -> str:
     """
     text = MESSAGES[key].get(lang) or MESSAGES[key]["en"]
     return text.format(**values) if values else text
+
+
+def translate_matching(patterns, text: str, lang: str) -> str:
+    """*text* (a library's English progress step) said in *lang* through the first of
+    *patterns* — ``(compiled regex, message key)`` pairs — that matches it whole, its named
+    groups filling the message; text no pattern knows is returned as it is, so nothing is hidden."""
+    for pattern, key in patterns:
+        found = pattern.match(text or "")
+        if found:
+            return translate(key, lang, **found.groupdict())
+    return text

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 from workbench import formatting
-from workbench.i18n import MESSAGES, translate
+from workbench.i18n import MESSAGES, translate, translate_matching
 
 # (pattern, message key): the groups fill the message.
 _PROGRESS = (
@@ -34,11 +34,7 @@ def job_description(name: str, description: str, lang: str) -> str:
 
 
 def progress_message(message: str, lang: str) -> str:
-    for pattern, key in _PROGRESS:
-        m = pattern.match(message or "")
-        if m:
-            return translate(key, lang, **m.groupdict()) if m.groupdict() else translate(key, lang)
-    return message
+    return translate_matching(_PROGRESS, message, lang)
 
 
 def status_label(status: str, lang: str) -> str:

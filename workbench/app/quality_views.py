@@ -24,14 +24,10 @@ _PROGRESS = (
 
 
 def progress_text(message: str, language: str) -> str:
-    """A quality step in the UI language (``survey_returns：正在评估 12 条规则``); unknown text as is."""
-    from workbench.i18n import translate
+    """A quality step in the UI language (``survey_returns：评估 12 条规则``); unknown text as is."""
+    from workbench.i18n import translate_matching
 
-    for pattern, key in _PROGRESS:
-        found = pattern.match(message or "")
-        if found:
-            return translate(key, language, **found.groupdict())
-    return message
+    return translate_matching(_PROGRESS, message, language)
 
 
 def progress_bar(text: str) -> tuple[object, Callable[[str, float], None]]:
