@@ -110,10 +110,28 @@ def browser_page(width: int = 1400, height: int = 1000):
             browser.close()
 
 
+# Streamlit scrolls inside its main block, not the document, so Playwright's full-page
+# screenshot stops at the viewport. The tallest scrolling block's height is the page's.
+_CONTENT_HEIGHT = """() => Math.max(document.documentElement.scrollHeight,
+    ...Array.from(document.querySelectorAll('[data-testid="stMain"], [data-testid="stAppViewContainer"],'
+                                            + ' [data-testid="stSidebarContent"]'), e => e.scrollHeight))"""
+_TALLEST_SHOT = 16_000  # px: beyond this chromium's capture is unreliable
+
+
 def shot(page, name: str) -> Path:
+    """A screenshot of the whole page, charts below the fold included."""
     path = ARTIFACTS / f"{name}.png"
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(path), full_page=True)
+    size = page.viewport_size
+    height = int(page.evaluate(_CONTENT_HEIGHT) or 0)
+    if size and height > size["height"]:
+        page.set_viewport_size({"width": size["width"], "height": min(height, _TALLEST_SHOT)})
+        page.wait_for_timeout(700)  # charts redraw for the new size
+    try:
+        page.screenshot(path=str(path), full_page=True)
+    finally:
+        if size and height > size["height"]:
+            page.set_viewport_size(size)
     return path
 
 

@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from test_app import PAGES, TIMEOUT, table, texts
 from workbench.auth import load_users
+from workbench.i18n import translate
 from workbench.runs import registry, review
 
 
@@ -87,7 +88,17 @@ def test_review_page_approves_refuses_self_approval_and_releases(runs_lake):
     assert not at.exception, at.exception
     pick(at, "review_pick", made[3.0])  # super's own run
     at.button(key="review_approve").click().run()
-    assert "four-eyes" in texts(at) and review.state(lake, made[3.0]) == "submitted"
+    # the refusal is said by its rule, in the reader's language, and stays said in the language
+    # read in after a switch (it is kept as the rule, not as text)
+    four_eyes = {lang: translate("review.rule.four_eyes", lang, user="super", run=made[3.0],
+                                 action=translate("runaction.approve", lang)) for lang in ("en", "zh")}
+    assert [e.value for e in at.error] == [four_eyes["en"]] and review.state(lake, made[3.0]) == "submitted"
+    at.session_state["lang"] = "zh"
+    at.run()
+    assert [e.value for e in at.error] == [four_eyes["zh"]]
+    assert not at.code, "a catalogued refusal needs no verbatim text beneath it"
+    at.session_state["lang"] = "en"
+    at.run()
     pick(at, "review_pick", made[1.0])
     at.button(key="review_approve").click().run()
     assert review.state(lake, made[1.0]) == "approved"
@@ -179,3 +190,21 @@ def test_an_action_message_is_said_in_the_language_it_is_read_in():
         assert saved.text(lang) == translate("editing.saved", lang, column=translate("editing.revenue", lang))
     imputed = Said.of("editing.imputed", value="1,234.5 万元", method=Coded("imputation_method", "ratio_vat_own"))
     assert code_text("imputation_method", "ratio_vat_own", "zh") in imputed.text("zh")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_streamlits_english_select_all_is_offered_only_to_english_readers(runs_lake, lang):
+    """Streamlit labels its multiselect bulk action "Select all" in fixed English; a Chinese
+    reader gets the multiselect without it, with the placeholder in Chinese."""
+    from zh_text import _offers_select_all
+
+    at = AppTest.from_file(PAGES / "runs.py", default_timeout=TIMEOUT)
+    at.session_state["lang"] = lang
+    at.session_state["user"] = load_users()["stat"]
+    at.run()
+    assert not at.exception, at.exception
+    boxes = [at.multiselect(key=k) for k in ("runs_kind", "runs_state", "runs_user")]
+    assert any(len(b.options) >= 2 for b in boxes)  # stat and super made runs
+    assert [_offers_select_all(b.proto) for b in boxes if len(b.options) >= 2] == \
+        [lang == "en"] * sum(len(b.options) >= 2 for b in boxes)
+    assert {b.proto.placeholder for b in boxes} == {translate("common.choose", lang)}

@@ -121,3 +121,13 @@ def test_a_design_effect_far_below_one_is_not_shown_as_zero():
     deff = registry().column("deff")
     assert deff.places == 3
     assert format_value(0.002558, deff, "zh") == "0.003" and format_value(0.018310, deff, "en") == "0.018"
+
+
+@pytest.mark.parametrize("value, zh, en", [
+    ("2026Q2", "2026年第2季度", "Q2 2026"),            # a quarterly series' period as stored (GDP)
+    (pd.Period("2026Q3", freq="Q"), "2026年第3季度", "Q3 2026"),
+    (pd.Period("2026-08", freq="M"), "2026年8月", "Aug 2026"),
+    ("2026-08", "2026年8月", "Aug 2026"),
+])
+def test_a_quarterly_period_is_said_as_its_quarter_never_as_a_month(value, zh, en):
+    assert (formatting.format_month(value, "zh"), formatting.format_month(value, "en")) == (zh, en)

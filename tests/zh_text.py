@@ -59,6 +59,15 @@ def _column_labels(element) -> dict[str, str]:
     return out
 
 
+def _offers_select_all(proto) -> bool:
+    """Whether Streamlit's front end shows its "Select all" entry for this multiselect (the
+    rule of its Multiselect component: 2+ options and a threshold that is -1 or at least that
+    many; a message without the field means a threshold of 1000)."""
+    threshold = proto.select_all if proto.HasField("select_all") else 1000
+    n = len(proto.options)
+    return n >= 2 and (threshold == -1 or 0 < n <= threshold)
+
+
 def shown_texts(at) -> list[tuple[str, str]]:
     """(where, text) of every text a reader sees on an AppTest page: titles, markdown, captions,
     alerts, widget labels, options as formatted, metrics, table headings and text cells."""
@@ -79,6 +88,9 @@ def shown_texts(at) -> list[tuple[str, str]]:
             placeholder = getattr(el.proto, "placeholder", "")
             if placeholder:
                 out.append((f"{kind} {el.label} placeholder", placeholder))
+            if kind == "multiselect" and _offers_select_all(el.proto):
+                # Streamlit's front end labels its bulk action in fixed English
+                out.append((f"{kind} {el.label} bulk action", "Select all"))
     for el in at.metric:
         out.append(("metric label", str(el.label)))
         out.append(("metric value", str(el.value)))

@@ -270,6 +270,8 @@ def format_money(yuan: object, lang: str = "zh", unit: str = "yuan") -> str:
 def _as_date(value: object) -> date | None:
     if missing(value):
         return None
+    if isinstance(value, pd.Period):
+        return value.start_time.date()
     if isinstance(value, (datetime, pd.Timestamp)):
         return value.date() if not isinstance(value, pd.Timestamp) else value.to_pydatetime().date()
     if isinstance(value, date):
@@ -281,8 +283,26 @@ def _as_date(value: object) -> date | None:
     return date(int(m.group(1)), int(m.group(2)), int(m.group(3) or 1))
 
 
+_QUARTER = re.compile(r"^(\d{4})-?Q([1-4])$")
+
+
+def format_quarter(value: object, lang: str = "zh") -> str | None:
+    """A quarter (``2026Q2``, as quarterly series such as GDP are stored) in the language:
+    ``2026年第2季度`` / ``Q2 2026``; None when *value* is not a quarter."""
+    if isinstance(value, pd.Period):
+        value = str(value) if value.freqstr.startswith("Q") else ""
+    m = _QUARTER.match(str(value).strip()) if not missing(value) else None
+    if not m:
+        return None
+    return f"{m.group(1)}年第{m.group(2)}季度" if lang == "zh" else f"Q{m.group(2)} {m.group(1)}"
+
+
 def format_month(value: object, lang: str = "zh") -> str:
-    """A month with its year, in the language: ``2026年8月`` / ``Aug 2026``."""
+    """A month with its year, in the language: ``2026年8月`` / ``Aug 2026``; a quarterly
+    series' period as its quarter (``2026年第2季度`` / ``Q2 2026``), never as a month."""
+    quarter = format_quarter(value, lang)
+    if quarter is not None:
+        return quarter
     d = _as_date(value)
     if d is None:
         return "—" if missing(value) else str(value)
@@ -607,6 +627,6 @@ def axis_number_format(variable: Variable) -> str:
 
 
 __all__ = ["UNITS", "Unit", "Variable", "Registry", "registry", "format_number", "format_percent", "format_value",
-           "format_money", "format_month", "format_date", "bilingual", "reference_period", "ColumnFormat",
+           "format_money", "format_month", "format_quarter", "format_date", "bilingual", "reference_period", "ColumnFormat",
            "DisplayTable", "format_table", "rounded", "chart_locale", "axis_number_format", "MONTH_FORMAT",
            "SECTION_NAMES_EN", "column_title", "code_text", "type_label", "delta_operation"]

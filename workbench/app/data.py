@@ -424,6 +424,15 @@ def _online_index(lake_root: str, version: int, frequency: str, method: str, win
                         method=method, window=window, splice=splice, classification=classes)
 
 
+def price_classification() -> pd.DataFrame | None:
+    """The online items classified to COICOP groups (the first, longer half of a cold Online
+    prices page: every quote read and classified), or None until silver.prices_daily exists.
+    The page calls it as its own step, so its progress shows which step runs; the index then
+    finds it cached."""
+    version = _version("silver.prices_daily")
+    return None if version is None else _price_classes(root(), version)
+
+
 def online_index(frequency: str, method: str, window: int, splice: str, progress=None):
     """The online price index (``workbench.methods.prices.online.OnlineIndex``) or None
     until silver.prices_daily exists. *progress(step, fraction)* hears which step runs

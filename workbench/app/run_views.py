@@ -54,6 +54,13 @@ def local_times(frame: pd.DataFrame, columns: list[str], zone: str) -> pd.DataFr
     return out
 
 
+def city_clock(instant: Any, seconds: bool = False) -> str:
+    """An instant (kept in UTC by the lake) as the city's wall clock reads it: ``2026-09-16 09:30``."""
+    stamp = pd.Timestamp(instant)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
+    return stamp.tz_convert(data.settings().lake.local_timezone).strftime("%Y-%m-%d %H:%M" + (":%S" if seconds else ""))
+
+
 def default_comparison(runs: pd.DataFrame, first: str | None = None) -> list[str]:
     """The runs Compare opens with: a run and the run of the same kind and series made just
     before it.
@@ -121,13 +128,22 @@ def output_label(name: str, language: str | None = None) -> str:
     return _catalogued("runoutput", name, lambda n: column_title(n, language), language)
 
 
-def column_label(name: str, language: str | None = None) -> str:
-    """The heading of a column of a run table or output: the registry's label with its unit,
-    else the catalogue's (``runcol.``, then the Nowcast page's ``nowcast.col.``), else the name."""
+# Kinds whose outputs name their columns in a page's catalogue first: a nowcast's ``n`` is
+# backtest periods and its ``point`` a forecast, not the register's sampled units or values.
+_KIND_COLUMNS = {"nowcast": "nowcast.col"}
+
+
+def column_label(name: str, language: str | None = None, kind: str | None = None) -> str:
+    """The heading of a column of a run table or output: the kind's own catalogue entry, else
+    the registry's label with its unit, else the catalogue's (``runcol.``, then the Nowcast
+    page's ``nowcast.col.``), else the name."""
     from workbench.formatting import registry
     from workbench.i18n import MESSAGES, translate
 
     language = language or lang()
+    own = _KIND_COLUMNS.get(kind or "")
+    if own and f"{own}.{name}" in MESSAGES:
+        return translate(f"{own}.{name}", language)
     var = registry().column(name)
     if var is not None:
         return var.heading(language)
@@ -147,7 +163,7 @@ def run_title(kind: str, title: str, params: dict | None = None, series: str | N
     """The title shown for a run: a generated one (the registry's default, the kind itself, or
     a page's former English default) is rebuilt in the UI language from the kind and the
     parameters (``即时预测 retail_sales 2026年9月``); a typed one stays as typed."""
-    from workbench.formatting import format_month
+    from workbench.formatting import format_date, format_month
     from workbench.i18n import translate
 
     language = language or lang()
@@ -167,6 +183,11 @@ def run_title(kind: str, title: str, params: dict | None = None, series: str | N
         detail.append(format_month(period, language))
     elif _GENERATED.match(title) and len(title.split()) > 2 and re.fullmatch(r"\d{4}-\d{2}", title.split()[-1]):
         detail.append(format_month(title.split()[-1], language))
+    # what tells two runs of one kind apart at a glance: the domains estimated, the nowcast date
+    if isinstance(params.get("domain"), str) and params["domain"]:
+        detail.append(translate("runtitle.by", language, dimension=column_label(params["domain"], language)))
+    if isinstance(params.get("asof"), str) and params["asof"]:
+        detail.append(translate("runtitle.asof", language, date=format_date(params["asof"][:10], language)))
     return translate("runtitle.generated", language, kind=kind_label(kind, language), detail=" ".join(detail)).strip()
 
 
@@ -179,6 +200,10 @@ def runs_shown(runs: pd.DataFrame) -> pd.DataFrame:
     out["title"] = [run_title(k, ti, p, s) for k, ti, p, s in zip(out["kind"], out["title"], params, out["series"])]
     out["kind"] = out["kind"].map(kind_label)
     out["state"] = out["state"].map(state_label)
+    if "series" in out:  # the published series by name; a run that publishes none shows a dash
+        out["series"] = out["series"].map(lambda s: value_text(s) if isinstance(s, str) and s else "—")
+    if "seconds" in out:  # to a tenth of a second, as the Jobs summary shows durations
+        out["seconds"] = out["seconds"].astype(float).round(1)
     if "started_at" in out:  # the city's wall clock, to the minute (the lake keeps UTC)
         zone = data.settings().lake.local_timezone
         out["started_at"] = local_times(out, ["started_at"], zone)["started_at"].dt.strftime("%Y-%m-%d %H:%M")
@@ -200,6 +225,43 @@ def run_label(runs: pd.DataFrame, run_id: str, language: str | None = None) -> s
     params = row["params"] if "params" in row else data.run(run_id)[0].params
     title = run_title(row["kind"], row["title"], params, row.get("series"), language)
     return f"{title} · {row['user']} · {run_id}"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A refused review action, kept until it is shown and said then in the reader's language:
+    the rule that refused it (``ReviewError.rule``) with its facts, and the original sentence,
+    shown verbatim only when no catalogued rule says it (a disclosure refusal, a rule added later)."""
+
+    rule: str
+    facts: tuple[tuple[str, Any], ...]
+    detail: str
+
+    @classmethod
+    def of(cls, exc: Exception) -> "Refusal":
+        return cls(getattr(exc, "rule", "other"), tuple(sorted(getattr(exc, "facts", {}).items())), str(exc))
+
+    def text(self, language: str) -> str:
+        from workbench.i18n import MESSAGES, translate
+
+        key = f"review.rule.{self.rule}"
+        if key not in MESSAGES:
+            return translate("review.refused", language)
+        facts = dict(self.facts)
+        if "action" in facts:
+            facts["action"] = _catalogued("runaction", facts["action"], language=language)
+        if "state" in facts:
+            facts["state"] = state_label(facts["state"], language)
+        if "needs" in facts:
+            facts["needs"] = ("、" if language == "zh" else " or ").join(state_label(s, language) for s in facts["needs"])
+        if "output" in facts:
+            facts["output"] = output_label(facts["output"], language)
+        return translate(key, language, **facts)
+
+    def show(self, language: str) -> None:
+        from workbench.i18n import MESSAGES
+
+        widgets.failure(self.text(language), None if f"review.rule.{self.rule}" in MESSAGES else self.detail)
 
 
 def show_run(run_id: str, key: str) -> None:
@@ -233,7 +295,7 @@ def show_run(run_id: str, key: str) -> None:
             for w in run.warnings:
                 show_warning(w, lang())
         st.markdown(f"**{t('runs.audit')}**")
-        audit = pd.DataFrame([{"at": e.at, "user": e.user, "action": action_label(e.action),
+        audit = pd.DataFrame([{"at": city_clock(e.at, seconds=True), "user": e.user, "action": action_label(e.action),
                                "state": state_label(e.after) if e.after else "", "comment": e.comment}
                               for e in trail], columns=["at", "user", "action", "state", "comment"])
         widgets.table(audit, f"{key}_audit", column_config={c: t(f"runcol.{c}") for c in audit.columns})
@@ -241,8 +303,8 @@ def show_run(run_id: str, key: str) -> None:
         output = st.selectbox(t("runs.output_pick"), sorted(run.outputs), format_func=bound(output_label),
                               key=f"{key}_output")
         frame = data.run_output(data.root(), run_id, output)
-        output_table(frame, f"{key}_output_rows")
-        series_chart(frame, {run_id: frame}, key, run.kind, output)
+        output_table(frame, f"{key}_output_rows", run.kind, run.params)
+        series_chart(frame, {run_id: frame}, key, run.kind, output, run.params)
 
 
 # Page catalogues that already name a code a run parameter may hold (a nowcast model, a
@@ -287,7 +349,7 @@ def value_text(value: Any, language: str | None = None) -> str:
         if value in reg.indicators or any("*" in p and re.fullmatch(p.replace("*", ".+"), value)
                                           for p in reg.indicators):
             return reg.indicator(value).label(language)
-        if re.fullmatch(r"\d{4}-\d{2}", value):
+        if re.fullmatch(r"\d{4}-\d{2}|\d{4}-?Q[1-4]", value):
             return format_month(value, language)
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}( 00:00:00)?", value):
             return format_date(value[:10], language)
@@ -326,10 +388,7 @@ def shown_setting(path: tuple[str, ...], value: Any, language: str, params: dict
     if isinstance(value, (list, tuple)):
         return _listed(value, language) if value else "—"
     if isinstance(value, (int, float)):
-        reg = registry()
-        leaf = path[-1]
-        measured = reg.column(str(params.get("variable"))) if params and params.get("variable") else None
-        var = measured if leaf in ("estimate", "se") and measured is not None else reg.column(leaf)
+        var = measured_variable(path[-1], params)
         if var is not None and var.numeric and var.unit:
             return format_value(value, var, language)
         return format_number(value, 0, language) if isinstance(value, int) else _significant(value, language)
@@ -337,6 +396,24 @@ def shown_setting(path: tuple[str, ...], value: Any, language: str, params: dict
         return "; ".join(f"{setting_name(k, language)}: {shown_setting(path + (k,), v, language, params)}"
                          for k, v in sorted(value.items())) or "—"
     return value_text(value, language)
+
+
+# Output and metric columns whose values are in the unit of the variable a run estimated
+# (its ``variable`` parameter: persons for employment, 万元 for revenue).
+_IN_VARIABLE_UNIT = ("estimate", "se", "direct", "eblup", "synthetic", "benchmarked", "lower", "upper")
+
+
+def measured_variable(column: str, params: dict[str, Any] | None):
+    """The registry variable whose unit and precision *column*'s numbers are shown in: the
+    estimated variable's for an estimate, a standard error or an interval end, else the
+    column's own entry (None when the registry does not know it)."""
+    from workbench.formatting import registry
+
+    reg = registry()
+    measured = reg.column(str(params.get("variable"))) if params and params.get("variable") else None
+    if column in _IN_VARIABLE_UNIT and measured is not None and measured.numeric:
+        return measured
+    return reg.column(column)
 
 
 def settings_frame(params: dict[str, Any], language: str) -> pd.DataFrame:
@@ -401,9 +478,20 @@ _OWN_WARNINGS = (
      "runwarn.filled_x13"),
     (re.compile(r"^missing (?P<months>[\d\-, ]+): interpolated \(log-linear\) before adjusting$"),
      "runwarn.filled_interpolated"),
-    (re.compile(r"^no values for (?P<months>[\d\-, ]+): left out \(before the first or after the last\)$"),
+    (re.compile(r"^no values for (?P<months>[\dQ\-, ]+): left out \(before the first or after the last\)$"),
      "runwarn.dropped"),
+    # why a series was not seasonally adjusted (workbench.methods.seasonal.adjust.check_series)
+    (re.compile(r"^the series has no values$"), "sa.why.no_values"),
+    (re.compile(r"^(?P<n>\d+) (?P<unit>months|quarters) with values \((?P<first>\S+) to (?P<last>\S+)\); seasonal "
+                r"adjustment needs at least (?P<need>\d+) \((?P<years>\d+) years\): wait for more data or adjust a "
+                r"longer series$"), "sa.why.too_short"),
+    (re.compile(r"^(?P<n>\d+) (?P<unit>months|quarters) missing in a row \((?P<first>\S+) to (?P<last>\S+)\), more "
+                r"than the (?P<most>\d+) that can be estimated: deliver or impute them, or adjust the series from "
+                r"(?P<start>\S+) on$"), "sa.why.long_gap"),
+    (re.compile(r"^(?P<n>\d+) of (?P<total>\d+) (?P<unit>months|quarters) missing \((?P<months>[^)]*)\), more than "
+                r"(?P<share>\d+%): deliver or impute them first$"), "sa.why.many_gaps"),
 )
+_PERIOD_ARGS = ("first", "last", "start")
 # "<model>: <LibraryWarning>: <its text> (n times)": a library's own words
 _LIBRARY_WARNING = re.compile(r"^(?P<model>[\w.-]+): (?P<category>[A-Z]\w*(?:Warning|Error)): (?P<text>.*)$")
 _TIMES = re.compile(r"^(?P<body>.*) \((?P<n>\d+) times\)$")
@@ -426,6 +514,11 @@ def warning_parts(warning: str, language: str) -> tuple[str, str | None]:
                 args["model"] = value_text(args["model"], language)
             if "months" in args:
                 args["months"] = _listed([m.strip() for m in args["months"].split(",")], language)
+            if "unit" in args:
+                args["unit"] = translate(f"sa.unit.{args['unit']}", language)
+            for name in _PERIOD_ARGS:
+                if name in args:
+                    args[name] = value_text(args[name], language)
             return translate(key, language, **args) + suffix, None
     library = _LIBRARY_WARNING.match(body)
     if library:
@@ -442,24 +535,59 @@ def show_warning(warning: str, language: str) -> None:
         st.code(verbatim, language=None)
 
 
-def output_table(frame: pd.DataFrame, key: str) -> None:
-    """A run's output in the UI language (headings with units, values as shown)."""
-    from workbench.i18n import MESSAGES
+def code_word(value: object, language: str | None = None) -> object:
+    """A model, a method or a target series code said as its name (``bridge`` -> 桥接方程);
+    anything else as it is."""
+    from workbench.i18n import MESSAGES, translate
 
-    def code_word(v):
-        for prefix in _VALUE_CATALOGUES:  # a model, a method, a target series: said as its name
-            if isinstance(v, str) and f"{prefix}.{v}" in MESSAGES:
-                return t(f"{prefix}.{v}")
-        return v
+    for prefix in _VALUE_CATALOGUES:
+        if isinstance(value, str) and f"{prefix}.{value}" in MESSAGES:
+            return translate(f"{prefix}.{value}", language or lang())
+    return value
 
+
+def output_table(frame: pd.DataFrame, key: str, kind: str | None = None, params: dict[str, Any] | None = None) -> None:
+    """A run's output in the UI language (headings with units, values as shown; an estimate in
+    the unit of the variable the run estimated)."""
     shown = frame.copy()
     for c in shown.columns:
         if shown[c].dtype == object:
             shown[c] = shown[c].map(code_word)
-    widgets.formatted_table(shown, key, labels={c: column_label(c) for c in frame.columns})
+    variables = {c: var for c in frame.columns if c in _IN_VARIABLE_UNIT
+                 and (var := measured_variable(c, params)) is not None and var.name != c}
+    widgets.formatted_table(shown, key, variables=variables or None,
+                            labels={c: column_label(c, kind=kind) for c in frame.columns
+                                    if c not in variables})
 
 
-def series_chart(sample: pd.DataFrame, frames: dict[str, pd.DataFrame], key: str, kind: str, output: str) -> None:
+def chart_frame(long: pd.DataFrame, x: str, y: str, params: dict[str, Any] | None, language: str,
+                kind: str | None = None) -> tuple[pd.DataFrame, str]:
+    """The rows a run chart draws, as a reader reads them: codes on the x axis by name
+    (``660102 中山区``, ``C 制造业``, a model by its name), values on the y axis in the shown
+    unit of their variable (万元, not yuan; per cent, not a fraction); and the y axis title with
+    that unit. Pure: the chart itself is drawn by :func:`series_chart`."""
+    from workbench.formatting import codelist_for, registry
+
+    reg = registry()
+    out = long.copy()
+    if out[x].dtype == object:
+        codelist = codelist_for(x, reg)
+        out[x] = out[x].map(lambda c: reg.code_label(codelist, c, language)) if codelist \
+            else out[x].map(lambda c: code_word(c, language))
+    var = measured_variable(y, params)
+    if var is not None and var.numeric and var.unit:
+        out[y] = out[y].astype(float) * var.scale
+        own = reg.column(y)
+        label = own.label(language) if own is not None else var.label(language)
+        unit = var.shown_unit.label(language)
+        title = (f"{label}（{unit}）" if language == "zh" else f"{label} ({unit})") if unit else label
+    else:
+        title = column_label(y, language, kind)
+    return out, title
+
+
+def series_chart(sample: pd.DataFrame, frames: dict[str, pd.DataFrame], key: str, kind: str, output: str,
+                 params: dict[str, Any] | None = None) -> None:
     """A chart of one numeric column against another, one colour per run (and per the
     output's own series column, if it has one). It opens on what the kind declares for the
     output (``workbench.runs.kinds.OUTPUT_CHARTS``: an estimate by domain, an index by
@@ -476,10 +604,11 @@ def series_chart(sample: pd.DataFrame, frames: dict[str, pd.DataFrame], key: str
     others = [c for c in sample.columns if c not in numeric] or numeric
     spec = declared if declared != "undeclared" and {declared.x, declared.y} <= set(sample.columns) else None
     x_col, y_col = st.columns(2)
+    language = lang()
     x = x_col.selectbox(t("runs.chart_x"), others, index=others.index(spec.x) if spec and spec.x in others else 0,
-                        format_func=bound(column_label), key=f"{key}_x_{kind}_{output}")
+                        format_func=lambda c: column_label(c, language, kind), key=f"{key}_x_{kind}_{output}")
     y = y_col.selectbox(t("runs.chart_y"), numeric, index=numeric.index(spec.y) if spec and spec.y in numeric else 0,
-                        format_func=bound(column_label), key=f"{key}_y_{kind}_{output}")
+                        format_func=lambda c: column_label(c, language, kind), key=f"{key}_y_{kind}_{output}")
     color = spec.color if spec and spec.color in sample.columns and spec.color not in (x, y) else None
     parts = []
     for run_id, f in frames.items():
@@ -500,9 +629,10 @@ def series_chart(sample: pd.DataFrame, frames: dict[str, pd.DataFrame], key: str
     temporal = x in ("period", "month", "ref_period", "asof") or pd.api.types.is_datetime64_any_dtype(long[x])
     if temporal:
         long[x] = pd.to_datetime(long[x])
+    long, y_title = chart_frame(long, x, y, params, lang(), kind)
     mark = alt.Chart(long).mark_line(point=True) if temporal or pd.api.types.is_numeric_dtype(long[x]) \
         else alt.Chart(long).mark_point(size=80, filled=True)
-    x_title, y_title = column_label(x), column_label(y)
+    x_title = column_label(x, kind=kind)
     # month names and separators in the UI language (widgets.chart sets the chart's locale)
     widgets.chart(mark.encode(x=alt.X(f"{x}:{'T' if temporal else 'O'}", title=x_title, sort=None),
                               y=alt.Y(f"{y}:Q", title=y_title, scale=alt.Scale(zero=False)),

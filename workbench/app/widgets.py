@@ -41,6 +41,28 @@ def tables_list(df: pd.DataFrame, key: str) -> None:
     })
 
 
+def multiselect(where, label: str, options, **kwargs):
+    """*where*'s ``multiselect`` (``st`` or a column) in the UI language: its placeholder says
+    "choose" in that language, and Streamlit's own bulk action, whose label ("Select all",
+    "Select 3 matches") is fixed English in its front end, is offered only to English readers.
+    Every multiselect of the app goes through here."""
+    from workbench.app.session import lang
+
+    kwargs.setdefault("placeholder", t("common.choose"))
+    kwargs.setdefault("select_all", lang() != "zh")
+    return where.multiselect(label, options, **kwargs)
+
+
+def failure(said: str, detail: object = None) -> None:
+    """An error said in the UI language, with the original words beneath it, verbatim, when
+    there are any (a library's exception, a rule file's parse error): the reader learns what
+    failed in their language, and whoever fixes it gets the exact text to search for."""
+    st.error(said)
+    if detail is not None and str(detail).strip():
+        st.caption(t("common.failed_detail"))
+        st.code(str(detail), language=None, wrap_lines=True)
+
+
 # ---- the formatting layer on screen (workbench.formatting; issue 21) ---------------------
 
 def _column(c) -> object:
@@ -69,7 +91,7 @@ def chart(chart, key: str | None = None, **kwargs) -> None:
     from workbench.app.session import lang
     from workbench.formatting import chart_locale
 
-    st.altair_chart(chart.configure(locale=chart_locale(lang())), key=key, use_container_width=True, **kwargs)
+    st.altair_chart(chart.configure(locale=chart_locale(lang())), key=key, width="stretch", **kwargs)
 
 
 def downloads(df: pd.DataFrame, file_stem: str, key: str, variables: dict | None = None,

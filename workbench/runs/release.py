@@ -150,7 +150,7 @@ def release_run(lake: Lake, run_id: str, user: User, series: str, *, output: str
     completes that release (same series and output) instead of starting another.
     """
     if not series or any(ch not in SERIES_PATTERN for ch in series):
-        raise ReviewError(f"series name {series!r}: use lower-case letters, digits and _")
+        raise ReviewError(f"series name {series!r}: use lower-case letters, digits and _", "series_name", series=series)
     run = get_run(lake, run_id)
     chain = read_chain(lake)
     pending = _pending(lake, run_id, chain)
@@ -210,14 +210,17 @@ def _complete(lake: Lake, record: Mapping[str, Any], user: User, series: str, ou
     """Finish a release that stopped after its record: check the record, then write its audit entry."""
     if (record["series"], record["output"]) != (series, output):
         raise ReviewError(f"run {record['run_id']} has an unfinished release of output {record['output']!r} into "
-                          f"series {record['series']!r} (vintage {record['vintage']}); release it there to finish it")
+                          f"series {record['series']!r} (vintage {record['vintage']}); release it there to finish it",
+                          "unfinished_release", run=record["run_id"], output=record["output"], series=record["series"],
+                          vintage=int(record["vintage"]))
     with lake.exclusive(AUDIT):
         problem = _check_record(lake, record, audit_key(lake.settings))
         if problem is not None:
             raise ReviewError(f"cannot finish the release of run {record['run_id']}: {problem}")
         chain = read_chain(lake)
         if _pending(lake, record["run_id"], chain) is None:
-            raise ReviewError(f"run {record['run_id']}: its release {record['release_id']} was finished meanwhile")
+            raise ReviewError(f"run {record['run_id']}: its release {record['release_id']} was finished meanwhile",
+                              "finished_meanwhile", run=record["run_id"])
         _check(lake, chain, record["run_id"], user, "release", "")
         _seal(lake, record, user)
     return _as_release(record)
@@ -294,10 +297,11 @@ def read_release(lake: Lake, series: str, user: User, *, vintage: int | None = N
                 and (include_withdrawn or not r.withdrawn)]
     if vintage is not None:
         if vintage not in {r.vintage for r in recorded if r.problem is None}:
-            raise ReviewError(f"release.{series} has no vintage {vintage}")
+            raise ReviewError(f"release.{series} has no vintage {vintage}", "no_vintage", series=series, vintage=vintage)
         releases = [r for r in releases if r.vintage == vintage]
         if not releases:
-            raise ReviewError(f"release.{series} vintage {vintage} is not visible to {user.username} (embargo)")
+            raise ReviewError(f"release.{series} vintage {vintage} is not visible to {user.username} (embargo)", "embargoed",
+                              series=series, vintage=vintage)
     ids = [r.release_id for r in releases]
     df = lake.read(f"release.{series}")
     return df.filter(F.col("release_id").isin(ids)) if ids else df.limit(0)

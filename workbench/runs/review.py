@@ -50,7 +50,18 @@ PUBLIC_ACTIONS = ("submit", "approve", "reject", "withdraw")
 
 
 class ReviewError(PermissionError):
-    """A transition the rules do not allow."""
+    """A transition the rules do not allow.
+
+    *rule* names the rule that refused it and *facts* its particulars (plain values: user
+    names, a run id, action and state codes), so a page says the refusal in its reader's
+    language (``review.rule.<rule>`` in ``workbench.i18n``); the message itself is the English
+    sentence for logs and the command line. A refusal without a catalogued rule is ``other``.
+    """
+
+    def __init__(self, message: str, rule: str = "other", **facts: Any) -> None:
+        super().__init__(message)
+        self.rule = rule
+        self.facts = facts
 
 
 @dataclass(frozen=True)
@@ -87,7 +98,7 @@ def states(lake: Lake) -> dict[str, str]:
 def state(lake: Lake, run_id: str) -> str:
     entries = audit_trail(lake, run_id)
     if not entries:
-        raise ReviewError(f"no run {run_id} in the audit trail")
+        raise ReviewError(f"no run {run_id} in the audit trail", "no_run", run=run_id)
     return entries[-1].after
 
 
@@ -123,20 +134,24 @@ def _check(lake: Lake, chain: list[dict[str, Any]], run_id: str, user: User, act
     run = get_run(lake, run_id)
     trail = [r for r in chain if r["run_id"] == run_id]
     if not trail:
-        raise ReviewError(f"no run {run_id} in the audit trail")
+        raise ReviewError(f"no run {run_id} in the audit trail", "no_run", run=run_id)
     before = trail[-1]["after"]
     if before not in allowed_before:
-        raise ReviewError(f"cannot {action} run {run_id}: it is {before}, and {action} needs {' or '.join(allowed_before)}")
+        raise ReviewError(f"cannot {action} run {run_id}: it is {before}, and {action} needs {' or '.join(allowed_before)}",
+                          "wrong_state", run=run_id, action=action, state=before, needs=tuple(allowed_before))
     if action == "submit":
         if user.username != run.user and SUPERVISOR not in user.roles:
-            raise ReviewError(f"{user.username} cannot submit {run.user}'s run {run_id}")
+            raise ReviewError(f"{user.username} cannot submit {run.user}'s run {run_id}", "not_own", user=user.username,
+                              author=run.user, run=run_id)
     else:
         if SUPERVISOR not in user.roles:
-            raise ReviewError(f"only a supervisor may {action} a run; {user.username} has roles {list(user.roles)}")
+            raise ReviewError(f"only a supervisor may {action} a run; {user.username} has roles {list(user.roles)}",
+                              "not_supervisor", user=user.username, action=action)
         if action in ("approve", "reject", "release") and user.username == run.user:
-            raise ReviewError(f"four-eyes rule: {user.username} made run {run_id} and cannot {action} it")
+            raise ReviewError(f"four-eyes rule: {user.username} made run {run_id} and cannot {action} it", "four_eyes",
+                              user=user.username, run=run_id, action=action)
     if action in ("reject", "withdraw") and not comment.strip():
-        raise ReviewError(f"{action} needs a reason")
+        raise ReviewError(f"{action} needs a reason", "needs_reason", action=action)
     return before
 
 

@@ -27,8 +27,8 @@ def layer_name(layer: str) -> str:
     return t(f"layer.{layer}") if f"layer.{layer}" in MESSAGES else layer
 
 
-picked_layers = layer_col.multiselect(t("catalog.layer_filter"), layers, format_func=layer_name,
-                                      key="catalog_layers", placeholder=t("common.choose"))
+picked_layers = widgets.multiselect(layer_col, t("catalog.layer_filter"), layers, format_func=layer_name,
+                                      key="catalog_layers")
 matches = [i for i in catalog.search(infos, query, lang()) if not picked_layers or i.layer in picked_layers]
 if not matches:
     st.info(t("catalog.no_match"))

@@ -21,8 +21,8 @@ if linked in set(runs["run_id"]) and st.session_state.get("_linked_compare_pick"
     st.session_state["_linked_compare_pick"] = linked
     st.session_state["compare_pick"] = default_comparison(runs, linked)
 st.session_state.setdefault("compare_pick", default_comparison(runs))
-picked = st.multiselect(t("compare.pick"), runs["run_id"].tolist(), format_func=lambda r, lg=lang(): run_label(runs, r, lg),
-                        key="compare_pick", placeholder=t("common.choose"))
+picked = widgets.multiselect(st, t("compare.pick"), runs["run_id"].tolist(), format_func=lambda r, lg=lang(): run_label(runs, r, lg),
+                        key="compare_pick")
 if len(picked) < 2:
     st.info(t("compare.need_two"))
     st.stop()
@@ -47,4 +47,5 @@ if not common:
     st.stop()
 output = st.selectbox(t("runs.output_pick"), common, format_func=bound(output_label), key="compare_output")
 frames = {run_id: data.run_output(data.root(), run_id, output) for run_id in picked}
-series_chart(next(iter(frames.values())), frames, "compare_chart", details[picked[0]].kind, output)
+series_chart(next(iter(frames.values())), frames, "compare_chart", details[picked[0]].kind, output,
+             details[picked[0]].params)

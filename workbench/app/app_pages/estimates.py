@@ -35,7 +35,7 @@ def build_panel() -> None:
         store.build_panel(data.lake(), user, progress=progress)
         st.session_state["est_panel_error"] = None
     except Exception as exc:  # noqa: BLE001 - shown in the page's language with the library's detail
-        st.session_state["est_panel_error"] = t("est.failed", error=exc)
+        st.session_state["est_panel_error"] = str(exc)
     bar.empty()
 
 
@@ -45,7 +45,7 @@ if estimate_runs.PANEL not in versions:
         build_panel()
         st.rerun()
     if st.session_state.get("est_panel_error"):
-        st.error(st.session_state["est_panel_error"])
+        widgets.failure(t("est.failed"), st.session_state["est_panel_error"])
 
 
 
@@ -67,7 +67,7 @@ def measure(name: str, unit: str = "", decimals: int | None = None) -> formattin
 
 
 c1, c2, c3 = st.columns(3)
-c1.selectbox(t("est.period"), periods, key="est_period")
+c1.selectbox(t("est.period"), periods, key="est_period", format_func=lambda p: formatting.format_month(p, language))
 c2.selectbox(t("est.variable"), ["employment", "revenue"], key="est_variable", format_func=column_label)
 c3.selectbox(t("est.domain"), ["", "county_code", "industry_section", "size_class", "township_code"],
              format_func=lambda v: column_label(v) if v else translate("est.domain.none", language),
@@ -81,8 +81,8 @@ c2.selectbox(t("est.replicates"), ["taylor", "JKn", "bootstrap"], key="est_repli
              format_func=lambda m: code_label("est.replicate", m))
 c3.number_input(t("est.cv_threshold"), 0.01, 1.0, 0.15, 0.01, key="est_cv")
 c1, c2 = st.columns(2)
-c1.multiselect(t("est.auxiliaries"), ["vat_sales", "si_headcount"], default=["vat_sales", "si_headcount"],
-               key="est_aux", format_func=column_label, placeholder=t("common.choose"))
+widgets.multiselect(c1, t("est.auxiliaries"), ["vat_sales", "si_headcount"], default=["vat_sales", "si_headcount"],
+               key="est_aux", format_func=column_label)
 c2.slider(t("est.bounds"), 0.1, 5.0, (0.3, 3.0), 0.1, key="est_bounds", help=t("est.bounds_help"),
           disabled=st.session_state.get("est_calibration") == "none")
 st.checkbox(t("est.strata_counts"), value=True, key="est_strata")
@@ -107,13 +107,13 @@ except CalibrationError as exc:  # the reason, worded in the page's language, wi
                constraints=", ".join(exc.constraints) or "-"))
     st.stop()
 except Exception as exc:  # noqa: BLE001 - anything else: the library's message
-    st.error(t("est.failed", error=exc))
+    widgets.failure(t("est.failed"), exc)
     st.stop()
 
 if result.values == VALUES_EDITED:
     status = data.panel_status()
     st.info(t("est.values_edited", version=versions[estimate_runs.PANEL],
-              built=status.written_at.strftime("%Y-%m-%d %H:%M UTC") if status else "-"))
+              built=run_views.city_clock(status.written_at) if status else "-"))
 elif estimate_runs.PANEL in versions:
     st.warning(t("est.values_unticked"))
 st.subheader(t("est.result"))

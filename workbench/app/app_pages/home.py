@@ -39,9 +39,8 @@ with left:
         names = sorted(series["indicator"].unique())
         # the city totals first; per-category series (card spending by MCC) are there to pick
         headline = [n for n in names if "*" not in n and "_mcc_" not in n][:4] or names[:4]
-        picked = st.multiselect(t("home.indicators.pick"), names, default=headline, key="home_indicators",
-                                format_func=lambda n: reg.indicator(n).label(language),
-                                placeholder=t("common.choose"))
+        picked = widgets.multiselect(st, t("home.indicators.pick"), names, default=headline, key="home_indicators",
+                                format_func=lambda n: reg.indicator(n).label(language))
         shown = formatting.indicator_frame(series[series["indicator"].isin(picked)], language)
         if shown.empty:
             st.info(t("home.indicators.pick_one"))

@@ -18,7 +18,7 @@ try:
     from workbench import pipeline
 except ImportError as exc:  # the pipeline module arrives with the jobs issue
     pipeline = None
-    st.warning(t("jobs.unavailable", error=exc))
+    widgets.failure(t("jobs.unavailable"), exc)
 
 RESULT_COLUMNS = ["name", "status", "rows_read", "rows_written", "rows_quarantined", "seconds", "message"]
 RESULT_LABELS = {
@@ -76,7 +76,7 @@ if pipeline is not None:
         run("all")
 
     if st.session_state.get("jobs_error"):
-        st.error(t("jobs.error", error=st.session_state["jobs_error"]))
+        widgets.failure(t("jobs.error"), st.session_state["jobs_error"])
     results = st.session_state.get("jobs_last_results")
     if results:
         counts = pd.Series([r["status"] for r in results]).value_counts()

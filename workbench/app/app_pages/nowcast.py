@@ -50,19 +50,17 @@ SERIES = [s for s in ("retail_sales", "gdp") if s in set(raw_targets["series"])]
 c1, c2 = st.columns(2)
 series = c1.selectbox(t("nowcast.series"), SERIES, key="nowcast_series",
                       format_func=lambda s: code_label("nowcast.series", s))
-models = c2.multiselect(t("nowcast.models"), list(nc.MODELS), default=["ar", "bridge", "umidas", "ridge"],
-                        key="nowcast_models", format_func=lambda m: code_label("nowcast.model", m),
-                        placeholder=t("common.choose"))
+models = widgets.multiselect(c2, t("nowcast.models"), list(nc.MODELS), default=["ar", "bridge", "umidas", "ridge"],
+                        key="nowcast_models", format_func=lambda m: code_label("nowcast.model", m))
 all_indicators = sorted(raw_indicators["indicator"].unique())
 indicator_labels = {i: formatting.registry().indicator(i).label(language) for i in all_indicators}
-indicators = st.multiselect(t("nowcast.indicators"), all_indicators,
+indicators = widgets.multiselect(st, t("nowcast.indicators"), all_indicators,
                             default=[i for i in nc.DEFAULT_INDICATORS if i in all_indicators] or all_indicators[:3],
-                            key="nowcast_indicators", placeholder=t("common.choose"), format_func=indicator_labels.get)
+                            key="nowcast_indicators", format_func=indicator_labels.get)
 c1, c2 = st.columns(2)
 combo_labels = {c: t(f"nowcast.combo_{c}") for c in COMBINATIONS}  # translated now, not in format_func
-combinations = c1.multiselect(t("nowcast.combinations"), list(COMBINATIONS), default=list(COMBINATIONS),
-                              format_func=combo_labels.get, key="nowcast_combinations",
-                              placeholder=t("common.choose"))
+combinations = widgets.multiselect(c1, t("nowcast.combinations"), list(COMBINATIONS), default=list(COMBINATIONS),
+                              format_func=combo_labels.get, key="nowcast_combinations")
 asof = c2.date_input(t("nowcast.date"), value=default_asof(nc.prepare_targets(raw_targets, series)),
                      key="nowcast_date")
 if not models:
@@ -74,7 +72,7 @@ spec = NowcastSpec(series=series, models=tuple(models), indicators=tuple(indicat
 with st.spinner(t("nowcast.running")):
     result = data.nowcast(spec, versions)
 st.caption(t("nowcast.period_expected" if result.release_expected else "nowcast.period",
-             period=formatting.format_month(result.period.to_timestamp(), language),
+             period=formatting.format_month(result.period, language),
              release=formatting.format_date(result.release_date, language), horizon=result.horizon))
 with st.container(key="nowcast_warnings"):
     if result.warnings:
@@ -100,7 +98,7 @@ widgets.formatted_table(nowcasts, "nowcast_table", variables=nowcast_columns, la
 widgets.downloads(nowcasts, f"nowcast_{series}_{result.period}", "nowcast_download", variables=nowcast_columns,
                   labels={"period": t("nowcast.col.period")},
                   title=t("nowcast.download_title", series=code_label("nowcast.series", series),
-                          period=formatting.format_month(result.period.to_timestamp(), language)))
+                          period=formatting.format_month(result.period, language)))
 
 # The fan: the published series over its last 24 months, and beside it, on the same axis, each
 # model's nowcast of the target month with its interval. Drawn at the target month on a time
@@ -121,7 +119,7 @@ published = alt.Chart(hist).mark_line(color="black", point=alt.OverlayMarkDef(co
              alt.Tooltip("value:Q", title=y_title, format=",.2f")]).properties(width=560, height=340)
 order = list(nowcasts["model"])
 model_axis = alt.X("model:N", sort=order, title=t("nowcast.axis.target_month", month=formatting.format_month(
-    result.period.to_timestamp(), language)), axis=alt.Axis(labelAngle=-40, labelOverlap=False, labelLimit=140))
+    result.period, language)), axis=alt.Axis(labelAngle=-40, labelOverlap=False, labelLimit=140))
 band = alt.Chart(nowcasts).mark_rule(strokeWidth=6, opacity=0.45).encode(
     x=model_axis, y=alt.Y("lower:Q", scale=y_scale, title=None, axis=alt.Axis(labels=False, ticks=False)),
     y2="upper:Q", color=alt.Color("model:N", sort=order, legend=None))
@@ -165,7 +163,7 @@ else:
     widgets.chart(alt.Chart(news).mark_bar().encode(
         x=alt.X("impact:Q", title=t("nowcast.axis.impact", unit=unit_label) if unit_label
                 else t("nowcast.col.impact")),
-        y=alt.Y("variable:N", sort=None, title=None)))
+        y=alt.Y("variable:N", sort=None, title=None, axis=alt.Axis(labelLimit=320))))
 
 
 def nowcast_run() -> dict:

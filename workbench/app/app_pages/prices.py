@@ -48,11 +48,17 @@ if frequency == "day" and method not in ELEMENTARY + ("geks_jevons",):
     frequency = "month"  # weighted daily multilateral indices cost minutes on a laptop; months only
     st.caption(t("prices.monthly_only", method=option("prices.method", method)))
 
-# A cold start reads and classifies about 800,000 quotes before the index (about 30 s on a
-# laptop): a spinner with the time elapsed says it is working. (A progress bar cannot be
-# driven from inside the cached computation: Streamlit refuses elements created outside it.)
-with st.spinner(t("prices.computing"), show_time=True):
-    result = data.online_index(frequency, method, int(window), splice)
+# A cold start reads and classifies about 800,000 quotes, then computes the index (about
+# 30 s on a laptop). The two steps are two cached calls made from here, so a progress bar
+# says which one runs and a spinner its time (a bar cannot be driven from inside a cached
+# computation: Streamlit refuses elements created outside it). Warm, both return at once.
+steps = st.progress(0.0, text=t("prices.step.classify", step=1, steps=2))
+with st.spinner(t("prices.step.classify", step=1, steps=2), show_time=True):
+    classified = data.price_classification()
+steps.progress(0.5, text=t("prices.step.index", step=2, steps=2, method=option("prices.method", method)))
+with st.spinner(t("prices.step.index", step=2, steps=2, method=option("prices.method", method)), show_time=True):
+    result = data.online_index(frequency, method, int(window), splice) if classified is not None else None
+steps.empty()
 if result is None:
     st.info(t("prices.unavailable"))
     st.stop()

@@ -17,7 +17,7 @@ st.title(t("nav.quality"))
 try:
     rule_sets = all_rule_sets()
 except RuleError as exc:  # a broken rule file must be visible, not crash the page
-    st.error(t("quality.rules_error", error=exc))
+    widgets.failure(t("quality.rules_error"), exc)
     st.stop()
 
 

@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 import streamlit as st
 
 from workbench.app import data, widgets
-from workbench.app.run_views import (ReviewAction, embargo_instant, local_times, bound, output_label, run_label,
+from workbench.app.quality_views import Said
+from workbench.app.run_views import (Refusal, ReviewAction, embargo_instant, local_times, bound, output_label, run_label,
                                      show_run, state_label)
 from workbench.app.session import ROLES_FOR, lang, linked_run, require_role, t
 from workbench.runs import review
@@ -43,28 +44,34 @@ def ask(verb: str, pick_key: str, text_key: str = "") -> None:
 
 
 def carry_out(action: ReviewAction) -> None:
+    # The outcome is kept as what to say (a catalogued message, a refusal), not as text, so a
+    # reader who switches language afterwards reads it in the new one.
     label = t(f"review.working.{action.verb}", run=action.run_id, series=action.series)
     with st.status(label, expanded=False) as box:
         try:
             if action.verb == "release":
                 rel = release_run(data.lake(), action.run_id, user, action.series, output=action.output,
                                   embargo_until=action.embargo_until, release_date=action.release_date)
-                text = t("review.released", series=rel.series, vintage=rel.vintage)
+                said = Said.of("review.released", series=rel.series, vintage=rel.vintage)
             else:
-                text = t("review.done", run=action.run_id,
-                         state=state_label(VERBS[action.verb](data.lake(), action.run_id, user, action.comment)))
-            st.session_state[OUTCOME] = ("success", text)
-            box.update(label=text, state="complete")
+                after = VERBS[action.verb](data.lake(), action.run_id, user, action.comment)
+                said = Said.of("review.done", run=action.run_id, state=Said.of(f"state.{after}"))
+            st.session_state[OUTCOME] = ("success", said)
+            box.update(label=said.text(lang()), state="complete")
         except (review.ReviewError, ValueError) as exc:  # a refused transition, a disclosure refusal
-            st.session_state[OUTCOME] = ("error", t("review.refused", error=exc))
-            box.update(label=t("review.refused", error=exc), state="error")
+            refusal = Refusal.of(exc)
+            st.session_state[OUTCOME] = ("error", refusal)
+            box.update(label=refusal.text(lang()), state="error")
 
 
 if st.session_state.get(PENDING) is not None:
     carry_out(st.session_state.pop(PENDING))
 outcome = st.session_state.get(OUTCOME)
 if outcome:
-    (st.success if outcome[0] == "success" else st.error)(outcome[1])
+    if outcome[0] == "success":
+        st.success(outcome[1].text(lang()))
+    else:
+        outcome[1].show(lang())
 
 runs = data.runs()
 series_of = runs.set_index("run_id")["series"].fillna("") if not runs.empty else {}

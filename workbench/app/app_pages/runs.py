@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from workbench.app import data
+from workbench.app import data, run_views, widgets
 from workbench.app.run_views import bound, kind_label, run_label, runs_table, show_run, state_label
 from workbench.app.session import ROLES_FOR, lang, linked_run, require_role, t
 from workbench.runs import review
@@ -16,12 +16,11 @@ if runs.empty:
     st.stop()
 
 kind_col, state_col, user_col = st.columns(3)
-kinds = kind_col.multiselect(t("runs.filter.kind"), sorted(runs["kind"].unique()), format_func=bound(kind_label),
-                               key="runs_kind", placeholder=t("common.choose"))
-states = state_col.multiselect(t("runs.filter.state"), sorted(runs["state"].unique()), format_func=bound(state_label),
-                               key="runs_state", placeholder=t("common.choose"))
-users = user_col.multiselect(t("runs.filter.user"), sorted(runs["user"].unique()), key="runs_user",
-                             placeholder=t("common.choose"))
+kinds = widgets.multiselect(kind_col, t("runs.filter.kind"), sorted(runs["kind"].unique()), format_func=bound(kind_label),
+                               key="runs_kind")
+states = widgets.multiselect(state_col, t("runs.filter.state"), sorted(runs["state"].unique()), format_func=bound(state_label),
+                               key="runs_state")
+users = widgets.multiselect(user_col, t("runs.filter.user"), sorted(runs["user"].unique()), key="runs_user")
 keep = pd.Series(True, index=runs.index)
 for column, chosen in (("kind", kinds), ("state", states), ("user", users)):
     if chosen:
@@ -44,5 +43,5 @@ if state in ("draft", "rejected") and (user.username == owner or "supervisor" in
             st.success(t("runs.submitted"))
             st.rerun()
         except review.ReviewError as exc:
-            st.error(t("review.refused", error=exc))
+            run_views.Refusal.of(exc).show(lang())
 show_run(run_id, "runs_detail")

@@ -69,10 +69,12 @@ else:
 if title:
     c1.caption(title)
 out, versions = data.seasonal(source, name, current_spec())
-if out["refusal"]:
-    st.error(t("sa.refused", reason=out["refusal"]))
-if out["fallback_reason"]:
-    st.warning(t("sa.fallback", reason=out["fallback_reason"]))
+refusal = run_views.warning_parts(out["refusal"], language)[0] if out["refusal"] else ""
+if refusal:
+    st.error(t("sa.refused", reason=refusal))
+if out["fallback_reason"]:  # X-13's own words, verbatim beneath
+    st.warning(t("sa.fallback"))
+    st.code(out["fallback_reason"], language=None, wrap_lines=True)
 if out["filled"]:
     st.warning(t("sa.filled_x13" if out["method"] == "x13" else "sa.filled_stl", months=", ".join(out["filled"])))
 if out["dropped"]:
@@ -142,4 +144,4 @@ def seasonal_run() -> dict:
 
 
 run_views.submit_for_review("sa", user, seasonal_run,
-                           blocked=t("sa.refused", reason=out["refusal"]) if out["refusal"] else None)
+                           blocked=t("sa.refused", reason=refusal) if refusal else None)

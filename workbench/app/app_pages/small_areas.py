@@ -47,8 +47,7 @@ c4, c5 = st.columns([1, 2])
 
 # FH: area level (direct totals on area covariate totals); BHF: unit level (nested-error model)
 c4.selectbox(t("sae.model"), ["FH", "BHF"], key="sae_model", format_func=lambda m: translate_option("sae.model", m))
-c5.multiselect(t("sae.covariates"), list(SAE_COVARIATES), key="sae_covariates", format_func=variable_label,
-               placeholder=t("common.choose"),
+widgets.multiselect(c5, t("sae.covariates"), list(SAE_COVARIATES), key="sae_covariates", format_func=variable_label,
                default=["si_headcount"] if st.session_state.get("sae_variable", "employment") == "employment"
                else ["vat_sales"])
 
@@ -65,7 +64,7 @@ params = current_params()
 try:
     areas = data.small_areas(versions, params["period"], params)
 except ValueError as exc:  # e.g. a covariate this panel does not carry: the library's message
-    st.error(t("est.failed", error=exc))
+    widgets.failure(t("est.failed"), exc)
     st.stop()
 
 variable = reg.column(params["variable"]) or formatting.Variable(params["variable"])
