@@ -7,6 +7,7 @@ import pytest
 from test_app import TIMEOUT, table, texts
 from test_app_runs import page
 from test_estimate_lake import write_survey_lake
+from workbench.i18n import translate
 from workbench.runs import registry, review
 
 
@@ -69,9 +70,11 @@ def test_small_areas_page_charts_townships_and_submits(est_env):
     assert run.kind == "small_area_estimate" and run.params["model"] == "BHF"
     assert run.params["covariates"] == ["si_headcount", "vat_sales"]
     assert review.state(lake, run_id) == "submitted"
-    # a covariate this panel does not carry: a clear message, no crash
+    # a covariate this panel does not carry: a clear message in the UI language, the method's own
+    # words (naming the covariate) verbatim beneath it, no crash
     at.multiselect(key="sae_covariates").select("electricity_kwh").run()
-    assert not at.exception and any("electricity_kwh" in e.value for e in at.error)
+    assert not at.exception and [e.value for e in at.error] == [translate("est.failed", "en")]
+    assert any("electricity_kwh" in c.value for c in at.code)
 
 
 def test_seasonal_page_shows_m_and_q_and_saves_the_spec_with_the_run(est_env):

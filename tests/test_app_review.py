@@ -111,8 +111,8 @@ def test_compare_defaults_to_two_runs_of_one_kind(runs_lake):
     at = page("compare.py", "research")
     assert not at.exception, at.exception
     assert at.multiselect(key="compare_pick").value == [made[3.0], made[2.0]]
-    params = table(at, "compare_params").set_index("name")
-    assert bool(params.loc["scale", "differs"])
+    params = table(at, "compare_params").set_index("Name")
+    assert bool(params.loc["scale", "Differs"])
 
 
 @pytest.mark.parametrize("name, key", [("runs.py", "runs_pick"), ("review.py", "review_pick")])

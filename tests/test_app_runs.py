@@ -72,8 +72,8 @@ def test_compare_page_marks_differing_parameters(runs_lake):
     at = page("compare.py", "research")
     assert not at.exception, at.exception
     at.multiselect(key="compare_pick").set_value([made[1.0], made[2.0]]).run()
-    params = table(at, "compare_params").set_index("name")
-    assert bool(params.loc["scale", "differs"]) and not bool(params.loc["inputs · gold.sample", "differs"])
+    params = table(at, "compare_params").set_index("Name")
+    assert bool(params.loc["scale", "Differs"]) and not bool(params.loc["Inputs · gold.sample", "Differs"])
     assert params.loc["scale", [made[1.0], made[2.0]]].tolist() == ["1", "2"]  # numbers as numbers, not JSON
     # an undeclared kind's output: the first text column against the first number
     assert at.selectbox(key="compare_chart_x_app_test_totals_estimates").value == "area"

@@ -155,9 +155,12 @@ def test_every_code_has_its_name():
     english = pd.read_csv(io.BytesIO(export(named, RELEASE, "csv", SDMX, lang="en").data), encoding="utf-8-sig",
                           dtype=str)
     assert english["industry_section_name"].eq("Manufacturing").all()
+    # G City's areas in English by their romanised names, as an English yearbook prints them
+    assert english["county_code_name"].iloc[0] == "Zhongshan District"
+    assert english["township_code_name"].tolist() == ["Dongfeng Subdistrict", "Renmin Subdistrict", "Total", "Total"]
     root = ET.fromstring(export(named, RELEASE, "dsd", SDMX).data)
     st, com = f"{{{NS['structure']}}}", f"{{{NS['common']}}}"
     code = root.find(f".//{st}Codelist[@id='CL_INDUSTRY_SECTION']/{st}Code[@id='C']")
     assert {n.get(XML_LANG): n.text for n in code.findall(f"{com}Name")} == {"zh": "制造业", "en": "Manufacturing"}
     town = root.find(f".//{st}Codelist[@id='CL_TOWNSHIP_CODE']/{st}Code[@id='660102001']")
-    assert {n.get(XML_LANG): n.text for n in town.findall(f"{com}Name")}["zh"] == "东风街道"
+    assert {n.get(XML_LANG): n.text for n in town.findall(f"{com}Name")} == {"zh": "东风街道", "en": "Dongfeng Subdistrict"}
