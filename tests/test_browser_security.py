@@ -312,3 +312,26 @@ def test_wrong_passwords_lock_the_account_and_are_audited(server, browser, lang,
     assert audit_of(server, username)[LOCK_AFTER]["scope"] == "account"
     text = server.audit.read_text()
     assert "wrong-1" not in text and f"{username}-demo" not in text  # no password in the audit
+
+
+# ---- a page outside the user's roles, opened by its address --------------------------------
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_page_outside_the_users_roles_says_so_in_the_ui_language(server, browser, lang):
+    """Issue 21: a statistician who opened ``/review`` by its address got Streamlit's own
+    "Page not found" dialog, in English whatever the UI language. The address now answers with
+    the page's role check, said in the UI language, and nothing of the review queue; twice in
+    a row, the second by reloading the address."""
+    page = new_page(browser, lang)
+    sign_in_as(page, server.url, "stat", lang)
+    refusal = translate("guard.forbidden", lang, roles=translate("role.supervisor", lang))
+    for attempt in (1, 2):
+        page.goto(f"{server.url}/review?lang={lang}")
+        page.get_by_text(refusal).wait_for(timeout=60_000)
+        page.wait_for_timeout(500)
+        assert not page.get_by_text("Page not found").count()
+        assert not page.locator(".st-key-review_pick").count() and not page.locator(".st-key-review_approve").count()
+        # the menu still lists only the statistician's pages
+        assert not page.locator("[data-testid='stSidebarNavLink'][href$='/review']").count()
+        check_page(page, f"forbidden_review_{lang}_{attempt}")
+        shot(page, f"security_forbidden_review_{lang}_{attempt}")

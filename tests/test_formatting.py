@@ -131,3 +131,26 @@ def test_a_design_effect_far_below_one_is_not_shown_as_zero():
 ])
 def test_a_quarterly_period_is_said_as_its_quarter_never_as_a_month(value, zh, en):
     assert (formatting.format_month(value, "zh"), formatting.format_month(value, "en")) == (zh, en)
+
+
+def test_a_change_in_log_growth_is_shown_in_percentage_points_without_a_negative_zero():
+    """A nowcast's news moves its log growth by -0.0093 (a fraction): that is -0.93 pp; a move
+    of -0.00001 reads 0.00, not -0.00."""
+    impact = formatting.Variable("impact_growth", "对增长率的影响", "Impact on growth", unit="fraction",
+                                 display_unit="percent_points")
+    shown = formatting.format_table(pd.DataFrame({"impact_growth": [-0.0093, -0.00001]}), "zh",
+                                    {"impact_growth": impact})
+    assert shown.frame["impact_growth"].tolist() == pytest.approx([-0.93, 0.0], abs=1e-12)
+    assert str(shown.frame["impact_growth"].iloc[1]) == "0.0"  # not -0.001, which prints -0.00
+    assert shown.columns["impact_growth"].heading == "对增长率的影响（个百分点）"
+
+
+def test_a_rules_detail_names_its_values_in_their_units():
+    """The values a quality rule looked at, as the engine wrote them, read with labels and units:
+    revenue on the survey form is in 万元, VAT sales are stored in yuan and shown in 万元."""
+    detail = "revenue_10k=62310395.63, vat_sales=59956932.33"
+    assert formatting.detail_text(detail, "zh") == "上报营业收入 62,310,395.6 万元；增值税销售额 5,995.7 万元"
+    assert formatting.detail_text("revenue_10k=5892.64, prev_revenue_10k=57157328.87", "en") == \
+        "Revenue reported 5,892.6 10k yuan; Revenue reported, previous period 57,157,328.9 10k yuan"
+    assert formatting.detail_text("revenue_10k=50333.91, employment=2", "zh").endswith("从业人员 2 人")
+    assert formatting.detail_text("something else, x=1", "zh") == "something else；x=1"  # kept as written

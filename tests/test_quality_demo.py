@@ -16,6 +16,7 @@ from pyspark.sql import functions as F
 from test_app import table, texts
 from test_app_runs import page
 from workbench.lake import Lake
+from workbench.i18n import translate
 from workbench.quality import store
 from workbench.quality.rules import all_rule_sets
 from workbench.quality.screening import fraud_queue
@@ -186,7 +187,12 @@ def test_fraud_page_ranks_shows_evidence_and_records_a_decision(app_quality):
     assert at.get_by_key("fraud_chart") is not None
     code = at.selectbox(key="fraud_pick").value
     at.button(key="fraud_confirm").click().run()
-    assert "comment" in texts(at)
+    assert [e.value for e in at.error] == [translate("quality.rule.needs_comment", "en")]
+    at.session_state["lang"] = "zh"  # said by its rule: a switch says it in the other language
+    at.run()
+    assert [e.value for e in at.error] == [translate("quality.rule.needs_comment", "zh")]
+    at.session_state["lang"] = "en"
+    at.run()
     at.text_area(key="fraud_comment").input("survey 35% above VAT for 10 months").run()
     at.button(key="fraud_confirm").click().run()
     assert store.fraud_queue(app_quality).set_index("credit_code").loc[code, "decision"] == "confirmed"
@@ -196,13 +202,15 @@ def test_editing_page_edits_with_a_reason_and_shows_the_log(app_quality):
     at = page("editing.py", "stat")
     assert not at.exception, at.exception
     assert len(table(at, "editing_cells")) > 0
-    at.number_input(key="editing_value").set_value(42.0).run()
+    # the value is typed in the unit it is shown in: revenue in 万元 (stored in yuan)
+    assert at.radio(key="editing_column").value == translate("editing.revenue", "en")
+    at.number_input(key="editing_value_revenue").set_value(42.0).run()
     at.button(key="editing_save").click().run()
-    assert "needs a reason" in texts(at)
+    assert [e.value for e in at.error] == [translate("quality.rule.needs_reason", "en")]
     at.text_input(key="editing_reason").input("confirmed with the respondent").run()
     at.button(key="editing_save").click().run()
     log = table(at, "editing_log")
-    assert log.iloc[0]["reason"] == "confirmed with the respondent" and log.iloc[0]["after"] == 42.0
+    assert log.iloc[0]["reason"] == "confirmed with the respondent" and log.iloc[0]["after"] == pytest.approx(420_000.0)
 
 
 @pytest.mark.parametrize("name", ["quality.py", "fraud.py", "editing.py"])

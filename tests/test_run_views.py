@@ -112,7 +112,7 @@ def test_a_refused_review_action_is_said_by_its_rule_in_both_languages(exc):
 
 def test_a_refusal_no_rule_names_keeps_its_own_words():
     refusal = run_views.Refusal.of(ValueError("the cell 660102 x C is below the threshold"))
-    assert refusal.text("zh") == translate("review.refused", "zh")
+    assert refusal.text("zh") == translate("review.rule.other", "zh") and not refusal.said_by_rule
     assert refusal.detail == "the cell 660102 x C is below the threshold"
 
 

@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from workbench.i18n import translate
+
 from workbench.methods.seasonal import X13Spec
 from workbench.runs import registry
 
@@ -71,7 +73,9 @@ def test_seasonal_page_offers_published_series_first_and_names_filled_months(dem
     assert not at.exception, at.exception
     assert at.radio(key="sa_source").value == "gold.targets"
     # employment is published yearly by township in the demo: nothing to adjust
-    assert at.selectbox(key="sa_name_published").options == ["retail_sales", "gdp", "cpi_mom"]
+    # the series by name in the UI language; the value chosen is the series code
+    assert at.selectbox(key="sa_name_published").options == [translate(f"sa.published.{s}", "en")
+                                                              for s in ("retail_sales", "gdp", "cpi_mom")]
     assert at.selectbox(key="sa_name_published").value == "retail_sales"
     at.button(key="sa_submit").click().run()
     run = registry.get_run(demo_lake.lake, at.session_state["sa_submitted"])

@@ -75,7 +75,7 @@ UNITS: dict[str, Unit] = {u.code: u for u in (
     Unit("seconds", "秒", "s", decimals=1),
     Unit("fraction", "", "", decimals=3),
     Unit("percent", "%", "%", factor=0.01, decimals=1, percent=True, sdmx="PT"),  # 1 % = 0.01 of a fraction
-    Unit("percent_points", "个百分点", "pp", decimals=2),
+    Unit("percent_points", "个百分点", "pp", factor=0.01, decimals=2),  # a change of 1 pp = 0.01 of a fraction
     Unit("index", "指数", "index", decimals=1, sdmx="IX"),
     Unit("ratio", "", "", decimals=2),
     Unit("score", "分", "points", decimals=1),
@@ -262,6 +262,42 @@ def format_value(value: object, variable: Variable | str, lang: str = "zh", with
     return f"{text} {label}" if with_unit and label else text
 
 
+_DETAIL_PAIR = re.compile(r"^\s*(?P<name>[A-Za-z_][\w]*)=(?P<value>.*?)\s*$")
+
+
+def detail_text(detail: object, lang: str = "zh", reg: Registry | None = None) -> str:
+    """A quality rule's detail (``revenue_10k=1660128.46, vat_sales=1653964.29``: the values the
+    rule looked at, as the engine wrote them) as a reader reads it: each value under its
+    variable's label in its shown unit (``上报营业收入 1,660,128.5 万元；增值税销售额 165.4 万元``).
+    A previous period's value (``prev_``) says so; a part that is not ``name=number`` stays as
+    written, so nothing is hidden."""
+    if missing(detail) or not str(detail).strip():
+        return ""
+    reg = reg or registry()
+    parts = []
+    for part in str(detail).split(", "):
+        found = _DETAIL_PAIR.match(part)
+        if not found:
+            parts.append(part)
+            continue
+        name, value = found["name"], found["value"]
+        previous = name.startswith("prev_")
+        var = reg.column(name[5:] if previous else name)
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+        if var is None or number is None:
+            parts.append(part)
+            continue
+        label = var.label(lang)
+        if previous:
+            label = f"上期{label}" if lang == "zh" else f"{label}, previous period"
+        shown = format_value(number, var, lang) if var.numeric else value
+        parts.append(f"{label} {shown}")
+    return ("；" if lang == "zh" else "; ").join(parts)
+
+
 def format_money(yuan: object, lang: str = "zh", unit: str = "yuan") -> str:
     """Money stored in yuan, shown in *unit* (``yuan``, ``10k_yuan`` or ``100m_yuan``)."""
     return format_value(yuan, Variable("money", unit="yuan", display_unit=unit), lang)
@@ -405,8 +441,10 @@ def format_table(df: pd.DataFrame, lang: str, variables: Mapping[str, Variable |
             cols[name] = ColumnFormat(name, heading, None, kind or "text", help_text)
         else:
             if var is not None:
-                out[name] = series.astype(float) * var.scale
                 places, percent = var.places, var.shown_unit.percent
+                # a value that rounds to zero is zero: a tiny negative would read -0.00
+                shown_values = series.astype(float) * var.scale
+                out[name] = shown_values.where(shown_values.round(places) != 0, 0.0)
             else:
                 places = 0 if pd.api.types.is_integer_dtype(series) else 2
                 percent = False
@@ -627,6 +665,6 @@ def axis_number_format(variable: Variable) -> str:
 
 
 __all__ = ["UNITS", "Unit", "Variable", "Registry", "registry", "format_number", "format_percent", "format_value",
-           "format_money", "format_month", "format_quarter", "format_date", "bilingual", "reference_period", "ColumnFormat",
+           "format_money", "format_month", "format_quarter", "detail_text", "format_date", "bilingual", "reference_period", "ColumnFormat",
            "DisplayTable", "format_table", "rounded", "chart_locale", "axis_number_format", "MONTH_FORMAT",
            "SECTION_NAMES_EN", "column_title", "code_text", "type_label", "delta_operation"]

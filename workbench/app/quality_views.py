@@ -87,7 +87,11 @@ def outcome(prefix: str) -> None:
     from workbench.app.session import lang
 
     if st.session_state.get(f"{prefix}_error"):
-        st.error(st.session_state[f"{prefix}_error"])
+        error = st.session_state[f"{prefix}_error"]
+        if hasattr(error, "show"):  # a Refusal: said by its rule in the current language
+            error.show(lang())
+        else:
+            st.error(error)
     elif st.session_state.get(f"{prefix}_message"):
         message = st.session_state[f"{prefix}_message"]
         st.success(message.text(lang()) if isinstance(message, Said) else message)

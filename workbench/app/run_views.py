@@ -129,8 +129,13 @@ def output_label(name: str, language: str | None = None) -> str:
 
 
 # Kinds whose outputs name their columns in a page's catalogue first: a nowcast's ``n`` is
-# backtest periods and its ``point`` a forecast, not the register's sampled units or values.
-_KIND_COLUMNS = {"nowcast": "nowcast.col"}
+# backtest periods and its ``point`` a forecast, not the register's sampled units or values;
+# a seasonal adjustment's ``variable`` is a regression term, not a nowcast's new data.
+_KIND_COLUMNS = {"nowcast": "nowcast.col", "seasonal_adjustment": "sa.col"}
+# ... and the code words of their outputs (X-13's regression groups and terms, its statistics)
+_KIND_VALUES = {"seasonal_adjustment": ("sa.term", "runparam")}
+# X-13's ARIMA coefficients: MA-Nonseasonal-01, AR-Seasonal-12
+_ARIMA_TERM = re.compile(r"^(?P<part>AR|MA)-(?P<season>Nonseasonal|Seasonal)-(?P<lag>\d+)$")
 
 
 def column_label(name: str, language: str | None = None, kind: str | None = None) -> str:
@@ -147,9 +152,8 @@ def column_label(name: str, language: str | None = None, kind: str | None = None
     var = registry().column(name)
     if var is not None:
         return var.heading(language)
-    for prefix in ("runcol", "nowcast.col"):
-        if f"{prefix}.{name}" in MESSAGES:
-            return translate(f"{prefix}.{name}", language)
+    if f"runcol.{name}" in MESSAGES:
+        return translate(f"runcol.{name}", language)
     return name
 
 
@@ -229,24 +233,33 @@ def run_label(runs: pd.DataFrame, run_id: str, language: str | None = None) -> s
 
 @dataclass(frozen=True)
 class Refusal:
-    """A refused review action, kept until it is shown and said then in the reader's language:
-    the rule that refused it (``ReviewError.rule``) with its facts, and the original sentence,
-    shown verbatim only when no catalogued rule says it (a disclosure refusal, a rule added later)."""
+    """A refused action, kept until it is shown and said then in the reader's language: the
+    rule that refused it (``ReviewError.rule``, ``QualityError.rule``) with its facts, said by
+    ``<catalogue>.<rule>``; and the original sentence, shown verbatim beneath only when no
+    catalogued rule says it (a disclosure refusal, a rule file's error, a rule added later)."""
 
     rule: str
     facts: tuple[tuple[str, Any], ...]
     detail: str
+    catalogue: str = "review.rule"
 
     @classmethod
-    def of(cls, exc: Exception) -> "Refusal":
-        return cls(getattr(exc, "rule", "other"), tuple(sorted(getattr(exc, "facts", {}).items())), str(exc))
+    def of(cls, exc: Exception, catalogue: str = "review.rule") -> "Refusal":
+        return cls(getattr(exc, "rule", "other"), tuple(sorted(getattr(exc, "facts", {}).items())), str(exc),
+                   catalogue)
+
+    @property
+    def said_by_rule(self) -> bool:
+        from workbench.i18n import MESSAGES
+
+        return self.rule != "other" and f"{self.catalogue}.{self.rule}" in MESSAGES
 
     def text(self, language: str) -> str:
+        from workbench.formatting import format_month
         from workbench.i18n import MESSAGES, translate
 
-        key = f"review.rule.{self.rule}"
-        if key not in MESSAGES:
-            return translate("review.refused", language)
+        if not self.said_by_rule:
+            return translate(f"{self.catalogue}.other", language)
         facts = dict(self.facts)
         if "action" in facts:
             facts["action"] = _catalogued("runaction", facts["action"], language=language)
@@ -256,12 +269,14 @@ class Refusal:
             facts["needs"] = ("、" if language == "zh" else " or ").join(state_label(s, language) for s in facts["needs"])
         if "output" in facts:
             facts["output"] = output_label(facts["output"], language)
-        return translate(key, language, **facts)
+        if "column" in facts and f"editing.{facts['column']}" in MESSAGES:
+            facts["column"] = translate(f"editing.{facts['column']}", language)
+        if "period" in facts:
+            facts["period"] = format_month(facts["period"], language)
+        return translate(f"{self.catalogue}.{self.rule}", language, **facts)
 
     def show(self, language: str) -> None:
-        from workbench.i18n import MESSAGES
-
-        widgets.failure(self.text(language), None if f"review.rule.{self.rule}" in MESSAGES else self.detail)
+        widgets.failure(self.text(language), None if self.said_by_rule else self.detail)
 
 
 def show_run(run_id: str, key: str) -> None:
@@ -400,7 +415,8 @@ def shown_setting(path: tuple[str, ...], value: Any, language: str, params: dict
 
 # Output and metric columns whose values are in the unit of the variable a run estimated
 # (its ``variable`` parameter: persons for employment, 万元 for revenue).
-_IN_VARIABLE_UNIT = ("estimate", "se", "direct", "eblup", "synthetic", "benchmarked", "lower", "upper")
+_IN_VARIABLE_UNIT = ("estimate", "se", "ci_low", "ci_high", "direct", "eblup", "synthetic", "benchmarked",
+                     "direct_se", "eblup_se")
 
 
 def measured_variable(column: str, params: dict[str, Any] | None):
@@ -535,24 +551,33 @@ def show_warning(warning: str, language: str) -> None:
         st.code(verbatim, language=None)
 
 
-def code_word(value: object, language: str | None = None) -> object:
-    """A model, a method or a target series code said as its name (``bridge`` -> 桥接方程);
-    anything else as it is."""
+def code_word(value: object, language: str | None = None, kind: str | None = None) -> object:
+    """A model, a method or a target series code said as its name (``bridge`` -> 桥接方程), a
+    kind's own code words too (X-13's ``AutoOutlier``, ``MA-Nonseasonal-01``); anything else as
+    it is."""
     from workbench.i18n import MESSAGES, translate
 
-    for prefix in _VALUE_CATALOGUES:
-        if isinstance(value, str) and f"{prefix}.{value}" in MESSAGES:
-            return translate(f"{prefix}.{value}", language or lang())
+    language = language or lang()
+    if not isinstance(value, str):
+        return value
+    for prefix in (*_KIND_VALUES.get(kind or "", ()), *_VALUE_CATALOGUES):
+        if f"{prefix}.{value}" in MESSAGES:
+            return translate(f"{prefix}.{value}", language)
+    arima = _ARIMA_TERM.match(value) if kind == "seasonal_adjustment" else None
+    if arima:
+        return translate("sa.term.arima", language, part=arima["part"],
+                         season=translate(f"sa.term.{arima['season']}", language), lag=int(arima["lag"]))
     return value
 
 
 def output_table(frame: pd.DataFrame, key: str, kind: str | None = None, params: dict[str, Any] | None = None) -> None:
     """A run's output in the UI language (headings with units, values as shown; an estimate in
     the unit of the variable the run estimated)."""
+    language = lang()
     shown = frame.copy()
     for c in shown.columns:
         if shown[c].dtype == object:
-            shown[c] = shown[c].map(code_word)
+            shown[c] = shown[c].map(lambda v: code_word(v, language, kind))
     variables = {c: var for c in frame.columns if c in _IN_VARIABLE_UNIT
                  and (var := measured_variable(c, params)) is not None and var.name != c}
     widgets.formatted_table(shown, key, variables=variables or None,
@@ -573,7 +598,7 @@ def chart_frame(long: pd.DataFrame, x: str, y: str, params: dict[str, Any] | Non
     if out[x].dtype == object:
         codelist = codelist_for(x, reg)
         out[x] = out[x].map(lambda c: reg.code_label(codelist, c, language)) if codelist \
-            else out[x].map(lambda c: code_word(c, language))
+            else out[x].map(lambda c: code_word(c, language, kind))
     var = measured_variable(y, params)
     if var is not None and var.numeric and var.unit:
         out[y] = out[y].astype(float) * var.scale
@@ -616,8 +641,8 @@ def series_chart(sample: pd.DataFrame, frames: dict[str, pd.DataFrame], key: str
             continue
         rows = f
         for column, value in (spec.leave_out if spec else ()):
-            if column in rows.columns and x == column:
-                rows = rows[rows[column].astype(str) != value]
+            kept = rows[rows[column].astype(str) != value] if column in rows.columns and x == column else rows
+            rows = kept if len(kept) else rows  # a city total alone is drawn, not left out
         parts.append(rows[[x, y] + ([color] if color else [])].assign(run=run_id))
     if not parts:
         return

@@ -16,6 +16,7 @@ import streamlit as st
 from workbench.app.browser_session import PAGE_PATH, RUN_LINK
 from workbench.auth import ROLES, User, user_for_email
 from workbench.config import load_settings
+from workbench.formatting import bilingual
 from workbench.i18n import LANGUAGE_NAMES, translate
 
 PAGES_DIR = Path(__file__).resolve().parent / "app_pages"
@@ -336,7 +337,8 @@ def sidebar() -> None:
         )
         user = current_user()
         if user is not None:
-            st.caption(t("sidebar.signed_in_as", name=user.name, roles=role_names(user)))
+            # a display name written "中文 (English)" is said in the UI language
+            st.caption(t("sidebar.signed_in_as", name=bilingual(user.name, lang()), roles=role_names(user)))
             st.button(t("sidebar.signout"), key="signout", on_click=sign_out, icon=":material/logout:")
 
 
@@ -352,13 +354,20 @@ def navigation_pages(user: User | None) -> dict[str, list]:
     grouped: dict[str, list] = {}
     by_key = {}
     first = True
+    hidden = []
     for spec in PAGES:
         if not user.has_any(spec.roles):
+            # Not in the menu, but its address still answers: the page's own role check says
+            # in the UI language whose page it is (Streamlit would say "Page not found" in English).
+            hidden.append(st.Page(str(PAGES_DIR / spec.file), title=t(spec.label), icon=spec.icon,
+                                  url_path=spec.key, visibility="hidden"))
             continue
         by_key[spec.key] = st.Page(str(PAGES_DIR / spec.file), title=t(spec.label), icon=spec.icon,
                                    url_path=spec.key, default=first)
         grouped.setdefault(t(spec.section), []).append(by_key[spec.key])
         first = False
+    if hidden:
+        grouped.setdefault(next(iter(grouped), ""), []).extend(hidden)
     st.session_state[NAV_PAGES] = by_key  # for links between pages (page_for)
     return grouped
 

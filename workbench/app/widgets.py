@@ -16,7 +16,19 @@ def table(df: pd.DataFrame, key: str, column_config: dict | None = None) -> None
     the browser test by the ``st-key-<key>`` CSS class.
     """
     with st.container(key=key):
-        st.dataframe(df, hide_index=True, column_config=column_config)
+        if df.empty:  # Streamlit's empty grid says "empty" in English: say it in the UI language
+            st.caption(t("common.no_rows"))
+            return
+        shown, config = df.copy(), dict(column_config or {})
+        for name in shown.columns:  # a missing text or time reads as a dash, not Streamlit's "None"
+            if shown[name].dtype == object:
+                shown[name] = shown[name].map(lambda v: "—" if v is None or (isinstance(v, float) and v != v) else v)
+            elif pd.api.types.is_datetime64_any_dtype(shown[name]) and shown[name].isna().any():
+                shown[name] = shown[name].dt.strftime("%Y-%m-%d %H:%M").fillna("—")
+                setting = config.get(name)
+                label = setting.get("label") if isinstance(setting, dict) else setting
+                config[name] = st.column_config.Column(label) if label else st.column_config.Column()
+        st.dataframe(shown, hide_index=True, column_config=config or None)
 
 
 def text_table(df: pd.DataFrame, key: str, headings: dict[str, str]) -> None:

@@ -62,7 +62,14 @@ Progress = Callable[[str, float], None]
 
 
 class QualityError(RuntimeError):
-    pass
+    """An action the quality rules refuse. *rule* names the rule and *facts* its particulars, so
+    a page says it in its reader's language (``quality.rule.<rule>`` in ``workbench.i18n``); the
+    message is the English sentence for logs and the command line."""
+
+    def __init__(self, message: str, rule: str = "other", **facts: Any) -> None:
+        super().__init__(message)
+        self.rule = rule
+        self.facts = facts
 
 
 @dataclass
@@ -96,7 +103,8 @@ def pin(lake: Lake, tables: list[str]) -> tuple[dict[str, int], dict[str, DataFr
     """Current versions of *tables* and the tables read at those versions."""
     missing = [t for t in tables if not lake.exists(t)]
     if missing:
-        raise QualityError(f"table(s) {missing} not in the lake; run the jobs first (workbench jobs run all)")
+        raise QualityError(f"table(s) {missing} not in the lake; run the jobs first (workbench jobs run all)", "missing_tables",
+                           tables=", ".join(missing))
     versions = {t: lake.version(t) for t in dict.fromkeys(tables)}
     return versions, {t: lake.read(t, version=v) for t, v in versions.items()}
 
@@ -251,11 +259,11 @@ def decide(lake: Lake, credit_code: str, decision: str, user: Any, comment: str 
     if decision not in DECISIONS:
         raise QualityError(f"decision {decision!r} not allowed; allowed: {', '.join(DECISIONS)}")
     if decision == "confirmed" and not comment.strip():
-        raise QualityError("confirming suspected fraud needs a comment saying what the evidence is")
+        raise QualityError("confirming suspected fraud needs a comment saying what the evidence is", "needs_comment")
     queue = lake.read(FRAUD_QUEUE).filter(F.col("credit_code") == credit_code).collect() \
         if lake.exists(FRAUD_QUEUE) else []
     if not queue:
-        raise QualityError(f"{credit_code} is not in the fraud review queue")
+        raise QualityError(f"{credit_code} is not in the fraud review queue", "not_in_queue", code=credit_code)
     runs = quality_runs(lake)
     run_id = str(runs["run_id"].iloc[0]) if not runs.empty else ""
     row = {"credit_code": credit_code, "decision": decision, "comment": comment.strip(), "user": _username(user),
@@ -321,7 +329,8 @@ def build_panel(lake: Lake, user: Any = "system", rules_dir=RULES_DIR, progress:
     versions, frames = pin(lake, tables)
     results = frames[RESULTS].filter(F.col("table_name") == rules.table)
     if not results.limit(1).collect():
-        raise QualityError(f"no rule results for {rules.table}: run `workbench quality run {rules.short_name}` first")
+        raise QualityError(f"no rule results for {rules.table}: run `workbench quality run {rules.short_name}` first",
+                           "no_results", table=rules.table, short=rules.short_name)
     progress("panel: sample units x months", 0.1)
     survey = frames[rules.table]
     grid = editing.sample_grid(frames["silver.survey_sample"], frames["silver.enterprises"], survey.select("period"))
@@ -388,11 +397,12 @@ def panel_status(lake: Lake) -> PanelStatus | None:
 
 def _panel_row(lake: Lake, credit_code: str, period) -> dict[str, Any]:
     if not lake.exists(PANEL):
-        raise QualityError("no survey panel yet: build it first (Editing page, or workbench quality impute)")
+        raise QualityError("no survey panel yet: build it first (Editing page, or workbench quality impute)", "no_panel")
     day = pd.Timestamp(period).date()
     rows = lake.read(PANEL).filter((F.col("credit_code") == credit_code) & (F.col("period") == F.lit(day))).collect()
     if not rows:
-        raise QualityError(f"{credit_code} {day} is not in the survey panel")
+        raise QualityError(f"{credit_code} {day} is not in the survey panel", "not_in_panel", code=credit_code,
+                           period=str(day)[:7])
     return rows[0].asDict()
 
 
@@ -420,9 +430,9 @@ def edit_cell(lake: Lake, credit_code: str, period, column: str, value: float, r
     if column not in EDIT_COLUMNS:
         raise QualityError(f"column {column!r} cannot be edited; editable: {', '.join(EDIT_COLUMNS)}")
     if not reason or not reason.strip():
-        raise QualityError("an edit needs a reason")
+        raise QualityError("an edit needs a reason", "needs_reason")
     if value is None or not pd.notna(value) or float(value) < 0:
-        raise QualityError(f"{value!r} is not a valid {column}: give a number >= 0")
+        raise QualityError(f"{value!r} is not a valid {column}: give a number >= 0", "bad_value", value=value, column=column)
     return _record_edit(lake, _panel_row(lake, credit_code, period), column, value, "manual", reason, user)
 
 
@@ -450,7 +460,8 @@ def impute_cell(lake: Lake, credit_code: str, period, column: str, user: Any, re
     hit = out[(out["credit_code"] == credit_code) & (pd.to_datetime(out["period"]) == pd.Timestamp(row["period"]))]
     value, method = hit[column].iloc[0], hit[f"{column}_method"].iloc[0]
     if not pd.notna(value):
-        raise QualityError(f"no imputation method could fill {column} of {credit_code} {row['period']}")
+        raise QualityError(f"no imputation method could fill {column} of {credit_code} {row['period']}", "no_method",
+                           column=column, code=credit_code, period=str(row["period"])[:7])
     version = _record_edit(lake, row, column, float(value), str(method), reason or "imputed on request", user)
     return float(value), str(method), version
 

@@ -5,8 +5,9 @@ import streamlit as st
 
 from workbench.app import data, widgets
 from workbench.app.quality_views import Coded, Said, outcome, progress_bar
+from workbench.app.run_views import Refusal
 from workbench.app.session import ROLES_FOR, lang, require_role, t
-from workbench.formatting import code_text, format_value, registry
+from workbench.formatting import code_text, format_month, format_value, registry
 from workbench.i18n import MESSAGES
 from workbench.quality import store
 from workbench.quality.rules import RuleError
@@ -24,7 +25,7 @@ def build() -> None:
                                                       seconds=run.seconds)
         st.session_state["editing_error"] = None
     except (RuleError, store.QualityError) as exc:
-        st.session_state["editing_error"] = str(exc)
+        st.session_state["editing_error"] = Refusal.of(exc, "quality.rule")
     bar.empty()
 
 
@@ -71,7 +72,9 @@ widgets.formatted_table(named(cells[[c for c in shown if c in cells.columns]]), 
 })
 
 st.subheader(t("editing.change"))
-labels = [f"{r.credit_code} {str(r.period)[:7]}" for r in cells.itertuples()]
+names = data.enterprise_names()  # the enterprise by its name, the month by its name, as on Fraud
+labels = [f"{names.get(r.credit_code, '')} {r.credit_code} · {format_month(r.period, language)}".strip()
+          for r in cells.itertuples()]
 pick = st.selectbox(t("editing.cell"), range(len(labels)), format_func=lambda i: labels[i], key="editing_pick")
 row = cells.iloc[int(pick)]
 columns = {t(f"editing.{c}"): c for c in store.EDIT_COLUMNS}
@@ -80,8 +83,15 @@ current = row[column]
 st.caption(t("editing.current", value=format_value(current, column, language),
              flag=code_text("imputation_flag", row[f"{column}_flag"], language),
              method=code_text("imputation_method", row[f"{column}_method"], language) or "—"))
-value = st.number_input(t("editing.new_value"), min_value=0.0, value=float(current) if pd.notna(current) else 0.0,
-                        key="editing_value")
+# typed in the unit the value is shown in (万元 for money, persons for headcounts): the box and the
+# current value above must not differ by a factor of 10,000; stored in the panel's own unit
+variable = registry().column(column)
+scale = variable.scale if variable is not None else 1.0
+shown_value = st.number_input(t("editing.new_value", unit=variable.shown_unit.label(language) if variable else ""),
+                              min_value=0.0, value=round(float(current) * scale, variable.places if variable else 2)
+                              if pd.notna(current) else 0.0, step=1.0, format=f"%.{variable.places if variable else 2}f",
+                              key=f"editing_value_{column}")
+value = shown_value / scale
 reason = st.text_input(t("editing.reason"), key="editing_reason")
 
 
@@ -96,7 +106,7 @@ def apply(kind: str) -> None:
                                                           method=Coded("imputation_method", method))
         st.session_state["editing_error"] = None
     except (RuleError, store.QualityError) as exc:
-        st.session_state["editing_error"] = str(exc)
+        st.session_state["editing_error"] = Refusal.of(exc, "quality.rule")
 
 
 edit_col, impute_col = st.columns(2)
@@ -111,4 +121,4 @@ if not log.empty:  # the edited field by its name, as in the radio above
 widgets.table(log, "editing_log", column_config={
     "credit_code": t("fraud.credit_code"), "period": t("col.month"), "column": t("editing.column"),
     "before": t("editing.before"), "after": t("editing.after"), "method": t("editing.method"),
-    "reason": t("editing.reason"), "user": t("col.who"), "edited_at": t("col.time")})
+    "reason": t("editing.reason_col"), "user": t("col.who"), "edited_at": t("col.time")})

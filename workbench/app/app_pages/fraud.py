@@ -7,6 +7,7 @@ import streamlit as st
 from workbench import formatting
 from workbench.app import data, widgets
 from workbench.app.quality_views import Said, outcome
+from workbench.app.run_views import Refusal
 from workbench.app.session import ROLES_FOR, lang, require_role, t
 from workbench.quality import store
 
@@ -92,7 +93,7 @@ def decide(decision: str) -> None:
                                                     decision=Said(f"fraud.show.{decision}"))
         st.session_state["fraud_error"] = None
     except store.QualityError as exc:
-        st.session_state["fraud_error"] = str(exc)
+        st.session_state["fraud_error"] = Refusal.of(exc, "quality.rule")
 
 
 ok_col, no_col = st.columns(2)

@@ -25,10 +25,13 @@ def code_label(prefix: str, code: object) -> str:
     return translate(key, language) if key in MESSAGES else str(code)
 
 
-def column(name: str, unit: str = "", decimals: int | None = None, kind: str = "") -> formatting.Variable:
-    """A result column: its heading from the message catalogue, its unit and precision."""
+def column(name: str, unit: str = "", decimals: int | None = None, kind: str = "",
+           shown_in: str = "") -> formatting.Variable:
+    """A result column: its heading from the message catalogue, its unit (and the unit it is
+    shown in, when another) and precision."""
     text = MESSAGES[f"nowcast.col.{name}"]
-    return formatting.Variable(name, text["zh"], text["en"], unit=unit, decimals=decimals, kind=kind)
+    return formatting.Variable(name, text["zh"], text["en"], unit=unit, display_unit=shown_in, decimals=decimals,
+                               kind=kind)
 
 
 def target_unit(targets: pd.DataFrame, name: str) -> str:
@@ -113,7 +116,10 @@ pad = 0.05 * (high - low or abs(high) or 1.0)
 # not from zero: the intervals are a few percent of the level and would vanish at full scale
 y_scale = alt.Scale(domain=[low - pad, high + pad], zero=False, nice=False)
 published = alt.Chart(hist).mark_line(color="black", point=alt.OverlayMarkDef(color="black", size=18)).encode(
-    x=alt.X("period:T", title=t("nowcast.axis.published")),
+    # every third month labelled with its year (the default labels most months without one)
+    x=alt.X("period:T", title=t("nowcast.axis.published"),
+            axis=alt.Axis(format=formatting.MONTH_FORMAT[language], labelAngle=-40,
+                          tickCount={"interval": "month", "step": 3})),
     y=alt.Y("value:Q", title=y_title, scale=y_scale),
     tooltip=[alt.Tooltip("period:T", title=t("nowcast.col.period"), format="%Y-%m"),
              alt.Tooltip("value:Q", title=y_title, format=",.2f")]).properties(width=560, height=340)
@@ -158,7 +164,8 @@ else:
         lambda v: t("nowcast.news.target") if v == TARGET_REVISION else reg.indicator(v).label(language)))
     widgets.formatted_table(news, "nowcast_news", variables={
         "variable": column("variable"), "impact": column("impact", unit),
-        "impact_growth": column("impact_growth", "percent_points")})
+        # the models' growth is a log change (a fraction): its impact is shown in percentage points
+        "impact_growth": column("impact_growth", "fraction", shown_in="percent_points")})
     unit_label = formatting.UNITS.get(unit, formatting.UNITS[""]).label(language)
     widgets.chart(alt.Chart(news).mark_bar().encode(
         x=alt.X("impact:Q", title=t("nowcast.axis.impact", unit=unit_label) if unit_label

@@ -65,7 +65,7 @@ if result is None:
 summary = result.summary()
 st.caption(t("prices.summary", quotes=summary["quotes"], items=summary["items"],
              eas=summary["elementary_aggregates"],
-             left_out="，".join(f"{option('prices.flag', k)} {v:,}" for k, v in sorted(result.flags.items())
+             left_out=("，" if language == "zh" else ", ").join(f"{option('prices.flag', k)} {v:,}" for k, v in sorted(result.flags.items())
                                if k != "kept") or "—"))
 
 online = result.groups.assign(total=result.total)[group].dropna()
@@ -131,8 +131,12 @@ else:
 st.subheader(t("prices.elementary"))
 ea = result.ea if group == "total" else result.ea[result.ea["coicop"] == group]
 last = ea.sort_values("period").groupby("ea").tail(1)
+# an elementary aggregate is named "03|居住/水电燃料/桶装水" (group code | the retailer's category
+# path): shown as the path, its parts separated as a reader separates them; sorted by group and name
 elementary = last.assign(index=100 * np.exp(last["logindex"]),
-                         group_name=last["coicop"].map(lambda c: settings.group_name(c, language)))
+                         group_name=last["coicop"].map(lambda c: settings.group_name(c, language)),
+                         ea=last["ea"].map(lambda e: str(e).split("|", 1)[-1].replace("/", " › ")))
+elementary = elementary.sort_values(["coicop", "ea"], kind="stable")
 widgets.formatted_table(elementary[["coicop", "group_name", "ea", "period", "index", "items"]], "prices_elementary",
                         labels={"coicop": t("prices.col.coicop"), "group_name": t("prices.group"),
                                 "ea": t("prices.col.ea"), "index": t("prices.col.index"),
@@ -151,10 +155,11 @@ if group != "total":
     to_review = to_review[to_review["coicop"] == group]
 if to_review.empty:
     st.success(t("prices.review_empty"))
-widgets.formatted_table(
-    to_review.assign(group_name=to_review["coicop"].map(lambda c: settings.group_name(c, language))),
-    "prices_review", labels={c: t(f"prices.col.{c}") for c in to_review.columns if f"prices.col.{c}" in MESSAGES}
-    | {"group_name": t("prices.group")})
+else:
+    widgets.formatted_table(
+        to_review.assign(group_name=to_review["coicop"].map(lambda c: settings.group_name(c, language))),
+        "prices_review", labels={c: t(f"prices.col.{c}") for c in to_review.columns if f"prices.col.{c}" in MESSAGES}
+        | {"group_name": t("prices.group")})
 
 # ---- record the run (recomputed from the pinned table versions) and submit ------------
 comment = st.text_input(t("runs.comment"), key="prices_comment")

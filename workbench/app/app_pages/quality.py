@@ -7,6 +7,7 @@ import streamlit as st
 from workbench import catalog, formatting
 from workbench.app import data, widgets
 from workbench.app.quality_views import Said, outcome, progress_bar
+from workbench.app.run_views import Refusal
 from workbench.app.session import ROLES_FOR, lang, require_role, t
 from workbench.quality import store
 from workbench.quality.rules import RuleError, all_rule_sets
@@ -30,7 +31,7 @@ def run_rules(table: str) -> None:
                                                       seconds=sum(r.seconds for r in runs))
         st.session_state["quality_error"] = None
     except (RuleError, store.QualityError) as exc:
-        st.session_state["quality_error"] = str(exc)
+        st.session_state["quality_error"] = Refusal.of(exc, "quality.rule")
     bar.empty()
 
 
@@ -129,7 +130,10 @@ rows = data.failing_records(table, rule_id, period_options[period])
 rows = rows.assign(**{c: rows[c].map(lambda p: formatting.format_month(p, language)) for c in ("period",)
                       if c in rows.columns},
                    **{c: rows[c].map(lambda v: t(f"quality.severity.{v}") if v in ("error", "warning") else v)
-                      for c in ("severity",) if c in rows.columns})
+                      for c in ("severity",) if c in rows.columns},
+                   # the values the rule looked at, by name and in their unit
+                   **{c: rows[c].map(lambda v: formatting.detail_text(v, language)) for c in ("detail",)
+                      if c in rows.columns})
 st.caption(t("catalog.shown", n=f"{len(rows):,}"))
 widgets.table(rows, "quality_failures", column_config={
     "rule_id": t("quality.rule"), "severity": t("quality.severity"), "record_key": t("quality.record"),

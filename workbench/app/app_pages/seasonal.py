@@ -29,8 +29,10 @@ source = st.radio(t("sa.source"), sources, horizontal=True, key="sa_source", for
 names = published if source == TARGETS else indicator_names
 name_key = "sa_name_published" if source == TARGETS else "sa_name_indicators"  # one choice kept per source
 c1, c2, c3 = st.columns(3)
-# the series keep their names as options (the same in both languages); their title is the caption below
-c1.selectbox(t("sa.indicator"), names, key=name_key)
+# the series by name in the UI language (bound now: a format_func may run outside this script's session)
+series_names = {n: (t(f"sa.published.{n}") if f"sa.published.{n}" in MESSAGES else n) if source == TARGETS
+                else formatting.registry().indicator(n).label(lang()) for n in names}
+c1.selectbox(t("sa.indicator"), names, key=name_key, format_func=series_names.get)
 # labels translated now, as the sources' above: a format_func may run outside this script's session
 transforms = {v: t(f"sa.transform_{v}") for v in ("auto", "log", "none")}
 adjustments = {v: t(f"sa.adjustment_{v}") for v in ("x11", "seats")}
@@ -79,13 +81,16 @@ if out["filled"]:
     st.warning(t("sa.filled_x13" if out["method"] == "x13" else "sa.filled_stl", months=", ".join(out["filled"])))
 if out["dropped"]:
     st.info(t("sa.dropped", months=", ".join(out["dropped"])))
+unit = variable.shown_unit.label(language)
 st.subheader(t("sa.chart"))
 series = out["series"].melt(id_vars=["month"], value_vars=["original", "trend", "seasadj"], var_name="component")
 series["component"] = series["component"].map(lambda c: t(f"sa.col.{c}"))
 month_axis = alt.Axis(format=formatting.MONTH_FORMAT[language])
 with st.container(key="sa_chart"):
     widgets.chart(alt.Chart(series).mark_line().encode(
-        x=alt.X("month:T", title=None, axis=month_axis), y=alt.Y("value:Q", title=None),
+        x=alt.X("month:T", title=None, axis=month_axis),
+        y=alt.Y("value:Q", title=series_names[name] + (("（" + unit + "）" if language == "zh" else f" ({unit})")
+                                                     if unit else ""), scale=alt.Scale(zero=False)),
         color=alt.Color("component:N", title=None, sort=[t(f"sa.col.{c}") for c in ("original", "trend", "seasadj")]),
         tooltip=[alt.Tooltip("component:N", title=t("sa.col.statistic")),
                  alt.Tooltip("month:T", format=formatting.MONTH_FORMAT[language], title=t("sa.col.month")),
@@ -118,7 +123,9 @@ quality = out["quality"].assign(meaning=out["quality"]["statistic"].map(lambda k
 widgets.formatted_table(quality, "sa_quality", variables=stat_variables, labels=stat_labels,
                         column_config=stat_config)
 st.subheader(t("sa.diagnostics"))
-diagnostics = out["diagnostics"].assign(meaning=out["diagnostics"]["statistic"].map(
+# the quality statistics (M1-M11, Q) are in the table above; the diagnostics table adds the rest
+diagnostics = out["diagnostics"][~out["diagnostics"]["statistic"].isin(out["quality"]["statistic"])]
+diagnostics = diagnostics.assign(meaning=diagnostics["statistic"].map(
     lambda k: t(f"sa.stat.{k}") if f"sa.stat.{k}" in MESSAGES else ""))
 widgets.formatted_table(diagnostics, "sa_diagnostics", variables=stat_variables, labels=stat_labels,
                         column_config=stat_config)
