@@ -125,5 +125,10 @@ def test_statistician_workflow_in_english_then_chinese_twice(demo_lake, tmp_path
         page.locator("[data-testid='stSidebar']").get_by_text("中文").click()
         wait_idle(page)
         expect(page.locator(".st-key-signout")).to_be_visible()
+        # still on Runs: the run picked in English is now labelled in Chinese (a select box used to
+        # keep showing its option in the language it was picked in)
+        expect(page.locator(".st-key-runs_pick")).to_contain_text(translate("runkind.survey_estimate", "zh"))
+        assert "Survey estimate" not in page.locator(".st-key-runs_pick").inner_text()
+        shot(page, "statistician_switched_to_zh_runs")
         chinese = walk(page, "zh", demo_lake.lake, set(english))
     assert len(set(english + chinese)) == 4

@@ -154,3 +154,9 @@ def test_a_rules_detail_names_its_values_in_their_units():
         "Revenue reported 5,892.6 10k yuan; Revenue reported, previous period 57,157,328.9 10k yuan"
     assert formatting.detail_text("revenue_10k=50333.91, employment=2", "zh").endswith("从业人员 2 人")
     assert formatting.detail_text("something else, x=1", "zh") == "something else；x=1"  # kept as written
+
+
+def test_an_industry_class_code_names_its_section():
+    assert formatting.industry_text("5213", "zh") == "5213（F 批发和零售业）"
+    assert formatting.industry_text("5213", "en") == "5213 (F Wholesale and retail trade)"
+    assert formatting.industry_text(None, "zh") == "—" and formatting.industry_text("99x", "en") == "99x"

@@ -203,7 +203,7 @@ def test_editing_page_edits_with_a_reason_and_shows_the_log(app_quality):
     assert not at.exception, at.exception
     assert len(table(at, "editing_cells")) > 0
     # the value is typed in the unit it is shown in: revenue in 万元 (stored in yuan)
-    assert at.radio(key="editing_column").value == translate("editing.revenue", "en")
+    assert at.radio(key="editing_column").value == "revenue"
     at.number_input(key="editing_value_revenue").set_value(42.0).run()
     at.button(key="editing_save").click().run()
     assert [e.value for e in at.error] == [translate("quality.rule.needs_reason", "en")]

@@ -9,6 +9,7 @@ that is not a declared proper name, identifier or unit (``tests/zh_text.py``).
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -99,6 +100,27 @@ def test_every_page_in_chinese_has_no_english_word(zh_env, user, page):
     assert not at.exception, at.exception
     found = violations(at)
     assert not found, f"{page} as {user}: {len(found)} English word(s):\n" + "\n".join(found[:40])
+
+
+def test_every_column_of_the_demo_lake_is_described_in_both_languages(demo_lake):
+    """The Data catalog shows each column's label, unit and description from conf/catalog.toml:
+    every column the demo's jobs write has them, in Chinese without an English word."""
+    from deltalake import DeltaTable
+
+    from workbench.formatting import registry
+
+    reg, undescribed, english = registry(), set(), []
+    root = demo_lake.settings.lake_root
+    for layer in ("bronze", "quarantine", "silver", "gold"):
+        for table in sorted(p.name for p in (Path(root) / layer).iterdir() if (p / "_delta_log").is_dir()):
+            for field in DeltaTable(str(Path(root) / layer / table)).schema().fields:
+                var = reg.column(field.name)
+                if var is None or not (var.description("zh") and var.description_en and var.label_zh):
+                    undescribed.add(f"{layer}.{table}.{field.name}")
+                elif latin_words(var.label_zh + " " + var.description_zh):
+                    english.append(f"{field.name}: {latin_words(var.label_zh + ' ' + var.description_zh)}")
+    assert not undescribed, sorted(undescribed)
+    assert not english, sorted(set(english))
 
 
 # ---- screenshots of every page in both languages (tests/artifacts/) ---------------------------

@@ -534,6 +534,22 @@ def code_text(dimension: str, code: object, lang: str, reg: Registry | None = No
     return (reg or registry()).code_name(dimension, code, lang) or str(code)
 
 
+def industry_text(code: object, lang: str, reg: Registry | None = None) -> str:
+    """A GB/T 4754 class or division code with the section it belongs to, by name:
+    ``5213（F 批发和零售业）`` / ``5213 (F Wholesale and retail trade)``; a dash when missing."""
+    from workbench.classification import section_of_division
+
+    if missing(code) or not str(code).strip():
+        return "—"
+    text = str(code).strip()
+    digits = re.sub(r"^[A-Z]", "", text)
+    section = section_of_division(int(digits[:2])) if digits[:2].isdigit() else None
+    if section is None:
+        return text
+    label = (reg or registry()).code_label("industry_section", section, lang)
+    return f"{text}（{label}）" if lang == "zh" else f"{text} ({label})"
+
+
 # Spark and Arrow type names in Chinese (English shows the engine's own name).
 TYPE_NAMES_ZH = {
     "string": "文本", "large_string": "文本", "varchar": "文本", "char": "文本",
@@ -665,6 +681,6 @@ def axis_number_format(variable: Variable) -> str:
 
 
 __all__ = ["UNITS", "Unit", "Variable", "Registry", "registry", "format_number", "format_percent", "format_value",
-           "format_money", "format_month", "format_quarter", "detail_text", "format_date", "bilingual", "reference_period", "ColumnFormat",
+           "format_money", "format_month", "format_quarter", "detail_text", "industry_text", "format_date", "bilingual", "reference_period", "ColumnFormat",
            "DisplayTable", "format_table", "rounded", "chart_locale", "axis_number_format", "MONTH_FORMAT",
            "SECTION_NAMES_EN", "column_title", "code_text", "type_label", "delta_operation"]

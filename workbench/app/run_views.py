@@ -364,6 +364,9 @@ def value_text(value: Any, language: str | None = None) -> str:
         if value in reg.indicators or any("*" in p and re.fullmatch(p.replace("*", ".+"), value)
                                           for p in reg.indicators):
             return reg.indicator(value).label(language)
+        if value.startswith("sa_") and value_text(value[3:], language) != value[3:]:
+            # a seasonally adjusted series is published as sa_<series>
+            return translate("runvalue.seasonally_adjusted", language, series=value_text(value[3:], language))
         if re.fullmatch(r"\d{4}-\d{2}|\d{4}-?Q[1-4]", value):
             return format_month(value, language)
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}( 00:00:00)?", value):

@@ -37,6 +37,9 @@ def streamlit_command(port: int, headless: bool) -> list[str]:
         "--browser.gatherUsageStats", "false",
         "--global.developmentMode", "false",
         "--client.toolbarMode", "minimal",  # no "Deploy" button for bureau users
+        # settings are set again through the Session State API on purpose (a page visited again,
+        # a language switch: session.keep_widget_values); Streamlit would log a stack each time
+        "--global.disableWidgetStateDuplicationWarning", "true",
         # A session belongs to the sign-in cookie of the browser that opened it: Streamlit
         # resumes a session only for a connection presenting the same identity.
         "--server.trustedUserHeaders", trusted_headers_option(),

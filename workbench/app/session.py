@@ -108,6 +108,9 @@ def _input_widget_values() -> dict[str, Any]:
     return values
 
 
+LANGUAGE_DRAWN = "_language_drawn"  # the UI language of the previous run
+
+
 def keep_widget_values() -> None:
     """Give every page back its settings after the user visits another page.
 
@@ -119,8 +122,14 @@ def keep_widget_values() -> None:
     """
     kept = st.session_state.setdefault(KEPT, {})
     kept.update(_input_widget_values())
+    # After a language switch every setting is set again through the Session State API, so
+    # Streamlit sends it to the browser anew, labelled by the new language: a select box would
+    # otherwise keep showing its option in the language it was picked in.
+    language = st.session_state.get("lang")
+    switched = st.session_state.get(LANGUAGE_DRAWN) not in (None, language)
+    st.session_state[LANGUAGE_DRAWN] = language
     for key, value in kept.items():
-        if key not in st.session_state:
+        if key not in st.session_state or (switched and key != "lang"):
             st.session_state[key] = value
 
 

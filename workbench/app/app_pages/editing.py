@@ -77,8 +77,10 @@ labels = [f"{names.get(r.credit_code, '')} {r.credit_code} · {format_month(r.pe
           for r in cells.itertuples()]
 pick = st.selectbox(t("editing.cell"), range(len(labels)), format_func=lambda i: labels[i], key="editing_pick")
 row = cells.iloc[int(pick)]
-columns = {t(f"editing.{c}"): c for c in store.EDIT_COLUMNS}
-column = columns[st.radio(t("editing.column"), list(columns), horizontal=True, key="editing_column")]
+# the columns as options, named in the UI language (bound now: format_func may run outside the session)
+column_names = {c: t(f"editing.{c}") for c in store.EDIT_COLUMNS}
+column = st.radio(t("editing.column"), list(store.EDIT_COLUMNS), horizontal=True, key="editing_column",
+                  format_func=column_names.get)
 current = row[column]
 st.caption(t("editing.current", value=format_value(current, column, language),
              flag=code_text("imputation_flag", row[f"{column}_flag"], language),

@@ -78,7 +78,8 @@ if not series.empty:
         tooltip=tip + [alt.Tooltip("persons:Q", format=",", title=t("fraud.persons"))])
     score = alt.Chart(s).mark_area(opacity=0.4).encode(
         x=alt.X("period:T", title=None, axis=month),
-        y=alt.Y("fraud_score:Q", title=t("fraud.score"), scale=alt.Scale(domain=[0, 100])))
+        y=alt.Y("fraud_score:Q", title=t("fraud.score"), scale=alt.Scale(domain=[0, 100]),
+                axis=alt.Axis(format=",.0f")))
     with st.container(key="fraud_chart"):
         widgets.chart(alt.vconcat(base.properties(height=220), people.properties(height=140),
                                   score.properties(height=100)).resolve_scale(color="independent"))

@@ -45,7 +45,7 @@ with right:
     st.subheader(t("linkage.enterprise"))
     st.markdown(f"**{pair['register_name'] or ''}**")
     st.write(f"{t('linkage.address')}: {pair['register_address'] or '—'}")
-    st.write(f"{t('linkage.industry')}: {pair['register_industry'] or '—'}")
+    st.write(f"{t('linkage.industry')}: {formatting.industry_text(pair['register_industry'], lang())}")
     st.caption(f"{t('linkage.credit_code')}: {pair['credit_code']}")
 st.write(t("linkage.weight", weight=float(pair["match_weight"]), threshold=float(pair["threshold_weight"]),
            probability=float(pair["match_probability"])))

@@ -102,7 +102,8 @@ st.caption(t("sae.shrinkage"))
 with st.container(key="sae_shrinkage_chart"):
     widgets.chart(alt.Chart(here).mark_bar().encode(
         x=alt.X("name:N", sort=order, title=None, axis=alt.Axis(labelAngle=-40)),
-        y=alt.Y("shrinkage:Q", title=t("sae.shrinkage_axis"), scale=alt.Scale(domain=[0, 1])),
+        y=alt.Y("shrinkage:Q", title=t("sae.shrinkage_axis"), scale=alt.Scale(domain=[0, 1]),
+                axis=alt.Axis(format=".0%")),  # per cent, as the table beneath shows it
         tooltip=[alt.Tooltip("name:N", title=t("sae.area")),
                  alt.Tooltip("shrinkage:Q", format=".0%", title=t("sae.shrinkage_axis"))]).properties(height=180))
 st.subheader(t("sae.table"))
