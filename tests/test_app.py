@@ -15,6 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from workbench.auth import load_users
+from workbench.i18n import translate
 
 MAIN = Path(__file__).resolve().parent.parent / "workbench" / "app" / "main.py"
 PAGES = MAIN.parent / "app_pages"
@@ -102,8 +103,14 @@ def as_user(page: str, username: str) -> AppTest:
 
 
 def table(at: AppTest, key: str) -> pd.DataFrame:
-    """The table shown in the container with *key* (see workbench.app.widgets.table)."""
-    return at.get_by_key(key).dataframe[0].value
+    """The table shown in the container with *key* (see workbench.app.widgets.table); an empty
+    table is a sentence saying so in the UI language, read here as a frame without rows."""
+    container = at.get_by_key(key)
+    if not container.dataframe:
+        said = {translate("common.no_rows", lang) for lang in ("zh", "en")}
+        assert [c.value for c in container.caption] and {c.value for c in container.caption} <= said, key
+        return pd.DataFrame()
+    return container.dataframe[0].value
 
 
 def texts(at: AppTest) -> str:
@@ -159,7 +166,12 @@ def test_sign_out_returns_to_sign_in(app_env):
 # ---- navigation and the role guard --------------------------------------------
 
 def _nav_pages(at: AppTest) -> set[str]:
-    return {Path(str(info["script_path"])).name for info in at._registered_pages.values() if info.get("script_path")}
+    """The pages the menu lists (the app keeps them in session state for links between pages;
+    a page outside the user's roles is registered too, hidden, so its address answers with its
+    role check in the UI language instead of Streamlit's "Page not found")."""
+    from workbench.app.session import NAV_PAGES
+
+    return {Path(str(page._page)).name for page in at.session_state[NAV_PAGES].values()}
 
 
 @pytest.mark.parametrize("username, pages", [
@@ -189,9 +201,14 @@ def test_jobs_page_refuses_other_roles_server_side(app_env, username):
 
 
 def test_researcher_cannot_reach_jobs_through_navigation(app_env):
+    """Jobs is not in a researcher's menu; reached by its address it says whose page it is, in
+    the UI language, and shows nothing of the jobs."""
     at = signed_in("research")
-    with pytest.raises(ValueError):
-        at.switch_page("app_pages/jobs.py")
+    assert "jobs.py" not in _nav_pages(at)
+    at.switch_page("app_pages/jobs.py").run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [translate("guard.forbidden", "en", roles=translate("role.data_engineer", "en"))]
+    assert {b.key for b in at.button} <= {"signout"} and not at.dataframe  # only the sidebar's sign-out
 
 
 @pytest.mark.parametrize("page", ["home.py", "catalog.py", "jobs.py", "runs.py", "compare.py", "review.py"])

@@ -112,6 +112,10 @@ def test_supervisor_compares_approves_releases_withdraws_and_disseminates(server
         review.submit(lake, run_id, users["stat"])
         made.append(run_id)
     newer, older = made[1], made[0]
+    # and one of super2's own, which super2 may not approve (four-eyes)
+    params, inputs, _ = RELEASABLE[KIND]
+    own = registry.run_method(lake, KIND, params, inputs, user=users["super2"], title=f"own {tag}")
+    review.submit(lake, own, users["super2"])
     with browser_page() as page:
         page.set_default_timeout(WAIT_MS)
         sign_in(page, server, "super2")
@@ -133,12 +137,28 @@ def test_supervisor_compares_approves_releases_withdraws_and_disseminates(server
         page.locator(".st-key-compare_params").wait_for()
         shot(page, f"supervisor_compare_{tag}")
 
+        # approving one's own run is refused by the four-eyes rule, said in the UI language by the
+        # rule (no English sentence or verbatim text beneath it), and the run stays submitted
+        open_page(page, "review", lang, f"review_own_{tag}")
+        choose(page, "review_pick", own)
+        click(page, "review_approve")
+        refusal = translate("review.rule.four_eyes", lang, user="super2", run=own,
+                            action=translate("runaction.approve", lang))
+        page.locator("[data-testid='stAlertContentError']").filter(has_text=refusal).wait_for(timeout=WAIT_MS)
+        assert not page.get_by_text(translate("common.failed_detail", lang), exact=True).count()  # no verbatim
+        assert review.state(lake, own) == "submitted"
+        shot(page, f"supervisor_four_eyes_{tag}")
+
         for run_id in (newer, older):
             open_page(page, "review", lang, f"review_{tag}")
             choose(page, "review_pick", run_id)
+            fill(page, "review_comment", f"checked {tag}")
             click(page, "review_approve")
             check_page(page, f"review_approve_{tag}")
             until(lambda: review.state(lake, run_id) == "approved", f"{run_id} approved")
+            # the comment was that run's: the next run in the queue starts with an empty box
+            assert review.audit_trail(lake, run_id)[-1].comment == f"checked {tag}"
+            assert page.locator(".st-key-review_comment textarea").input_value() == ""
         assert review.audit_trail(lake, newer)[-1].user == "super2"  # four-eyes: stat made it, super2 approved
 
         release_on_page(page, lang, newer, f"survey_{tag}", f"release_{tag}", embargo=True)

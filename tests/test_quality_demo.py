@@ -176,7 +176,10 @@ def test_quality_page_shows_pass_rates_report_and_failing_records(app_quality):
     assert report.loc["SR-R02", "failed"] > 0 and report.loc["SR-R02", "description"].startswith("Monthly revenue")
     at.selectbox(key="quality_drill_rule").set_value("SR-R02").run()
     failures = table(at, "quality_failures")
-    assert len(failures) == report.loc["SR-R02", "failed"] and failures["detail"].str.contains("revenue_10k=").all()
+    # the values the rule looked at, by name and in their unit (the engine wrote revenue_10k=...)
+    assert len(failures) == report.loc["SR-R02", "failed"]
+    assert failures["detail"].str.startswith("Revenue reported ").all() and failures["detail"].str.contains(
+        " 10k yuan").all() and not failures["detail"].str.contains("revenue_10k=").any()
 
 
 def test_fraud_page_ranks_shows_evidence_and_records_a_decision(app_quality):

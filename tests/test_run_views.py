@@ -132,3 +132,18 @@ def test_every_rule_review_and_release_raise_is_catalogued():
     assert {"four_eyes", "wrong_state", "series_name", "embargoed"} <= rules, rules
     missing = [r for r in rules if set(MESSAGES.get(f"review.rule.{r}", {})) != {"zh", "en"}]
     assert not missing, missing
+
+
+def test_the_message_catalogue_defines_each_key_once():
+    """A key written twice in workbench/i18n.py silently keeps the later text (one such pair hid
+    the progress steps of Online prices behind stale ones)."""
+    import ast
+    import collections
+    from pathlib import Path
+
+    import workbench.i18n as i18n
+
+    tree = ast.parse(Path(i18n.__file__).read_text(encoding="utf-8"))
+    catalogue = next(n.value for n in tree.body if isinstance(n, ast.AnnAssign) and n.target.id == "MESSAGES")
+    keys = [k.value for k in catalogue.keys]
+    assert [k for k, n in collections.Counter(keys).items() if n > 1] == []

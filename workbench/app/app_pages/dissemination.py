@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 
 import streamlit as st
 
+from workbench import formatting
+
 from workbench.app import data, widgets
 from workbench.app.run_views import local_times
 from workbench.app.session import ROLES_FOR, lang, require_role, t
@@ -94,8 +96,9 @@ else:
         st.warning(t("diss.embargoed", until=f"{until} ({zone})"))
     for col, fmt in zip(st.columns(len(FORMATS)), FORMATS):
         out = data.release_file(rel.release_id, fmt, lang())
+        # as wide as its column, so a long label ("CSV（Excel 可直接打开）") is not cut
         col.download_button(t(f"diss.format.{fmt}"), out.data, file_name=out.file_name, mime=out.mime,
-                            key=f"diss_download_{fmt}")
+                            key=f"diss_download_{fmt}", width="stretch")
     summary = (rel.quality_report or {}).get("disclosure")
     if summary:
         st.caption(disclosure_caption(summary))
@@ -105,6 +108,13 @@ else:
                 st.markdown(t("diss.report"))
                 report = report.assign(status=report["status"].map(lambda v: t(f"diss.status.{v}")
                                                                     if f"diss.status.{v}" in MESSAGES else v),
-                                       rules=report["rules"].map(rules_text))
+                                       rules=report["rules"].map(rules_text),
+                                       # the month and the measure by name, as in the released files
+                                       **{c: report[c].map(lambda v: formatting.format_month(v, lang()))
+                                          for c in ("period",) if c in report.columns},
+                                       **{c: report[c].map(lambda v: formatting.column_title(str(v), lang())
+                                                           if formatting.registry().column(str(v)) is None
+                                                           else formatting.registry().column(str(v)).label(lang()))
+                                          for c in ("measure",) if c in report.columns})
                 widgets.table(report.drop(columns=["release_id", "run_id"]), "diss_report", column_config=COLUMNS)
 st.caption(t("diss.api_hint"))

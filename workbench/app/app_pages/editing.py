@@ -121,6 +121,7 @@ log = data.edits(manual_only)
 if not log.empty:  # the edited field by its name, as in the radio above
     log = named(log).assign(column=log["column"].map(lambda c: t(f"editing.{c}") if f"editing.{c}" in MESSAGES else c))
 widgets.table(log, "editing_log", column_config={
+    **{c: registry().column(c).label(language) for c in ("edit_id", "batch_id") if c in log.columns},
     "credit_code": t("fraud.credit_code"), "period": t("col.month"), "column": t("editing.column"),
     "before": t("editing.before"), "after": t("editing.after"), "method": t("editing.method"),
     "reason": t("editing.reason_col"), "user": t("col.who"), "edited_at": t("col.time")})

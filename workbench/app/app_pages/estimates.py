@@ -100,7 +100,7 @@ def current_params() -> dict:
 
 params = current_params()
 try:
-    with st.spinner(t("est.result")):
+    with st.spinner(t("est.result"), show_time=True):
         result = data.survey_estimates(versions, params["period"], params)
 except CalibrationError as exc:  # the reason, worded in the page's language, with what to try
     st.error(t(f"est.cal_error.{exc.reason}", method=t(f"est.cal_method.{params['calibration']}"),

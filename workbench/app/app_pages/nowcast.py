@@ -72,7 +72,7 @@ if not models:
 
 spec = NowcastSpec(series=series, models=tuple(models), indicators=tuple(indicators), asof=asof.isoformat(),
                    combinations=tuple(combinations))
-with st.spinner(t("nowcast.running")):
+with st.spinner(t("nowcast.running"), show_time=True):
     result = data.nowcast(spec, versions)
 st.caption(t("nowcast.period_expected" if result.release_expected else "nowcast.period",
              period=formatting.format_month(result.period, language),

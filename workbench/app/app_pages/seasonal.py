@@ -70,7 +70,8 @@ else:
     title = variable.heading(language)
 if title:
     c1.caption(title)
-out, versions = data.seasonal(source, name, current_spec())
+with st.spinner(t("sa.running"), show_time=True):  # X-13 takes a few seconds per series and spec
+    out, versions = data.seasonal(source, name, current_spec())
 refusal = run_views.warning_parts(out["refusal"], language)[0] if out["refusal"] else ""
 if refusal:
     st.error(t("sa.refused", reason=refusal))

@@ -62,7 +62,8 @@ def current_params() -> dict:
 
 params = current_params()
 try:
-    areas = data.small_areas(versions, params["period"], params)
+    with st.spinner(t("sae.running"), show_time=True):  # the first fit of a period takes seconds
+        areas = data.small_areas(versions, params["period"], params)
 except ValueError as exc:  # e.g. a covariate this panel does not carry: the library's message
     widgets.failure(t("est.failed"), exc)
     st.stop()
