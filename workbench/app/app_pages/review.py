@@ -15,7 +15,7 @@ from workbench.app import data, widgets
 from workbench.app.quality_views import Said
 from workbench.app.run_views import (Refusal, ReviewAction, embargo_instant, local_times, bound, output_label, run_label,
                                      show_run, state_label)
-from workbench.app.session import ROLES_FOR, forget_widget_values, lang, linked_run, require_role, t
+from workbench.app.session import ROLES_FOR, lang, linked_run, require_role, t
 from workbench.runs import review
 from workbench.runs.release import release_run, withdraw
 
@@ -59,7 +59,9 @@ def carry_out(action: ReviewAction) -> None:
             st.session_state[OUTCOME] = ("success", said)
             box.update(label=said.text(lang()), state="complete")
             # the comment belonged to that run: the next run in the queue starts with an empty one
-            forget_widget_values("review_comment", "withdraw_reason")
+            # (set, not dropped: a value set through the Session State API reaches the browser's box)
+            for key in ("review_comment", "withdraw_reason"):
+                st.session_state[key] = ""
         except (review.ReviewError, ValueError) as exc:  # a refused transition, a disclosure refusal
             refusal = Refusal.of(exc)
             st.session_state[OUTCOME] = ("error", refusal)
