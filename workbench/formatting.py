@@ -283,6 +283,13 @@ def detail_text(detail: object, lang: str = "zh", reg: Registry | None = None) -
         name, value = found["name"], found["value"]
         previous = name.startswith("prev_")
         var = reg.column(name[5:] if previous else name)
+        if value in ("true", "false"):  # a check the rule looked at (credit_code_valid=false)
+            from workbench.i18n import translate
+
+            label = var.label(lang) if var is not None else name
+            parts.append(f"{label}：{translate('common.' + ('yes' if value == 'true' else 'no'), lang)}"
+                         if lang == "zh" else f"{label}: {translate('common.' + ('yes' if value == 'true' else 'no'), lang)}")
+            continue
         try:
             number = float(value)
         except ValueError:

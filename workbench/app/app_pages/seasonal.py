@@ -135,8 +135,9 @@ widgets.downloads(pd.concat([quality, diagnostics[~diagnostics["statistic"].isin
                   labels=stat_labels, title=f"{t('sa.diagnostics')} {name}")
 st.subheader(t("sa.coefficients"))
 coefficients = out["coefficients"].rename(columns={"estimate": "coefficient"})
-coefficients = coefficients.assign(group=coefficients["group"].map(lambda v: known("sa.term.", v)),
-                                   variable=coefficients["variable"].map(lambda v: known("sa.term.", v)))
+# X-13's groups and terms by name (MA-Nonseasonal-01 -> MA（非季节，滞后 1）), as on the Runs page
+coefficients = coefficients.assign(**{c: coefficients[c].map(
+    lambda v: run_views.code_word(v, language, "seasonal_adjustment")) for c in ("group", "variable")})
 widgets.formatted_table(coefficients, "sa_coefficients",
                         variables={c: formatting.Variable(c, decimals=4) for c in ("coefficient", "se")},
                         labels={c: t(f"sa.col.{c}") for c in coefficients.columns})
