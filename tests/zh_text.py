@@ -18,7 +18,7 @@ import pandas as pd
 ALLOWED = frozenset("""
     GB GB/T COICOP CPI PPI GDP SDMX SDMX-CSV DSD CSV Excel PARQUET Parquet JSON JSONL XLSX API MCC ISO
     HB FH BHF EBLUP REML GEKS Jevons Dutot Carli Törnqvist Tornqvist Fisher Geary Khamis Hidiroglou Berthelot MAD
-    X-13 X-13ARIMA-SEATS ARIMA SEATS STL AR DFM MIDAS Splink DuckDB Delta Spark Sail Streamlit OIDC ESS
+    X-13 X-13ARIMA-SEATS ARIMA SEATS STL AR MA DFM MIDAS Splink DuckDB Delta Spark Sail Streamlit OIDC ESS
     CV RMSE UTC SHA kWh ID URL
     G
     stat research super super2 eng admin
