@@ -1,6 +1,6 @@
 """Shared fixtures.
 
-One engine for the whole session (STYLE.md): starting Sail costs about a second
+One engine for the whole session, not one per test: starting Sail costs about a second
 and every test would otherwise pay it; tests isolate themselves with their own
 temporary lake root instead of their own engine.
 """

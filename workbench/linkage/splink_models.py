@@ -3,7 +3,7 @@
 One model per source pair (register x electricity accounts, register x card
 merchants, register x job-ad employers). Inputs are pandas frames with the
 standard columns below, already standardised (``standardise.py``); the model
-binds to a backend late (STYLE.md): DuckDB here, Spark on a cluster
+binds to a backend late (settings saved apart from any engine): DuckDB here, Spark on a cluster
 (``backend="spark"`` with a SparkSession from classic PySpark; Sail's Spark
 Connect session is not one Splink can drive).
 
