@@ -287,8 +287,8 @@ def detail_text(detail: object, lang: str = "zh", reg: Registry | None = None) -
             from workbench.i18n import translate
 
             label = var.label(lang) if var is not None else name
-            parts.append(f"{label}：{translate('common.' + ('yes' if value == 'true' else 'no'), lang)}"
-                         if lang == "zh" else f"{label}: {translate('common.' + ('yes' if value == 'true' else 'no'), lang)}")
+            answer = translate("common.yes" if value == "true" else "common.no", lang)
+            parts.append(f"{label}{'：' if lang == 'zh' else ': '}{answer}")
             continue
         try:
             number = float(value)

@@ -350,13 +350,13 @@ def value_text(value: Any, language: str | None = None) -> str:
     ``employment`` or an indicator -> its registry label, ``2026-08`` -> ``2026年8月``), any
     other word as written, anything else as JSON."""
     from workbench.formatting import format_date, format_month, registry
-    from workbench.i18n import MESSAGES, translate
+    from workbench.i18n import translate
 
     language = language or lang()
     if isinstance(value, str):
-        for prefix in _VALUE_CATALOGUES:  # first: ``month`` as a frequency is 月, not the column 月份
-            if f"{prefix}.{value}" in MESSAGES:
-                return translate(f"{prefix}.{value}", language)
+        word = code_word(value, language)  # first: ``month`` as a frequency is 月, not the column 月份
+        if word != value:
+            return word
         reg = registry()
         var = reg.column(value)
         if var is not None:
