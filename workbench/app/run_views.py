@@ -209,8 +209,7 @@ def runs_shown(runs: pd.DataFrame) -> pd.DataFrame:
     if "seconds" in out:  # to a tenth of a second, as the Jobs summary shows durations
         out["seconds"] = out["seconds"].astype(float).round(1)
     if "started_at" in out:  # the city's wall clock, to the minute (the lake keeps UTC)
-        zone = data.settings().lake.local_timezone
-        out["started_at"] = local_times(out, ["started_at"], zone)["started_at"].dt.strftime("%Y-%m-%d %H:%M")
+        out["started_at"] = out["started_at"].map(lambda at: city_clock(at) if pd.notna(at) else "—")
     return out
 
 
