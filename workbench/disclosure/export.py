@@ -38,6 +38,7 @@ import pyarrow.parquet as pq
 
 from workbench import formatting
 from workbench.disclosure.settings import SdmxSettings
+from workbench.spreadsheets import csv_bytes, xlsx_bytes
 from workbench.runs.release import Release
 
 FORMATS = {
@@ -217,7 +218,7 @@ def _sdmx_csv(frame: pd.DataFrame, s: SdmxStructure) -> bytes:
     out.insert(0, "DATAFLOW", s.dataflow)
     if s.time:
         out["TIME_PERIOD"] = out["TIME_PERIOD"].astype(str)
-    return out.to_csv(index=False, lineterminator="\n").encode("utf-8")
+    return csv_bytes(out, bom=False)
 
 
 def _dsd(frame: pd.DataFrame, release: Release, s: SdmxStructure, sdmx: SdmxSettings) -> bytes:
@@ -326,14 +327,10 @@ def export(frame: pd.DataFrame, release: Release, fmt: str, sdmx: SdmxSettings |
     prepared = prepared_frame(frame, context)
     frame = labelled_frame(prepared, lang, context)
     if fmt == "csv":
-        return Export(name, frame.to_csv(index=False, lineterminator="\n").encode("utf-8-sig"), mime)
+        return Export(name, csv_bytes(frame), mime)
     if fmt == "xlsx":
-        buf = io.BytesIO()
-        with pd.ExcelWriter(buf, engine="openpyxl") as xl:
-            frame.to_excel(xl, sheet_name="data", index=False)
-            pd.DataFrame({"key": list(meta), "value": [str(v) for v in meta.values()]}).to_excel(
-                xl, sheet_name="metadata", index=False)
-        return Export(name, buf.getvalue(), mime)
+        about = pd.DataFrame({"key": list(meta), "value": [str(v) for v in meta.values()]})
+        return Export(name, xlsx_bytes({"data": frame, "metadata": about}), mime)
     if fmt == "parquet":
         table = pa.Table.from_pandas(frame, preserve_index=False)
         table = table.replace_schema_metadata({**(table.schema.metadata or {}),

@@ -38,6 +38,10 @@ class ColumnSpec:
     type: str
     required: bool
     aliases: tuple[str, ...]
+    # A code list of conf/catalog.toml ([codelists.<name>]) every value must be in: a code
+    # outside it is refused in silver like a value of the wrong type, so nothing but a
+    # known code (never, say, a spreadsheet formula) travels on to gold and releases.
+    codelist: str = ""
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,7 @@ def _build(name: str, raw: dict) -> SourceContract:
                 type=spec.get("type", "string"),
                 required=bool(spec.get("required", False)),
                 aliases=tuple(spec.get("aliases", ())),
+                codelist=str(spec.get("codelist", "")),
             )
             for col, spec in raw["columns"].items()
         )

@@ -12,6 +12,7 @@ import sys
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from workbench.formatting import registry
 from workbench.sources.contract import ColumnSpec, SourceContract
 
 ERRORS = "_errors"
@@ -60,8 +61,28 @@ def _not_valid(spec: ColumnSpec, raw: Column) -> Column:
     return F.when(parsed.isNotNull(), F.lit("' is not a finite number")).otherwise(plain)
 
 
-def type_columns(bronze: DataFrame, contract: SourceContract) -> DataFrame:
-    """Typed contract columns, lineage kept, and ``_errors``: '' or the reasons the row fails."""
+def _code_lists(contract: SourceContract) -> dict[str, list[str]]:
+    """The codes of every code list *contract*'s columns name, from conf/catalog.toml."""
+    from workbench.sources.contract import SOURCES_FILE, ContractError
+
+    known = registry().codelists
+    lists = {}
+    for spec in contract.columns:
+        if spec.codelist:
+            if spec.codelist not in known:
+                raise ContractError(f"{SOURCES_FILE}: [{contract.name}.columns.{spec.name}].codelist "
+                                    f"{spec.codelist!r} is no [codelists.*] of conf/catalog.toml")
+            lists[spec.codelist] = sorted(known[spec.codelist])
+    return lists
+
+
+def type_columns(bronze: DataFrame, contract: SourceContract,
+                 code_lists: dict[str, list[str]] | None = None) -> DataFrame:
+    """Typed contract columns, lineage kept, and ``_errors``: '' or the reasons the row fails.
+
+    *code_lists* (name -> codes) checks the columns that name a code list; by default the
+    catalogue's."""
+    code_lists = _code_lists(contract) if code_lists is None else code_lists
     typed, errors = [], []
     for spec in contract.columns:
         raw = F.col(spec.name)
@@ -72,6 +93,12 @@ def type_columns(bronze: DataFrame, contract: SourceContract) -> DataFrame:
             F.concat(F.lit(f"field {spec.header} ({spec.name}): "), F.lit("'"), F.trim(raw), _not_valid(spec, raw)),
         )
         errors.append(failed)
+        if spec.codelist:
+            errors.append(F.when(
+                value.isNotNull() & ~value.isin(code_lists[spec.codelist]),
+                F.concat(F.lit(f"field {spec.header} ({spec.name}): '"), value,
+                         F.lit(f"' is not a code of the {spec.codelist} code list")),
+            ))
         if spec.required:
             errors.append(F.when(_clean(raw).isNull(), F.lit(f"required field {spec.header} ({spec.name}) is empty")))
     lineage = [c for c in bronze.columns if c.startswith("_")]
