@@ -406,3 +406,17 @@ def test_the_audit_chain_names_an_edited_or_deleted_entry(lake_with_input, tmp_p
         (tmp_path / "cut" / "workbench" / "audit" / name).unlink()
     with pytest.raises(AuditChainError, match="lost entries"):
         reader.releases()
+
+
+def test_an_output_without_rows_or_with_an_empty_text_column_is_recorded_with_its_columns(lake):
+    """A seasonal run that fell back to STL has no coefficients: its empty output used to stop
+    the submission with Spark's CANNOT_INFER_EMPTY_SCHEMA traceback on the page."""
+    empty = pd.DataFrame({"variable": pd.Series([], dtype=object), "estimate": pd.Series([], dtype=float)})
+    no_text = pd.DataFrame({"note": [None, None], "value": [1.0, 2.0]})
+    run_id = registry.record_run(lake, "test_group_totals", {}, {}, {"coefficients": empty, "notes": no_text},
+                                 user=STAT)
+    coefficients = registry.read_output(lake, run_id, "coefficients")
+    assert coefficients.count() == 0 and coefficients.columns == ["variable", "estimate"]
+    assert dict(coefficients.dtypes) == {"variable": "string", "estimate": "double"}
+    notes = registry.read_output(lake, run_id, "notes").toPandas()
+    assert notes["note"].isna().all() and notes["value"].tolist() == [1.0, 2.0]

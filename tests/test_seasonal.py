@@ -86,6 +86,19 @@ def test_x13_with_bundled_binary_recovers_the_holiday_effect(series):
     assert "spring_festival" in res.output
 
 
+def test_seats_with_the_holiday_regressor_runs_x13_and_recovers_the_holiday_effect(series):
+    """SEATS forecasts three years ahead whatever maxlead says; the holiday regressor used to
+    end one year after the data, X-13 refused it and SEATS fell back to STL (with no
+    coefficients, which then could not be stored)."""
+    y, true_coef = series
+    res = adjust(y, method="x13", spec=X13Spec(adjustment="seats"))
+    assert res.method == "x13", res.diagnostics.get("fallback_reason")
+    # Known truth of the simulation, as for X-11 above: coefficient 0.3, tolerance 5 standard errors.
+    assert res.diagnostics["spring_festival_coef"] == pytest.approx(true_coef, abs=5 * res.diagnostics["spring_festival_se"])
+    assert res.diagnostics["residual_seasonality_p"] > 0.05
+    assert len(res.coefficients) > 0
+
+
 def test_stl_fallback(series):
     y, _ = series
     res = adjust(y, method="stl")

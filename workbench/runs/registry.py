@@ -110,7 +110,19 @@ def _username(user: User | str) -> str:
 
 
 def _spark_frame(lake: Lake, df: "DataFrame | pd.DataFrame") -> DataFrame:
-    return lake.spark.createDataFrame(df) if isinstance(df, pd.DataFrame) else df
+    if not isinstance(df, pd.DataFrame):
+        return df
+    if df.empty or any(df[c].isna().all() for c in df.columns if df[c].dtype == object):
+        # Spark cannot infer a type from no values (CANNOT_INFER_EMPTY_SCHEMA, a traceback on
+        # the page that submitted it): an output with no rows, or a text column with no value,
+        # is stored with its text columns as strings
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        table = table.cast(pa.schema([pa.field(f.name, pa.string()) if pa.types.is_null(f.type) else f
+                                      for f in table.schema]))
+        from pyspark.sql.pandas.types import from_arrow_schema
+
+        return lake.spark.createDataFrame(table, schema=from_arrow_schema(table.schema))
+    return lake.spark.createDataFrame(df)
 
 
 def record_run(

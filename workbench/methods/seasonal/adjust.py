@@ -146,8 +146,11 @@ class X13Spec:
         if self.aictest:
             reg.append(f" aictest=({' '.join(self.aictest)})")
         if self.spring_festival and period == 12:  # the holiday regressor is monthly
-            # the user regressor must also cover the forecast horizon and the backcasts of the filters
-            ahead = pd.date_range(start, periods=len(y) + self.forecast_lead, freq="MS")
+            # the user regressor must also cover the forecast horizon and the backcasts of the filters;
+            # SEATS forecasts at least three years whatever maxlead says, and X-13 refuses a
+            # regressor that ends before its forecasts do (SEATS then fell back to STL)
+            lead = max(self.forecast_lead, 3 * period) if self.adjustment == "seats" else self.forecast_lead
+            ahead = pd.date_range(start, periods=len(y) + lead, freq="MS")
             sf = spring_festival_regressor(ahead)
             reg += [" user=(spring_festival) usertype=holiday", f" start={start.year}.{start.month}",
                     " data=(", *_wrap(sf.to_numpy(), fmt="{:.6f}"), " )"]
