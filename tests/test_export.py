@@ -16,6 +16,7 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pyarrow.parquet as pq
+import pytest
 
 from workbench.disclosure.export import FORMATS, NS, ReleaseContext, export, file_name
 from workbench.disclosure.settings import SdmxSettings
@@ -46,19 +47,20 @@ def test_file_names_carry_series_and_vintage():
 def test_csv_has_a_bom_and_round_trips_chinese_text():
     data = export(FRAME, RELEASE, "csv", SDMX).data
     assert data.startswith(b"\xef\xbb\xbf")
-    back = pd.read_csv(io.BytesIO(data), encoding="utf-8-sig", dtype={"county_code": str, "township_code": str})
-    assert back["measure_name"].eq("增值税销售额").all()
-    assert set(FRAME.columns) <= set(back.columns)
+    back = pd.read_csv(io.BytesIO(data), encoding="utf-8-sig", dtype={"区县代码": str, "乡镇街道代码": str})
+    assert back["指标"].eq("增值税销售额").all()
+    # every column under its Chinese heading (issue 29: snake_case identifiers in a Chinese file)
+    assert len(back.columns) > len(FRAME.columns) and not [c for c in back.columns if "_" in c], list(back.columns)
     # 1,500.5 yuan published in 万元 to one decimal: 0.15005 -> 0.2
-    assert back["value"].isna().sum() == 2 and back["value"].iloc[2] == 0.2
+    assert back["数值（万元）"].isna().sum() == 2 and back["数值（万元）"].iloc[2] == 0.2
 
 
 def test_excel_has_data_and_metadata_sheets():
     book = openpyxl.load_workbook(io.BytesIO(export(FRAME, RELEASE, "xlsx", SDMX).data))
     assert book.sheetnames == ["data", "metadata"]
     meta = {r[0]: r[1] for r in book["metadata"].iter_rows(min_row=2, values_only=True)}
-    assert meta["series"] == "area_industry" and meta["vintage"] == "3" and meta["release_date"] == "2026-10-20"
-    assert meta["cells_primary_suppressed"] == "1" and "conf_status C" in meta
+    assert meta["序列"] == "area_industry" and meta["版本"] == "3" and meta["发布日期"] == "2026-10-20"
+    assert meta["主抑制单元格数"] == "1" and meta["保密状态 C"] == "保密（主抑制）"
     assert book["data"].max_row == len(FRAME) + 1
 
 
@@ -115,12 +117,12 @@ def test_every_format_carries_the_reference_period_and_unit():
     estimates table has neither column (seen: "2026-08 appears nowhere in them")."""
     csv = pd.read_csv(io.BytesIO(export(ESTIMATES, ESTIMATE_RELEASE, "csv", SDMX, CONTEXT).data),
                       encoding="utf-8-sig", dtype=str)
-    assert csv["period"].eq("2026-08").all() and csv["unit"].eq("万元").all()
+    assert csv["月份"].eq("2026-08").all() and csv["单位"].eq("万元").all()
     book = openpyxl.load_workbook(io.BytesIO(export(ESTIMATES, ESTIMATE_RELEASE, "xlsx", SDMX, CONTEXT).data))
     meta = {r[0]: r[1] for r in book["metadata"].iter_rows(min_row=2, values_only=True)}
-    assert meta["reference_period"] == "2026年8月" and meta["unit"] == "万元"
+    assert meta["参考期"] == "2026年8月" and meta["计量单位"] == "万元" and meta["指标"] == "营业收入"
     header = [c.value for c in book["data"][1]]
-    assert "period" in header and "unit" in header
+    assert "月份" in header and "单位" in header
     table = pq.read_table(io.BytesIO(export(ESTIMATES, ESTIMATE_RELEASE, "parquet", SDMX, CONTEXT).data))
     assert table.column("period").to_pylist() == ["2026-08", "2026-08"]
     assert json.loads(table.schema.metadata[b"workbench.release"])["reference_period"] == "2026年8月"
@@ -129,7 +131,7 @@ def test_every_format_carries_the_reference_period_and_unit():
     english = export(ESTIMATES, ESTIMATE_RELEASE, "xlsx", SDMX, CONTEXT, lang="en").data
     meta_en = {r[0]: r[1] for r in openpyxl.load_workbook(io.BytesIO(english))["metadata"].iter_rows(
         min_row=2, values_only=True)}
-    assert meta_en["reference_period"] == "Aug 2026" and meta_en["unit"] == "10k yuan"
+    assert meta_en["Reference period"] == "Aug 2026" and meta_en["Unit"] == "10k yuan"
 
 
 def test_values_are_published_at_their_precision_not_seventeen_digits():
@@ -137,27 +139,27 @@ def test_values_are_published_at_their_precision_not_seventeen_digits():
     text holds no float noise (seen: 17 significant digits)."""
     text = export(ESTIMATES, ESTIMATE_RELEASE, "csv", SDMX, CONTEXT).data.decode("utf-8-sig")
     back = pd.read_csv(io.StringIO(text))
-    assert back["estimate"].tolist() == [12345.7, 9876.5]  # 123,456,789.12 yuan = 12,345.7 万元
-    assert back["se"].tolist() == [123.5, 234.6]
-    assert back["cv"].tolist() == [0.01, 0.024]
+    assert back["估计值（万元）"].tolist() == [12345.7, 9876.5]  # 123,456,789.12 yuan = 12,345.7 万元
+    assert back["标准误（万元）"].tolist() == [123.5, 234.6]
+    assert back["变异系数（%）"].tolist() == [1.0, 2.4]  # in per cent, as the pages show it
     assert "0000007" not in text and "4999" not in text and "123456789" not in text
 
 
 def test_every_code_has_its_name():
     """GB/T 4754 sections and G City's areas carry names in the data files and the DSD."""
     csv = pd.read_csv(io.BytesIO(export(FRAME, RELEASE, "csv", SDMX).data), encoding="utf-8-sig", dtype=str)
-    assert csv["industry_section_name"].eq("制造业").all()
-    assert csv["township_code_name"].fillna("").tolist()[:3] == ["", "", "合计"]  # 660101 is no G City county
+    assert csv["行业门类"].eq("制造业").all() and csv["行业门类代码"].eq("C").all()
+    assert csv["乡镇街道"].fillna("").tolist()[:3] == ["", "", "合计"]  # 660101 is no G City county
     named = FRAME.assign(county_code="660102", township_code=["660102001", "660102002", "_T", "_T"])
     csv = pd.read_csv(io.BytesIO(export(named, RELEASE, "csv", SDMX).data), encoding="utf-8-sig", dtype=str)
-    assert csv["county_code_name"].iloc[0] == "中山区"
-    assert csv["township_code_name"].tolist() == ["东风街道", "人民街道", "合计", "合计"]
+    assert csv["区县"].iloc[0] == "中山区"
+    assert csv["乡镇街道"].tolist() == ["东风街道", "人民街道", "合计", "合计"]
     english = pd.read_csv(io.BytesIO(export(named, RELEASE, "csv", SDMX, lang="en").data), encoding="utf-8-sig",
                           dtype=str)
-    assert english["industry_section_name"].eq("Manufacturing").all()
+    assert english["Industry section"].eq("Manufacturing").all()
     # G City's areas in English by their romanised names, as an English yearbook prints them
-    assert english["county_code_name"].iloc[0] == "Zhongshan District"
-    assert english["township_code_name"].tolist() == ["Dongfeng Subdistrict", "Renmin Subdistrict", "Total", "Total"]
+    assert english["District or county"].iloc[0] == "Zhongshan District"
+    assert english["Township"].tolist() == ["Dongfeng Subdistrict", "Renmin Subdistrict", "Total", "Total"]
     root = ET.fromstring(export(named, RELEASE, "dsd", SDMX).data)
     st, com = f"{{{NS['structure']}}}", f"{{{NS['common']}}}"
     code = root.find(f".//{st}Codelist[@id='CL_INDUSTRY_SECTION']/{st}Code[@id='C']")
@@ -192,7 +194,7 @@ def test_no_released_excel_file_holds_a_formula_and_its_text_is_kept():
     assert formula_cells(data) == []
     sheet = openpyxl.load_workbook(io.BytesIO(data))["data"]
     header = [c.value for c in sheet[1]]
-    column = header.index(next(h for h in header if h in ("township_code", "乡镇街道代码") or "乡镇" in str(h)))
+    column = header.index("乡镇街道代码")
     shown = [row[column] for row in sheet.iter_rows(min_row=2, values_only=True)]
     assert all(any(h.strip() in str(v) for v in shown) for h in HOSTILE), shown
 
@@ -228,3 +230,46 @@ def test_the_apps_table_downloads_hold_no_formula():
     fields = [f for row in csv.reader(io.StringIO(text, newline="")) for f in row]
     assert not [f for f in fields if starts_a_formula(f)], fields
     assert "-1.5" in fields
+
+
+# A township survey release as the Estimates page makes it (employment: persons, cannot be negative).
+EMPLOYMENT = pd.DataFrame({
+    "vintage": [1, 1], "release_date": [date(2026, 9, 25)] * 2, "domain": ["660102", "660103"],
+    "estimate": [1133.4, 24206.2], "se": [682.3, 3258.9], "cv": [0.60201, 0.1346], "ci_low": [-204.6, 17552.1],
+    "ci_high": [2471.2, 30860.3], "deff": [0.0481234, 0.0252], "unreliable": [True, False], "n": [3, 31],
+    "direct_var": [465660.08898764447, 100312.25107000001], "variance_method": ["taylor", "taylor"],
+    "conf_status": ["F", "F"]})
+EMPLOYMENT_CONTEXT = ReleaseContext.from_params({"period": "2026-08", "variable": "employment", "alpha": 0.1})
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_released_file_reads_as_published_in_the_readers_language(lang):
+    """Issue 29: Chinese downloads had snake_case headers, raw codes (taylor, False), CV as a
+    fraction, variances with 17 digits, a negative lower bound for a headcount and neither the
+    variable nor the confidence level."""
+    words = {"zh": {"yes": "是", "no": "否", "taylor": "泰勒线性化", "variable": "从业人员", "low": "置信区间下限（人）",
+                    "cv": "变异系数（%）", "level": "置信水平（%）", "var": "直接估计方差（人²）", "deff": "设计效应",
+                    "unreliable": "不可靠", "method": "方差估计方法", "measure": "指标", "estimate": "估计值（人）"},
+            "en": {"yes": "yes", "no": "no", "taylor": "Taylor linearisation", "variable": "Employment",
+                   "low": "CI lower (persons)", "cv": "CV (%)", "level": "Confidence level (%)",
+                   "var": "Direct variance (persons²)", "deff": "Design effect", "unreliable": "Unreliable",
+                   "method": "Variance method", "measure": "Measure", "estimate": "Estimate (persons)"}}[lang]
+    text = export(EMPLOYMENT, ESTIMATE_RELEASE, "csv", SDMX, EMPLOYMENT_CONTEXT, lang=lang).data.decode("utf-8-sig")
+    back = pd.read_csv(io.StringIO(text), dtype=str)
+    assert not [c for c in back.columns if "_" in c], list(back.columns)
+    assert back[words["measure"]].eq(words["variable"]).all()
+    assert back[words["estimate"]].tolist() == ["1133", "24206"]  # persons, whole numbers
+    assert back[words["low"]].tolist() == ["0", "17552"]  # a headcount interval is cut at zero
+    assert back[words["cv"]].tolist() == ["60.2", "13.5"]
+    assert back[words["level"]].eq("90").all()
+    assert back[words["deff"]].tolist() == ["0.048", "0.025"]
+    assert back[words["var"]].tolist() == ["465660", "100312"]
+    assert back[words["unreliable"]].tolist() == [words["yes"], words["no"]]
+    assert back[words["method"]].eq(words["taylor"]).all()
+    assert "False" not in text and "True" not in text and "4478" not in text
+    book = openpyxl.load_workbook(io.BytesIO(export(EMPLOYMENT, ESTIMATE_RELEASE, "xlsx", SDMX, EMPLOYMENT_CONTEXT,
+                                                    lang=lang).data))
+    meta = {r[0]: r[1] for r in book["metadata"].iter_rows(min_row=2, values_only=True)}
+    assert meta[{"zh": "置信水平", "en": "Confidence level"}[lang]] == "90%"
+    assert meta[{"zh": "指标", "en": "Variable"}[lang]] == words["variable"]
+    assert "Parquet" in meta[{"zh": "说明", "en": "Notes"}[lang]]

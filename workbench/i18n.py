@@ -56,6 +56,30 @@ MESSAGES: dict[str, dict[str, str]] = {
     "diss.series": {"zh": "序列", "en": "Series"},
     "diss.vintage": {"zh": "版本", "en": "Vintage"},
     "diss.embargoed": {"zh": "禁发至 {until}：公众尚不可见。", "en": "Under embargo until {until}: not public yet."},
+    # released files: headings and the metadata sheet (workbench.disclosure.export)
+    "export.code_heading": {"zh": "{label}代码", "en": "{label} code"},
+    "export.meta.heading_key": {"zh": "项目", "en": "Item"},
+    "export.meta.heading_value": {"zh": "内容", "en": "Value"},
+    "export.meta.series": {"zh": "序列", "en": "Series"},
+    "export.meta.vintage": {"zh": "版本", "en": "Vintage"},
+    "export.meta.release_date": {"zh": "发布日期", "en": "Release date"},
+    "export.meta.reference_period": {"zh": "参考期", "en": "Reference period"},
+    "export.meta.unit": {"zh": "计量单位", "en": "Unit"},
+    "export.meta.released_at": {"zh": "发布时间（UTC）", "en": "Released at (UTC)"},
+    "export.meta.rows": {"zh": "行数", "en": "Rows"},
+    "export.meta.run_id": {"zh": "运行编号", "en": "Run id"},
+    "export.meta.variable": {"zh": "指标", "en": "Variable"},
+    "export.meta.confidence_level": {"zh": "置信水平", "en": "Confidence level"},
+    "export.meta.disclosure_rules": {"zh": "披露控制规则", "en": "Disclosure rules"},
+    "export.meta.cells_primary_suppressed": {"zh": "主抑制单元格数", "en": "Cells suppressed (primary)"},
+    "export.meta.cells_secondary_suppressed": {"zh": "次抑制单元格数", "en": "Cells suppressed (secondary)"},
+    "export.meta.notes": {"zh": "说明", "en": "Notes"},
+    "export.meta.notes_text": {
+        "zh": "数值按公布精度给出（金额以万元计保留一位小数，人数为整数，比例以百分比计）。"
+              "代码列旁为其名称。机器可读格式（Parquet、SDMX-CSV）为同一数值，列名和代码为标识符。",
+        "en": "Values are given at their published precision (money in 10k yuan to one decimal, headcounts in "
+              "persons, shares in per cent). Every code stands beside its name. The machine-readable formats "
+              "(Parquet, SDMX-CSV) hold the same values with identifiers and codes as column names."},
     "diss.format.csv": {"zh": "CSV（Excel 可直接打开）", "en": "CSV (opens in Excel)"},
     "diss.format.xlsx": {"zh": "Excel（含元数据）", "en": "Excel (with metadata)"},
     "diss.format.parquet": {"zh": "Parquet", "en": "Parquet"},

@@ -38,6 +38,7 @@ import pyarrow.parquet as pq
 
 from workbench import formatting
 from workbench.disclosure.settings import SdmxSettings
+from workbench.i18n import MESSAGES, translate
 from workbench.spreadsheets import csv_bytes, xlsx_bytes
 from workbench.runs.release import Release
 
@@ -56,6 +57,14 @@ RELEASE_COLUMNS = ("vintage", "release_date")
 # estimate and its bounds): shown in that variable's unit and precision.
 MEASURE_COLUMNS = ("value", "estimate", "se", "ci_low", "ci_high", "direct", "direct_se", "direct_low",
                    "direct_high", "synthetic", "eblup", "eblup_se", "eblup_low", "eblup_high", "benchmarked")
+# Columns holding a variance of the released variable (in the square of its unit): published at
+# the variable's precision, squared units (a variance of persons has no decimals to show).
+VARIANCE_COLUMNS = ("direct_var", "mse", "variance")
+# Lower bounds of an interval: cut at zero for a variable that cannot be negative, as the pages show them.
+LOWER_BOUNDS = ("ci_low", "direct_low", "eblup_low")
+UPPER_BOUNDS = ("ci_high", "direct_high", "eblup_high")
+# The survey and small-area methods' default (their runs record ``alpha`` from then on).
+DEFAULT_ALPHA = 0.05
 # Attributes of an observation, never dimensions (SDMX-CSV).
 ATTRIBUTE_COLUMNS = ("conf_status", "unit_measure", "unit_mult")
 LABEL_COLUMNS = ("unit",)
@@ -73,11 +82,14 @@ class ReleaseContext:
 
     reference_period: str = ""
     measure: str = ""
+    confidence_level: float | None = None  # of the intervals an output carries (0.95), if it has any
 
     @classmethod
     def from_params(cls, params: dict[str, Any] | None) -> "ReleaseContext":
         p = params or {}
-        return cls(str(p.get("period") or p.get("last") or ""), str(p.get("variable") or p.get("measure") or ""))
+        alpha = p.get("alpha", DEFAULT_ALPHA)
+        return cls(str(p.get("period") or p.get("last") or ""), str(p.get("variable") or p.get("measure") or ""),
+                   round(1 - float(alpha), 6) if alpha is not None else None)
 
 
 @dataclass(frozen=True)
@@ -109,17 +121,20 @@ def prepared_frame(frame: pd.DataFrame, context: ReleaseContext | None = None) -
         out.insert(at, "period", context.reference_period)
     measures = out["measure"].astype(str) if "measure" in out.columns else pd.Series(context.measure, index=out.index)
     shown = [c for c in MEASURE_COLUMNS if c in out.columns and pd.api.types.is_numeric_dtype(out[c])]
-    out[shown] = out[shown].astype(float)
+    variances = [c for c in VARIANCE_COLUMNS if c in out.columns and pd.api.types.is_numeric_dtype(out[c])]
+    out[shown + variances] = out[shown + variances].astype(float)
     unit_code = pd.Series("", index=out.index, dtype=object)
     unit_mult = pd.Series(0, index=out.index, dtype="int64")
     for name, rows in out.groupby(measures, sort=False).groups.items():
         var = _measure_variable(str(name))
         for c in shown:
             out.loc[rows, c] = (out.loc[rows, c] * var.scale).round(var.places)
+        for c in variances:
+            out.loc[rows, c] = (out.loc[rows, c] * var.scale ** 2).round(var.places)
         unit = var.shown_unit
         unit_code.loc[rows] = unit.sdmx or unit.code
         unit_mult.loc[rows] = round(float(np.log10(unit.factor))) if unit.factor >= 1 else 0
-    others = formatting.rounded(out.drop(columns=shown))
+    others = formatting.rounded(out.drop(columns=shown + variances))
     out[others.columns] = others
     if shown:
         out["unit_measure"] = unit_code
@@ -148,6 +163,84 @@ def labelled_frame(prepared: pd.DataFrame, lang: str = "zh", context: ReleaseCon
     return out
 
 
+def _row_measures(frame: pd.DataFrame, context: ReleaseContext) -> pd.Series:
+    """The variable each row's values measure (a ``measure`` column, else the run's variable)."""
+    if "measure" in frame.columns:
+        return frame["measure"].astype(str)
+    return pd.Series(context.measure, index=frame.index, dtype=object)
+
+
+def published_frame(prepared: pd.DataFrame, lang: str = "zh", context: ReleaseContext | None = None) -> pd.DataFrame:
+    """*prepared* as a person reads it, for the CSV and Excel files: headings in *lang* with
+    their units, the measured variable named on every row, codes beside their names, fractions
+    in per cent, yes/no in words, a lower bound of a variable that cannot be negative cut at
+    zero (as the pages show it), and the intervals' confidence level. The machine formats
+    (Parquet, SDMX) keep codes and identifiers; every format has the same values."""
+    context = context or ReleaseContext()
+    reg = formatting.registry()
+    out = labelled_frame(prepared, lang, context)
+    measures = _row_measures(prepared, context)
+    variables = measures.map(_measure_variable)
+    if "measure" not in out.columns and context.measure:
+        at = max(out.columns.get_loc(c) for c in (*RELEASE_COLUMNS, *TIME_COLUMNS) if c in out.columns) + 1 \
+            if any(c in out.columns for c in (*RELEASE_COLUMNS, *TIME_COLUMNS)) else 0
+        out.insert(at, "measure_name", variables.map(lambda v: v.label(lang)))
+    for low in LOWER_BOUNDS:
+        if low in out.columns:
+            cut = variables.map(lambda v: v.nonnegative).astype(bool) & (out[low] < 0)
+            out[low] = out[low].where(~cut, 0.0)
+    bounds = [i for i, c in enumerate(out.columns) if c in (*LOWER_BOUNDS, *UPPER_BOUNDS)]
+    if bounds and context.confidence_level is not None:
+        out.insert(bounds[-1] + 1, "confidence_level", context.confidence_level)
+    for column in list(out.columns):
+        series = out[column]
+        var = reg.column(column)
+        if pd.api.types.is_bool_dtype(series):
+            out[column] = series.map(lambda b: translate("common.yes" if b else "common.no", lang))
+        elif var is not None and var.shown_unit.percent and pd.api.types.is_numeric_dtype(series) \
+                and column not in MEASURE_COLUMNS:
+            out[column] = (series.astype(float) * var.scale).round(var.places)
+    # a value published without decimals (persons, a confidence level of 95 %) is written as a
+    # whole number, not as 9764.0
+    whole = {c for c in out.columns if pd.api.types.is_float_dtype(out[c]) and (
+        (c in (*MEASURE_COLUMNS, *VARIANCE_COLUMNS) and len(variables) and all(v.places == 0 for v in variables))
+        or (reg.column(c) is not None and reg.column(c).shown_unit.percent and reg.column(c).places == 0))}
+    for c in whole:
+        out[c] = out[c].round().astype("Int64")
+    one_unit = variables.iloc[0].shown_unit.label(lang) if len(variables) and measures.nunique() == 1 else ""
+    out.columns = [_published_heading(c, out.columns, lang, reg, one_unit) for c in out.columns]
+    return out
+
+
+def _published_heading(column: str, columns, lang: str, reg: formatting.Registry, unit: str) -> str:
+    """A released column's heading in *lang*: a code column says it holds codes (its names stand
+    beside it under the plain label); a value of the measured variable carries that variable's
+    unit when the file has one (else its ``unit`` column says it per row)."""
+    if column.endswith("_name") and column[:-5] in columns:
+        var = reg.column(column[:-5])
+        return var.label(lang) if var else column
+    if column == "measure_name":
+        return reg.column("measure").label(lang)
+    var = reg.column(column)
+    if var is None:
+        return column
+    if f"{column}_name" in columns:
+        return translate("export.code_heading", lang, label=var.label(lang))
+    if column in MEASURE_COLUMNS or column in VARIANCE_COLUMNS:
+        shown = f"{unit}²" if unit and column in VARIANCE_COLUMNS else unit
+        if not shown:
+            return var.label(lang)
+        return f"{var.label(lang)}（{shown}）" if lang == "zh" else f"{var.label(lang)} ({shown})"
+    return var.heading(lang)
+
+
+def metadata_sheet(meta: dict[str, Any], lang: str) -> pd.DataFrame:
+    """The metadata as the Excel file shows it: each entry under its name in *lang*."""
+    items = [(translate(f"export.meta.{k}", lang) if f"export.meta.{k}" in MESSAGES else k, v) for k, v in meta.items()]
+    return pd.DataFrame({translate("export.meta.heading_key", lang): [k for k, _ in items],
+                         translate("export.meta.heading_value", lang): [str(v) for _, v in items]})
+
+
 def _context_unit(prepared: pd.DataFrame, context: ReleaseContext, lang: str) -> str:
     if "measure" in prepared.columns:
         return "; ".join(f"{_measure_variable(m).label(lang)}: {_measure_variable(m).shown_unit.label(lang)}"
@@ -171,12 +264,20 @@ def metadata(release: Release, frame: pd.DataFrame | None = None, context: Relea
         "released_at": release.released_at.isoformat() if release.released_at else "", "rows": release.rows,
         "run_id": release.run_id,
     }
+    if context.measure and (prepared is None or "measure" not in prepared.columns):
+        meta["variable"] = _measure_variable(context.measure).label(lang)
+    if prepared is not None and context.confidence_level is not None \
+            and any(c in prepared.columns for c in LOWER_BOUNDS):
+        meta["confidence_level"] = f"{context.confidence_level:.0%}"
+    meta["notes"] = translate("export.meta.notes_text", lang)
     disclosure = (release.quality_report or {}).get("disclosure")
     if disclosure:
         meta["disclosure_rules"] = json.dumps(disclosure.get("rules", {}), ensure_ascii=False)
         meta["cells_primary_suppressed"] = disclosure.get("primary")
         meta["cells_secondary_suppressed"] = disclosure.get("secondary")
-        meta.update({f"conf_status {k}": v for k, v in CONF_STATUS.items()})
+        status = formatting.registry().column("conf_status")
+        meta.update({f"{status.label(lang)} {k}": formatting.registry().code_name("conf_status", k, lang)
+                     for k in CONF_STATUS})
     return meta
 
 
@@ -325,12 +426,12 @@ def export(frame: pd.DataFrame, release: Release, fmt: str, sdmx: SdmxSettings |
     context = context or ReleaseContext()
     meta = metadata(release, frame, context, lang)
     prepared = prepared_frame(frame, context)
-    frame = labelled_frame(prepared, lang, context)
     if fmt == "csv":
-        return Export(name, csv_bytes(frame), mime)
+        return Export(name, csv_bytes(published_frame(prepared, lang, context)), mime)
     if fmt == "xlsx":
-        about = pd.DataFrame({"key": list(meta), "value": [str(v) for v in meta.values()]})
-        return Export(name, xlsx_bytes({"data": frame, "metadata": about}), mime)
+        return Export(name, xlsx_bytes({"data": published_frame(prepared, lang, context),
+                                        "metadata": metadata_sheet(meta, lang)}), mime)
+    frame = labelled_frame(prepared, lang, context)
     if fmt == "parquet":
         table = pa.Table.from_pandas(frame, preserve_index=False)
         table = table.replace_schema_metadata({**(table.schema.metadata or {}),
