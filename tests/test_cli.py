@@ -44,3 +44,10 @@ def test_engine_check_runs_as_installed_command(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "sail (embedded)" in out.stdout
     assert "499999500000" in out.stdout
+
+
+def test_an_unknown_job_name_is_one_clear_line_not_a_traceback(capsys):
+    """Issue 29: `workbench jobs run nosuchjob` printed a Python traceback."""
+    assert main(["jobs", "run", "silver_enterprises", "nosuchjob"]) == 2
+    err = capsys.readouterr().err
+    assert "no job named nosuchjob" in err and "workbench jobs list" in err and "Traceback" not in err

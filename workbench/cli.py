@@ -235,6 +235,12 @@ def _jobs_run(args: argparse.Namespace) -> int:
     from workbench.pipeline import list_jobs, run_jobs
 
     names = "all" if args.names == ["all"] else args.names
+    if names != "all":
+        unknown = [n for n in names if n not in {j.name for j in list_jobs()}]
+        if unknown:
+            print(f"workbench: no job named {', '.join(unknown)}; `workbench jobs list` names every job",
+                  file=sys.stderr)
+            return 2
     total = len(list_jobs()) if names == "all" else len(names)
     bar = tqdm(total=total, unit="job", dynamic_ncols=True)
     state = {"done": 0}
