@@ -145,3 +145,27 @@ def test_non_finite_prices_are_quarantined_with_the_field_named(env):
     assert all("field price (price):" in r and "is not a finite number" in r for r in bad["reason"]), \
         bad["reason"].tolist()
     assert "prices/prices_2024-01.jsonl row 2" in bad["reason"][0]
+
+
+def test_a_personal_field_that_fails_typing_is_named_without_its_value(spark):
+    """Issue 28, 3: typing reasons quote the value; for a personal field they must not. No
+    delivered personal field is typed today, so a register whose contract also counts the
+    founding date as personal stands in for one that does."""
+    import dataclasses
+
+    from workbench.quarantine import cause_of
+    from workbench.sources.contract import contract
+    from workbench.sources.typing import split_valid, type_columns
+
+    register = contract("register")
+    register = dataclasses.replace(register, personal=(*register.personal, "birth_date"))
+    lineage = {"_source": "register", "_file_path": "register/r.csv", "_file_sha256": "ab" * 32, "_row_number": "2",
+               "_delivery_period": "2024-01", "_loaded_at": "2024-01-02 00:00:00", "_job_run_id": "run1"}
+    row = {**{c: None for c in register.column_names}, "credit_code": A, "name": "甲",
+           "birth_date": "1990-13-45 张伟", **lineage}
+    bronze = spark.createDataFrame([row], ", ".join(f"{c} string" for c in row))
+    _, bad = split_valid(type_columns(bronze, register))
+    [reason] = [r["reason"] for r in bad.collect()]
+    assert reason == ("register/r.csv row 2: field 成立日期 (birth_date): the value (personal, not shown) "
+                      "is not a valid date")
+    assert cause_of(reason).code == "invalid_value" and cause_of(reason).field == "birth_date"
