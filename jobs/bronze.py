@@ -16,13 +16,16 @@ landing that died before that are removed and landed again by the next one.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
 import stat
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import BinaryIO, Iterator
 
 import pyarrow as pa
 import pyarrow.compute  # noqa: F401 - registers pa.compute
@@ -31,7 +34,8 @@ from workbench.lake import Lake
 from workbench.pipeline import Job, JobContext, JobMessage, JobResult, JobSpec
 from workbench.sources.contract import RejectedFile, SourceContract, load_contracts
 from workbench.sources.lease import exclusive
-from workbench.sources.readers import ROW_NUMBER, ParsedFile, file_sha256, read_delivery
+from workbench.sources.readers import (ROW_NUMBER, Delivery, ParsedFile, bounded_workbook, file_sha256, is_panic,
+                                       opened, read_delivery)
 
 LOADS = "workbench.loads"
 BATCH_ROWS = 1_000_000  # rows per commit: bounds memory, keeps commits few
@@ -100,11 +104,12 @@ def quarantine_rows(rejects: list[dict], lineage: Lineage, stage: str) -> pa.Tab
     return pa.table(data, schema=QUARANTINE_SCHEMA)
 
 
-def rejected_file_rows(path: str, contract: SourceContract, reason: str) -> list[dict]:
+def rejected_file_rows(delivery: Delivery, contract: SourceContract, reason: str) -> list[dict]:
     """Every data row of a file rejected whole, as raw text, so none is lost."""
     try:
         if contract.format in ("csv", "jsonl"):
-            raw = Path(path).read_bytes()
+            with opened(delivery) as fh:
+                raw = fh.read()
             try:
                 text = raw.decode(contract.encoding)
             except UnicodeDecodeError:
@@ -117,17 +122,25 @@ def rejected_file_rows(path: str, contract: SourceContract, reason: str) -> list
         if contract.format == "xlsx":
             from python_calamine import CalamineWorkbook
 
-            rows = CalamineWorkbook.from_path(path).get_sheet_by_index(0).to_python()
+            # the same bounds as the reader: a workbook rejected for breaking one is not
+            # opened unbounded here
+            workbook = bounded_workbook(delivery, "")
+            rows = CalamineWorkbook.from_filelike(workbook).get_sheet_by_index(0).to_python()
             return [{"row_number": i, "raw_text": "\t".join("" if v is None else str(v) for v in row), "reason": reason}
                     for i, row in enumerate(rows[1:], start=2) if any(v not in (None, "") for v in row)]
         import pyarrow.parquet as pq
 
-        table = pq.read_table(path)
+        with opened(delivery) as fh:
+            table = pq.read_table(fh)
         return [{"row_number": i, "raw_text": json.dumps(r, ensure_ascii=False, default=str), "reason": reason}
                 for i, r in enumerate(table.to_pylist(), start=1)]
-    except Exception as exc:  # noqa: BLE001 - an unreadable file is kept as one line
-        return [{"row_number": 0, "raw_text": f"<unreadable file, {os.path.getsize(path)} bytes>",
-                 "reason": f"{reason}; the file itself could not be read: {exc}"}]
+    except BaseException as exc:  # noqa: BLE001 - an unreadable file is kept as one line
+        if not isinstance(exc, Exception) and not is_panic(exc):
+            raise
+        with opened(delivery) as fh:
+            size = fh.seek(0, os.SEEK_END)
+        return [{"row_number": 0, "raw_text": f"<unreadable file, {size} bytes>",
+                 "reason": f"{reason}; the file itself could not be read in full"}]
 
 
 def _loads_row(lineage: Lineage, status: str, reason: str, read: int, loaded: int, quarantined: int) -> dict:
@@ -190,6 +203,58 @@ def delivered_files(root: str, contract: SourceContract, since: str | None) -> l
         rel = _printable(f"{contract.folder}/{entry.name}")
         files.append(Delivered(str(entry), rel, _refusal(entry, folder, real_folder)))
     return files
+
+
+class Refused(Exception):
+    """A delivered entry that must not be read; the message says why."""
+
+
+@contextmanager
+def open_delivered(file: Delivered) -> Iterator[BinaryIO]:
+    """The delivered file, opened once and checked as opened: the landing hashes and reads
+    this very descriptor. Checking a path and opening it again by name later let a symbolic
+    link swapped in meanwhile land an outside file.
+
+    Opened without following a link, by its bare name inside the delivery folder, so what
+    opens is an entry of that folder. A file with more than one name (a hard link) is
+    refused: its other name may be outside the folder, a file the deliverer could not read
+    but the landing can; deliver a copy instead.
+    """
+    folder, name = os.path.split(file.path)
+    folder_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        # O_NONBLOCK: a pipe swapped in would otherwise block the open for ever
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=folder_fd)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise Refused("is a symbolic link; deliveries must be regular files inside the delivery folder, "
+                          "links are not followed") from None
+        raise Refused(f"could not be read ({exc.__class__.__name__}: {exc.strerror})") from None
+    finally:
+        os.close(folder_fd)
+    handle = os.fdopen(fd, "rb")
+    with handle:
+        opened_as = os.fstat(handle.fileno())
+        if not stat.S_ISREG(opened_as.st_mode):
+            raise Refused("is not a regular file (a folder, device or pipe)")
+        if opened_as.st_nlink != 1:
+            raise Refused(f"has {opened_as.st_nlink} names (hard links); another may lie outside the delivery "
+                          "folder, so it is not read: deliver a copy")
+        os.set_blocking(handle.fileno(), True)
+        yield handle
+
+
+@contextmanager
+def _open_or_refuse(file: Delivered) -> Iterator[tuple[BinaryIO | None, str | None]]:
+    """(the opened file, None), or (None, why it is refused) when the listing or the open refuses it."""
+    if file.refused is not None:
+        yield None, file.refused
+        return
+    try:
+        with open_delivered(file) as handle:
+            yield handle, None
+    except Refused as refusal:
+        yield None, str(refusal)
 
 
 # ---- crash safety: what a landing commits, and what the next one repairs ----------
@@ -337,46 +402,47 @@ def _land(ctx: JobContext, contract: SourceContract) -> JobResult:
     notes: list[str] = []
     for index, file in enumerate(files):
         ctx.progress(index / max(len(files), 1), file.rel)
-        refused = file.refused
-        sha = ""
-        if refused is None:
-            try:
-                sha = file_sha256(file.path)
-            except OSError as exc:
-                refused = f"could not be read ({exc.__class__.__name__}: {exc.strerror})"
-        if (file.rel, sha) in known_pairs:
-            continue  # this very file (or this very refusal) has its load line already
-        # Stamped now, not at the run's start: silver reads rows newer than its watermark,
-        # so rows must never land older than rows already landed (a landing that waited
-        # for the lease, or the next batch of this one while silver reads the first).
-        lineage = Lineage(contract.name, file.rel, sha, contract.period_of(Path(file.path).name),
-                          datetime.now(timezone.utc), ctx.run_id)
-        if refused is not None:
-            status, load = "refused", _loads_row(lineage, "refused", f"{file.rel} {refused}", 0, 0, 0)
-            batch.add(load)
-        elif sha in first_path:
-            status = "skipped_duplicate"
-            batch.add(_loads_row(lineage, status, f"{file.rel}: same bytes as {first_path[sha]}, already loaded",
-                                 0, 0, 0))
-        else:
-            first_path[sha] = file.rel
-            try:
-                parsed = read_delivery(file.path, contract, file.rel)
-            except RejectedFile as exc:
-                rows = quarantine_rows(rejected_file_rows(file.path, contract, f"file rejected: {exc}"), lineage,
-                                       "bronze")
-                status = "rejected"
-                batch.add(_loads_row(lineage, status, str(exc), rows.num_rows, 0, rows.num_rows), quarantine=rows)
-                read += rows.num_rows
-                quarantined += rows.num_rows
+        with _open_or_refuse(file) as (handle, refused):
+            sha = ""
+            if refused is None:
+                try:
+                    sha = file_sha256(handle)
+                except OSError as exc:
+                    refused = f"could not be read ({exc.__class__.__name__}: {exc.strerror})"
+            if (file.rel, sha) in known_pairs:
+                continue  # this very file (or this very refusal) has its load line already
+            # Stamped now, not at the run's start: silver reads rows newer than its watermark,
+            # so rows must never land older than rows already landed (a landing that waited
+            # for the lease, or the next batch of this one while silver reads the first).
+            lineage = Lineage(contract.name, file.rel, sha, contract.period_of(Path(file.path).name),
+                              datetime.now(timezone.utc), ctx.run_id)
+            if refused is not None:
+                status, load = "refused", _loads_row(lineage, "refused", f"{file.rel} {refused}", 0, 0, 0)
+                batch.add(load)
+            elif sha in first_path:
+                status = "skipped_duplicate"
+                batch.add(_loads_row(lineage, status, f"{file.rel}: same bytes as {first_path[sha]}, already loaded",
+                                     0, 0, 0))
             else:
-                rows, rejects = to_bronze(parsed, lineage)
-                status = "loaded"
-                batch.add(_loads_row(lineage, status, "; ".join(parsed.notes), parsed.rows_read, rows.num_rows,
-                                     rejects.num_rows), bronze=rows, quarantine=rejects)
-                read += parsed.rows_read
-                quarantined += rejects.num_rows
-                notes.extend(parsed.notes)
+                first_path[sha] = file.rel
+                try:
+                    parsed = read_delivery(handle, contract, file.rel)
+                except RejectedFile as exc:
+                    rows = quarantine_rows(rejected_file_rows(handle, contract, f"file rejected: {exc}"), lineage,
+                                           "bronze")
+                    status = "rejected"
+                    batch.add(_loads_row(lineage, status, str(exc), rows.num_rows, 0, rows.num_rows),
+                              quarantine=rows)
+                    read += rows.num_rows
+                    quarantined += rows.num_rows
+                else:
+                    rows, rejects = to_bronze(parsed, lineage)
+                    status = "loaded"
+                    batch.add(_loads_row(lineage, status, "; ".join(parsed.notes), parsed.rows_read, rows.num_rows,
+                                         rejects.num_rows), bronze=rows, quarantine=rejects)
+                    read += parsed.rows_read
+                    quarantined += rejects.num_rows
+                    notes.extend(parsed.notes)
         statuses[status] = statuses.get(status, 0) + 1
     batch.commit()
     written = batch.written

@@ -95,7 +95,7 @@ def build(ctx: JobContext, spec: SilverTable) -> JobResult:
     if quarantined:
         lake.write(f"quarantine.{spec.source}", bad)
     ctx.progress(0.3, "deriving")
-    rows = spec.derive(pseudonymise(good, source, load_key(ctx.settings)))
+    rows = spec.derive(pseudonymise(good, source, load_key(ctx.settings, lake)))
     rows = latest_per_key(rows, list(spec.keys))
     rows = rows.withColumn("_silver_run_id", F.lit(ctx.run_id)).withColumn(
         "_silver_updated_at", F.lit(ctx.started_at).cast("timestamp"))

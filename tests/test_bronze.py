@@ -87,3 +87,39 @@ def test_unknown_job_is_refused(env):
     _, lake, settings = env
     with pytest.raises(ValueError, match="unknown job"):
         run_jobs(["bronze_nothing"], lake=lake, settings=settings)
+
+
+REGISTER_ROWS = [
+    "91660100MA0000001X,甲有限公司,东风路1号,660102001,C13,有限责任公司,小型,2019-03-01,,张伟,110101199003071234,13800138000",
+    "91660100MA0000002X,乙有限公司,东风路2号,660102001,C13,有限责任公司,小型,2019-03-01,,李娜,110101198505054321,13900139000",
+]
+
+
+def test_a_register_without_its_header_keeps_personal_values_out_of_the_load_log(env):
+    """Issue 28, 3: the first data row stood where the header belongs, and the reason quoted
+    it as "unknown headers" into workbench.loads: a name, an ID number and a phone."""
+    out, lake, settings = env
+    deliver(out, "register/register_2024-01.csv", "\n".join(REGISTER_ROWS) + "\n", encoding="gbk")
+    [result] = run_jobs(["bronze_register"], lake=lake, settings=settings)
+    assert result.status == "ok", result.message
+    [line] = lake.read_arrow("workbench.loads", ["file_path", "status", "reason"]).to_pylist()
+    assert line["status"] == "rejected"
+    reason = line["reason"]
+    assert reason.startswith("register/register_2024-01.csv: the header(s) of column(s) 1, 2, 3"), reason
+    assert "the file may lack its header line" in reason
+    for value in filter(None, REGISTER_ROWS[0].split(",")):
+        assert value not in reason, value
+    assert "张伟" not in result.message and "110101199003071234" not in result.message
+
+
+def test_a_duplicated_unknown_header_is_named_by_position_and_a_known_one_by_name(tmp_path):
+    from workbench.sources.contract import RejectedFile
+
+    path = deliver(tmp_path, "register/register_2024-02.csv",
+                   "统一社会信用代码,企业名称,张伟,张伟\n", encoding="gbk")
+    with pytest.raises(RejectedFile) as unknown:
+        read_delivery(str(path), contract("register"), "register/register_2024-02.csv")
+    assert "column 3, column 4" in str(unknown.value) and "张伟" not in str(unknown.value)
+    path.write_bytes("统一社会信用代码,企业名称,企业名称\n".encode("gbk"))
+    with pytest.raises(RejectedFile, match="'企业名称', '企业名称'"):
+        read_delivery(str(path), contract("register"), "register/register_2024-02.csv")

@@ -296,3 +296,60 @@ def test_rows_of_a_landing_whose_run_id_has_a_hyphen_are_repaired_too(tmp_path, 
                                               "_file_sha256": ["ab" * 32], "_file_path": ["vat/vat_2024-01.csv"]}))
     assert repair_unlogged(lake, "vat", _Commits()) == (1, ["run-1"])
     assert lake.row_count("bronze.vat") == 0
+
+
+def _land_in_process(lake: Lake, settings, progress=lambda fraction, message: None):
+    from jobs.bronze import land_source
+    from workbench.pipeline import JobContext, new_run_id
+    from workbench.sources.contract import contract
+
+    ctx = JobContext(lake=lake, settings=settings, run_id=new_run_id(), progress=progress)
+    return land_source(ctx, contract("vat"))
+
+
+def test_a_file_swapped_for_a_symlink_after_the_check_is_refused_not_landed(tmp_path, lake, monkeypatch):
+    """Issue 28, 7: the folder is listed and checked, then each file is opened by name. A
+    file that turns into a link to an outside file in between (here: at the moment the
+    landing reports it is about to read it) must not land the outside file."""
+    out = tmp_path / "demo"
+    write_delivery(out, {"vat/vat_2024-01.csv": DELIVERY["vat/vat_2024-01.csv"],
+                         "vat/vat_2024-04.csv": DELIVERY["vat/vat_2024-04.csv"]})
+    outside = tmp_path / "outside.csv"
+    outside.write_text(f"{HEADER}\nX9,外部,2024-01,1,1\n", encoding="utf-8")
+    monkeypatch.setenv("WORKBENCH_DEMO_OUT", str(out))
+    monkeypatch.setenv("WORKBENCH_LAKE_ROOT", lake.root)
+    target = out / "deliveries" / "vat" / "vat_2024-01.csv"
+
+    def swap_when_reached(fraction: float, message: str) -> None:
+        if message == "vat/vat_2024-01.csv":  # checked already, not yet opened
+            staged = target.with_name(".swap")
+            staged.symlink_to(outside)
+            os.replace(staged, target)
+
+    result = _land_in_process(lake, load_settings(), swap_when_reached)
+    assert result.status == "ok", result.message
+    loads = {l["file_path"]: l for l in lake.read_arrow(LOADS, ["file_path", "status", "reason"]).to_pylist()}
+    assert loads["vat/vat_2024-01.csv"]["status"] == "refused", loads
+    assert "symbolic link" in loads["vat/vat_2024-01.csv"]["reason"]
+    assert loads["vat/vat_2024-04.csv"]["status"] == "loaded"
+    assert lake.read_arrow("bronze.vat", ["credit_code"]).column("credit_code").to_pylist() == ["B1"]
+
+
+def test_a_hard_link_to_an_outside_file_is_refused_unread(tmp_path, lake, monkeypatch):
+    """Issue 28, 7: a hard link is a regular file inside the folder by every path check, yet
+    its bytes are a file outside it that the deliverer may not be able to read."""
+    out = tmp_path / "demo"
+    write_delivery(out, {"vat/vat_2024-04.csv": DELIVERY["vat/vat_2024-04.csv"]})
+    outside = tmp_path / "outside.csv"
+    outside.write_text(f"{HEADER}\nX9,外部,2024-05,1,1\n", encoding="utf-8")
+    os.link(outside, out / "deliveries" / "vat" / "vat_2024-05.csv")
+    monkeypatch.setenv("WORKBENCH_DEMO_OUT", str(out))
+    monkeypatch.setenv("WORKBENCH_LAKE_ROOT", lake.root)
+    result = _land_in_process(lake, load_settings())
+    assert result.status == "ok", result.message
+    loads = {l["file_path"]: l for l in lake.read_arrow(LOADS, ["file_path", "status", "reason"]).to_pylist()}
+    line = loads["vat/vat_2024-05.csv"]
+    assert line["status"] == "refused" and "2 names (hard links)" in line["reason"], line
+    assert "deliver a copy" in line["reason"]
+    assert lake.read_arrow("bronze.vat", ["credit_code"]).column("credit_code").to_pylist() == ["B1"]
+    assert not lake.exists("quarantine.vat") or "X9" not in str(lake.read_arrow("quarantine.vat", ["raw_text"]))

@@ -186,3 +186,92 @@ def test_no_exception_escapes_the_parquet_reader_on_any_column_types(tmp_path, c
         return
     assert parsed.rows_read == parsed.table.num_rows + len(parsed.quarantine)
     assert all(parsed.table.schema.field(c).type == pa.string() for c in contract("card_payments").column_names)
+
+
+# ---- workbooks that break a bound (issue 28, 6) -------------------------------------------
+
+SI_HEADER = ["单位编号", "所属期", "参保人数"]
+
+
+def workbook_with_sheet(path: Path, sheet_xml: bytes) -> Path:
+    """A real workbook (the demo's writer) whose sheet is replaced by *sheet_xml*, compressed
+    as Excel does (deflate)."""
+    import zipfile
+
+    from workbench.demo.writers import xlsx_write
+
+    template = tmp = path.with_suffix(".template.xlsx")
+    xlsx_write(str(template), "Sheet1", SI_HEADER, [])
+    with zipfile.ZipFile(template) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
+        for member in src.infolist():
+            data = sheet_xml if member.filename == "xl/worksheets/sheet1.xml" else src.read(member)
+            dst.writestr(member.filename, data)
+    tmp.unlink()
+    return path
+
+
+def sheet(*cells: str) -> bytes:
+    return ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet xmlns='
+            '"http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+            + "".join(cells) + "</sheetData></worksheet>").encode("utf-8")
+
+
+def text_cell(ref: str, text: str) -> str:
+    return f'<row r="{ref.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ")}"><c r="{ref}" t="inlineStr"><is><t>{text}</t></is></c></row>'
+
+
+def test_workbooks_that_break_a_bound_are_rejected_by_name_and_the_good_one_lands(tmp_path):
+    """A 1.7 KB workbook whose one cell is XFD1048576 made calamine ask for 512 GiB and abort
+    the landing (and every rerun); a deflate bomb inflated a 60 MB cell; a cell longer than
+    Excel allows. Each is rejected naming the file and the bound; the good workbook lands.
+    A real landing process: an abort must show as the process dying, not take pytest down."""
+    import os
+    import subprocess
+    import sys
+
+    from workbench.demo.writers import xlsx_write
+    from workbench.lake import Lake
+
+    folder = tmp_path / "demo" / "deliveries" / "social_insurance"
+    folder.mkdir(parents=True)
+    xlsx_write(str(folder / "si_2024-01.xlsx"), "Sheet1", SI_HEADER, [["U1", "2024-01", 12]])
+    hostile = {
+        "si_2024-02.xlsx": (sheet(text_cell("XFD1048576", "x")), "xlsx sheet dimensions"),
+        "si_2024-03.xlsx": (sheet(text_cell("A1", "单位编号"), text_cell("A2", "A" * 60_000_000)),
+                            "xlsx compression ratio"),
+        "si_2024-04.xlsx": (sheet(text_cell("A1", "单位编号"), text_cell("A2", os.urandom(100_000).hex())),
+                            "xlsx cell size"),
+    }
+    for name, (xml, _) in hostile.items():
+        workbook_with_sheet(folder / name, xml)
+    assert (folder / "si_2024-02.xlsx").stat().st_size < 2_000
+    root = tmp_path / "lake"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_")}
+    env.update({"PYTHONPATH": str(Path(__file__).resolve().parent.parent), "RUST_LOG": "error",
+                "WORKBENCH_DEMO_OUT": str(tmp_path / "demo"), "WORKBENCH_LAKE_ROOT": str(root),
+                "WORKBENCH_PSEUDONYM_KEY": "test-key-0123456789abcdef"})
+    proc = subprocess.run([sys.executable, "-m", "workbench.cli", "jobs", "run", "bronze_social_insurance"],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])
+    lake = Lake(str(root))
+    loads = {l["file_path"]: l for l in lake.read_arrow("workbench.loads", ["file_path", "status", "reason"])
+             .to_pylist()}
+    assert loads["social_insurance/si_2024-01.xlsx"]["status"] == "loaded"
+    for name, (_, bound) in hostile.items():
+        line = loads[f"social_insurance/{name}"]
+        assert line["status"] == "rejected", line
+        assert line["reason"].startswith(f"social_insurance/{name}: ") and bound in line["reason"], line
+    assert lake.read_arrow("bronze.social_insurance", ["unit_id"]).column("unit_id").to_pylist() == ["U1"]
+
+
+def test_a_panic_inside_the_xlsx_reader_is_a_rejected_file_not_a_fatal_error(tmp_path, monkeypatch):
+    """calamine panics (a Rust panic, raised by pyo3 as PanicException, a BaseException that
+    `except Exception` lets through) on a sheet that reaches XFD1048576. The bounds keep such a
+    sheet from it; with them lifted, the panic itself must still reject the file by name."""
+    from workbench.sources import readers
+
+    monkeypatch.setattr(readers, "XLSX_MAX_COLUMNS", 16_384, raising=False)
+    monkeypatch.setattr(readers, "XLSX_MAX_EMPTY_CELLS", 1 << 40, raising=False)
+    path = workbook_with_sheet(tmp_path / "si_2024-02.xlsx", sheet(text_cell("XFD1048576", "x")))
+    with pytest.raises(RejectedFile, match=r"^social_insurance/si_2024-02.xlsx: .*panicked"):
+        read_delivery(str(path), contract("social_insurance"), "social_insurance/si_2024-02.xlsx")

@@ -170,3 +170,31 @@ def test_a_code_outside_its_code_list_is_quarantined_and_the_good_row_lands(env)
     [reason] = [r["reason"] for r in lake.read("quarantine.register").filter("stage = 'silver'").collect()]
     assert reason.startswith("register/register_2024-01.csv row 3: field 乡镇街道代码 (township_code): "), reason
     assert reason.endswith("is not a code of the township_code code list"), reason
+    from workbench.quarantine import cause_of
+
+    cause = cause_of(reason)
+    assert (cause.code, cause.field, cause.expected) == ("not_in_codelist", "township_code", "township_code")
+
+
+def test_a_personal_field_that_fails_typing_is_named_without_its_value(spark):
+    """Issue 28, 3: typing reasons quote the value; for a personal field they must not. No
+    delivered personal field is typed today, so a register whose contract also counts the
+    founding date as personal stands in for one that does."""
+    import dataclasses
+
+    from workbench.quarantine import cause_of
+    from workbench.sources.contract import contract
+    from workbench.sources.typing import split_valid, type_columns
+
+    register = contract("register")
+    register = dataclasses.replace(register, personal=(*register.personal, "birth_date"))
+    lineage = {"_source": "register", "_file_path": "register/r.csv", "_file_sha256": "ab" * 32, "_row_number": "2",
+               "_delivery_period": "2024-01", "_loaded_at": "2024-01-02 00:00:00", "_job_run_id": "run1"}
+    row = {**{c: None for c in register.column_names}, "credit_code": A, "name": "甲",
+           "birth_date": "1990-13-45 张伟", **lineage}
+    bronze = spark.createDataFrame([row], ", ".join(f"{c} string" for c in row))
+    _, bad = split_valid(type_columns(bronze, register))
+    [reason] = [r["reason"] for r in bad.collect()]
+    assert reason == ("register/r.csv row 2: field 成立日期 (birth_date): the value (personal, not shown) "
+                      "is not a valid date")
+    assert cause_of(reason).code == "invalid_value" and cause_of(reason).field == "birth_date"

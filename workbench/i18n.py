@@ -758,6 +758,8 @@ MESSAGES: dict[str, dict[str, str]] = {
                                 "en": "File rejected whole: the headers of {expected} match no contract column"},
     "job.cause.invalid_value": {"zh": "字段“{header}”不是有效的{expected}",
                                 "en": "Field “{header}” is not a valid {expected}"},
+    "job.cause.not_in_codelist": {"zh": "字段“{header}”的值不在代码表 {expected} 中",
+                                  "en": "Field “{header}” holds a value outside the {expected} code list"},
     "job.cause.required_empty": {"zh": "必填字段“{header}”为空", "en": "Required field “{header}” is empty"},
     "job.cause.field_count": {"zh": "字段个数不对（应为 {expected} 个）", "en": "Wrong number of fields (expected {expected})"},
     "job.cause.extra_values": {"zh": "值比表头多", "en": "More values than headers"},

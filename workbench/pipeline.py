@@ -12,13 +12,15 @@ import importlib
 import time
 import traceback
 import uuid
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 from workbench.config import Settings, load_settings
 from workbench.i18n import translate
 from workbench.lake import Lake
+from workbench.sources.lease import exclusive
 
 ProgressFn = Callable[[str, float, str], None]
 
@@ -114,6 +116,21 @@ def new_run_id() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "_" + uuid.uuid4().hex[:8]
 
 
+@contextmanager
+def holding_outputs(job: Job, lake: Lake, run_id: str) -> Iterator[None]:
+    """Hold the lease of every table *job* writes while it runs. A silver job reads its
+    watermark, writes its table, then writes the watermark: two at once both read the old
+    watermark and both wrote the same rows (every row twice). Taken in name order, so two
+    jobs that share tables never wait for each other in a circle. Bronze jobs are left
+    out: each holds its own source's lease (``jobs.bronze``), and their shared
+    ``workbench.loads`` is only appended to."""
+    with ExitStack() as stack:
+        if job.spec.layer != "bronze":
+            for table in sorted(set(job.spec.outputs)):
+                stack.enter_context(exclusive(lake.root, table, run_id, activity="written"))
+        yield
+
+
 def run_jobs(
     names: Sequence[str] | str = "all",
     *,
@@ -149,7 +166,8 @@ def run_jobs(
         started = time.perf_counter()
         report(0.0, "started")
         try:
-            result = job.main(ctx)
+            with holding_outputs(job, lake, run_id):
+                result = job.main(ctx)
         except Exception as exc:  # noqa: BLE001 - reported per job, the run goes on
             # the page shows the error line; logs and the command line also get the traceback
             error = f"{exc.__class__.__name__}: {exc}"

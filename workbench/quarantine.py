@@ -18,7 +18,10 @@ import pandas as pd
 # (code, pattern): the first that matches wins. Groups: field = the contract column, type = expected type.
 _PATTERNS: tuple[tuple[str, re.Pattern], ...] = (
     ("file_rejected", re.compile(r"^file rejected: (?P<detail>[^:]+):")),
-    ("invalid_value", re.compile(r"field (?P<header>.+?) \((?P<field>[^)]+)\): '.*' is not a valid (?P<type>\w+)")),
+    ("invalid_value", re.compile(r"field (?P<header>.+?) \((?P<field>[^)]+)\): "
+                                  r"(?:'.*'|the value \(personal, not shown\)) is not a valid (?P<type>\w+)")),
+    ("not_in_codelist", re.compile(r"field (?P<header>.+?) \((?P<field>[^)]+)\): "
+                                    r"(?:'.*'|the value \(personal, not shown\)) is not a code of the (?P<type>\w+) code list")),
     ("required_empty", re.compile(r"required field (?P<header>.+?) \((?P<field>[^)]+)\) is empty")),
     ("field_count", re.compile(r"row \d+: \d+ field\(s\), expected (?P<type>\d+)")),
     ("extra_values", re.compile(r"row \d+: \d+ value\(s\) beyond the header")),

@@ -1,10 +1,11 @@
 """A shorter period of a generated demo: the same deliveries, only those of chosen months.
 
 For runs that need every job and every source but not nine years of them (the Spark cluster
-parity suite in CI; a quick look at a new machine). The files are hard links to the full demo's
-(copies where the file system cannot link), so they are byte for byte the same deliveries,
-dirt and all; the manifest lists only them, with the period it was cut to. The hidden truth
-is the full demo's, linked the same way.
+parity suite in CI; a quick look at a new machine). The deliveries are copies of the full
+demo's, byte for byte the same, dirt and all; the manifest lists only them, with the period
+it was cut to. Copies, not hard links: bronze refuses a delivered file with a second name,
+since that name may lie outside the delivery folder. The hidden truth is never delivered, so
+it is the full demo's, hard-linked (copied where the file system cannot link).
 """
 
 from __future__ import annotations
@@ -49,7 +50,10 @@ def subset(source: str | os.PathLike, out: str | os.PathLike, period: Period) ->
     kept = [f for f in manifest["files"] if period.holds(f["period"])]
     if not kept:
         raise ValueError(f"demo subset: no delivery of {source} falls in {period.first}..{period.last}")
-    for relative in [f["path"] for f in kept] + list(manifest["truth"].values()):
+    for relative in [f["path"] for f in kept]:
+        (out / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source / relative, out / relative)
+    for relative in manifest["truth"].values():
         _link(source / relative, out / relative)
     rows: dict[str, int] = {}
     for f in kept:

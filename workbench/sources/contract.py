@@ -73,26 +73,40 @@ class SourceContract:
         return match.group(1) if match else None
 
     def map_headers(self, headers: list[str], file: str) -> dict[str, str]:
-        """Delivered header -> column name; rejects unknown, duplicate or missing required headers."""
+        """Delivered header -> column name; rejects unknown, duplicate or missing required headers.
+
+        A reason quotes only headers the contract knows. Any other header is named by its
+        column position: a file delivered without a header has its first data row here (a
+        name, an ID number, a phone), and reasons are read by people who must not see those.
+        """
         lookup: dict[str, str] = {}
         for col in self.columns:
             for h in (col.header, *col.aliases):
                 lookup[h] = col.name
-        twice = sorted(h for h, n in Counter(headers).items() if n > 1)
+
+        def known(raw: str) -> str | None:
+            return lookup.get((raw or "").strip().lstrip("\ufeff"))
+
+        def named(raw: str, position: int) -> str:
+            return repr(raw) if known(raw) else f"column {position}"
+
+        counts = Counter(headers)
+        twice = [named(h, i) for i, h in enumerate(headers, start=1) if counts[h] > 1]
         if twice:
-            raise RejectedFile(f"{file}: header(s) {twice} appear more than once")
+            raise RejectedFile(f"{file}: the headers of {', '.join(twice)} are the same; each header may appear once")
         mapping: dict[str, str] = {}
         unknown = []
-        for raw in headers:
-            h = (raw or "").strip().lstrip("\ufeff")
-            if h not in lookup:
-                unknown.append(raw)
+        for position, raw in enumerate(headers, start=1):
+            if known(raw) is None:
+                unknown.append(position)
                 continue
-            mapping[raw] = lookup[h]
+            mapping[raw] = known(raw)
         if unknown:
+            hint = ("; no header is known, so the first line is probably data: the file may lack its header line"
+                    if not mapping else "")
             raise RejectedFile(
-                f"{file}: header(s) {unknown} match no column of the {self.name} contract "
-                f"(conf/sources.toml); known headers: {sorted(lookup)}"
+                f"{file}: the header(s) of column(s) {', '.join(map(str, unknown))} match no column of the "
+                f"{self.name} contract (conf/sources.toml){hint}; known headers: {sorted(lookup)}"
             )
         seen: dict[str, str] = {}
         for raw, col in mapping.items():

@@ -1,4 +1,7 @@
-"""One landing per source at a time: an exclusive lease on a lock file in the lake.
+"""One writer at a time: an exclusive lease on a lock file in the lake.
+
+Bronze holds ``bronze.<source>`` while it lands a source; the job runner holds one lease per
+table a silver, gold or quality job writes, for the whole job (``workbench.pipeline``).
 
 The lease is an advisory ``flock`` on ``<lake root>/_leases/<name>.lock``. The kernel
 grants it to exactly one process even when two start at the same instant, and
@@ -72,9 +75,11 @@ def current_holder(path: str) -> LeaseHolder | None:
 
 
 @contextmanager
-def exclusive(lake_root: str, name: str, run_id: str, wait: float | None = None) -> Iterator[LeaseHolder]:
+def exclusive(lake_root: str, name: str, run_id: str, wait: float | None = None,
+              activity: str = "landed") -> Iterator[LeaseHolder]:
     """Hold the lease on *name* for the block; wait up to *wait* seconds (default
-    :func:`wait_seconds`) for another holder, then raise :class:`LeaseBusy` naming it."""
+    :func:`wait_seconds`) for another holder, then raise :class:`LeaseBusy` naming it and
+    what it is doing (*activity*: "landed", "written")."""
     path = lease_path(lake_root, name)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     wait = wait_seconds() if wait is None else wait
@@ -89,7 +94,7 @@ def exclusive(lake_root: str, name: str, run_id: str, wait: float | None = None)
                 if time.monotonic() >= deadline:
                     holder = current_holder(path)
                     who = holder.describe() if holder else "a process that has not yet written its name"
-                    raise LeaseBusy(f"{name} is being landed by {who}; waited {wait:.0f} s "
+                    raise LeaseBusy(f"{name} is being {activity} by {who}; waited {wait:.0f} s "
                                     f"(set {WAIT_ENV} to wait longer)") from None
                 time.sleep(POLL_SECONDS)
         me = LeaseHolder(host=socket.gethostname(), pid=os.getpid(), run_id=run_id,

@@ -20,9 +20,14 @@ import csv
 import hashlib
 import io
 import json
+import os
+import re
+import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import BinaryIO, Iterator, Union
 
 import pyarrow as pa
 import pyarrow.compute  # noqa: F401 - registers pa.compute
@@ -39,6 +44,9 @@ _BOMS = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
          (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
 REASON_LIMIT = 300  # characters of an underlying error kept in a reason
 
+# What a reader is given: a path, or a file the caller has opened (and checked) already.
+Delivery = Union[str, "os.PathLike[str]", BinaryIO]
+
 
 @dataclass
 class ParsedFile:
@@ -48,9 +56,21 @@ class ParsedFile:
     notes: list[str] = field(default_factory=list)
 
 
-def file_sha256(path: str | Path) -> str:
+@contextmanager
+def opened(delivery: Delivery) -> Iterator[BinaryIO]:
+    """The delivery as a binary file at its start. A file the caller opened stays open: the
+    caller checked that very descriptor and reads it again after (bronze opens each file once)."""
+    if isinstance(delivery, (str, os.PathLike)):
+        with open(delivery, "rb") as fh:
+            yield fh
+    else:
+        delivery.seek(0)
+        yield delivery
+
+
+def file_sha256(delivery: Delivery) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with opened(delivery) as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
@@ -108,9 +128,10 @@ def _decode(raw: bytes, encoding: str, file: str, parsed: ParsedFile) -> tuple[s
     return "\n".join(l if l is not None else "" for l in lines), bad
 
 
-def read_csv(path: str, contract: SourceContract, file: str) -> ParsedFile:
+def read_csv(delivery: Delivery, contract: SourceContract, file: str) -> ParsedFile:
     parsed = ParsedFile(table=_empty_string_table(contract))
-    raw = Path(path).read_bytes()
+    with opened(delivery) as fh:
+        raw = fh.read()
     text, undecodable = _decode(raw, contract.encoding, file, parsed)
     text = text.lstrip("\ufeff")
     if not text.strip():
@@ -184,12 +205,99 @@ def _cell_text(value: object) -> str | None:
     return str(value)
 
 
-def read_xlsx(path: str, contract: SourceContract, file: str) -> ParsedFile:
+# ---- Excel bounds ------------------------------------------------------------
+#
+# An xlsx is a zip of XML. calamine allocates a sheet's whole bounding area (A1 to the
+# farthest cell named) and inflates every member it reads, so a 1.7 KB workbook whose one
+# cell is XFD1048576 asks for 512 GiB and aborts the process, and a deflate bomb inflates a
+# 600 MB cell. The members are therefore inflated here first, within bounds, and calamine is
+# given only what passed.
+
+XLSX_MAX_INFLATED_BYTES = 1 << 30  # every member together, inflated; a million-row sheet is ~250 MB
+XLSX_MAX_RATIO = 100  # inflated / compressed, for members over 1 MiB; sheets run at 5 to 20
+XLSX_RATIO_FROM_BYTES = 1 << 20
+XLSX_MAX_COLUMNS = 256  # a contract has a dozen columns; Excel allows 16,384
+XLSX_MAX_EMPTY_CELLS = 1_000_000  # cells of the bounding area beyond those present
+XLSX_MAX_CELL_CHARS = 32_767  # Excel's own limit on a cell
+_CELL_REF = re.compile(rb'<(?:\w+:)?c\b[^>]*?\sr="([A-Z]{1,3})(\d{1,7})"')
+_ROW_REF = re.compile(rb'<(?:\w+:)?row\b[^>]*?\sr="(\d{1,7})"')
+# The sheet's own statement of its extent: calamine reserves room for it before any cell.
+_DIMENSION_REF = re.compile(rb'<(?:\w+:)?dimension\b[^>]*?\sref="[A-Z]{0,3}\d{0,7}:?([A-Z]{1,3})(\d{1,7})"')
+_CELL_COUNT = re.compile(rb"<(?:\w+:)?c[\s>/]")
+# A text node longer than a cell may hold, even if every character were written as the
+# longest XML escape (&quot;, 6 bytes).
+_LONG_TEXT = re.compile(rb">[^<]{%d,}" % (XLSX_MAX_CELL_CHARS * 6 + 1))
+
+
+def _column_number(letters: bytes) -> int:
+    number = 0
+    for letter in letters:
+        number = number * 26 + letter - 64
+    return number
+
+
+def _check_sheet(name: str, xml: bytes, file: str) -> None:
+    """Refuse a sheet whose bounding area or one of whose text nodes breaks a bound."""
+    last_row = max((int(m) for m in _ROW_REF.findall(xml)), default=0)
+    last_column = 0
+    for letters, row in _CELL_REF.findall(xml) + _DIMENSION_REF.findall(xml):
+        last_column = max(last_column, _column_number(letters))
+        last_row = max(last_row, int(row))
+    if last_column > XLSX_MAX_COLUMNS:
+        raise RejectedFile(f"{file}: sheet {name} reaches column {last_column}; the bound is {XLSX_MAX_COLUMNS} "
+                           "columns (xlsx sheet dimensions)")
+    present = len(_CELL_COUNT.findall(xml))
+    area = last_row * max(last_column, 1)
+    if area - present > XLSX_MAX_EMPTY_CELLS:
+        raise RejectedFile(f"{file}: sheet {name} spans {last_row:,} rows x {last_column} columns for {present:,} "
+                           f"cells; the bound is {XLSX_MAX_EMPTY_CELLS:,} empty cells (xlsx sheet dimensions)")
+    if _LONG_TEXT.search(xml):
+        raise RejectedFile(f"{file}: {name} holds a text longer than {XLSX_MAX_CELL_CHARS:,} characters, "
+                           "Excel's limit for a cell (xlsx cell size)")
+
+
+def bounded_workbook(delivery: Delivery, file: str) -> io.BytesIO:
+    """The workbook rebuilt from members inflated within the bounds above (raises
+    :class:`RejectedFile` naming the file and the bound it breaks). Rebuilt, not passed on:
+    a member's stated size can lie, and only what was inflated here is known to fit."""
+    with opened(delivery) as fh:
+        try:
+            archive = zipfile.ZipFile(fh)
+            members = archive.infolist()
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+            raise RejectedFile(f"{file}: not a readable Excel workbook ({_short(exc)})") from None
+        stated = sum(m.file_size for m in members)
+        if stated > XLSX_MAX_INFLATED_BYTES:
+            raise RejectedFile(f"{file}: its members inflate to {stated:,} bytes; the bound is "
+                               f"{XLSX_MAX_INFLATED_BYTES:,} (xlsx inflated size)")
+        for member in members:
+            if member.file_size > XLSX_RATIO_FROM_BYTES and member.file_size > XLSX_MAX_RATIO * max(member.compress_size, 1):
+                raise RejectedFile(f"{file}: {member.filename} inflates {member.file_size / max(member.compress_size, 1):,.0f} "
+                                   f"times; the bound is {XLSX_MAX_RATIO} (xlsx compression ratio)")
+        rebuilt = io.BytesIO()
+        with zipfile.ZipFile(rebuilt, "w", zipfile.ZIP_STORED) as out:
+            for member in members:
+                try:
+                    # zipfile stops at the stated size and checks the CRC: what comes out is
+                    # at most what the bounds above allowed
+                    data = archive.read(member)
+                except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError,
+                        RuntimeError) as exc:
+                    raise RejectedFile(f"{file}: not a readable Excel workbook ({_short(exc)})") from None
+                if member.filename.startswith("xl/worksheets/") or member.filename == "xl/sharedStrings.xml":
+                    _check_sheet(member.filename, data, file)
+                out.writestr(member.filename, data)
+    rebuilt.seek(0)
+    return rebuilt
+
+
+def read_xlsx(delivery: Delivery, contract: SourceContract, file: str) -> ParsedFile:
     from python_calamine import CalamineWorkbook
 
     parsed = ParsedFile(table=_empty_string_table(contract))
+    workbook = bounded_workbook(delivery, file)
     try:
-        sheet = CalamineWorkbook.from_path(path).get_sheet_by_index(0)
+        sheet = CalamineWorkbook.from_filelike(workbook).get_sheet_by_index(0)
         rows = sheet.to_python(skip_empty_area=False)
     except Exception as exc:  # noqa: BLE001 - a corrupt workbook is rejected whole
         raise RejectedFile(f"{file}: not a readable Excel workbook ({_short(exc)})") from None
@@ -235,12 +343,12 @@ def _json_text(value: object) -> str | None:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
-def read_jsonl(path: str, contract: SourceContract, file: str) -> ParsedFile:
+def read_jsonl(delivery: Delivery, contract: SourceContract, file: str) -> ParsedFile:
     parsed = ParsedFile(table=_empty_string_table(contract))
     records: list[dict] = []
     numbers: list[int] = []
     keys: set[str] = set()
-    with open(path, "rb") as fh:
+    with opened(delivery) as fh:
         for number, raw in enumerate(fh, start=1):
             line = raw.rstrip(b"\r\n")
             if not line.strip():
@@ -297,9 +405,10 @@ def _arrow_text(column: pa.ChunkedArray) -> pa.Array:
     return pa.array([text(v) for v in column.to_pylist()], pa.string())
 
 
-def read_parquet(path: str, contract: SourceContract, file: str) -> ParsedFile:
+def read_parquet(delivery: Delivery, contract: SourceContract, file: str) -> ParsedFile:
     try:
-        table = pq.read_table(path)
+        with opened(delivery) as fh:
+            table = pq.read_table(fh)
     except Exception as exc:  # noqa: BLE001
         raise RejectedFile(f"{file}: not a readable Parquet file ({_short(exc)})") from None
     if len(set(table.column_names)) != len(table.column_names):
@@ -320,15 +429,25 @@ def _short(exc: BaseException) -> str:
     return text if len(text) <= REASON_LIMIT else text[:REASON_LIMIT] + "..."
 
 
-def read_delivery(path: str, contract: SourceContract, file: str | None = None) -> ParsedFile:
+def is_panic(exc: BaseException) -> bool:
+    """A Rust panic inside a native reader: pyo3 raises it as ``PanicException``, a
+    BaseException, so ``except Exception`` lets it through and it stops the landing."""
+    return type(exc).__name__ == "PanicException"
+
+
+def read_delivery(delivery: Delivery, contract: SourceContract, file: str | None = None) -> ParsedFile:
     """Parse one delivered file; raises RejectedFile, and only RejectedFile, when it cannot be used."""
-    name = file or path
+    name = file or str(delivery)
     try:
-        parsed = READERS[contract.format](path, contract, name)
+        parsed = READERS[contract.format](delivery, contract, name)
     except RejectedFile:
         raise
     except Exception as exc:  # noqa: BLE001 - any malformed file is rejected, never fatal (RecursionError included)
         raise RejectedFile(f"{name}: not readable as {contract.format} ({_short(exc)})") from None
+    except BaseException as exc:
+        if not is_panic(exc):
+            raise  # KeyboardInterrupt, SystemExit: the process is being stopped
+        raise RejectedFile(f"{name}: not readable as {contract.format} (the reader panicked: {_short(exc)})") from None
     if parsed.rows_read != parsed.table.num_rows + len(parsed.quarantine):
         raise RejectedFile(f"{name}: the {contract.format} reader accounted for {parsed.table.num_rows} + "
                            f"{len(parsed.quarantine)} of {parsed.rows_read} rows")

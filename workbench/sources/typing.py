@@ -51,14 +51,15 @@ def typed_value(spec: ColumnSpec, raw: Column) -> Column:
     raise ValueError(f"unknown type {spec.type}")
 
 
-def _not_valid(spec: ColumnSpec, raw: Column) -> Column:
+def _not_valid(spec: ColumnSpec, raw: Column, personal: bool) -> Column:
     """The end of a failure's reason: a double that parses but is infinite or NaN is named
     as such, so '1e999' does not read as a typing slip."""
-    plain = F.lit(f"' is not a valid {spec.type}")
+    quote = "" if personal else "'"
+    plain = F.lit(f"{quote} is not a valid {spec.type}")
     if spec.type != "double":
         return plain
     parsed = F.regexp_replace(_clean(raw), ",", "").try_cast("double")
-    return F.when(parsed.isNotNull(), F.lit("' is not a finite number")).otherwise(plain)
+    return F.when(parsed.isNotNull(), F.lit(f"{quote} is not a finite number")).otherwise(plain)
 
 
 def _code_lists(contract: SourceContract) -> dict[str, list[str]]:
@@ -88,16 +89,20 @@ def type_columns(bronze: DataFrame, contract: SourceContract,
         raw = F.col(spec.name)
         value = typed_value(spec, raw)
         typed.append(value.alias(spec.name))
+        # A personal field's value is never quoted: reasons are read by people who may not see it.
+        personal = spec.name in contract.personal
+        shown = F.lit("the value (personal, not shown)") if personal else F.concat(F.lit("'"), F.trim(raw))
         failed = F.when(
             _clean(raw).isNotNull() & value.isNull(),
-            F.concat(F.lit(f"field {spec.header} ({spec.name}): "), F.lit("'"), F.trim(raw), _not_valid(spec, raw)),
+            F.concat(F.lit(f"field {spec.header} ({spec.name}): "), shown, _not_valid(spec, raw, personal)),
         )
         errors.append(failed)
         if spec.codelist:
             errors.append(F.when(
                 value.isNotNull() & ~value.isin(code_lists[spec.codelist]),
-                F.concat(F.lit(f"field {spec.header} ({spec.name}): '"), value,
-                         F.lit(f"' is not a code of the {spec.codelist} code list")),
+                F.concat(F.lit(f"field {spec.header} ({spec.name}): "),
+                         F.lit("the value (personal, not shown)") if personal else F.concat(F.lit("'"), value, F.lit("'")),
+                         F.lit(f" is not a code of the {spec.codelist} code list")),
             ))
         if spec.required:
             errors.append(F.when(_clean(raw).isNull(), F.lit(f"required field {spec.header} ({spec.name}) is empty")))
