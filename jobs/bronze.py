@@ -104,8 +104,11 @@ def quarantine_rows(rejects: list[dict], lineage: Lineage, stage: str) -> pa.Tab
     return pa.table(data, schema=QUARANTINE_SCHEMA)
 
 
-def rejected_file_rows(delivery: Delivery, contract: SourceContract, reason: str) -> list[dict]:
-    """Every data row of a file rejected whole, as raw text, so none is lost."""
+def rejected_file_rows(delivery: Delivery, contract: SourceContract, reason: str,
+                       first_line_is_data: bool = False) -> list[dict]:
+    """Every data row of a file rejected whole, as raw text, so none is lost; the first line
+    too when it is *first_line_is_data* (a file without its header line has its first row there)."""
+    first = 1 if first_line_is_data else 2
     try:
         if contract.format in ("csv", "jsonl"):
             with opened(delivery) as fh:
@@ -115,10 +118,10 @@ def rejected_file_rows(delivery: Delivery, contract: SourceContract, reason: str
             except UnicodeDecodeError:
                 text = raw.decode("gbk" if contract.encoding == "utf-8" else "utf-8", "replace")
             lines = text.lstrip("\ufeff").splitlines()
-            start = 2 if contract.format == "csv" else 1
-            body = lines[1:] if contract.format == "csv" else lines
+            if contract.format == "jsonl":
+                first = 1  # JSON lines have no header line
             return [{"row_number": i, "raw_text": line, "reason": reason}
-                    for i, line in enumerate(body, start=start) if line.strip()]
+                    for i, line in enumerate(lines[first - 1:], start=first) if line.strip()]
         if contract.format == "xlsx":
             from python_calamine import CalamineWorkbook
 
@@ -127,7 +130,7 @@ def rejected_file_rows(delivery: Delivery, contract: SourceContract, reason: str
             workbook = bounded_workbook(delivery, "")
             rows = CalamineWorkbook.from_filelike(workbook).get_sheet_by_index(0).to_python()
             return [{"row_number": i, "raw_text": "\t".join("" if v is None else str(v) for v in row), "reason": reason}
-                    for i, row in enumerate(rows[1:], start=2) if any(v not in (None, "") for v in row)]
+                    for i, row in enumerate(rows[first - 1:], start=first) if any(v not in (None, "") for v in row)]
         import pyarrow.parquet as pq
 
         with opened(delivery) as fh:
@@ -428,8 +431,8 @@ def _land(ctx: JobContext, contract: SourceContract) -> JobResult:
                 try:
                     parsed = read_delivery(handle, contract, file.rel)
                 except RejectedFile as exc:
-                    rows = quarantine_rows(rejected_file_rows(handle, contract, f"file rejected: {exc}"), lineage,
-                                           "bronze")
+                    rows = quarantine_rows(rejected_file_rows(handle, contract, f"file rejected: {exc}",
+                                                              exc.first_line_is_data), lineage, "bronze")
                     status = "rejected"
                     batch.add(_loads_row(lineage, status, str(exc), rows.num_rows, 0, rows.num_rows),
                               quarantine=rows)

@@ -28,7 +28,14 @@ class ContractError(ValueError):
 
 
 class RejectedFile(ValueError):
-    """A delivered file cannot be loaded at all; the reason names the file."""
+    """A delivered file cannot be loaded at all; the reason names the file.
+
+    *first_line_is_data*: no header of the file's first line is known, so that line is most
+    likely its first row (the header line is missing): it is kept with the other rows."""
+
+    def __init__(self, message: str, *, first_line_is_data: bool = False):
+        super().__init__(message)
+        self.first_line_is_data = first_line_is_data
 
 
 @dataclass(frozen=True)
@@ -106,7 +113,8 @@ class SourceContract:
                     if not mapping else "")
             raise RejectedFile(
                 f"{file}: the header(s) of column(s) {', '.join(map(str, unknown))} match no column of the "
-                f"{self.name} contract (conf/sources.toml){hint}; known headers: {sorted(lookup)}"
+                f"{self.name} contract (conf/sources.toml){hint}; known headers: {sorted(lookup)}",
+                first_line_is_data=not mapping,
             )
         seen: dict[str, str] = {}
         for raw, col in mapping.items():
