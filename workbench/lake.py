@@ -41,11 +41,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
 # Tables whose history is the record itself: only appends, never rewrites (the audit
 # trail, the run registry, people's decisions on fraud suspects and on candidate links,
-# and every published vintage under release.*). Their writers append and readers take
-# the latest row per key, so a rewrite could only ever destroy evidence.
+# every published vintage under release.* and every run's outputs under runs.*, which
+# reviewers approve as written). Their writers append and readers take the latest row
+# per key, so a rewrite could only ever destroy evidence.
 APPEND_ONLY_TABLES = ("workbench.audit", "workbench.runs", "workbench.run_outputs", "workbench.releases",
                       "quality.fraud_decisions", "silver.link_reviews")
-APPEND_ONLY_LAYERS = ("release",)
+APPEND_ONLY_LAYERS = ("release", "runs")
 # Delta's own append-only flag, set on every append-only table at its first write: any
 # writer that honours the Delta protocol (Sail, delta-rs, Spark) then refuses a rewrite
 # of the file, whichever root and name it was reached by.

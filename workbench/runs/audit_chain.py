@@ -34,6 +34,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pads
 from deltalake import DeltaTable
 
+from workbench.clock import stored_instant
 from workbench.config import Settings, resolve_path
 from workbench.keys import load_secret
 from workbench.lake import Lake
@@ -69,9 +70,7 @@ def _micros(value: Any) -> int | None:
     """A timestamp as microseconds since the epoch (UTC); naive values are UTC."""
     if value is None:
         return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    delta = value - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    delta = stored_instant(value) - datetime(1970, 1, 1, tzinfo=timezone.utc)
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
