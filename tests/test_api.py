@@ -343,7 +343,9 @@ def test_a_withdrawal_cut_off_the_audit_while_the_api_was_down_is_detected_at_st
     before = set(pa.table(DeltaTable(audit, version=last - 1).get_add_actions(flatten=True)).column("path").to_pylist())
     for name in set(pa.table(DeltaTable(audit).get_add_actions(flatten=True)).column("path").to_pylist()) - before:
         os.unlink(os.path.join(audit, name))
-    os.unlink(os.path.join(audit, "_delta_log", f"{last:020d}.json"))
+    for log in (f"{last:020d}.json", f"{last:020d}.crc"):  # the commit and its checksum, if written
+        if os.path.exists(os.path.join(audit, "_delta_log", log)):
+            os.unlink(os.path.join(audit, "_delta_log", log))
     with api_process(lake.root) as url:
         for path in (withdrawn, "/series", "/series/sample_totals/vintages/1"):
             r = httpx.get(url + path)

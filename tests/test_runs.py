@@ -520,7 +520,9 @@ def _cut_last_commit(lake, table):
         return set(pa.table(DeltaTable(path, version=version).get_add_actions(flatten=True)).column("path").to_pylist())
 
     added = files(last) - files(last - 1)
-    os.unlink(os.path.join(path, "_delta_log", f"{last:020d}.json"))
+    for log in (f"{last:020d}.json", f"{last:020d}.crc"):  # the commit and its checksum, if written
+        if os.path.exists(os.path.join(path, "_delta_log", log)):
+            os.unlink(os.path.join(path, "_delta_log", log))
     for name in added:
         os.unlink(os.path.join(path, name))
 

@@ -38,9 +38,9 @@ from workbench.auth import User
 from workbench.clock import city_instant, stored_instant
 from workbench.faults import kill_point
 from workbench.lake import PINS_TABLE, Lake
-from workbench.runs.audit_chain import (AUDIT, audit_key, read_chain, record_digest, rows_digest,
-                                        vintage_rows)
-from workbench.runs.registry import Run, get_run, output_digest, read_output
+from workbench.runs.audit_chain import (AUDIT, AuditChainError, audit_key, read_chain, record_digest,
+                                        refuse_rewritten, rows_digest, vintage_rows)
+from workbench.runs.registry import RUN_OUTPUTS, RUNS, Run, get_run, output_digest, read_output
 from workbench.runs.review import ReviewError, _check, _release_entry, approved_outputs, transition
 
 RELEASES = PINS_TABLE
@@ -273,9 +273,10 @@ def verified_releases(lake: Lake) -> list[Release]:
     and no reader publishes it.
     """
     records = _records(lake)
+    chain = read_chain(lake)
+    _check_nothing_lost(lake, chain, records)
     if not records:
         return []
-    chain = read_chain(lake)
     key = audit_key(lake.settings)
     by_run: dict[str, list[dict[str, Any]]] = {}
     for entry in chain:
@@ -286,6 +287,37 @@ def verified_releases(lake: Lake) -> list[Release]:
         problem = _vouched(record, trail) or _check_record(lake, record, key)
         out.append(_as_release(record, withdrawn=bool(trail) and trail[-1]["after"] == "withdrawn", problem=problem))
     return sorted(out, key=lambda r: (r.series, r.vintage))
+
+
+def _check_nothing_lost(lake: Lake, chain: list[dict[str, Any]], records: list[dict[str, Any]]) -> None:
+    """AuditChainError when a record the trail vouches for is gone: a release record, a released
+    vintage's rows, a run. Delta lets anyone with write access ``restore`` an append-only table
+    to an earlier version (its flag does not stop that), or cut its last commits off."""
+    sealed = [(r, json.loads(r["evidence"])) for r in chain if r["action"] == "release" and r["evidence"]]
+    series = sorted({e["series"] for _, e in sealed} | {r["series"] for r in records})
+    for name in (RELEASES, RUNS, RUN_OUTPUTS, *(f"release.{s}" for s in series)):
+        if lake.exists(name):
+            refuse_rewritten(lake, name)
+    by_id = {r["release_id"]: r for r in records}
+    for entry, evidence in sealed:
+        where = f"release {evidence['release_id']} ({evidence['series']} vintage {evidence['vintage']})"
+        record = by_id.get(evidence["release_id"])
+        if record is None:
+            raise AuditChainError(f"{RELEASES} lost the record of {where}, which audit entry {entry['seq']} "
+                                  "released: the table was cut back or rewritten")
+        try:
+            rows = vintage_rows(lake, record["series"], record["release_id"]).num_rows
+        except LookupError:
+            rows = 0
+        if rows < record["rows"]:
+            raise AuditChainError(f"release.{record['series']} vintage {record['vintage']} lost rows: it holds {rows} "
+                                  f"of the {record['rows']} released (audit entry {entry['seq']}); the table was cut "
+                                  "back or rewritten")
+    recorded = set(lake.read_arrow(RUNS, ["run_id"]).column("run_id").to_pylist()) if lake.exists(RUNS) else set()
+    for run_id in dict.fromkeys(r["run_id"] for r in chain):
+        if run_id not in recorded:
+            raise AuditChainError(f"{RUNS} lost run {run_id}, which the audit trail records: the table was cut back "
+                                  "or rewritten")
 
 
 def _vouched(record: Mapping[str, Any], trail: list[dict[str, Any]]) -> str | None:

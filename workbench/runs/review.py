@@ -34,7 +34,8 @@ import pyarrow as pa
 
 from workbench.auth import User, load_users
 from workbench.lake import Lake
-from workbench.runs.audit_chain import AUDIT, AUDIT_SCHEMA, AuditChainError, audit_key, new_entry, read_chain
+from workbench.runs.audit_chain import (AUDIT, AUDIT_SCHEMA, AuditChainError, anchor_head, audit_key, new_entry,
+                                        read_chain)
 from workbench.runs.registry import get_run, output_digests
 
 __all__ = ["AUDIT", "AUDIT_SCHEMA", "AuditChainError", "AuditEntry", "ReviewError", "TRANSITIONS", "approve",
@@ -110,10 +111,12 @@ def state(lake: Lake, run_id: str) -> str:
 def _append(lake: Lake, chain: list[dict[str, Any]], run_id: str, user: str, action: str, before: str | None,
             after: str, comment: str, evidence: Mapping[str, Any] | None = None) -> None:
     """Append one entry after the verified *chain*. The caller holds the audit lock."""
-    row = new_entry(audit_key(lake.settings), chain, audit_id=uuid.uuid4().hex, run_id=run_id,
+    key = audit_key(lake.settings)
+    row = new_entry(key, chain, audit_id=uuid.uuid4().hex, run_id=run_id,
                     at=datetime.now(timezone.utc), user=user, action=action, before=before, after=after,
                     comment=comment, evidence=evidence)
     lake.append_arrow(AUDIT, pa.Table.from_pylist([row], schema=AUDIT_SCHEMA))
+    anchor_head(lake, key, [*chain, row])  # after the entry: a crash between leaves the head behind, not ahead
 
 
 def register_draft(lake: Lake, run_id: str) -> str:
