@@ -8,6 +8,10 @@ compute a chain that verifies. The key is held by the workbench (the app, the AP
 not by the lake: ``WORKBENCH_AUDIT_KEY``, else ``[privacy].audit_key_file`` (created
 with a random key on first use, mode 600, git-ignored like the pseudonym key).
 
+A chain cut short (its last commits and files deleted) still verifies on its own, so every
+append also anchors the chain's head, MAC'd, in ``<lake root>/_audit_head.json``, and every
+read refuses a chain that does not extend it.
+
 The ``release`` entry of a run also carries *evidence*: the digest of its row in
 ``workbench.releases`` and of the vintage's published rows, so a record or a row
 appended by hand has no entry that vouches for it.

@@ -163,8 +163,9 @@ def _approved_output(lake: Lake, chain: list[dict[str, Any]], run: Run, output: 
 def _as_release(record: Mapping[str, Any], withdrawn: bool = False, problem: str | None = None) -> Release:
     return Release(
         release_id=record["release_id"], series=record["series"], vintage=int(record["vintage"]),
-        run_id=record["run_id"], release_date=record["release_date"], embargo_until=stored_instant(record["embargo_until"]),
-        released_at=stored_instant(record["released_at"]), released_by=record["released_by"],
+        run_id=record["run_id"], release_date=record["release_date"],
+        embargo_until=stored_instant(record["embargo_until"]), released_at=stored_instant(record["released_at"]),
+        released_by=record["released_by"],
         inputs=json.loads(record["inputs_json"]), quality_report=json.loads(record["quality_report_json"]),
         output=record["output"], rows=int(record["rows"]), withdrawn=withdrawn,
         rows_sha256=record.get("rows_sha256") or "", problem=problem)
@@ -266,7 +267,9 @@ def withdraw(lake: Lake, run_id: str, user: User, reason: str) -> str:
 def verified_releases(lake: Lake) -> list[Release]:
     """Every recorded vintage, checked against the audit trail, sorted by series and vintage.
 
-    The chain must verify (else AuditChainError naming the break). A record is trusted
+    The chain must verify, and nothing it vouches for may be gone: no commit removed rows
+    from the records, and every released record, vintage and run is still there (else
+    AuditChainError naming the break). A record is trusted
     (``problem`` None) only if a ``release`` entry of the chain carries its digest, the
     run was approved by someone other than its author before that, the record's MAC
     holds, and the vintage's rows are the ones released; otherwise ``problem`` says why
