@@ -291,3 +291,65 @@ def test_api_refuses_everything_when_the_audit_chain_breaks(spark, tmp_path):
                 assert r.status_code == 503, (path, r.status_code)
                 assert f"entry {len(chain)}" in r.json()["detail"] and "not written by the workbench" in r.text
         assert http.get("/health").status_code == 200
+
+
+# ---- issue 28: the end of the audit chain cut off while the API was down -----------------
+
+@contextlib.contextmanager
+def api_process(root: str):
+    """`workbench api` over the lake at *root*, a real process on a free loopback port."""
+    import os
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "workbench.cli", "api", "--port", str(port)],
+                            env={**os.environ, "WORKBENCH_LAKE_ROOT": root})
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+                break
+            except httpx.HTTPError:
+                assert proc.poll() is None and time.monotonic() < deadline, "workbench api did not start"
+                time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_a_withdrawal_cut_off_the_audit_while_the_api_was_down_is_detected_at_start(spark, tmp_path):
+    """The audit's last commit deleted, then the API restarted: it served the withdrawn vintage again."""
+    import os
+
+    import pyarrow as pa
+    from deltalake import DeltaTable
+
+    from workbench.runs.audit_chain import AuditChainError
+    from workbench.runs.release import list_releases
+
+    lake, unreleased = _tamper_lake(spark, str(tmp_path / "lake"))
+    release_run(lake, unreleased, SUPER, "withdrawn_series", output="estimates")
+    withdraw(lake, unreleased, SUPER, "error found")
+    withdrawn = "/series/withdrawn_series/vintages/1"
+    with api_process(lake.root) as url:
+        assert httpx.get(url + withdrawn).status_code == 404
+    audit = lake.path("workbench.audit")  # the withdrawal's commit and file deleted, the API stopped
+    last = DeltaTable(audit).version()
+    before = set(pa.table(DeltaTable(audit, version=last - 1).get_add_actions(flatten=True)).column("path").to_pylist())
+    for name in set(pa.table(DeltaTable(audit).get_add_actions(flatten=True)).column("path").to_pylist()) - before:
+        os.unlink(os.path.join(audit, name))
+    for log in (f"{last:020d}.json", f"{last:020d}.crc"):  # the commit and its checksum, if written
+        if os.path.exists(os.path.join(audit, "_delta_log", log)):
+            os.unlink(os.path.join(audit, "_delta_log", log))
+    with api_process(lake.root) as url:
+        for path in (withdrawn, "/series", "/series/sample_totals/vintages/1"):
+            r = httpx.get(url + path)
+            assert r.status_code == 503, (path, r.status_code, r.text[:200])
+            assert "cut off" in r.json()["detail"]
+    with pytest.raises(AuditChainError, match="cut off"):
+        list_releases(lake)  # and every reader of the library, started afresh

@@ -420,3 +420,190 @@ def test_an_output_without_rows_or_with_an_empty_text_column_is_recorded_with_it
     assert dict(coefficients.dtypes) == {"variable": "string", "estimate": "double"}
     notes = registry.read_output(lake, run_id, "notes").toPandas()
     assert notes["note"].isna().all() and notes["value"].tolist() == [1.0, 2.0]
+
+
+# ---- issue 28: run, review, release and audit integrity ---------------------------------
+
+def _lake_copy(lake, tmp_path, name):
+    import shutil
+
+    from workbench.lake import Lake
+
+    root = str(tmp_path / name)
+    shutil.copytree(lake.root, root)
+    return Lake(root, spark=lake.spark)
+
+
+def test_a_naive_embargo_time_is_the_city_s_wall_time(lake_with_input):
+    """A wall time without a zone was read as UTC and lifted the embargo eight hours early."""
+    lake = lake_with_input
+    rel = release_run(lake, approved_run(lake), SUPER, "sample_totals", output="estimates",
+                      embargo_until=datetime(2030, 1, 1, 9, 0))  # 09:00 in the city (Asia/Shanghai, UTC+8)
+    assert rel.embargo_until == datetime(2030, 1, 1, 1, 0, tzinfo=timezone.utc)
+    [recorded] = list_releases(lake, "sample_totals")
+    assert recorded.embargo_until == rel.embargo_until
+    at_0830_city = datetime(2030, 1, 1, 0, 30, tzinfo=timezone.utc)
+    assert read_release(lake, "sample_totals", RESEARCH, now=at_0830_city).count() == 0
+    assert read_release(lake, "sample_totals", RESEARCH, now=at_0830_city + timedelta(hours=1)).count() == 2
+    # an instant with a zone keeps it; a value the lake stored without one is UTC
+    from workbench.clock import city_instant, stored_instant
+
+    assert city_instant(datetime(2030, 1, 1, 9, 0, tzinfo=timezone.utc), "Asia/Shanghai").hour == 9
+    assert stored_instant(datetime(2030, 1, 1, 9, 0)) == datetime(2030, 1, 1, 9, 0, tzinfo=timezone.utc)
+    # a wall time the city's clock skips or shows twice names no single instant: refused
+    with pytest.raises(ValueError, match="Europe/Berlin"):
+        city_instant(datetime(2030, 3, 31, 2, 30), "Europe/Berlin")
+    with pytest.raises(ValueError, match="twice"):
+        city_instant(datetime(2030, 10, 27, 2, 30), "Europe/Berlin")
+
+
+def _swap_output(lake, run_id, change):
+    """Rewrite a run's output table behind the registry, as someone with write access to the lake can."""
+    from deltalake import DeltaTable, write_deltalake
+
+    table, version = registry.get_run(lake, run_id).outputs["estimates"]
+    dt = DeltaTable(lake.path(table))
+    if dt.metadata().configuration.get("delta.appendOnly") == "true":
+        dt.alter.set_table_properties({"delta.appendOnly": "false"})  # the flag is the lake's own word
+    write_deltalake(lake.path(table), change(dt.to_pyarrow_table()), mode="overwrite")
+    return table, DeltaTable(lake.path(table)).version()
+
+
+def test_an_output_swapped_after_approval_is_not_released(lake_with_input, tmp_path):
+    """Overwriting runs.<id>.estimates and pointing run_outputs at it published numbers nobody approved."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from workbench.lake import AppendOnlyError
+
+    lake = lake_with_input
+    run_id = approved_run(lake)
+    approval = [e for e in review.audit_trail(lake, run_id) if e.action == "approve"][-1]
+    table, version = registry.get_run(lake, run_id).outputs["estimates"]
+    assert approval.evidence["outputs"]["estimates"]["version"] == version  # approval names what it approved
+    with pytest.raises(AppendOnlyError):  # a run's outputs are written once
+        lake.write(table, registry.read_output(lake, run_id, "estimates"), mode="overwrite")
+
+    def doubled(t):
+        return t.set_column(t.schema.get_field_index("total"), "total", pc.multiply(t.column("total"), 100.0))
+
+    swapped = _lake_copy(lake, tmp_path, "swapped")
+    _, new_version = _swap_output(swapped, run_id, doubled)
+    swapped.append_arrow("workbench.run_outputs", pa.Table.from_pylist([{
+        "run_id": run_id, "output": "estimates", "table_name": table, "version": new_version, "rows": 2}],
+        schema=registry.OUTPUTS_SCHEMA))
+    with pytest.raises(registry.RunError, match="estimates.*recorded 2 times"):
+        registry.get_run(swapped, run_id)  # not whichever row came last
+    with pytest.raises(registry.RunError, match="recorded 2 times"):
+        release_run(swapped, run_id, SUPER2, "sample_totals", output="estimates")
+    assert list_releases(swapped) == []
+    # the approved version's own file replaced in place: the digest no longer matches
+    import glob
+    import json
+    import os
+
+    import pyarrow.parquet as pq
+
+    in_place = _lake_copy(lake, tmp_path, "in_place")
+    for data_file in glob.glob(f"{in_place.path(table)}/*.parquet"):
+        pq.write_table(doubled(pq.read_table(data_file)), data_file)
+    for log in glob.glob(f"{in_place.path(table)}/_delta_log/*.json"):  # and the sizes the log recorded, with care
+        actions = [json.loads(line) for line in open(log).read().splitlines()]
+        for a in actions:
+            if "add" in a:
+                a["add"]["size"] = os.path.getsize(os.path.join(in_place.path(table), a["add"]["path"]))
+        open(log, "w").write("\n".join(json.dumps(a) for a in actions) + "\n")
+    with pytest.raises(ReviewError, match="not the rows .* approved"):
+        release_run(in_place, run_id, SUPER2, "sample_totals", output="estimates")
+    assert review.state(in_place, run_id) == "approved" and list_releases(in_place) == []
+    # untouched, it releases what was approved
+    assert totals(read_release(lake, release_run(lake, run_id, SUPER2, "sample_totals",
+                                                  output="estimates").series, RESEARCH)) == {"a": 3.0, "b": 5.0}
+
+
+def _cut_last_commit(lake, table):
+    """Delete a table's newest commit and the files it added, as if it had never been made."""
+    import os
+
+    import pyarrow as pa
+    from deltalake import DeltaTable
+
+    path = lake.path(table)
+    last = DeltaTable(path).version()
+    def files(version):
+        return set(pa.table(DeltaTable(path, version=version).get_add_actions(flatten=True)).column("path").to_pylist())
+
+    added = files(last) - files(last - 1)
+    for log in (f"{last:020d}.json", f"{last:020d}.crc"):  # the commit and its checksum, if written
+        if os.path.exists(os.path.join(path, "_delta_log", log)):
+            os.unlink(os.path.join(path, "_delta_log", log))
+    for name in added:
+        os.unlink(os.path.join(path, name))
+
+
+def test_restoring_an_append_only_record_to_an_earlier_version_is_detected(lake_with_input, tmp_path):
+    """delta-rs restore erased release records, a published vintage or a released run, and all still verified."""
+    from deltalake import DeltaTable
+
+    from workbench.disclosure.reader import ReleaseReader
+    from workbench.runs.audit_chain import AuditChainError
+
+    lake = lake_with_input
+    for scale in (1.0, 2.0, 3.0):
+        release_run(lake, approved_run(lake, scale), SUPER, "sample_totals", output="estimates")
+    assert [r.published for r in list_releases(lake)] == [True, True, True]
+    for table, lost in (("workbench.releases", "lost the record"), ("release.sample_totals", "vintage 3"),
+                        ("workbench.runs", "lost run")):
+        restored = _lake_copy(lake, tmp_path, table.replace(".", "_"))
+        DeltaTable(restored.path(table)).restore(1)
+        with pytest.raises(AuditChainError, match=f"{table} was rewritten"):
+            list_releases(restored)
+        with pytest.raises(AuditChainError, match=f"{table} was rewritten"):
+            ReleaseReader(restored).releases()
+        # the newest commit and its files cut off instead, leaving no rewrite in the log: still named
+        cut = _lake_copy(lake, tmp_path, "cut_" + table.replace(".", "_"))
+        _cut_last_commit(cut, table)
+        with pytest.raises(AuditChainError, match=lost):
+            list_releases(cut)
+
+
+def test_vacuum_keeps_the_inputs_of_approved_unreleased_runs(spark, lake_with_input):
+    """pinned_versions read only releases, so VACUUM deleted what an approved run had read."""
+    lake = lake_with_input
+    approved = approved_run(lake)
+    lake.write("gold.sample", spark.createDataFrame(pd.DataFrame({"area": ["z"], "value": [0.0]})), mode="overwrite")
+    rejected = registry.run_method(lake, "test_group_totals", {"table": "gold.sample", "scale": 1.0},
+                                   ["gold.sample"], user=STAT)
+    review.submit(lake, rejected, STAT)
+    review.reject(lake, rejected, SUPER, "wrong input")
+    draft = registry.run_method(lake, "test_group_totals", {"table": "gold.sample", "scale": 5.0},
+                                ["gold.sample"], user=STAT)
+    lake.write("gold.sample", spark.createDataFrame(pd.DataFrame({"area": ["y"], "value": [1.0]})), mode="overwrite")
+    pins = {registry.get_run(lake, r).inputs["gold.sample"] for r in (approved, draft)}
+    assert lake.pinned_versions("gold.sample") == sorted(pins)  # the rejected run pins nothing
+    lake.vacuum("gold.sample", retention_hours=0, dry_run=False)
+    assert registry.reproduce(lake, approved).matches
+    assert registry.reproduce(lake, draft).matches
+
+
+def test_review_roles_come_from_the_user_registry_not_from_the_caller(lake_with_input):
+    """A User made up in code, with the supervisor role, approved and released a run."""
+    lake = lake_with_input
+    run_id = registry.run_method(lake, "test_group_totals", {"table": "gold.sample", "scale": 1.0}, ["gold.sample"],
+                                 user=STAT)
+    self_made = User("mallory", "Mallory", ("supervisor",))  # no such account in conf/users.toml
+    promoted = User("research", "Researcher", ("researcher", "supervisor"))  # an account, with a role it lacks
+    with pytest.raises(ReviewError, match="cannot submit") as refused:
+        review.submit(lake, run_id, promoted)
+    assert refused.value.rule == "not_own"
+    review.submit(lake, run_id, STAT)
+    for fake in (self_made, promoted):
+        with pytest.raises(ReviewError) as refused:
+            review.approve(lake, run_id, fake)
+        assert refused.value.rule in ("no_account", "not_supervisor"), refused.value
+    assert review.state(lake, run_id) == "submitted"
+    review.approve(lake, run_id, SUPER)
+    with pytest.raises(ReviewError, match="mallory") as refused:
+        release_run(lake, run_id, self_made, "sample_totals", output="estimates")
+    assert refused.value.rule == "no_account"
+    assert review.state(lake, run_id) == "approved" and list_releases(lake) == []

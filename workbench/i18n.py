@@ -278,6 +278,16 @@ MESSAGES: dict[str, dict[str, str]] = {
               "release it there to finish it."},
     "review.rule.finished_meanwhile": {"zh": "运行 {run} 的发布已由他人完成。",
                                        "en": "The release of run {run} was finished meanwhile."},
+    "review.rule.embargo_time": {"zh": "禁发时间在 {zone} 时区不存在或出现两次（夏令时切换），请注明 UTC 偏移。",
+                                 "en": "The embargo time does not exist or happens twice in {zone} (a daylight-saving "
+                                       "change); give it with its UTC offset."},
+    "review.rule.no_account": {"zh": "{user} 不是用户名册（conf/users.toml）中的账户，不能参与审核。",
+                               "en": "{user} is not an account in the user registry (conf/users.toml), so has no "
+                                     "part in review."},
+    "review.rule.changed_since_approval": {
+        "zh": "运行 {run} 的输出“{output}”已不是批准时的数据（批准后被改动，或批准未记录该输出），未发布。",
+        "en": "Output “{output}” of run {run} is not the data that was approved (changed after approval, or the "
+              "approval does not record it); nothing was released."},
     "review.rule.no_vintage": {"zh": "发布序列 {series} 没有第 {vintage} 版。", "en": "Series {series} has no vintage {vintage}."},
     "review.rule.embargoed": {"zh": "发布序列 {series} 第 {vintage} 版尚在禁发期内。",
                               "en": "Series {series} vintage {vintage} is under embargo."},

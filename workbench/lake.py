@@ -41,11 +41,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
 # Tables whose history is the record itself: only appends, never rewrites (the audit
 # trail, the run registry, people's decisions on fraud suspects and on candidate links,
-# and every published vintage under release.*). Their writers append and readers take
-# the latest row per key, so a rewrite could only ever destroy evidence.
+# every published vintage under release.* and every run's outputs under runs.*, which
+# reviewers approve as written). Their writers append and readers take the latest row
+# per key, so a rewrite could only ever destroy evidence.
 APPEND_ONLY_TABLES = ("workbench.audit", "workbench.runs", "workbench.run_outputs", "workbench.releases",
                       "quality.fraud_decisions", "silver.link_reviews")
-APPEND_ONLY_LAYERS = ("release",)
+APPEND_ONLY_LAYERS = ("release", "runs")
 # Delta's own append-only flag, set on every append-only table at its first write: any
 # writer that honours the Delta protocol (Sail, delta-rs, Spark) then refuses a rewrite
 # of the file, whichever root and name it was reached by.
@@ -53,6 +54,11 @@ DELTA_APPEND_ONLY = "delta.appendOnly"
 # The record of released runs: each row pins the Delta versions of the run's inputs
 # (``inputs_json``), and :meth:`Lake.vacuum` keeps every file those versions need.
 PINS_TABLE = "workbench.releases"
+# Recorded runs pin the versions they read too (``inputs_json``), until the review trail
+# sets them aside: an approved run waits for its release, a draft for its review.
+RUNS_TABLE = "workbench.runs"
+AUDIT_TABLE = "workbench.audit"
+SET_ASIDE_STATES = ("withdrawn", "rejected")
 LOCK_FOLDER = "_locks"
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_][a-z0-9_\-]*)+$")
@@ -540,30 +546,51 @@ class Lake:
 
     def pinned_versions(self, name: str) -> list[int]:
         """Versions of *name* that a recorded release pinned (withdrawn ones too: a withdrawn
-        vintage stays in the history, and reproducing it is how an error is explained)."""
-        if not DeltaTable.is_deltatable(self.path(PINS_TABLE)):
-            return []
-        pins = DeltaTable(self.path(PINS_TABLE)).to_pyarrow_table(columns=["inputs_json"])
+        vintage stays in the history, and reproducing it is how an error is explained), and
+        that any recorded run reads unless its review set it aside (withdrawn or rejected):
+        a run approved today is released, and reproduced, a week later."""
         versions = set()
-        for text in pins.column("inputs_json").to_pylist():
+        for text in self._pinning_inputs():
             inputs = json.loads(text or "{}")
             if name in inputs:
                 versions.add(int(inputs[name]))
         return sorted(versions)
+
+    def _pinning_inputs(self) -> list[str]:
+        """The ``inputs_json`` of every release record and of every run not set aside.
+
+        Read without the audit key (vacuum runs in jobs, which do not hold it), so the
+        trail is not verified here; a run with no entry yet keeps its inputs."""
+        texts: list[str] = []
+        if DeltaTable.is_deltatable(self.path(PINS_TABLE)):
+            texts += DeltaTable(self.path(PINS_TABLE)).to_pyarrow_table(columns=["inputs_json"]) \
+                .column("inputs_json").to_pylist()
+        if DeltaTable.is_deltatable(self.path(RUNS_TABLE)):
+            latest: dict[str, tuple[int, str]] = {}
+            if DeltaTable.is_deltatable(self.path(AUDIT_TABLE)):
+                trail = DeltaTable(self.path(AUDIT_TABLE)).to_pyarrow_table(columns=["run_id", "seq", "after"])
+                for run_id, seq, after in zip(*(trail.column(c).to_pylist() for c in ("run_id", "seq", "after"))):
+                    if run_id not in latest or (seq or 0) > latest[run_id][0]:
+                        latest[run_id] = (seq or 0, after)
+            runs = DeltaTable(self.path(RUNS_TABLE)).to_pyarrow_table(columns=["run_id", "inputs_json"])
+            texts += [text for run_id, text in zip(runs.column("run_id").to_pylist(),
+                                                   runs.column("inputs_json").to_pylist())
+                      if latest.get(run_id, (0, None))[1] not in SET_ASIDE_STATES]
+        return texts
 
     def vacuum(self, name: str, retention_hours: int = 168, dry_run: bool = True) -> list[str]:
         """Delete files no version within *retention_hours* needs, never those of a pinned version.
 
         A file that version v reads was removed by a commit after v, so keeping every file
         removed since v's commit keeps v readable: the retention is stretched back to the
-        commit of the oldest version a release pinned, whoever calls.
+        commit of the oldest pinned version (:meth:`pinned_versions`), whoever calls.
         """
         hours = retention_hours
         pinned = self.pinned_versions(name)
         if pinned:
             history = {h["version"]: h["timestamp"] for h in self.history(name)}
             if min(pinned) not in history:
-                raise LakeError(f"{name}: version {min(pinned)} pinned by a release is gone from the Delta log; "
+                raise LakeError(f"{name}: version {min(pinned)} pinned by a run or release is gone from the Delta log; "
                                 "vacuum refused")
             oldest = datetime.fromtimestamp(history[min(pinned)] / 1000, tz=timezone.utc)
             needed = (datetime.now(timezone.utc) - oldest).total_seconds() / 3600

@@ -8,6 +8,10 @@ compute a chain that verifies. The key is held by the workbench (the app, the AP
 not by the lake: ``WORKBENCH_AUDIT_KEY``, else ``[privacy].audit_key_file`` (created
 with a random key on first use, mode 600, git-ignored like the pseudonym key).
 
+A chain cut short (its last commits and files deleted) still verifies on its own, so every
+append also anchors the chain's head, MAC'd, in ``<lake root>/_audit_head.json``, and every
+read refuses a chain that does not extend it.
+
 The ``release`` entry of a run also carries *evidence*: the digest of its row in
 ``workbench.releases`` and of the vintage's published rows, so a record or a row
 appended by hand has no entry that vouches for it.
@@ -34,6 +38,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pads
 from deltalake import DeltaTable
 
+from workbench.clock import stored_instant
 from workbench.config import Settings, resolve_path
 from workbench.keys import load_secret
 from workbench.lake import Lake
@@ -69,9 +74,7 @@ def _micros(value: Any) -> int | None:
     """A timestamp as microseconds since the epoch (UTC); naive values are UTC."""
     if value is None:
         return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    delta = value - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    delta = stored_instant(value) - datetime(1970, 1, 1, tzinfo=timezone.utc)
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
@@ -156,6 +159,15 @@ def _rewrite_in_log(path: str) -> int | None:
     return None
 
 
+def refuse_rewritten(lake: Lake, name: str) -> None:
+    """AuditChainError when a commit in the log of the append-only record *name* removed rows
+    (a delta-rs ``restore``, a delete or an overwrite made around the lake and its flag)."""
+    rewritten = _rewrite_in_log(lake.path(name))
+    if rewritten is not None:
+        raise AuditChainError(f"{name} was rewritten at Delta version {rewritten} (a commit removed rows, as a "
+                              "restore, delete or overwrite does); it is append-only and no longer verifies")
+
+
 # Per process, the audit's data files already read, by path and (size, mtime): a file is
 # immutable once written, so later reads open only the new ones (one file per entry).
 _FILES: dict[str, dict[str, tuple[tuple[int, int], pa.Table]]] = {}
@@ -202,7 +214,12 @@ def read_chain(lake: Lake, key: bytes | None = None) -> list[dict[str, Any]]:
     Raises AuditChainError naming the first entry that is missing, out of place,
     edited or not written with the audit key.
     """
+    key = key if key is not None else audit_key(lake.settings)
+    # The anchored head is read before the chain: an append between the two reads then only
+    # makes the chain longer than the head, never shorter.
+    anchored = _anchored_head(lake, key)
     if not lake.exists(AUDIT):
+        check_extends([], anchored, HEAD_ANCHOR)
         return []
     path = lake.path(AUDIT)
     try:
@@ -216,14 +233,11 @@ def read_chain(lake: Lake, key: bytes | None = None) -> list[dict[str, Any]]:
     if missing:
         raise AuditChainError(f"{AUDIT} at {path} has no column(s) {missing}: it was written before the audit "
                               "became a hash chain (or by hand) and cannot be verified; rebuild the lake's records")
-    rewritten = _rewrite_in_log(path)
-    if rewritten is not None:
-        raise AuditChainError(f"{AUDIT} was rewritten at Delta version {rewritten} (a commit removed entries); "
-                              "the trail is append-only and no longer verifies")
-    key = key if key is not None else audit_key(lake.settings)
+    refuse_rewritten(lake, AUDIT)
     tag = (os.path.realpath(path), hashlib.sha256(key).hexdigest())
     cached = _VERIFIED.get(tag)
     if fingerprint is not None and cached is not None and cached[0] == fingerprint:
+        check_extends(cached[1], anchored, HEAD_ANCHOR)
         return [dict(r) for r in cached[1]]  # the same files, already verified with this key
     rows = table.combine_chunks().to_pylist()
     if any(r["seq"] is None for r in rows):
@@ -244,6 +258,7 @@ def read_chain(lake: Lake, key: bytes | None = None) -> list[dict[str, Any]]:
         if not hmac.compare_digest(row["entry_hash"] or "", entry_hash(key, row, prev)):
             raise AuditChainError(f"{where} was edited or not written by the workbench: its hash does not match")
         prev = row["entry_hash"]
+    check_extends(rows, anchored, HEAD_ANCHOR)
     if fingerprint is not None:
         _VERIFIED[tag] = (fingerprint, [dict(r) for r in rows])
     return rows
@@ -253,13 +268,69 @@ def head(rows: list[dict[str, Any]]) -> ChainHead:
     return ChainHead(len(rows), rows[-1]["entry_hash"] if rows else GENESIS)
 
 
-def check_extends(rows: list[dict[str, Any]], seen: ChainHead) -> None:
+def check_extends(rows: list[dict[str, Any]], seen: ChainHead, source: str = "when last read") -> None:
     """Refuse a verified chain that does not contain the head seen earlier (entries were cut off)."""
     if seen.length == 0:
         return
     if len(rows) < seen.length or rows[seen.length - 1]["entry_hash"] != seen.entry_hash:
-        raise AuditChainError(f"{AUDIT} lost entries: it held {seen.length} verified entries when last read and "
+        raise AuditChainError(f"{AUDIT} lost entries: it held {seen.length} verified entries {source} and "
                               f"now holds {len(rows)} that do not extend them (entries were cut off the end)")
+
+
+# ---- the chain's head, anchored outside the table it protects --------------------------
+# Cutting the last commits (and their files) off workbench.audit leaves a shorter chain that
+# verifies: a withdrawal undone. Every append therefore also writes the new head, MAC'd with
+# the audit key, to a file beside the tables; a reader refuses a chain that does not extend it.
+# Whoever can write the lake can still put back an older head file they kept: the anchor
+# catches a cut, not a replay (keep a copy of the head elsewhere for that).
+HEAD_FILE = "_audit_head.json"
+HEAD_ANCHOR = f"by the head anchored in {HEAD_FILE}"
+
+
+def _head_path(lake: Lake) -> str | None:
+    return None if "://" in lake.root else os.path.join(lake.root, HEAD_FILE)
+
+
+def _head_mac(key: bytes, seen: ChainHead) -> str:
+    return hmac.new(key, f"workbench.audit.head:{seen.length}:{seen.entry_hash}".encode("ascii"),
+                    hashlib.sha256).hexdigest()
+
+
+def anchor_head(lake: Lake, key: bytes, rows: list[dict[str, Any]]) -> None:
+    """Write the head of the verified chain *rows* (the caller holds the audit lock), atomically."""
+    path = _head_path(lake)
+    if path is None:  # an object store: no atomic rename; the API's memory of the head remains
+        return
+    seen = head(rows)
+    text = json.dumps({"length": seen.length, "entry_hash": seen.entry_hash, "mac": _head_mac(key, seen)})
+    partial = f"{path}.{os.getpid()}.{threading.get_ident()}.partial"
+    with open(partial, "w", encoding="ascii") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(partial, path)
+
+
+def _anchored_head(lake: Lake, key: bytes) -> ChainHead:
+    """The head last anchored (length 0 if the lake has none yet); AuditChainError if it is forged."""
+    path = _head_path(lake)
+    if path is None:
+        return ChainHead(0, GENESIS)
+    try:
+        with open(path, encoding="ascii") as handle:
+            data = json.load(handle)
+        seen, mac = ChainHead(int(data["length"]), str(data["entry_hash"])), str(data["mac"])
+    except FileNotFoundError:
+        if lake.exists(AUDIT) and DeltaTable(lake.path(AUDIT)).to_pyarrow_dataset().count_rows() > 0:
+            raise AuditChainError(f"{AUDIT} has entries but the lake has no anchored head ({path}): the file was "
+                                  "deleted (which hides entries cut off the end), or the trail was written before "
+                                  "heads were anchored; rebuild the lake's records") from None
+        return ChainHead(0, GENESIS)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise AuditChainError(f"the audit head {path} cannot be read: {exc}") from exc
+    if not hmac.compare_digest(mac, _head_mac(key, seen)):
+        raise AuditChainError(f"the audit head {path} was not written by the workbench (its MAC does not match)")
+    return seen
 
 
 def new_entry(key: bytes, previous: list[dict[str, Any]], *, audit_id: str, run_id: str, at: datetime, user: str,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
@@ -26,6 +27,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from workbench.auth import User
+from workbench.clock import stored_instant
 from workbench.lake import Lake
 from workbench.runs import kinds
 from workbench.runs.code_version import code_version
@@ -201,12 +203,9 @@ def record_result(lake: Lake, kind: str, params: Mapping[str, Any], versions: Ma
 
 
 def _run_from_row(row: Mapping[str, Any]) -> Run:
-    def utc(value):
-        return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value
-
     return Run(
         run_id=row["run_id"], kind=row["kind"], title=row["title"], series=row["series"], user=row["user"],
-        started_at=utc(row["started_at"]), ended_at=utc(row["ended_at"]), code_commit=row["code_commit"],
+        started_at=stored_instant(row["started_at"]), ended_at=stored_instant(row["ended_at"]), code_commit=row["code_commit"],
         code_dirty=bool(row["code_dirty"]), package_version=row["package_version"],
         params=json.loads(row["params_json"]), inputs=json.loads(row["inputs_json"]),
         metrics=json.loads(row["metrics_json"]), logs=row["logs"] or "", warnings=json.loads(row["warnings_json"]),
@@ -227,11 +226,38 @@ def get_run(lake: Lake, run_id: str) -> Run:
     rows = lake.read(RUNS).filter(F.col("run_id") == F.lit(str(run_id))).collect()
     if not rows:
         raise RunError(f"no run {run_id}")
+    # A run and its outputs are written once, by record_run: a second row was added outside it,
+    # and taking either one would make the run whichever row the engine happened to read last.
+    if len(rows) > 1:
+        raise RunError(f"run {run_id} is recorded {len(rows)} times in {RUNS}; a run is recorded once, so the "
+                       "others were added outside record_run")
     run = _run_from_row(rows[0].asDict())
     if lake.exists(RUN_OUTPUTS):
-        for r in lake.read(RUN_OUTPUTS).filter(F.col("run_id") == F.lit(str(run_id))).collect():
-            run.outputs[r["output"]] = (r["table_name"], r["version"])
+        recorded = lake.read(RUN_OUTPUTS).filter(F.col("run_id") == F.lit(str(run_id))).collect()
+        counts = Counter(r["output"] for r in recorded)
+        for name, times in sorted(counts.items()):
+            if times > 1:
+                raise RunError(f"run {run_id}: output {name!r} is recorded {times} times in {RUN_OUTPUTS}; a run's "
+                               "outputs are written once, so the others were added outside record_run")
+        run.outputs = {r["output"]: (r["table_name"], r["version"]) for r in recorded}
     return run
+
+
+def output_digests(lake: Lake, run: Run) -> dict[str, dict[str, Any]]:
+    """Every output of *run* as it is now: its table, version, row count and rows' digest
+    (:func:`~workbench.runs.audit_chain.rows_digest`), read through delta-rs. An approval
+    records these, and a release publishes an output only while its digest is the approved one."""
+    return {name: output_digest(lake, table, version) for name, (table, version) in sorted(run.outputs.items())}
+
+
+def output_digest(lake: Lake, table: str, version: int) -> dict[str, Any]:
+    """One output table at *version*: its name, version, row count and rows' digest."""
+    from deltalake import DeltaTable
+
+    from workbench.runs.audit_chain import rows_digest
+
+    rows = DeltaTable(lake.path(table), version=version).to_pyarrow_table()
+    return {"table": table, "version": int(version), "rows": rows.num_rows, "rows_sha256": rows_digest(rows)}
 
 
 def read_output(lake: Lake, run_id: str, output: str) -> DataFrame:

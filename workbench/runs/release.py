@@ -27,6 +27,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any, Mapping
+from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 from deltalake import DeltaTable
@@ -34,12 +35,13 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from workbench.auth import User
+from workbench.clock import city_instant, stored_instant
 from workbench.faults import kill_point
 from workbench.lake import PINS_TABLE, Lake
-from workbench.runs.audit_chain import (AUDIT, audit_key, read_chain, record_digest, rows_digest,
-                                        vintage_rows)
-from workbench.runs.registry import get_run, read_output
-from workbench.runs.review import ReviewError, _check, _release_entry, transition
+from workbench.runs.audit_chain import (AUDIT, AuditChainError, audit_key, read_chain, record_digest,
+                                        refuse_rewritten, rows_digest, vintage_rows)
+from workbench.runs.registry import RUN_OUTPUTS, RUNS, Run, get_run, output_digest, read_output
+from workbench.runs.review import ReviewError, _check, _release_entry, approved_outputs, transition
 
 RELEASES = PINS_TABLE
 CLEARED_ROLES = ("supervisor",)  # may see embargoed vintages
@@ -79,10 +81,14 @@ class Release:
         return self.problem is None and not self.withdrawn
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+def embargo_instant(lake: Lake, embargo_until: datetime | None) -> datetime | None:
+    """The embargo as a UTC instant; a time without a zone is the city's wall time
+    (``[lake].local_timezone``), never UTC, so it cannot lift the embargo hours early."""
+    zone = lake.settings.lake.local_timezone
+    try:
+        return city_instant(embargo_until, zone)
+    except ValueError as exc:
+        raise ReviewError(f"embargo time: {exc}", "embargo_time", zone=zone) from None
 
 
 def _mac(key: bytes, digest: str) -> str:
@@ -125,17 +131,41 @@ def _pending(lake: Lake, run_id: str, chain: list[dict[str, Any]]) -> dict[str, 
     return pending[-1] if pending else None
 
 
-def _seal(lake: Lake, record: Mapping[str, Any], user: User) -> None:
+def _seal(lake: Lake, record: Mapping[str, Any], user: User, approved: Mapping[str, Any]) -> None:
     _release_entry(lake, record["run_id"], user, f"series {record['series']}", {
         "release_id": record["release_id"], "series": record["series"], "vintage": int(record["vintage"]),
-        "record_sha256": record_digest(record, RECORD_COLUMNS)})
+        "record_sha256": record_digest(record, RECORD_COLUMNS), "output_sha256": approved["rows_sha256"]})
+
+
+def _approved_output(lake: Lake, chain: list[dict[str, Any]], run: Run, output: str) -> dict[str, Any]:
+    """The approval's record of *output* (table, version, digest), if the output still holds
+    exactly those rows; else ReviewError: rows changed after approval are not published."""
+    approved = approved_outputs(chain, run.run_id).get(output)
+    if approved is None:
+        raise ReviewError(f"run {run.run_id}: its approval records no output {output!r}, so there is nothing "
+                          "approved to release (approve it again after rework)", "changed_since_approval",
+                          run=run.run_id, output=output)
+    table, version = run.outputs[output]
+    try:
+        now = output_digest(lake, table, version)
+    except (OSError, pa.ArrowException) as exc:  # a data file no longer matches the Delta log
+        raise ReviewError(f"run {run.run_id}: output {output!r} ({table} version {version}) cannot be read as it was "
+                          f"written, so it is not the rows that were approved: {str(exc).splitlines()[0]}",
+                          "changed_since_approval", run=run.run_id, output=output) from exc
+    if now != approved:
+        raise ReviewError(f"run {run.run_id}: output {output!r} ({table} version {version}, {now['rows']} row(s)) "
+                          f"is not the rows that were approved ({approved['table']} version {approved['version']}, "
+                          f"{approved['rows']} row(s), another digest): it changed after approval; nothing released",
+                          "changed_since_approval", run=run.run_id, output=output)
+    return approved
 
 
 def _as_release(record: Mapping[str, Any], withdrawn: bool = False, problem: str | None = None) -> Release:
     return Release(
         release_id=record["release_id"], series=record["series"], vintage=int(record["vintage"]),
-        run_id=record["run_id"], release_date=record["release_date"], embargo_until=_utc(record["embargo_until"]),
-        released_at=_utc(record["released_at"]), released_by=record["released_by"],
+        run_id=record["run_id"], release_date=record["release_date"],
+        embargo_until=stored_instant(record["embargo_until"]), released_at=stored_instant(record["released_at"]),
+        released_by=record["released_by"],
         inputs=json.loads(record["inputs_json"]), quality_report=json.loads(record["quality_report_json"]),
         output=record["output"], rows=int(record["rows"]), withdrawn=withdrawn,
         rows_sha256=record.get("rows_sha256") or "", problem=problem)
@@ -148,9 +178,12 @@ def release_run(lake: Lake, run_id: str, user: User, series: str, *, output: str
 
     If an earlier attempt for this run stopped after writing its record, this call
     completes that release (same series and output) instead of starting another.
+    An *embargo_until* without a zone is a wall time in the city's zone
+    (``[lake].local_timezone``); the release day, unless given, is the city's day.
     """
     if not series or any(ch not in SERIES_PATTERN for ch in series):
         raise ReviewError(f"series name {series!r}: use lower-case letters, digits and _", "series_name", series=series)
+    embargo = embargo_instant(lake, embargo_until)
     run = get_run(lake, run_id)
     chain = read_chain(lake)
     pending = _pending(lake, run_id, chain)
@@ -159,6 +192,7 @@ def release_run(lake: Lake, run_id: str, user: User, series: str, *, output: str
     _check(lake, chain, run_id, user, "release", "")  # refuse early, before the gate's work
     table = f"release.{series}"
     published = read_output(lake, run_id, output)  # fails early if the output does not exist
+    approved = _approved_output(lake, chain, run, output)
     from workbench.disclosure.gate import disclosure_gate  # the rules and the solver load only when releasing
 
     # A table kind that needs disclosure control is published protected, or refused (DisclosureError).
@@ -176,9 +210,8 @@ def release_run(lake: Lake, run_id: str, user: User, series: str, *, output: str
         _check(lake, chain, run_id, user, "release", "")
         vintage = 1 + max((int(r["vintage"]) for r in _records(lake) if r["series"] == series), default=0)
         now = datetime.now(timezone.utc)
-        embargo = _utc(embargo_until)
         release_id = uuid.uuid4().hex
-        day = release_date or (embargo or now).date()
+        day = release_date or (embargo or now).astimezone(ZoneInfo(lake.settings.lake.local_timezone)).date()
         rows = published.select(
             F.lit(release_id).alias("release_id"), F.lit(vintage).cast("bigint").alias("vintage"),
             F.lit(day).alias("release_date"), F.lit(embargo).cast("timestamp").alias("embargo_until"),
@@ -202,7 +235,7 @@ def release_run(lake: Lake, run_id: str, user: User, series: str, *, output: str
         record["record_mac"] = _mac(key, record_digest(record, RECORD_COLUMNS))
         lake.append_arrow(RELEASES, pa.Table.from_pylist([record], schema=RELEASES_SCHEMA))  # 3. the record
         kill_point("release.record_written")
-        _seal(lake, record, user)  # 4. the audit entry: now it is released
+        _seal(lake, record, user, approved)  # 4. the audit entry: now it is released
     return _as_release(record)
 
 
@@ -222,7 +255,7 @@ def _complete(lake: Lake, record: Mapping[str, Any], user: User, series: str, ou
             raise ReviewError(f"run {record['run_id']}: its release {record['release_id']} was finished meanwhile",
                               "finished_meanwhile", run=record["run_id"])
         _check(lake, chain, record["run_id"], user, "release", "")
-        _seal(lake, record, user)
+        _seal(lake, record, user, _approved_output(lake, chain, get_run(lake, record["run_id"]), record["output"]))
     return _as_release(record)
 
 
@@ -234,16 +267,19 @@ def withdraw(lake: Lake, run_id: str, user: User, reason: str) -> str:
 def verified_releases(lake: Lake) -> list[Release]:
     """Every recorded vintage, checked against the audit trail, sorted by series and vintage.
 
-    The chain must verify (else AuditChainError naming the break). A record is trusted
+    The chain must verify, and nothing it vouches for may be gone: no commit removed rows
+    from the records, and every released record, vintage and run is still there (else
+    AuditChainError naming the break). A record is trusted
     (``problem`` None) only if a ``release`` entry of the chain carries its digest, the
     run was approved by someone other than its author before that, the record's MAC
     holds, and the vintage's rows are the ones released; otherwise ``problem`` says why
     and no reader publishes it.
     """
     records = _records(lake)
+    chain = read_chain(lake)
+    _check_nothing_lost(lake, chain, records)
     if not records:
         return []
-    chain = read_chain(lake)
     key = audit_key(lake.settings)
     by_run: dict[str, list[dict[str, Any]]] = {}
     for entry in chain:
@@ -254,6 +290,37 @@ def verified_releases(lake: Lake) -> list[Release]:
         problem = _vouched(record, trail) or _check_record(lake, record, key)
         out.append(_as_release(record, withdrawn=bool(trail) and trail[-1]["after"] == "withdrawn", problem=problem))
     return sorted(out, key=lambda r: (r.series, r.vintage))
+
+
+def _check_nothing_lost(lake: Lake, chain: list[dict[str, Any]], records: list[dict[str, Any]]) -> None:
+    """AuditChainError when a record the trail vouches for is gone: a release record, a released
+    vintage's rows, a run. Delta lets anyone with write access ``restore`` an append-only table
+    to an earlier version (its flag does not stop that), or cut its last commits off."""
+    sealed = [(r, json.loads(r["evidence"])) for r in chain if r["action"] == "release" and r["evidence"]]
+    series = sorted({e["series"] for _, e in sealed} | {r["series"] for r in records})
+    for name in (RELEASES, RUNS, RUN_OUTPUTS, *(f"release.{s}" for s in series)):
+        if lake.exists(name):
+            refuse_rewritten(lake, name)
+    by_id = {r["release_id"]: r for r in records}
+    for entry, evidence in sealed:
+        where = f"release {evidence['release_id']} ({evidence['series']} vintage {evidence['vintage']})"
+        record = by_id.get(evidence["release_id"])
+        if record is None:
+            raise AuditChainError(f"{RELEASES} lost the record of {where}, which audit entry {entry['seq']} "
+                                  "released: the table was cut back or rewritten")
+        try:
+            rows = vintage_rows(lake, record["series"], record["release_id"]).num_rows
+        except LookupError:
+            rows = 0
+        if rows < record["rows"]:
+            raise AuditChainError(f"release.{record['series']} vintage {record['vintage']} lost rows: it holds {rows} "
+                                  f"of the {record['rows']} released (audit entry {entry['seq']}); the table was cut "
+                                  "back or rewritten")
+    recorded = set(lake.read_arrow(RUNS, ["run_id"]).column("run_id").to_pylist()) if lake.exists(RUNS) else set()
+    for run_id in dict.fromkeys(r["run_id"] for r in chain):
+        if run_id not in recorded:
+            raise AuditChainError(f"{RUNS} lost run {run_id}, which the audit trail records: the table was cut back "
+                                  "or rewritten")
 
 
 def _vouched(record: Mapping[str, Any], trail: list[dict[str, Any]]) -> str | None:
@@ -270,6 +337,9 @@ def _vouched(record: Mapping[str, Any], trail: list[dict[str, Any]]) -> str | No
     approvals = [e for e in trail[:seal] if e["action"] == "approve"]
     if author is None or not approvals or approvals[-1]["user"] == author or trail[seal]["user"] == author:
         return f"{name}: the trail shows no approval and release by someone other than the run's author"
+    approved = approved_outputs(trail[:seal], record["run_id"]).get(record["output"]) or {}
+    if evidence.get("output_sha256") is None or evidence["output_sha256"] != approved.get("rows_sha256"):
+        return f"{name}: the trail does not show that the output released is the one approved"
     return None
 
 

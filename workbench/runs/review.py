@@ -6,7 +6,11 @@
 The rules are enforced here, in the library, so that a page, a notebook or a
 direct function call cannot get around them: only a supervisor approves,
 rejects, releases or withdraws; nobody approves or releases their own run;
-rejecting and withdrawing need a written reason. The only ways to add an entry
+rejecting and withdrawing need a written reason. What a user may do is read from
+the user registry (``conf/users.toml``, :func:`workbench.auth.load_users`) by the
+user's name, never from the roles on the ``User`` passed in: a ``User`` made up in
+code has no roles here. Who the user is, the library cannot prove: that is the
+sign-in of the app (and of the identity provider behind it). The only ways to add an entry
 are :func:`register_draft` (a run just recorded), :func:`submit`, :func:`approve`,
 :func:`reject`, ``release_run`` and ``withdraw`` (``workbench.runs.release``);
 the writer itself is private.
@@ -28,9 +32,11 @@ from typing import Any, Mapping
 
 import pyarrow as pa
 
-from workbench.auth import User
+from workbench.auth import User, load_users
 from workbench.lake import Lake
-from workbench.runs.audit_chain import AUDIT, AUDIT_SCHEMA, AuditChainError, audit_key, new_entry, read_chain
+from workbench.runs.audit_chain import (AUDIT, AUDIT_SCHEMA, AuditChainError, anchor_head, audit_key, new_entry,
+                                        read_chain)
+from workbench.runs.registry import get_run, output_digests
 
 __all__ = ["AUDIT", "AUDIT_SCHEMA", "AuditChainError", "AuditEntry", "ReviewError", "TRANSITIONS", "approve",
            "audit_trail", "register_draft", "reject", "state", "states", "submit", "transition"]
@@ -105,16 +111,16 @@ def state(lake: Lake, run_id: str) -> str:
 def _append(lake: Lake, chain: list[dict[str, Any]], run_id: str, user: str, action: str, before: str | None,
             after: str, comment: str, evidence: Mapping[str, Any] | None = None) -> None:
     """Append one entry after the verified *chain*. The caller holds the audit lock."""
-    row = new_entry(audit_key(lake.settings), chain, audit_id=uuid.uuid4().hex, run_id=run_id,
+    key = audit_key(lake.settings)
+    row = new_entry(key, chain, audit_id=uuid.uuid4().hex, run_id=run_id,
                     at=datetime.now(timezone.utc), user=user, action=action, before=before, after=after,
                     comment=comment, evidence=evidence)
     lake.append_arrow(AUDIT, pa.Table.from_pylist([row], schema=AUDIT_SCHEMA))
+    anchor_head(lake, key, [*chain, row])  # after the entry: a crash between leaves the head behind, not ahead
 
 
 def register_draft(lake: Lake, run_id: str) -> str:
     """Start the trail of a run just recorded in ``workbench.runs``: draft, by its author."""
-    from workbench.runs.registry import get_run
-
     run = get_run(lake, run_id)  # the author comes from the run's record, not from the caller
     with lake.exclusive(AUDIT):
         chain = read_chain(lake)
@@ -124,10 +130,17 @@ def register_draft(lake: Lake, run_id: str) -> str:
     return "draft"
 
 
+def registered_roles(user: User) -> tuple[str, ...]:
+    """The roles the user registry gives *user*'s account; ReviewError when it has none there."""
+    account = load_users().get(user.username)
+    if account is None:
+        raise ReviewError(f"{user.username} is not an account of the user registry, so has no role in review",
+                          "no_account", user=user.username)
+    return account.roles
+
+
 def _check(lake: Lake, chain: list[dict[str, Any]], run_id: str, user: User, action: str, comment: str) -> str:
     """The state before *action*, if the rules let *user* apply it; else ReviewError."""
-    from workbench.runs.registry import get_run
-
     if action not in TRANSITIONS:
         raise ReviewError(f"unknown action {action!r}; actions: {', '.join(TRANSITIONS)}")
     allowed_before, _ = TRANSITIONS[action]
@@ -139,13 +152,14 @@ def _check(lake: Lake, chain: list[dict[str, Any]], run_id: str, user: User, act
     if before not in allowed_before:
         raise ReviewError(f"cannot {action} run {run_id}: it is {before}, and {action} needs {' or '.join(allowed_before)}",
                           "wrong_state", run=run_id, action=action, state=before, needs=tuple(allowed_before))
+    roles = registered_roles(user)
     if action == "submit":
-        if user.username != run.user and SUPERVISOR not in user.roles:
+        if user.username != run.user and SUPERVISOR not in roles:
             raise ReviewError(f"{user.username} cannot submit {run.user}'s run {run_id}", "not_own", user=user.username,
                               author=run.user, run=run_id)
     else:
-        if SUPERVISOR not in user.roles:
-            raise ReviewError(f"only a supervisor may {action} a run; {user.username} has roles {list(user.roles)}",
+        if SUPERVISOR not in roles:
+            raise ReviewError(f"only a supervisor may {action} a run; {user.username} has roles {list(roles)}",
                               "not_supervisor", user=user.username, action=action)
         if action in ("approve", "reject", "release") and user.username == run.user:
             raise ReviewError(f"four-eyes rule: {user.username} made run {run_id} and cannot {action} it", "four_eyes",
@@ -169,8 +183,17 @@ def transition(lake: Lake, run_id: str, user: User, action: str, comment: str = 
         chain = read_chain(lake)
         before = _check(lake, chain, run_id, user, action, comment)
         after = TRANSITIONS[action][1]
-        _append(lake, chain, run_id, user.username, action, before, after, comment)
+        # An approval is of these rows: release publishes an output only while its digest is this one.
+        evidence = {"outputs": output_digests(lake, get_run(lake, run_id))} if action == "approve" else None
+        _append(lake, chain, run_id, user.username, action, before, after, comment, evidence)
     return after
+
+
+def approved_outputs(chain: list[dict[str, Any]], run_id: str) -> dict[str, dict[str, Any]]:
+    """What the run's latest approval approved: output name -> table, version, rows and digest."""
+    approvals = [r for r in chain if r["run_id"] == run_id and r["action"] == "approve"]
+    evidence = json.loads(approvals[-1]["evidence"]) if approvals and approvals[-1]["evidence"] else {}
+    return evidence.get("outputs") or {}
 
 
 def _release_entry(lake: Lake, run_id: str, user: User, comment: str, evidence: Mapping[str, Any]) -> None:
