@@ -24,6 +24,7 @@ import pyarrow as pa
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from workbench.clock import stored_instant
 from workbench.pipeline import Job, JobContext, JobMessage, JobResult, JobSpec
 from workbench.pseudonym import load_key, pseudonym_col
 from workbench.sources.contract import SourceContract, contract
@@ -56,15 +57,12 @@ def read_watermark(ctx: JobContext, job: str) -> datetime | None:
     if not ctx.lake.exists(WATERMARKS):
         return None
     row = ctx.lake.read(WATERMARKS).filter(F.col("job") == job).agg(F.max("watermark").alias("w")).collect()[0]
-    value = row["w"]
     # The engine hands back naive UTC; PySpark would read a naive literal as local time.
-    return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value
+    return stored_instant(row["w"])
 
 
 def write_watermark(ctx: JobContext, job: str, watermark: datetime) -> None:
-    if watermark.tzinfo is None:
-        watermark = watermark.replace(tzinfo=timezone.utc)
-    table = pa.Table.from_pylist([{"job": job, "watermark": watermark, "run_id": ctx.run_id,
+    table = pa.Table.from_pylist([{"job": job, "watermark": stored_instant(watermark), "run_id": ctx.run_id,
                                    "updated_at": datetime.now(timezone.utc)}], schema=WATERMARK_SCHEMA)
     ctx.lake.write(WATERMARKS, ctx.lake.spark.createDataFrame(table))
 
