@@ -160,14 +160,19 @@ def test_session_ids_tokens_and_grants_are_redacted_from_log_records(caplog):
     install_log_redaction()
     log = logging.getLogger("streamlit.runtime.websocket_session_manager")
     # Streamlit's own loggers do not propagate to the root once Streamlit has configured them
-    # (as it has when another test imported it first), so caplog listens on this one directly.
-    log.addHandler(caplog.handler)
+    # (as it has when another test imported it first), so caplog listens on this one directly;
+    # a logger that still propagates reaches caplog through the root, and a second handler
+    # would record every line twice.
+    listen = not log.propagate
+    if listen:
+        log.addHandler(caplog.handler)
     try:
         with caplog.at_level(logging.WARNING, logger=log.name):
             log.warning("Session with id %s is already connected! Reconnecting to existing session.", session_id)
             log.warning("GET /workbench/session/start?grant=%s token %s", "abcDEF_-123", token)
     finally:
-        log.removeHandler(caplog.handler)
+        if listen:
+            log.removeHandler(caplog.handler)
     text = caplog.text
     assert session_id not in text and token not in text and "abcDEF_-123" not in text
     assert "Reconnecting to existing session" in text and text.count("<redacted:") == 3

@@ -353,3 +353,40 @@ def test_a_withdrawal_cut_off_the_audit_while_the_api_was_down_is_detected_at_st
             assert "cut off" in r.json()["detail"]
     with pytest.raises(AuditChainError, match="cut off"):
         list_releases(lake)  # and every reader of the library, started afresh
+
+
+def test_the_page_cache_is_bounded_by_bytes_not_by_pages(api_lake):
+    """Issue 28 item 15: the page cache kept 4,096 pages whatever their size, so 4,000
+    distinct page/page_size pairs of one 725-row vintage raised the service's memory from
+    232 to 367 MB. Many distinct pages of real vintages, served by uvicorn, must keep the
+    cache's measured bytes under its bound, evicting the least recently used."""
+    import dataclasses
+    import sys
+
+    from workbench.disclosure.settings import load_disclosure_settings
+
+    settings = load_disclosure_settings()
+    bound_mb = 0.25
+    settings = dataclasses.replace(settings, api=dataclasses.replace(settings.api, page_cache_mb=bound_mb))
+    app = create_app(api_lake.root, settings=settings)
+    cache = app.state.page_cache
+    served = 0
+    with serving(app) as url, httpx.Client(base_url=url) as http:
+        for series, vintage in (("sample_totals", 1), ("area_industry", 1)):
+            for page_size in range(1, 301):
+                for page in (1, 2):
+                    answer = http.get(f"/series/{series}/vintages/{vintage}",
+                                      params={"page": page, "page_size": page_size})
+                    assert answer.status_code == 200, answer.text
+                    served += len(answer.content)
+                    assert cache.total_bytes <= bound_mb * 1024 * 1024
+        # the bound was reached and held: far more was served than the cache may keep
+        assert served > 4 * bound_mb * 1024 * 1024
+        entries = list(cache._entries.items())
+        measured = sum(sys.getsizeof(v) + sys.getsizeof(k) + sum(sys.getsizeof(p) for p in k) for k, (v, _) in entries)
+        assert measured == cache.total_bytes and 0 < measured <= bound_mb * 1024 * 1024
+        # the newest pages are kept, the oldest went first; a kept page is served as it was made
+        keys = [k for k, _ in entries]
+        assert keys[-1][1:] == (2, 300) and not any(k[1:] == (1, 1) for k in keys)
+        fresh = http.get("/series/area_industry/vintages/1", params={"page": 2, "page_size": 300})
+        assert fresh.content == cache.get(keys[-1])

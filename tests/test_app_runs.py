@@ -8,6 +8,7 @@ from pyspark.sql import functions as F
 from streamlit.testing.v1 import AppTest
 
 from test_app import PAGES, TIMEOUT, table, texts
+from workbench.app.session import ROLES_FOR
 from workbench.auth import load_users
 from workbench.i18n import translate
 from workbench.runs import registry, review
@@ -54,7 +55,7 @@ def test_runs_page_lists_runs_shows_inputs_and_submits(runs_lake):
     lake, made, _ = runs_lake
     at = page("runs.py", "stat")
     assert not at.exception, at.exception
-    assert set(table(at, "runs_list")["run_id"]) == set(made.values())
+    assert set(table(at, "runs_list")["run_id"]) == {made[1.0], made[2.0]}  # stat's own, not super's
     pick(at, "runs_pick", made[2.0])
     inputs = table(at, "runs_detail_inputs")
     assert inputs.to_dict("records") == [{"table": "gold.sample", "version": 1}]  # 0 is the empty creation
@@ -69,7 +70,7 @@ def test_runs_page_lists_runs_shows_inputs_and_submits(runs_lake):
 
 def test_compare_page_marks_differing_parameters(runs_lake):
     _, made, _ = runs_lake
-    at = page("compare.py", "research")
+    at = page("compare.py", "stat")  # the author of both runs (research may open neither)
     assert not at.exception, at.exception
     at.multiselect(key="compare_pick").set_value([made[1.0], made[2.0]]).run()
     params = table(at, "compare_params").set_index("Name")
@@ -200,7 +201,7 @@ def test_streamlits_english_select_all_is_offered_only_to_english_readers(runs_l
 
     at = AppTest.from_file(PAGES / "runs.py", default_timeout=TIMEOUT)
     at.session_state["lang"] = lang
-    at.session_state["user"] = load_users()["stat"]
+    at.session_state["user"] = load_users()["super"]  # a reviewer: every run listed
     at.run()
     assert not at.exception, at.exception
     boxes = [at.multiselect(key=k) for k in ("runs_kind", "runs_state", "runs_user")]
@@ -208,3 +209,86 @@ def test_streamlits_english_select_all_is_offered_only_to_english_readers(runs_l
     assert [_offers_select_all(b.proto) for b in boxes if len(b.options) >= 2] == \
         [lang == "en"] * sum(len(b.options) >= 2 for b in boxes)
     assert {b.proto.placeholder for b in boxes} == {translate("common.choose", lang)}
+
+
+# ---- issue 28 item 1: a run's raw outputs only for its author and the reviewers ------------
+
+def linked(name: str, username: str, run_id: str, lang: str = "en") -> AppTest:
+    """Page *name* opened by its address with ``?run=<run_id>``, signed in as *username*."""
+    at = AppTest.from_file(PAGES / name, default_timeout=TIMEOUT)
+    at.session_state["lang"] = lang
+    at.session_state["user"] = load_users()[username]
+    at.query_params["run"] = run_id
+    return at.run()
+
+
+# user -> may it open stat's run by its link (on a page its roles may open at all)
+MAY_OPEN = {"stat": True, "research": False, "super": True, "super2": True, "admin": True, "eng": False}
+
+
+@pytest.mark.parametrize("username", list(MAY_OPEN))
+@pytest.mark.parametrize("name", ["runs.py", "compare.py", "review.py"])
+def test_a_run_opened_by_its_link_shows_its_outputs_only_to_its_author_and_reviewers(runs_lake, username, name):
+    """Signed in as research, ``/runs?run=<stat's run>`` sent every raw output row (cells
+    release would suppress) and the Runs list offered every user's runs; Compare too. Every
+    role opens stat's run by its link: the author and the reviewers see it, everyone else
+    a refusal and nothing of the run; a page outside the role says so."""
+    lake, made, users = runs_lake
+    own = registry.run_method(lake, "app_test_totals", {"scale": 7.0}, ["gold.sample"], user=users["research"],
+                              title="research's own")
+    stats = made[2.0]
+    review.submit(lake, stats, users["stat"])  # waiting for review: on the Review queue as well
+    at = linked(name, username, stats)
+    assert not at.exception, at.exception
+    refusal = translate("access.run_refused", "en", run=stats)
+    errors = [e.value for e in at.error]
+    if not users[username].has_any(ROLES_FOR[name.removesuffix(".py")]):  # the page's own role guard
+        assert errors == [translate("guard.forbidden", "en", roles=", ".join(
+            translate(f"role.{r}", "en") for r in ROLES_FOR[name.removesuffix(".py")]))], errors
+        return
+    may = MAY_OPEN[username]
+    everything = str([e.value for e in at.get("arrow_data_frame")]) + texts(at).replace(refusal, "")
+    if may:
+        assert refusal not in errors, errors
+        if name == "runs.py":
+            assert at.selectbox(key="runs_pick").value == stats
+            assert set(table(at, "runs_detail_output_rows")["total"]) == {2.0, 4.0}
+        elif name == "compare.py":
+            assert stats in at.multiselect(key="compare_pick").value
+        else:
+            assert at.selectbox(key="review_pick").value == stats
+    else:
+        assert errors == [refusal], errors
+        # nothing of stat's runs: not in the list, not picked, no output rows
+        assert stats not in everything and made[1.0] not in everything
+        if name == "runs.py":
+            assert set(table(at, "runs_list")["run_id"]) == {own}
+            assert at.selectbox(key="runs_pick").value == own  # research's own run, and its rows
+            assert set(table(at, "runs_detail_output_rows")["total"]) == {7.0, 14.0}
+        # said in Chinese too
+        zh = linked(name, username, stats, "zh")
+        assert [e.value for e in zh.error] == [translate("access.run_refused", "zh", run=stats)]
+
+
+def test_a_link_to_no_run_is_refused_in_the_same_words(runs_lake):
+    """A refusal must not tell which run ids exist: an unknown id reads like another user's."""
+    at = linked("runs.py", "super", "r20990101t000000_00000000")
+    assert [e.value for e in at.error] == [translate("access.run_refused", "en", run="r20990101t000000_00000000")]
+
+
+def test_the_run_readers_refuse_a_user_the_rule_refuses(runs_lake):
+    """Every page reads runs through workbench.app.data; its readers ask the access rule, so a
+    page that forgets to ask still gets no rows."""
+    from workbench.access import AccessDenied
+    from workbench.app import data
+
+    _, made, users = runs_lake
+    for reader in (lambda u: data.run(made[1.0], u), lambda u: data.run_output(made[1.0], "estimates", u)):
+        with pytest.raises(AccessDenied):
+            reader(users["research"])
+        with pytest.raises(AccessDenied):
+            reader(None)
+        assert reader(users["stat"]) is not None and reader(users["super2"]) is not None
+    assert set(data.runs(users["research"])["run_id"]) == set()
+    assert set(data.runs(users["stat"])["run_id"]) == {made[1.0], made[2.0]}
+    assert set(data.runs(users["super"])["run_id"]) == set(made.values())

@@ -17,6 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
+from workbench.access import RAW_LAYERS, RAW_ROLES, Access, run_id_of, table_access  # noqa: F401 - pages use them
 from workbench.auth import User
 
 import pandas as pd
@@ -31,10 +32,6 @@ SOURCES_FILE = REPO_ROOT / "conf" / "sources.toml"
 LAYERS = ("bronze", "silver", "gold", "quarantine", "quality", "workbench")
 
 LOADS_TABLE = "workbench.loads"
-# Layers holding deliveries as received (personal identifiers in the clear): their rows
-# are shown only to data engineers; everyone sees that the tables exist and their schema.
-RAW_LAYERS = ("bronze", "quarantine")
-RAW_ROLES = ("data_engineer",)
 RUNS_TABLE = "workbench.audit"  # a run's review state is its latest audited transition
 QUALITY_TABLE = "quality.results"
 INDICATORS_TABLE = "gold.indicators_monthly"
@@ -101,82 +98,9 @@ def entry(name: str, catalog_file: Path = CATALOG_FILE, sources_file: Path = SOU
 
 
 # ---- who may preview which rows ---------------------------------------------------
-# Every signed-in role sees that a table exists, its schema, its version history and
-# row counts: they say what the lake holds, not what is in it. Rows are another
-# matter; :func:`preview_access` is the one place that decides, per role and table.
-
-# Pseudonymised, cleaned and aggregated layers every signed-in role works with.
-OPEN_LAYERS = ("silver", "gold", "quality")
-# Bookkeeping tables of the workbench, each with who may read its rows and why:
-WORKBENCH_READERS: dict[str, tuple[str, ...]] = {
-    # the load log and watermarks: file names, hashes and row counts, no personal data;
-    # data engineers run the loads, supervisors oversee them
-    "workbench.loads": ("data_engineer", "supervisor"),
-    "workbench.watermarks": ("data_engineer", "supervisor"),
-    # the run registry (parameters, logs), run outputs, the review audit trail, the
-    # releases record (embargo times of unpublished vintages) and the suppression
-    # reports (the values disclosure control hid): supervisors, who review and release.
-    # Authors see their own runs on the Runs page, the public its releases on Dissemination.
-    "workbench.runs": ("supervisor",),
-    "workbench.run_outputs": ("supervisor",),
-    "workbench.audit": ("supervisor",),
-    "workbench.releases": ("supervisor",),
-    "workbench.disclosure_reports": ("supervisor",),
-}
-# A workbench table not listed above (one a later issue adds) is for supervisors until
-# someone decides otherwise: the policy fails closed.
-WORKBENCH_DEFAULT_READERS = ("supervisor",)
-# Who sees every run's unprotected outputs (besides the run's author): the reviewers.
-RUN_REVIEWERS = ("supervisor",)
-
-
-@dataclass(frozen=True)
-class PreviewAccess:
-    """Whether a user may see a table's rows, and how.
-
-    ``allowed`` False comes with ``reason``, the message key that tells the user why.
-    ``release_rows`` True means the rows of a ``release.<series>`` table are shown only
-    for the vintages :class:`workbench.disclosure.reader.ReleaseReader` lets this user
-    read now (released, not withdrawn, embargo passed or the user cleared for it).
-    """
-
-    table: str
-    allowed: bool
-    reason: str = ""
-    release_rows: bool = False
-
-
-def run_id_of(table: str) -> str | None:
-    """The run id in a run output's name ``runs.<run_id>.<output>``, else ``None``."""
-    parts = table.split(".")
-    return parts[1] if len(parts) == 3 and parts[0] == "runs" and parts[1] else None
-
-
-def preview_access(user: User | None, table: str, *, run_author: str | None = None) -> PreviewAccess:
-    """May *user* preview the rows of *table*? The catalogue's one rule, by layer and role.
-
-    *run_author* is the user name recorded for the run behind a ``runs.<run_id>.<output>``
-    table (``None`` when unknown: then only reviewers may look). Run outputs are the
-    method's raw result, before the release gate's disclosure control, so they are for
-    their author and the reviewers. Unknown layers are refused to everyone.
-    """
-    if user is None:
-        return PreviewAccess(table, False, "catalog.access.signin")
-    layer = table.partition(".")[0]
-    if layer in RAW_LAYERS:
-        ok = user.has_any(RAW_ROLES)
-        return PreviewAccess(table, ok, "" if ok else "catalog.raw_restricted")
-    if layer in OPEN_LAYERS:
-        return PreviewAccess(table, True)
-    if layer == "release":
-        return PreviewAccess(table, True, release_rows=True)
-    if layer == "runs":
-        ok = user.has_any(RUN_REVIEWERS) or (run_author is not None and run_author == user.username)
-        return PreviewAccess(table, ok, "" if ok else "catalog.access.run_output")
-    if layer == "workbench":
-        ok = user.has_any(WORKBENCH_READERS.get(table, WORKBENCH_DEFAULT_READERS))
-        return PreviewAccess(table, ok, "" if ok else "catalog.access.workbench")
-    return PreviewAccess(table, False, "catalog.access.unclassified")
+# The catalogue asks the app's one access rule (workbench.access), as every page does.
+PreviewAccess = Access
+preview_access = table_access
 
 
 def release_preview(reader, table: str, user: User, now=None, limit: int = 1000) -> pd.DataFrame:

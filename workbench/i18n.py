@@ -668,6 +668,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The workbench's own records (run registry, audit trail, releases, suppression reports) "
               "show their rows only to the roles responsible for them.",
     },
+    "access.run_refused": {
+        "zh": "无法打开运行 {run}：运行的原始结果尚未经过披露控制，只有运行者本人和审核主管可以查看（或不存在该运行）。"
+              "已发布的数据请到“数据发布”页面查看。",
+        "en": "Run {run} cannot be opened here: a run's own outputs have not been through disclosure control, so only "
+              "its author and the supervisors who review it may open it (or there is no such run). Released figures "
+              "are on the Dissemination page.",
+    },
     "catalog.access.unclassified": {
         "zh": "该层尚未规定谁可以查看数据行，因此暂不显示。",
         "en": "No one has decided yet who may see this layer's rows, so they are not shown.",

@@ -18,7 +18,7 @@ import re
 import pandas as pd
 import streamlit as st
 
-from workbench import catalog
+from workbench import access, catalog
 from workbench.config import Settings, load_settings
 from workbench.formatting import bilingual
 from workbench.i18n import MESSAGES, translate
@@ -154,9 +154,13 @@ def run_author(table: str) -> str | None:
     run_id = catalog.run_id_of(table)
     if run_id is None:
         return None
+    return _author(run_id)
+
+
+def _author(run_id: str) -> str | None:
     try:
-        return run(run_id)[0].user
-    except Exception:  # noqa: BLE001 - no such run recorded: the policy then allows reviewers only
+        return _run(root(), run_id, _runs_key())[0].user
+    except Exception:  # noqa: BLE001 - no such run recorded: the rule then allows reviewers only
         return None
 
 
@@ -218,9 +222,16 @@ def _runs(lake_root: str, key: tuple) -> pd.DataFrame:
                                        "seconds", "metrics", "params"])
 
 
-def runs() -> pd.DataFrame:
-    """Every run with its current review state, newest first (empty frame if none)."""
-    return _runs(root(), _runs_key())
+def runs(user) -> pd.DataFrame:
+    """The runs *user* may open (workbench.access: their own; every run for a reviewer) with
+    their current review state, newest first (empty frame if none).
+
+    A run the user may not open is not listed at all: its title, parameters and metrics
+    describe figures that have not been through disclosure control, and what was
+    released of it is on Dissemination for everyone.
+    """
+    every = _runs(root(), _runs_key())
+    return every[[access.may_open_run(user, author) for author in every["user"]]].reset_index(drop=True)
 
 
 @st.cache_data(show_spinner=False, max_entries=200)
@@ -232,17 +243,24 @@ def _run(lake_root: str, run_id: str, key: tuple):
     return get_run(lk, run_id), audit_trail(lk, run_id)
 
 
-def run(run_id: str):
-    """(Run, audit entries) for one run."""
+def run(run_id: str, user):
+    """(Run, audit entries) for one run; :class:`workbench.access.AccessDenied` unless *user* may open it."""
+    access.check_run(user, run_id, _author(run_id))
     return _run(root(), run_id, _runs_key())
 
 
 @st.cache_data(show_spinner=False, max_entries=200)
-def run_output(lake_root: str, run_id: str, output: str) -> pd.DataFrame:
-    """A run's output, pinned at the version the run wrote (it never changes)."""
+def _run_output(lake_root: str, run_id: str, output: str) -> pd.DataFrame:
     from workbench.runs.registry import read_output
 
     return read_output(_lake_for(lake_root), run_id, output).limit(PREVIEW_ROWS).toPandas()
+
+
+def run_output(run_id: str, output: str, user) -> pd.DataFrame:
+    """A run's raw output, pinned at the version the run wrote (it never changes), for a user
+    the access rule lets open the run; :class:`workbench.access.AccessDenied` for anyone else."""
+    access.check_run(user, run_id, _author(run_id))
+    return _run_output(root(), run_id, output)
 
 
 @st.cache_data(show_spinner=False, max_entries=50)

@@ -13,6 +13,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from workbench.access import AccessDenied
 from workbench.app import data, widgets
 from workbench.app.session import lang, page_for, t
 from workbench.runs import registry, review
@@ -225,8 +226,7 @@ def run_label(runs: pd.DataFrame, run_id: str, language: str | None = None) -> s
     # A keyed select box keeps its selection by key (Streamlit 1.67), so the label may be in
     # the UI language: the selected value is the run id.
     row = runs.set_index("run_id").loc[run_id]
-    params = row["params"] if "params" in row else data.run(run_id)[0].params
-    title = run_title(row["kind"], row["title"], params, row.get("series"), language)
+    title = run_title(row["kind"], row["title"], row.get("params"), row.get("series"), language)
     return f"{title} · {row['user']} · {run_id}"
 
 
@@ -278,9 +278,26 @@ class Refusal:
         widgets.failure(self.text(language), None if self.said_by_rule else self.detail)
 
 
-def show_run(run_id: str, key: str) -> None:
-    """Parameters, inputs with versions, code, metrics, audit trail and outputs of one run."""
-    run, trail = data.run(run_id)
+def refuse_link(runs: pd.DataFrame) -> bool:
+    """When the page's link (``?run=ID``) names a run not among *runs* (the runs this user may
+    open), say so and return True: a link to another user's run, or to no run at all, is
+    refused in the same words, never silently replaced by another run."""
+    wanted = st.query_params.get("run")
+    if not wanted or wanted in set(runs["run_id"]):
+        return False
+    Refusal.of(AccessDenied(f"run {wanted} is not open to this user", "run_refused", run=wanted),
+               "access").show(lang())
+    return True
+
+
+def show_run(run_id: str, key: str, user) -> None:
+    """Parameters, inputs with versions, code, metrics, audit trail and outputs of one run, if
+    the access rule lets *user* open it (else the refusal, said in the UI language)."""
+    try:
+        run, trail = data.run(run_id, user)
+    except AccessDenied as exc:
+        Refusal.of(exc, "access").show(lang())
+        return
     # Open this run on Runs, or on Compare beside its predecessor: the same ?run=ID a link
     # from outside the app carries (a button, because switching pages in the script sets
     # exactly these query parameters, whatever the current page's were).
@@ -316,7 +333,7 @@ def show_run(run_id: str, key: str) -> None:
     if run.outputs:
         output = st.selectbox(t("runs.output_pick"), sorted(run.outputs), format_func=bound(output_label),
                               key=f"{key}_output")
-        frame = data.run_output(data.root(), run_id, output)
+        frame = data.run_output(run_id, output, user)
         output_table(frame, f"{key}_output_rows", run.kind, run.params)
         series_chart(frame, {run_id: frame}, key, run.kind, output, run.params)
 

@@ -16,13 +16,16 @@
 * Reads use delta-rs (:class:`~workbench.disclosure.reader.ReleaseReader`), not the
   engine. A vintage never changes once released, so its rows, each page's JSON and
   each export are cached in memory after the first request; the list of releases is
-  re-read at most every ``[api].refresh_seconds``.
+  re-read at most every ``[api].refresh_seconds``. The page cache is bounded by bytes
+  (``[api].page_cache_mb``), not by entries: a client asking for every page/page_size
+  pair of a vintage would otherwise hold thousands of near-whole copies of it.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -42,7 +45,6 @@ from workbench.runs.release import Release, visible
 
 SERIES_NAME = r"^[a-z0-9_]{1,64}$"
 MAX_VINTAGE = 1_000_000
-PAGE_CACHE_ENTRIES = 4096
 
 
 class Health(BaseModel):
@@ -98,6 +100,49 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+class ByteBoundedCache:
+    """A least-recently-used cache of byte strings whose measured size stays under *max_bytes*.
+
+    Each entry counts its value's and its key's size as Python holds them
+    (``sys.getsizeof``); an entry larger than the whole bound is served, never kept.
+    """
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.total_bytes = 0
+        self._entries: OrderedDict[Any, tuple[bytes, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def size(key: Any, value: bytes) -> int:
+        return sys.getsizeof(value) + sys.getsizeof(key) + sum(sys.getsizeof(k) for k in key)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: Any) -> bytes | None:
+        with self._lock:
+            hit = self._entries.get(key)
+            if hit is None:
+                return None
+            self._entries.move_to_end(key)
+            return hit[0]
+
+    def put(self, key: Any, value: bytes) -> None:
+        size = self.size(key, value)
+        if size > self.max_bytes:
+            return
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self.total_bytes -= old[1]
+            self._entries[key] = (value, size)
+            self.total_bytes += size
+            while self.total_bytes > self.max_bytes:
+                _, (_, dropped) = self._entries.popitem(last=False)
+                self.total_bytes -= dropped
+
+
 class _Releases:
     """The release list (refreshed every few seconds) and immutable per-vintage caches."""
 
@@ -108,7 +153,7 @@ class _Releases:
         self._all: list[Release] = []
         self._broken: str | None = None  # why the records did not verify at the last read
         self._rows: dict[str, tuple[list[str], list[dict[str, Any]]]] = {}
-        self._pages: OrderedDict[tuple, bytes] = OrderedDict()
+        self.pages = ByteBoundedCache(int(settings.api.page_cache_mb * 1024 * 1024))
         self._files: dict[tuple, bytes] = {}
 
     def all(self) -> list[Release]:
@@ -151,7 +196,7 @@ class _Releases:
 
     def page(self, rel: Release, page: int, page_size: int) -> bytes:
         key = (rel.release_id, page, page_size)
-        cached = self._pages.get(key)
+        cached = self.pages.get(key)
         if cached is not None:
             return cached
         columns, rows = self.rows(rel)
@@ -160,9 +205,7 @@ class _Releases:
                 "page_size": page_size, "total_rows": len(rows), "total_pages": total_pages, "columns": columns,
                 "rows": rows[(page - 1) * page_size: page * page_size]}
         data = json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
-        self._pages[key] = data
-        if len(self._pages) > PAGE_CACHE_ENTRIES:
-            self._pages.popitem(last=False)
+        self.pages.put(key, data)
         return data
 
     def file(self, rel: Release, fmt: str):
@@ -192,6 +235,7 @@ def create_app(lake: Lake | str | None = None, settings: DisclosureSettings | No
                     "Suppressed cells are null with conf_status C (confidential) or D (secondary "
                     "confidentiality). Read-only.",
     )
+    app.state.page_cache = releases.pages  # its size is watched by tests and can be by operators
     unverified = {503: {"model": Error, "description": "the release records or the audit trail do not verify"}}
     not_found = {404: {"model": Error, "description": "no such released series or vintage"}, **unverified}
     embargoed = {403: {"model": Error, "description": "the vintage is under embargo"}}

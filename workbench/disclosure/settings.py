@@ -57,6 +57,7 @@ class ApiSettings:
     page_size: int = 100
     max_page_size: int = 1000
     refresh_seconds: float = 5.0
+    page_cache_mb: float = 64.0  # the most memory (MiB) cached pages of rows may hold
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,8 @@ def load_disclosure_settings(path: str | Path | None = None,
             a[key] = env[f"WORKBENCH_API_{key.upper()}"]
     api = ApiSettings(host=str(a.get("host", "127.0.0.1")), port=int(a.get("port", 8610)),
                       page_size=int(a.get("page_size", 100)), max_page_size=int(a.get("max_page_size", 1000)),
-                      refresh_seconds=float(a.get("refresh_seconds", 5)))
+                      refresh_seconds=float(a.get("refresh_seconds", 5)),
+                      page_cache_mb=float(a.get("page_cache_mb", 64)))
     s = data.get("sdmx", {})
     return DisclosureSettings(rules=rules, tables=tables, release=release, api=api,
                               sdmx=SdmxSettings(agency=str(s.get("agency", "CN_GCITY_STATS")),

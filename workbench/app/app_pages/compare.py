@@ -4,13 +4,14 @@ import pandas as pd
 import streamlit as st
 
 from workbench.app import data, widgets
-from workbench.app.run_views import (bound, default_comparison, output_label, run_label, series_chart,
-                                     settings_side_by_side)
+from workbench.app.run_views import (bound, default_comparison, output_label, refuse_link, run_label,
+                                     series_chart, settings_side_by_side)
 from workbench.app.session import ROLES_FOR, lang, require_role, t
 
-require_role(*ROLES_FOR["compare"])
+user = require_role(*ROLES_FOR["compare"])
 st.title(t("nav.compare"))
-runs = data.runs()
+runs = data.runs(user)  # the runs this user may open: their own, or every run for a reviewer
+refuse_link(runs)
 if len(runs) < 2:
     st.info(t("compare.need_two"))
     st.stop()
@@ -27,7 +28,7 @@ if len(picked) < 2:
     st.info(t("compare.need_two"))
     st.stop()
 
-details = {run_id: data.run(run_id)[0] for run_id in picked}
+details = {run_id: data.run(run_id, user)[0] for run_id in picked}
 
 
 def side_by_side(values: dict[str, dict]) -> pd.DataFrame:
@@ -46,6 +47,6 @@ if not common:
     st.info(t("compare.no_common_output"))
     st.stop()
 output = st.selectbox(t("runs.output_pick"), common, format_func=bound(output_label), key="compare_output")
-frames = {run_id: data.run_output(data.root(), run_id, output) for run_id in picked}
+frames = {run_id: data.run_output(run_id, output, user) for run_id in picked}
 series_chart(next(iter(frames.values())), frames, "compare_chart", details[picked[0]].kind, output,
              details[picked[0]].params)

@@ -13,8 +13,8 @@ import streamlit as st
 
 from workbench.app import data, widgets
 from workbench.app.quality_views import Said
-from workbench.app.run_views import (Refusal, ReviewAction, embargo_instant, local_times, bound, output_label, run_label,
-                                     show_run, state_label)
+from workbench.app.run_views import (Refusal, ReviewAction, embargo_instant, local_times, bound, output_label,
+                                     refuse_link, run_label, show_run, state_label)
 from workbench.app.session import ROLES_FOR, lang, linked_run, require_role, t
 from workbench.runs import review
 from workbench.runs.release import release_run, withdraw
@@ -77,7 +77,8 @@ if outcome:
     else:
         outcome[1].show(lang())
 
-runs = data.runs()
+runs = data.runs(user)
+refuse_link(runs)
 series_of = runs.set_index("run_id")["series"].fillna("") if not runs.empty else {}
 
 st.subheader(t("review.queue"))
@@ -88,7 +89,7 @@ else:
     linked_run("review_pick", waiting["run_id"].tolist())
     run_id = st.selectbox(t("runs.pick"), waiting["run_id"].tolist(), format_func=lambda r, lg=lang(): run_label(runs, r, lg),
                           key="review_pick")
-    show_run(run_id, "review_detail")
+    show_run(run_id, "review_detail", user)
     st.text_area(t("runs.comment"), key="review_comment")
     ok_col, no_col = st.columns(2)
     ok_col.button(t("review.approve"), key="review_approve", type="primary", on_click=ask,
@@ -108,7 +109,7 @@ if not approved.empty:
                           key="release_pick", on_change=series_for_pick)
     st.session_state.setdefault("release_series", series_of.get(run_id, ""))
     st.text_input(t("review.series"), key="release_series")
-    st.selectbox(t("review.output"), sorted(data.run(run_id)[0].outputs), format_func=bound(output_label),
+    st.selectbox(t("review.output"), sorted(data.run(run_id, user)[0].outputs), format_func=bound(output_label),
                  key="release_output")
     if st.checkbox(t("review.use_embargo"), key="release_use_embargo"):
         day_col, time_col = st.columns(2)

@@ -4,13 +4,14 @@ import pandas as pd
 import streamlit as st
 
 from workbench.app import data, run_views, widgets
-from workbench.app.run_views import bound, kind_label, run_label, runs_table, show_run, state_label
+from workbench.app.run_views import bound, kind_label, refuse_link, run_label, runs_table, show_run, state_label
 from workbench.app.session import ROLES_FOR, lang, linked_run, require_role, t
 from workbench.runs import review
 
 user = require_role(*ROLES_FOR["runs"])
 st.title(t("nav.runs"))
-runs = data.runs()
+runs = data.runs(user)  # the runs this user may open: their own, or every run for a reviewer
+refuse_link(runs)
 if runs.empty:
     st.info(t("runs.none"))
     st.stop()
@@ -44,4 +45,4 @@ if state in ("draft", "rejected") and (user.username == owner or "supervisor" in
             st.rerun()
         except review.ReviewError as exc:
             run_views.Refusal.of(exc).show(lang())
-show_run(run_id, "runs_detail")
+show_run(run_id, "runs_detail", user)
