@@ -133,29 +133,29 @@ def test_a_client_locks_after_failures_on_many_accounts_and_unknown_names_are_no
 def test_a_grant_gives_one_token_once_and_a_revoked_or_expired_token_signs_nobody_in():
     clock = Clock()
     tokens = SessionTokens(session_hours=8, clock=clock)
-    grant = tokens.issue_grant(SUPER)
-    token = tokens.redeem_grant(grant)
+    grant = tokens.issue_grant(SUPER, browser="b1")
+    token = tokens.redeem_grant(grant, browser="b1")
     assert tokens.user_for(token) == SUPER and tokens.binding(token) == SessionTokens.digest(token)
-    assert tokens.redeem_grant(grant) is None  # one-time
-    late = tokens.issue_grant(STAT)
+    assert tokens.redeem_grant(grant, browser="b1") is None  # one-time
+    late = tokens.issue_grant(STAT, browser="b1")
     clock.now += SessionTokens.GRANT_SECONDS + 1
-    assert tokens.redeem_grant(late) is None  # a grant lives a minute
+    assert tokens.redeem_grant(late, browser="b1") is None  # a grant lives a minute
     body, _, signature = token.rpartition(".")
     forged = f"{body[:-1]}{'A' if body[-1] != 'A' else 'B'}.{signature}"
     assert tokens.user_for(forged) is None and tokens.user_for("") is None and tokens.user_for(None) is None
     assert tokens.revoke(token) and tokens.user_for(token) is None and tokens.binding(token) is None
-    second = tokens.redeem_grant(tokens.issue_grant(STAT))
+    second = tokens.redeem_grant(tokens.issue_grant(STAT, browser="b1"), browser="b1")
     clock.now += 8 * 3600 + 1
     assert tokens.user_for(second) is None  # expired
     other = SessionTokens(session_hours=8, clock=clock)
-    assert other.user_for(tokens.redeem_grant(tokens.issue_grant(STAT))) is None  # another process's key
+    assert other.user_for(tokens.redeem_grant(tokens.issue_grant(STAT, browser="b1"), browser="b1")) is None  # another process's key
 
 
 def test_session_ids_tokens_and_grants_are_redacted_from_log_records(caplog):
     from workbench.app.browser_session import install_log_redaction, redact
 
     tokens = SessionTokens(session_hours=1)
-    token = tokens.redeem_grant(tokens.issue_grant(STAT))
+    token = tokens.redeem_grant(tokens.issue_grant(STAT, browser="b1"), browser="b1")
     session_id = "2e89435d-9679-49da-b872-5812d5c8b807"
     install_log_redaction()
     log = logging.getLogger("streamlit.runtime.websocket_session_manager")
@@ -190,7 +190,7 @@ def test_the_binding_middleware_drops_a_forged_identity_header_and_adds_only_a_l
         seen.append(dict(scope["headers"]).get(browser_session.IDENTITY_HEADER.encode()))
 
     middleware = browser_session.SessionBindingMiddleware(app)
-    token = browser_session.tokens().redeem_grant(browser_session.tokens().issue_grant(STAT))
+    token = browser_session.tokens().redeem_grant(browser_session.tokens().issue_grant(STAT, browser="b1"), browser="b1")
     forged = (browser_session.IDENTITY_HEADER.encode(), b"digest-of-someone-else")
 
     def connect(*headers):

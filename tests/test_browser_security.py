@@ -18,7 +18,7 @@ from types import SimpleNamespace
 import pytest
 
 from browserkit import CHROMIUM_ARGS, CHROMIUM, check_page, require_chromium, serving, shot, sign_in
-from test_api import SUPER, _approved, build_release_lake
+from test_api import SECRET, SUPER, _approved, build_release_lake
 from workbench.auth import User
 from workbench.disclosure.tables import KIND
 from workbench.i18n import translate
@@ -40,7 +40,9 @@ def security_lake(spark, tmp_path_factory):
                                  ["gold.enterprise_month"], user=SUPER2)
     review.submit(lake, run_id, SUPER2)
     review.approve(lake, run_id, SUPER)
-    return SimpleNamespace(lake=lake, foreign_run=f"runs.{run_id}.table", author_run=_approved)
+    # stat's approved run that was never released: its raw output holds the value SECRET
+    secret = next(r.run_id for r in registry.list_runs(lake) if r.params.get("scale") == SECRET)
+    return SimpleNamespace(lake=lake, foreign_run=f"runs.{run_id}.table", author_run=_approved, secret_run=secret)
 
 
 @pytest.fixture(scope="module")
@@ -335,3 +337,144 @@ def test_a_page_outside_the_users_roles_says_so_in_the_ui_language(server, brows
         assert not page.locator("[data-testid='stSidebarNavLink'][href$='/review']").count()
         check_page(page, f"forbidden_review_{lang}_{attempt}")
         shot(page, f"security_forbidden_review_{lang}_{attempt}")
+
+
+# ---- issue 28 item 1: another user's run by its link -------------------------------------
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_another_users_run_opened_by_its_link_is_refused(server, browser, security_lake, lang):
+    """Signed in as research, ``/runs?run=<stat's approved, unreleased run>`` sent the browser
+    every raw output row. Now the link is refused, in the UI language, twice in a row (the
+    second by opening the address again), and nothing of the run reaches the page; Compare's
+    link likewise. The author opens the same link and sees the rows."""
+    run_id = security_lake.secret_run
+    refusal = translate("access.run_refused", lang, run=run_id)
+    secret_texts = (f"{SECRET:,}", f"{SECRET}", "987654", "987,654")
+    page = new_page(browser, lang)
+    sign_in_as(page, server.url, "research", lang)
+    for attempt in (1, 2):
+        for where in ("runs", "compare"):
+            page.goto(f"{server.url}/{where}?run={run_id}&lang={lang}")
+            page.get_by_text(refusal).wait_for(timeout=60_000)
+            page.wait_for_timeout(1500)  # time for anything else the page would draw
+            check_page(page, f"foreign_run_{where}_{lang}_{attempt}")
+            text = page.locator("body").inner_text()
+            assert not any(s in text for s in secret_texts), text
+            assert not page.locator(".st-key-runs_detail_output_rows").count()
+            assert not page.locator(".st-key-runs_detail_params").count()
+            shot(page, f"security_foreign_run_{where}_{lang}_{attempt}")
+    page.context.close()
+
+    author = new_page(browser, lang)
+    sign_in_as(author, server.url, "stat", lang)
+    author.goto(f"{server.url}/runs?run={run_id}&lang={lang}")
+    author.locator(".st-key-runs_detail_output_rows").wait_for(timeout=90_000)
+    check_page(author, f"own_run_{lang}")
+    assert not author.get_by_text(refusal).count()
+    assert run_id in author.locator(".st-key-runs_pick input").input_value()
+    shot(author, f"security_own_run_{lang}")
+    author.context.close()
+
+
+# ---- issue 28 item 14: login CSRF and cross-site sign-out ---------------------------------
+
+def _session_cookie(page) -> str | None:
+    return next((c["value"] for c in page.context.cookies() if c["name"] == "workbench_session"), None)
+
+
+GRANT_URL = re.compile(r".*/workbench/session/start\?.*")
+
+
+def submit_sign_in(page, url: str, username: str) -> None:
+    page.goto(url)
+    page.locator(".st-key-signin_username input").fill(username)
+    page.locator(".st-key-signin_password input").fill(f"{username}-demo")
+    page.locator(".st-key-signin_submit button").click()
+
+
+def held_grant(page, url: str, username: str, grants: list[str]) -> str:
+    """Sign in as *username* in *page*, whose context holds (does not follow) the grant redirect."""
+    before = len(grants)
+    submit_sign_in(page, url, username)
+    for _ in range(600):
+        if len(grants) > before:
+            return grants[-1]
+        page.wait_for_timeout(100)
+    raise AssertionError("the sign-in never sent the browser for its cookie")
+
+
+def test_an_attackers_sign_in_grant_signs_no_other_browser_in(server, browser):
+    """Login CSRF: the grant URL of an attacker's own sign-in, opened in a victim's browser,
+    signed the victim in as the attacker. A grant is now good only in the browser that
+    signed in: the victim's browser, and a bare HTTP client, get no session cookie."""
+    import httpx
+
+    attacker = new_page(browser, "en")
+    grants: list[str] = []
+
+    def hold(route):  # the attacker keeps the grant instead of redeeming it
+        grants.append(route.request.url)
+        route.abort()
+
+    attacker.context.route(GRANT_URL, hold)
+    attack = held_grant(attacker, server.url, "stat", grants)
+
+    # the victim has the app open (so it holds its own browser cookie) and follows the link
+    victim = new_page(browser, "en")
+    victim.goto(server.url)
+    victim.locator(".st-key-signin_username").wait_for(timeout=60_000)
+    victim.goto(attack)
+    victim.locator(".st-key-signin_username").wait_for(timeout=60_000)
+    victim.wait_for_timeout(1500)
+    check_page(victim, "login_csrf_victim")
+    assert _session_cookie(victim) is None and victim.locator(".st-key-signout").count() == 0
+    shot(victim, "security_login_csrf_victim")
+
+    # fresh grants of the attacker's, fetched by a plain HTTP client with no cookie or another one
+    for cookies in ({}, {"workbench_browser": "a-browser-of-someone-else"}):
+        answer = httpx.get(held_grant(attacker, server.url, "stat", grants), cookies=cookies, follow_redirects=False)
+        assert answer.status_code == 303 and "workbench_session" not in answer.headers.get("set-cookie", ""), \
+            answer.headers
+
+    # the browser that signed in still signs in (its own grant, its own cookie)
+    attacker.context.unroute(GRANT_URL)
+    submit_sign_in(attacker, server.url, "stat")
+    attacker.locator(".st-key-signout").wait_for(timeout=60_000)
+    assert _session_cookie(attacker)
+    attacker.context.close()
+    victim.context.close()
+
+
+def test_a_cross_site_request_signs_nobody_out(server, browser):
+    """A link (GET) to ``/workbench/session/end`` from another site signed the victim out. Ending a
+    session takes a POST from the app's own origin now; anything else leaves it signed in."""
+    import httpx
+
+    page = new_page(browser, "en")
+    sign_in_as(page, server.url, "super2", "en")
+    token = _session_cookie(page)
+    end = f"{server.url}/workbench/session/end"
+    own_origin = server.url
+    cookies = {"workbench_session": token}
+    attempts = [("GET", {}), ("GET", {"Referer": "https://evil.example/page"}),
+                ("POST", {}), ("POST", {"Origin": "https://evil.example"}),
+                ("POST", {"Origin": "null"}), ("POST", {"Referer": "https://evil.example/x"}),
+                ("POST", {"Origin": own_origin.replace("127.0.0.1", "127.0.0.1.evil.example")})]
+    for method, headers in attempts:
+        answer = httpx.request(method, end, headers=headers, cookies=cookies, follow_redirects=False)
+        # a GET is the app's own page (Streamlit answers every other address so) or refused; never a sign-out
+        assert answer.status_code in ((200, 405) if method == "GET" else (403, 405)), (method, headers, answer)
+        assert "workbench_session" not in answer.headers.get("set-cookie", ""), (method, headers)
+    # still signed in, in the browser too
+    page.reload()
+    page.locator(".st-key-signout button").wait_for(timeout=60_000)
+    check_page(page, "cross_site_signout_refused")
+    shot(page, "security_cross_site_signout_refused")
+
+    # the app's own origin may end it
+    answer = httpx.post(end, headers={"Origin": own_origin}, cookies=cookies, follow_redirects=False)
+    assert answer.status_code == 303 and "workbench_session=" in answer.headers.get("set-cookie", "")
+    page.reload()
+    page.locator(".st-key-signin_username").wait_for(timeout=60_000)
+    assert page.locator(".st-key-signout").count() == 0
+    page.context.close()

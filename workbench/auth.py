@@ -244,7 +244,10 @@ class SessionTokens:
     restart signs everyone out). The server keeps a digest of every live token, so
     signing out revokes it: a copy of the cookie replayed later finds nothing.
     A *grant* is a one-time code, valid for a minute, that the sign-in page hands the
-    browser so it can fetch its token as an HttpOnly cookie.
+    browser so it can fetch its token as an HttpOnly cookie. A grant is bound to the
+    browser that signed in (its *browser* cookie, which only that browser holds), so a
+    grant URL opened in any other browser signs nobody in: otherwise an attacker could
+    sign a victim's browser in as the attacker (login CSRF) and read what they enter.
     """
 
     GRANT_SECONDS = 60
@@ -256,7 +259,7 @@ class SessionTokens:
         self._key = secrets.token_bytes(32)
         self._lock = threading.Lock()
         self._live: dict[str, tuple[str, float]] = {}  # token digest -> (user name, expiry)
-        self._grants: dict[str, tuple[str, float]] = {}  # grant digest -> (user name, expiry)
+        self._grants: dict[str, tuple[str, float, str]] = {}  # grant digest -> (user name, expiry, browser digest)
 
     @staticmethod
     def digest(value: str) -> str:
@@ -266,17 +269,23 @@ class SessionTokens:
     def _sign(self, body: str) -> str:
         return hmac.new(self._key, body.encode(), hashlib.sha256).hexdigest()
 
-    def issue_grant(self, user: User) -> str:
+    def issue_grant(self, user: User, *, browser: str) -> str:
+        """A one-time grant for *user*, redeemable only by the browser holding the cookie value *browser*."""
+        if not browser:
+            raise ValueError("a sign-in grant needs the browser it is for")
         grant = secrets.token_urlsafe(32)
         with self._lock:
-            self._grants[self.digest(grant)] = (user.username, self._clock() + self.GRANT_SECONDS)
+            self._grants[self.digest(grant)] = (user.username, self._clock() + self.GRANT_SECONDS,
+                                                self.digest(browser))
         return grant
 
-    def redeem_grant(self, grant: str) -> str | None:
-        """A new token for a grant, once; ``None`` for an unknown, used or expired grant."""
+    def redeem_grant(self, grant: str, *, browser: str | None) -> str | None:
+        """A new token for a grant, once; ``None`` for an unknown, used or expired grant, or one
+        presented by a browser other than the one it was issued to (*browser*: its cookie value)."""
         with self._lock:
             entry = self._grants.pop(self.digest(grant or ""), None)
-        if entry is None or entry[1] <= self._clock():
+        if entry is None or entry[1] <= self._clock() or not browser \
+                or not hmac.compare_digest(entry[2], self.digest(browser)):
             return None
         expires = int(self._clock() + self.session_seconds)
         body = f"{secrets.token_urlsafe(32)}.{expires}"

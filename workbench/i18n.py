@@ -688,6 +688,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "登录失败次数过多，已暂时锁定，请在 {time} 之后再试。",
         "en": "Too many failed sign-ins: locked for now, try again after {time}.",
     },
+    "signin.cookies_needed": {"zh": "浏览器未保存本站的 Cookie，无法登录：请允许本站使用 Cookie，然后刷新页面。",
+                              "en": "Your browser kept no cookie from this site, so you cannot sign in: allow "
+                                    "cookies for this site, then reload the page."},
     "signin.redirecting": {"zh": "正在登录……", "en": "Signing in…"},
     # reading the way a statistics office publishes: formats, causes, job texts (issue 21)
     "common.choose": {"zh": "请选择", "en": "Choose"},

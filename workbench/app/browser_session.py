@@ -5,14 +5,22 @@ reconnects), and the id is no secret: it travels in the page's WebSocket and
 Streamlit logs it. So the sign-in is not kept in the session but in an HttpOnly
 cookie holding a token from :class:`workbench.auth.SessionTokens`:
 
+0. :class:`SessionBindingMiddleware` gives every browser a random :data:`BROWSER_COOKIE`
+   on its first page load (HttpOnly: no script, and no other site, can read or set it);
 1. the sign-in page checks the password (:class:`workbench.auth.SignInGuard`) and
-   sends the browser to :data:`START_PATH` with a one-time grant;
-2. that route swaps the grant for a token, sets the cookie and sends the browser back;
-3. :class:`SessionBindingMiddleware` turns the cookie of every WebSocket handshake
-   into Streamlit's user identity (a trusted header), so Streamlit refuses to resume
-   a session for a connection that does not carry the same live token;
+   sends the browser to :data:`START_PATH` with a one-time grant bound to that
+   browser's cookie;
+2. that route swaps the grant for a token only for the browser the grant was issued
+   to, sets the cookie and sends the browser back. A grant URL opened in another
+   browser (an attacker's own grant, sent to a victim: login CSRF) signs nobody in;
+3. the middleware turns the cookie of every WebSocket handshake into Streamlit's user
+   identity (a trusted header), so Streamlit refuses to resume a session for a
+   connection that does not carry the same live token;
 4. each script run reads the user from the cookie again (``session.bind_to_browser``);
-5. :data:`END_PATH` revokes the token on the server and clears the cookie.
+5. signing out revokes the token on the server (the sidebar's button, over the app's
+   own connection); the middleware clears a dead token's cookie on the next page load.
+   :data:`END_PATH` ends a session for a form or a script: by POST only, and only from
+   the app's own origin, so a link or a form on another site signs nobody out.
 
 One token store and one guard exist per server process, made on first use.
 """
@@ -21,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import threading
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qs
@@ -30,6 +39,9 @@ from workbench.config import load_settings
 from workbench.i18n import LANGUAGE_NAMES
 
 COOKIE = "workbench_session"
+# A random value per browser that sign-in grants are bound to. SameSite=Lax: a link from
+# elsewhere (a mail) still carries it, so it is not replaced on the way in.
+BROWSER_COOKIE = "workbench_browser"
 # The header Streamlit copies into a session's identity (server.trustedUserHeaders).
 # Only this middleware sets it; whatever a client sends under that name is dropped.
 IDENTITY_HEADER = "x-workbench-session"
@@ -67,42 +79,97 @@ def trusted_headers_option() -> str:
     return '{"X-Workbench-Session": "%s"}' % IDENTITY_KEY
 
 
-def cookie_from_headers(headers: list[tuple[bytes, bytes]]) -> str | None:
-    for name, value in headers:
-        if name.lower() == b"cookie":
+def cookie_from_headers(headers: list[tuple[bytes, bytes]], name: str = COOKIE) -> str | None:
+    for header, value in headers:
+        if header.lower() == b"cookie":
             jar = SimpleCookie()
             try:
                 jar.load(value.decode("latin-1"))
             except Exception:  # noqa: BLE001 - a malformed Cookie header carries no token
                 continue
-            if COOKIE in jar:
-                return jar[COOKIE].value
+            if name in jar:
+                return jar[name].value
     return None
+
+
+def _cookie_header(name: str, value: str, secure: bool, samesite: str, max_age: int | None = None) -> bytes:
+    parts = [f"{name}={value}", "Path=/", "HttpOnly", f"SameSite={samesite}"]
+    if max_age is not None:
+        parts.append(f"Max-Age={max_age}")
+    if secure:
+        parts.append("Secure")
+    return "; ".join(parts).encode("latin-1")
+
+
+def _sets_cookie(headers: list[tuple[bytes, bytes]], name: str) -> bool:
+    return any(k.lower() == b"set-cookie" and v.startswith(f"{name}=".encode()) for k, v in headers)
 
 
 class SessionBindingMiddleware:
     """Pure ASGI middleware: the session cookie's live-token digest becomes the identity header.
 
     No token, or a revoked or expired one, gives no header, the identity of an
-    anonymous visitor, which never matches a signed-in session's.
+    anonymous visitor, which never matches a signed-in session's. On plain HTTP
+    responses it also gives a browser without one its :data:`BROWSER_COOKIE`, and
+    clears a session cookie whose token is dead (signed out, expired, or from before a
+    restart), unless the response itself sets a new one.
     """
 
     def __init__(self, app):
         self.app = app
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] in ("http", "websocket"):
-            headers = [(k, v) for k, v in scope.get("headers", []) if k.lower() != IDENTITY_HEADER.encode()]
-            binding = tokens().binding(cookie_from_headers(headers))
-            if binding is not None:
-                headers.append((IDENTITY_HEADER.encode(), binding.encode()))
-            scope = dict(scope, headers=headers)
-        await self.app(scope, receive, send)
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        headers = [(k, v) for k, v in scope.get("headers", []) if k.lower() != IDENTITY_HEADER.encode()]
+        presented = cookie_from_headers(headers)
+        binding = tokens().binding(presented)
+        if binding is not None:
+            headers.append((IDENTITY_HEADER.encode(), binding.encode()))
+        scope = dict(scope, headers=headers)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        secure = _secure_scope(scope)
+        needs_browser = not cookie_from_headers(headers, BROWSER_COOKIE)
+        dead_session = bool(presented) and binding is None
+
+        async def send_with_cookies(message):
+            if message["type"] == "http.response.start" and (needs_browser or dead_session):
+                out = list(message.get("headers", []))
+                if needs_browser and not _sets_cookie(out, BROWSER_COOKIE):
+                    out.append((b"set-cookie", _cookie_header(BROWSER_COOKIE, secrets.token_urlsafe(32), secure,
+                                                              "Lax")))
+                if dead_session and not _sets_cookie(out, COOKIE):
+                    out.append((b"set-cookie", _cookie_header(COOKIE, '""', secure, "Strict", max_age=0)))
+                message = dict(message, headers=out)
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookies)
+
+
+def _secure_scope(scope) -> bool:
+    # TLS ends at the reverse proxy in production; it says so in X-Forwarded-Proto.
+    forwarded = dict((k.lower(), v) for k, v in scope.get("headers", [])).get(b"x-forwarded-proto", b"")
+    return scope.get("scheme") == "https" or forwarded.lower() == b"https"
 
 
 def _secure(request) -> bool:
-    # TLS ends at the reverse proxy in production; it says so in X-Forwarded-Proto.
-    return request.url.scheme == "https" or request.headers.get("x-forwarded-proto", "").lower() == "https"
+    return _secure_scope(request.scope)
+
+
+def same_origin(request) -> bool:
+    """True when the request comes from a page of this app: its Origin (or, without one, its
+    Referer) names this server's own scheme, host and port. A form or a script on another
+    site carries that site's origin; a request that names none is refused too."""
+    from urllib.parse import urlsplit
+
+    claimed = request.headers.get("origin") or request.headers.get("referer") or ""
+    parts = urlsplit(claimed)
+    host = request.headers.get("x-forwarded-host") or request.headers.get("host") or ""
+    return bool(parts.netloc) and parts.netloc.lower() == host.lower() \
+        and parts.scheme == ("https" if _secure(request) else "http")
 
 
 async def start_session(request):
@@ -110,7 +177,8 @@ async def start_session(request):
     from starlette.responses import RedirectResponse
 
     query = parse_qs(request.url.query)
-    token = tokens().redeem_grant(query.get("grant", [""])[0])
+    # only the browser the grant was issued to (its own cookie) gets a token for it
+    token = tokens().redeem_grant(query.get("grant", [""])[0], browser=request.cookies.get(BROWSER_COOKIE))
     # back to the app: to the page (and run) a link asked for before sign-in, else its first page;
     # only a page name and a run id pass, never an address of someone else's choosing
     from urllib.parse import urlencode
@@ -128,9 +196,12 @@ async def start_session(request):
 
 
 async def end_session(request):
-    """Revoke the cookie's token on the server and clear the cookie."""
-    from starlette.responses import RedirectResponse
+    """Revoke the cookie's token on the server and clear the cookie: a POST from the app's own
+    origin only (a link or a form on another site must not sign anyone out)."""
+    from starlette.responses import PlainTextResponse, RedirectResponse
 
+    if not same_origin(request):
+        return PlainTextResponse("sign-out refused: not from this application's own pages", status_code=403)
     tokens().revoke(request.cookies.get(COOKIE))
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict", secure=_secure(request))
@@ -140,7 +211,7 @@ async def end_session(request):
 def routes() -> list:
     from starlette.routing import Route
 
-    return [Route(START_PATH, start_session, methods=["GET"]), Route(END_PATH, end_session, methods=["GET", "POST"])]
+    return [Route(START_PATH, start_session, methods=["GET"]), Route(END_PATH, end_session, methods=["POST"])]
 
 
 # ---- no secret in a log ------------------------------------------------------------

@@ -224,13 +224,24 @@ def _redirect(url: str) -> None:
         ctx.enqueue(msg)
 
 
+def _cookie(name: str) -> str | None:
+    try:
+        return st.context.cookies.get(name)
+    except Exception:  # noqa: BLE001 - no client context (the connection just closed)
+        return None
+
+
 def _session_cookie() -> str | None:
     from workbench.app.browser_session import COOKIE
 
-    try:
-        return st.context.cookies.get(COOKIE)
-    except Exception:  # noqa: BLE001 - no client context (the connection just closed)
-        return None
+    return _cookie(COOKIE)
+
+
+def browser_cookie() -> str | None:
+    """This browser's own random cookie (set on its first page load), which sign-in grants are bound to."""
+    from workbench.app.browser_session import BROWSER_COOKIE
+
+    return _cookie(BROWSER_COOKIE)
 
 
 def _oidc_user() -> User | None:
@@ -272,7 +283,10 @@ def bind_to_browser() -> None:
 
 
 def sign_in(user: User) -> bool:
-    """Sign *user* in; True when done now, False when the browser is on its way to fetch its cookie."""
+    """Sign *user* in; True when done now, False when the browser is on its way to fetch its cookie.
+
+    In a server the grant is bound to this browser's own cookie (``browser_cookie``), which the
+    caller has checked is there."""
     # The typed password must not linger in session state.
     st.session_state.pop("signin_password", None)
     if not browser_bound():
@@ -283,21 +297,23 @@ def sign_in(user: User) -> bool:
     # The language chosen on the sign-in page survives the page load that follows, and a link
     # opened signed out goes on to its page and run.
     page, run = requested_page()
-    _redirect(f"{START_PATH}?grant={tokens().issue_grant(user)}&lang={lang()}&page={page}&run={run}")
+    grant = tokens().issue_grant(user, browser=browser_cookie() or "")
+    _redirect(f"{START_PATH}?grant={grant}&lang={lang()}&page={page}&run={run}")
     return False
 
 
 def sign_out() -> None:
-    """End the sign-in: the token is revoked on the server, then the browser drops its cookie."""
+    """End the sign-in: the token is revoked on the server, then the browser drops its cookie
+    (the page load that follows clears a dead token's cookie: browser_session's middleware)."""
     user = current_user()
     _forget_user()
     if browser_bound():
-        from workbench.app.browser_session import END_PATH, guard, tokens
+        from workbench.app.browser_session import guard, tokens
 
         tokens().revoke(_session_cookie())
         if user is not None:
             guard().audit.record("signout", user.username, client_address())
-        _redirect(END_PATH)
+        _redirect("/")
     if oidc_configured():
         try:
             if st.user.is_logged_in:

@@ -37,6 +37,9 @@ if submitted:
         st.error(t("signin.locked", time=until.strftime("%H:%M")))
     elif result.user is None:
         st.error(t("signin.failed"))
+    elif session.browser_bound() and not session.browser_cookie():
+        # the grant could be bound to no browser: a browser that keeps no cookies cannot sign in
+        st.error(t("signin.cookies_needed"))
     elif session.sign_in(result.user):
         st.rerun()
     else:
