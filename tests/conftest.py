@@ -78,10 +78,14 @@ def demo_small(tmp_path_factory):
 
 
 class DemoLake:
-    """A lake built from the small demo by every job, once per session."""
+    """A lake built from the small demo by every job, once per session.
+
+    ``built_versions``: every table's Delta version right after the build, so a test can read
+    the lake as built even after other tests on the same worker wrote to it."""
 
     def __init__(self, settings, lake, results, manifest):
         self.settings, self.lake, self.results, self.manifest = settings, lake, results, manifest
+        self.built_versions = {name: lake.version(name) for name in lake.table_names()}
 
     @property
     def environ(self) -> dict[str, str]:
