@@ -178,7 +178,6 @@ MESSAGES: dict[str, dict[str, str]] = {
     "prices.method": {"zh": "指数方法", "en": "Index method"},
     "prices.window": {"zh": "窗口（期数）", "en": "Window (periods)"},
     "prices.splice": {"zh": "拼接方法", "en": "Splice"},
-    "prices.computing": {"zh": "正在计算价格指数……", "en": "Computing the price indices..."},
     "prices.step.classify": {"zh": "第 {step}/{steps} 步：读取网上报价并归入 COICOP 类别……",
                              "en": "Step {step} of {steps}: reading the online quotes and classifying them to COICOP groups…"},
     "prices.step.index": {"zh": "第 {step}/{steps} 步：按{method}计算价格指数……",
@@ -199,8 +198,6 @@ MESSAGES: dict[str, dict[str, str]] = {
                      "en": "Cross-correlation (lag k: online month t against official month t+k)"},
     "prices.review": {"zh": "低置信度分类：待人工核对", "en": "Low-confidence classifications to review"},
     "prices.review_empty": {"zh": "没有需要核对的商品。", "en": "No item needs review."},
-    "prices.submit": {"zh": "保存运行并提交审核", "en": "Record the run and submit for review"},
-    "prices.submitted": {"zh": "已记录运行 {run_id} 并提交审核。", "en": "Recorded run {run_id} and submitted it for review."},
     "prices.monthly_only": {"zh": "{method} 只按月计算（按日的加权多边指数耗时过长）。",
                             "en": "{method} is computed by month only (daily weighted multilateral indices take too long)."},
     "prices.elementary": {"zh": "基本分类指数", "en": "Elementary aggregate indices"},
@@ -246,6 +243,12 @@ MESSAGES: dict[str, dict[str, str]] = {
     "runs.submit": {"zh": "提交审核", "en": "Submit for review"},
     "runs.submitted": {"zh": "已提交审核。", "en": "Submitted for review."},
     "runs.comment": {"zh": "说明", "en": "Comment"},
+    # a click on "record and submit" while the page computed other settings (run_views.submit_for_review)
+    "runs.submit_changed": {"zh": "未提交：点击时页面正在按新的设置或新的数据版本重新计算，您点击时看到的结果已不是现在显示的结果。请核对上方现在显示的结果后再提交。",
+                            "en": "Not submitted: when you clicked, the page was recomputing for new settings or new data "
+                                  "versions, so the results you clicked beside are no longer the ones shown. Check the "
+                                  "results now shown above and submit again."},
+    "runs.recording": {"zh": "正在保存运行并提交审核……", "en": "Recording the run and submitting it for review…"},
     "compare.pick": {"zh": "选择两个或以上运行", "en": "Pick two or more runs"},
     "compare.need_two": {"zh": "请至少选择两个运行。", "en": "Pick at least two runs."},
     "compare.params": {"zh": "参数差异（不同的行已标出）", "en": "Parameters (rows that differ are marked)"},

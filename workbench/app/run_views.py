@@ -693,37 +693,51 @@ def settings_fingerprint(spec: dict[str, Any]) -> str:
 def submit_for_review(prefix: str, user, make_run: Callable[[], dict[str, Any]], blocked: str | None = None) -> None:
     """Comment box, submit button and confirmation of a method page.
 
-    *make_run* returns ``registry.run_method``'s arguments (``kind``, ``params``,
-    ``inputs``, ``title``, ``series``); it is called when the button is clicked, so it
-    reads the widget values of that moment, not of the last render. With ``result`` (the
-    method's return value the page computed on ``inputs`` given as versions) the run is
-    recorded from it instead of being computed again. *blocked*: why the result shown
-    cannot be submitted (the button is disabled and says so), or None.
+    *make_run* returns ``registry.run_method``'s arguments (``kind``, ``params``, ``inputs``
+    given as versions, ``title``, ``series``) for the results this render drew above; with
+    ``result`` (the method's return value the page computed on those versions) the run is
+    recorded from it instead of being computed again. *blocked*: why the result shown cannot
+    be submitted (the button is disabled and says so), or None.
+
+    A click is acted on here, in the render it starts, never in a button callback: Streamlit
+    runs the callback of the render that last drew the button, and a click while the page was
+    still computing new settings ran a callback holding the previous results (a nowcast as of
+    16 Sep recorded with the comment written for 11 Sep). The button remembers the settings
+    and input versions it was drawn beside; the run is recorded only when this render, having
+    drawn its results, holds the same ones, else nothing is recorded and the page says why.
     """
-    def submit() -> None:
-        spec = dict(make_run())
-        made_from = settings_fingerprint(spec)
-        lake = data.lake()
-        result = spec.pop("result", None)
-        if result is not None:  # computed (and cached) by the page on exactly these input versions
-            run_id = registry.record_result(lake, spec.pop("kind"), spec.pop("params"), spec.pop("inputs"), result,
-                                            user=user, **spec)
-        else:
-            run_id = registry.run_method(lake, spec.pop("kind"), spec.pop("params"), spec.pop("inputs"),
-                                         user=user, **spec)
-        review.submit(lake, run_id, user, st.session_state.get(f"{prefix}_comment", ""))
-        st.session_state[f"{prefix}_submitted"] = run_id
-        st.session_state[f"{prefix}_submitted_from"] = made_from
+    shown = dict(make_run())
+    shown_from = settings_fingerprint(shown)
+
+    def note_click(drawn_beside: str) -> None:
+        st.session_state[f"{prefix}_submit_drawn_beside"] = drawn_beside
 
     st.text_input(t("runs.comment"), key=f"{prefix}_comment")
-    st.button(t("est.submit"), key=f"{prefix}_submit", icon=":material/send:", type="primary", on_click=submit,
-              disabled=blocked is not None, help=blocked)
+    clicked = st.button(t("est.submit"), key=f"{prefix}_submit", icon=":material/send:", type="primary",
+                        on_click=note_click, args=(shown_from,), disabled=blocked is not None, help=blocked)
+    drawn_beside = st.session_state.pop(f"{prefix}_submit_drawn_beside", None)
     if blocked:
         st.caption(blocked)
+    elif clicked and drawn_beside != shown_from:
+        with st.container(key=f"{prefix}_submit_changed"):  # found by the tests
+            st.warning(t("runs.submit_changed"))
+    elif clicked:
+        lake = data.lake()
+        with st.spinner(t("runs.recording"), show_time=True):
+            spec = dict(shown)
+            result = spec.pop("result", None)
+            if result is not None:  # computed (and cached) by the page on exactly these input versions
+                run_id = registry.record_result(lake, spec.pop("kind"), spec.pop("params"), spec.pop("inputs"), result,
+                                                user=user, **spec)
+            else:
+                run_id = registry.run_method(lake, spec.pop("kind"), spec.pop("params"), spec.pop("inputs"),
+                                             user=user, **spec)
+        review.submit(lake, run_id, user, st.session_state.get(f"{prefix}_comment", ""))
+        st.session_state[f"{prefix}_submitted"] = run_id
+        st.session_state[f"{prefix}_submitted_from"] = shown_from
     submitted = st.session_state.get(f"{prefix}_submitted")
-    made_from = st.session_state.get(f"{prefix}_submitted_from")
     # The confirmation belongs to its run: once the settings above no longer are the ones
     # that run was made from, it would describe numbers the page no longer shows.
-    if submitted and settings_fingerprint(make_run()) == made_from:
+    if submitted and shown_from == st.session_state.get(f"{prefix}_submitted_from"):
         with st.container(key=f"{prefix}_confirmation"):  # found by the browser tests
             st.success(t("est.submitted", run_id=submitted))

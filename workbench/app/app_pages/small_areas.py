@@ -120,11 +120,11 @@ widgets.downloads(areas[shown_columns], f"small_areas_{params['variable']}_{para
 
 
 def small_area_run() -> dict:
-    p = current_params()
+    p = params  # the settings of the estimates shown above, on the table versions they read
     var = reg.column(p["variable"])
     title = t("sae.run_title", variable=var.label(language) if var else p["variable"],
               period=formatting.format_month(p["period"], language), model=p["model"])
-    return {"kind": "small_area_estimate", "params": p, "inputs": list(data.estimate_versions() or versions),
+    return {"kind": "small_area_estimate", "params": p, "inputs": dict(versions),
             "title": title, "series": f"township_{p['variable']}"}
 
 
