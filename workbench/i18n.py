@@ -251,6 +251,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "runs.recording": {"zh": "正在保存运行并提交审核……", "en": "Recording the run and submitting it for review…"},
     "compare.pick": {"zh": "选择两个或以上运行", "en": "Pick two or more runs"},
     "compare.need_two": {"zh": "请至少选择两个运行。", "en": "Pick at least two runs."},
+    "compare.tolerance": {"zh": "比较的是保存的数值：前 {digits} 位有效数字相同（相对差异小于十亿分之一）即视为相同；实际不同但显示相同的数值会多显示几位。",
+                          "en": "Stored values are compared: numbers that agree to {digits} significant digits (one part "
+                                "in a billion) count as the same; numbers that differ but would read the same are "
+                                "shown with more digits."},
     "compare.params": {"zh": "参数差异（不同的行已标出）", "en": "Parameters (rows that differ are marked)"},
     "compare.metrics": {"zh": "指标", "en": "Metrics"},
     "compare.series": {"zh": "输出序列叠加", "en": "Output series overlaid"},
@@ -1042,7 +1046,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "runparam.variable": {"zh": "变量", "en": "Variable"},
     "runparam.values": {"zh": "取值", "en": "Values"},
     "runparam.seed": {"zh": "随机种子", "en": "Seed"},
-    "runparam.se": {"zh": "标准误", "en": "Se"},
+    "runparam.se": {"zh": "标准误", "en": "Standard error"},
     "runparam.respondents": {"zh": "回答单位数", "en": "Respondents"},
     "runparam.replicates": {"zh": "重复抽样方法", "en": "Replicates"},
     "runparam.period": {"zh": "月份", "en": "Period"},
