@@ -667,6 +667,8 @@ _TIME_LOCALE = {
 }
 # A month axis label and tooltip: "2026年8月" / "Aug 2026".
 MONTH_FORMAT = {"zh": "%Y年%-m月", "en": "%b %Y"}
+# a quarterly series' period on a chart axis or tooltip (d3's %q), as format_quarter writes it
+QUARTER_FORMAT = {"zh": "%Y年第%q季度", "en": "Q%q %Y"}
 
 
 def chart_locale(lang: str) -> dict:
@@ -684,5 +686,5 @@ def axis_number_format(variable: Variable) -> str:
 
 __all__ = ["UNITS", "Unit", "Variable", "Registry", "registry", "format_number", "format_percent", "format_value",
            "format_money", "format_month", "format_quarter", "detail_text", "industry_text", "format_date", "bilingual", "reference_period", "ColumnFormat",
-           "DisplayTable", "format_table", "rounded", "chart_locale", "axis_number_format", "MONTH_FORMAT",
+           "DisplayTable", "format_table", "rounded", "chart_locale", "axis_number_format", "MONTH_FORMAT", "QUARTER_FORMAT",
            "SECTION_NAMES_EN", "column_title", "code_text", "type_label", "delta_operation"]

@@ -7,6 +7,8 @@ as ``t(key)`` with the session's language). A missing key or language is a bug, 
 
 from __future__ import annotations
 
+import re
+
 LANGUAGE_NAMES = {"zh": "中文", "en": "English"}
 
 MESSAGES: dict[str, dict[str, str]] = {
@@ -853,6 +855,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "sa.series_note": {"zh": "季节-不规则比：X-11 为表 D8（未修正的季节-不规则比）；SEATS 与 STL 为季节成分与不规则成分之积（加法分解时为和）。",
                        "en": "SI ratios: X-11 table D8 (unmodified SI ratios); under SEATS and STL the seasonal times the irregular (their sum for an additive decomposition)."},
     "sa.col.month": {"zh": "月份", "en": "Month"},
+    "sa.col.quarter": {"zh": "季度", "en": "Quarter"},
     "sa.col.original": {"zh": "原序列", "en": "Original"},
     "sa.col.trend": {"zh": "趋势循环", "en": "Trend-cycle"},
     "sa.col.seasadj": {"zh": "季节调整后", "en": "Seasonally adjusted"},
@@ -862,6 +865,22 @@ MESSAGES: dict[str, dict[str, str]] = {
     "sa.col.statistic": {"zh": "统计量", "en": "Statistic"},
     "sa.col.value": {"zh": "数值", "en": "Value"},
     "sa.col.meaning": {"zh": "含义", "en": "Meaning"},
+    "sa.col.assessment": {"zh": "评价", "en": "Assessment"},
+    # marks beside the diagnostics (workbench.methods.seasonal.assess; JDemetra+'s Good/Uncertain/Bad)
+    "sa.mark.good": {"zh": "✓ 良好", "en": "✓ Good"},
+    "sa.mark.uncertain": {"zh": "? 存疑", "en": "? Uncertain"},
+    "sa.mark.bad": {"zh": "✗ 不佳", "en": "✗ Bad"},
+    "sa.mark.boundary_ma": {"zh": "✗ 不佳：移动平均系数为 ±1，处于不可逆边界（差分过度），模型不可信",
+                            "en": "✗ Bad: a moving-average coefficient of ±1 is on the non-invertible boundary "
+                                  "(over-differenced); the model is not to be trusted"},
+    "sa.mark.boundary_ar": {"zh": "✗ 不佳：自回归系数为 ±1，处于单位根边界，模型不可信",
+                            "en": "✗ Bad: an autoregressive coefficient of ±1 is on the unit-root boundary; "
+                                  "the model is not to be trusted"},
+    "sa.mark.rules": {"zh": "评价规则：M1–M11、Q、Q2 小于 1 为良好，大于等于 1 为不佳；剩余季节性检验的 p 值大于等于 0.05 为良好，"
+                            "0.01–0.05 为存疑，小于 0.01 为不佳（仍有季节性）；ARIMA 系数为 ±1.00 为不佳。",
+                      "en": "Marks: M1-M11, Q and Q2 below 1 are good, 1 or more bad; a residual seasonality test's "
+                            "p-value of 0.05 or more is good, 0.01 to 0.05 uncertain, below 0.01 bad (seasonality "
+                            "left); an ARIMA coefficient of ±1.00 is bad."},
     "sa.col.group": {"zh": "类别", "en": "Group"},
     "sa.col.variable": {"zh": "变量", "en": "Variable"},
     "sa.col.coefficient": {"zh": "系数", "en": "Coefficient"},
@@ -1248,7 +1267,21 @@ def translate(key: str, lang: str, **values: object) -> str:
     blank label to a user.
     """
     text = MESSAGES[key].get(lang) or MESSAGES[key]["en"]
-    return text.format(**values) if values else text
+    if not values:
+        return text
+    said = text.format(**values)
+    # English counts its nouns: "{horizon} weeks" with a horizon of 1 reads "1 week" (Chinese does not)
+    return _ONE_PLURAL.sub(lambda m: f"{m['one']} {_SINGULAR[m['noun']]}", said) if lang == "en" else said
+
+
+# The counted nouns of the English messages, each with its singular (an explicit list: "series" is both)
+_SINGULAR = {"weeks": "week", "days": "day", "months": "month", "quarters": "quarter", "years": "year",
+             "periods": "period", "rows": "row", "estimates": "estimate", "runs": "run", "files": "file",
+             "values": "value", "cells": "cell", "enterprises": "enterprise", "records": "record",
+             "pairs": "pair", "units": "unit", "respondents": "respondent", "items": "item", "quotes": "quote",
+             "errors": "error", "minutes": "minute", "seconds": "second", "hours": "hour", "jobs": "job",
+             "tables": "table", "columns": "column", "models": "model", "indicators": "indicator"}
+_ONE_PLURAL = re.compile(r"(?<![\w.,])(?P<one>1) (?P<noun>" + "|".join(_SINGULAR) + r")\b")
 
 
 def translate_matching(patterns, text: str, lang: str) -> str:
