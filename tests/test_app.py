@@ -393,3 +393,21 @@ def test_oidc_user_without_account_gets_no_pages(app_env):
     assert at.session_state["user"] is None
     assert at.button(key="signin_oidc") is not None
     assert "no roles" in at.error[0].value
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_catalog_search_finds_a_column_by_its_label_in_either_language(app_env, lang):
+    """Issue 29, 10: searching the catalogue for a column's Chinese label (营业收入) found nothing:
+    only column names were searched. A label or description in either language finds its table."""
+    from workbench.formatting import registry
+
+    at = signed_in("stat")
+    at.session_state["lang"] = lang
+    at.switch_page("app_pages/catalog.py").run()
+    label = registry().column("township_code").label(lang)
+    at.text_input(key="catalog_search").input(label).run()
+    assert not at.exception, at.exception
+    assert "silver.enterprises" in set(table(at, "catalog_tables")["table"]), label
+    title = registry().column("township_code").description_zh[:4]  # a few words of its description
+    at.text_input(key="catalog_search").input(title).run()
+    assert "silver.enterprises" in set(table(at, "catalog_tables")["table"]), title

@@ -330,6 +330,18 @@ def test_nowcast_submitted_while_computing_a_new_date_records_nothing(demo_lake,
     at.run()
     assert not at.exception, at.exception
     shown = at.date_input(key="nowcast_date").value
+    # the date is bounded to the dates a nowcast means something on, and the range said in the UI
+    # language (a mistyped year became 0815-02-26 with the picker's English range error)
+    from workbench.formatting import format_date
+    from workbench.methods.nowcast import prepare_targets
+    from workbench.methods.nowcast.run import asof_range
+
+    first, last = asof_range(prepare_targets(demo_lake.lake.read("gold.targets").toPandas(), "retail_sales"))
+    picker = at.date_input(key="nowcast_date")
+    assert (picker.min, picker.max) == (first, last) and first <= shown <= last
+    assert first.year >= 2000 and (last - shown).days < 120
+    assert translate("nowcast.date_range", lang, first=format_date(first, lang), last=format_date(last, lang)) in [
+        c.value for c in at.caption]
     earlier = shown.replace(day=max(1, shown.day - 5)) if shown.day > 5 else shown.replace(day=shown.day + 5)
     before = {r.run_id for r in list_runs(demo_lake.lake)}
     at.date_input(key="nowcast_date").set_value(earlier)  # the rerun this starts is still computing ...

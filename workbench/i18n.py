@@ -603,6 +603,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "nowcast.combinations": {"zh": "预测组合", "en": "Forecast combinations"},
     "nowcast.combo_equal": {"zh": "等权组合", "en": "Equal weights"},
     "nowcast.combo_inverse_mse": {"zh": "按历史误差倒数加权", "en": "Inverse-MSE weights"},
+    "nowcast.date_range": {"zh": "可选日期：{first}至{last}", "en": "Dates from {first} to {last}"},
     "nowcast.pick_models": {"zh": "请至少选择一个模型。", "en": "Pick at least one model."},
     "nowcast.running": {"zh": "正在预测并回测历史误差……", "en": "Nowcasting and backtesting past errors..."},
     "nowcast.period_expected": {"zh": "预测期：{period}（预计 {release} 首次发布，提前 {horizon} 周）",

@@ -11,7 +11,7 @@ from workbench.app.session import ROLES_FOR, lang, require_role, t
 from workbench.i18n import MESSAGES, translate
 from workbench.methods import nowcast as nc
 from workbench.methods.nowcast.news import TARGET_REVISION
-from workbench.methods.nowcast.run import COMBINATIONS, NowcastSpec, default_asof
+from workbench.methods.nowcast.run import COMBINATIONS, NowcastSpec, asof_range, default_asof
 
 user = require_role(*ROLES_FOR["nowcast"])
 st.title(t("nav.nowcast"))
@@ -64,8 +64,17 @@ c1, c2 = st.columns(2)
 combo_labels = {c: t(f"nowcast.combo_{c}") for c in COMBINATIONS}  # translated now, not in format_func
 combinations = widgets.multiselect(c1, t("nowcast.combinations"), list(COMBINATIONS), default=list(COMBINATIONS),
                               format_func=combo_labels.get, key="nowcast_combinations")
-asof = c2.date_input(t("nowcast.date"), value=default_asof(nc.prepare_targets(raw_targets, series)),
-                     key="nowcast_date")
+target_vintages = nc.prepare_targets(raw_targets, series)
+# Bounded to the dates a nowcast of this series means something on, and the range said in the
+# UI language: unbounded, a mistyped year became 0815-02-26 with the picker's English range error.
+first_day, last_day = asof_range(target_vintages)
+kept = st.session_state.get("nowcast_date")
+if kept is not None and not first_day <= kept <= last_day:  # a date kept from another series' range
+    st.session_state["nowcast_date"] = min(max(kept, first_day), last_day)
+asof = c2.date_input(t("nowcast.date"), value=default_asof(target_vintages), min_value=first_day,
+                     max_value=last_day, format="YYYY/MM/DD", key="nowcast_date")
+c2.caption(t("nowcast.date_range", first=formatting.format_date(first_day, language),
+             last=formatting.format_date(last_day, language)))
 if not models:
     st.info(t("nowcast.pick_models"))
     st.stop()
