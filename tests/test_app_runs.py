@@ -337,3 +337,30 @@ def test_compare_calls_values_equal_within_its_stated_tolerance_and_heads_runs_b
     assert list(metrics.columns) == [differs, "measures", "measures again"]
     assert not metrics.loc[cv_name, differs] and metrics.loc[se_name, differs]
     assert metrics.loc[se_name].iloc[1:].tolist() == ["2,940.1", "2,940.4"]  # not 2,940 beside 2,940
+
+
+@registry.method("app_test_levels")
+def _levels(inputs, params):
+    df = inputs["gold.sample"].groupBy("area").agg(F.sum("value").alias("total"))
+    return {"estimates": df, "_metrics": {"point_ar": params["level"], "rel_rmse_ar": 0.91}}
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_nowcasts_levels_on_runs_carry_the_unit_of_its_series(runs_lake, spark, lang):
+    """Issue 29, 9: a nowcast's metrics on Runs were bare numbers (point · AR 12,345.68): its
+    levels are in the unit its target series is published in (gold.targets' unit, 亿元)."""
+    lake, _, users = runs_lake
+    lake.write("gold.targets", spark.createDataFrame(pd.DataFrame({
+        "series": ["retail_sales"], "ref_period": ["2026-08"], "value": [12_000.0], "unit": ["亿元"]})))
+    run_id = registry.run_method(lake, "app_test_levels", {"series": "retail_sales", "level": 12_345.678},
+                                 ["gold.sample"], user=users["stat"], title="levels")
+    at = AppTest.from_file(PAGES / "runs.py", default_timeout=TIMEOUT)
+    at.session_state["lang"] = lang
+    at.session_state["user"] = load_users()["stat"]
+    at.run()
+    pick(at, "runs_pick", run_id)
+    assert not at.exception, at.exception
+    metrics = text_table(at, "runs_detail_metrics")
+    values = dict(zip(metrics.iloc[:, 0], metrics.iloc[:, 1]))
+    assert values[run_views.setting_name("point_ar", lang)] == ("12,345.68 亿元" if lang == "zh" else "12,345.68 100m yuan")
+    assert values[run_views.setting_name("rel_rmse_ar", lang)] == "0.91"  # a ratio has no unit

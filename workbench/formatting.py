@@ -89,6 +89,14 @@ UNITS: dict[str, Unit] = {u.code: u for u in (
 UNIT_ALIASES = {"index, first month = 100": "index", "元": "yuan", "万元": "10k_yuan", "人": "persons",
                 "%": "percent", "kwh": "kWh"}
 
+def unit_code(text: object) -> str:
+    """The unit code of a unit as a table writes it (``亿元`` -> ``100m_yuan``, ``persons``
+    stays), or "" when no unit is known by that name."""
+    said = "" if missing(text) else str(text).strip()
+    code = UNIT_ALIASES.get(said, said)
+    return code if code in UNITS else next((u.code for u in UNITS.values() if said and said in (u.zh, u.en)), "")
+
+
 # GB/T 4754-2017 section names in English (the Chinese ones are in workbench.classification).
 SECTION_NAMES_EN = {
     "A": "Agriculture, forestry, animal husbandry and fishery", "B": "Mining", "C": "Manufacturing",

@@ -459,10 +459,17 @@ def measured_variable(column: str, params: dict[str, Any] | None):
     column's own entry (None when the registry does not know it)."""
     from workbench.formatting import registry
 
+    from workbench.formatting import Variable
+
     reg = registry()
     measured = reg.column(str(params.get("variable"))) if params and params.get("variable") else None
     if column in _IN_VARIABLE_UNIT and measured is not None and measured.numeric:
         return measured
+    per_model = _PER_MODEL.match(column)
+    if per_model and per_model.group(1) == "point" and params and isinstance(params.get("series"), str):
+        # a nowcast's level, in the unit its target series is published in (亿元)
+        unit = data.series_unit(params["series"])
+        return Variable(column, unit=unit) if unit else None
     return reg.column(column)
 
 

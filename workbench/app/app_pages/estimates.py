@@ -142,7 +142,7 @@ if "values" in weights.columns:
     weights["values"] = weights["values"].map(lambda v: code_label("est.values", v))
 ratio = {c: measure(c, "ratio", 3) for c in ("bound_low", "bound_high", "g_min", "g_max")}
 counts = {c: measure(c, decimals=0) for c in ("iterations", "negative_weights", "g_outside_bounds")}
-units = {c: measure(c, "enterprises") for c in ("respondents", "nonrespondents")}
+units = {c: measure(c, "enterprises") for c in ("respondents", "imputed_units", "nonrespondents")}
 widgets.formatted_table(weights, "est_weights", variables={
     **ratio, **counts, **units, "method": measure("method"), "distance": measure("distance"),
     "converged": measure("converged"), "values": measure("values"),

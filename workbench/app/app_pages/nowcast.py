@@ -34,15 +34,6 @@ def column(name: str, unit: str = "", decimals: int | None = None, kind: str = "
                                kind=kind)
 
 
-def target_unit(targets: pd.DataFrame, name: str) -> str:
-    """The unit code of a target series from its published ``unit`` (亿元 -> ``100m_yuan``)."""
-    shown = targets.loc[targets["series"] == name, "unit"].dropna() if "unit" in targets.columns else pd.Series()
-    text = str(shown.iloc[0]) if len(shown) else ""
-    code = formatting.UNIT_ALIASES.get(text, text)
-    return code if code in formatting.UNITS else next(
-        (u.code for u in formatting.UNITS.values() if text and text in (u.zh, u.en)), "")
-
-
 inputs = data.nowcast_inputs()
 if inputs is None:
     st.info(t("nowcast.unavailable"))
@@ -99,7 +90,7 @@ with st.container(key="nowcast_warnings"):
 st.subheader(t("nowcast.result"))
 st.caption(t("nowcast.interval_note", coverage=round(100 * (1 - spec.alpha)), horizon=result.horizon))
 # levels in the target's published unit (亿元), growth in per cent, models and interval sources by name
-unit = target_unit(raw_targets, series)
+unit = data.series_unit(series)
 level = {c: column(c, unit) for c in ("point", "lower", "upper", "model_lower", "model_upper")}
 nowcasts = result.nowcasts.assign(model=result.nowcasts["model"].map(lambda m: code_label("nowcast.model", m)),
                                   interval=result.nowcasts["interval"].map(lambda v: code_label("nowcast.interval", v)))
