@@ -393,3 +393,44 @@ def test_oidc_user_without_account_gets_no_pages(app_env):
     assert at.session_state["user"] is None
     assert at.button(key="signin_oidc") is not None
     assert "no roles" in at.error[0].value
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_catalog_search_finds_a_column_by_its_label_in_either_language(app_env, lang):
+    """Issue 29, 10: searching the catalogue for a column's Chinese label (营业收入) found nothing:
+    only column names were searched. A label or description in either language finds its table."""
+    from workbench.formatting import registry
+
+    at = signed_in("stat")
+    at.session_state["lang"] = lang
+    at.switch_page("app_pages/catalog.py").run()
+    label = registry().column("township_code").label(lang)
+    at.text_input(key="catalog_search").input(label).run()
+    assert not at.exception, at.exception
+    assert "silver.enterprises" in set(table(at, "catalog_tables")["table"]), label
+    title = registry().column("township_code").description_zh[:4]  # a few words of its description
+    at.text_input(key="catalog_search").input(title).run()
+    assert "silver.enterprises" in set(table(at, "catalog_tables")["table"]), title
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_catalog_preview_goes_through_the_formatting_layer(spark, lake, monkeypatch, lang):
+    """Issue 29, 9: the catalogue preview showed raw codes, yuan and "None". Its rows are shown
+    as every other table: a code with its name, money in 万元, a missing name as a dash."""
+    from workbench.formatting import registry
+
+    reg = registry()
+    code = next(iter(reg.codelists["township_code"]))
+    lake.write("silver.enterprises", spark.createDataFrame(
+        [("91440101MA5ABCDE1X", None, code, 1_234_567.0)],
+        "credit_code string, name string, township_code string, vat_sales double"))
+    monkeypatch.setenv("WORKBENCH_LAKE_ROOT", lake.root)
+    monkeypatch.setenv("WORKBENCH_UI_LANGUAGE", lang)
+    at = signed_in("stat")
+    at.switch_page("app_pages/catalog.py").run()
+    at.selectbox(key="catalog_table").set_value("silver.enterprises").run()
+    assert not at.exception, at.exception
+    row = table(at, "catalog_preview").iloc[0]
+    assert row["township_code"] == reg.code_label("township_code", code, lang) != code
+    assert row["name"] == "—"
+    assert row["vat_sales"] == pytest.approx(1_234_567.0 * reg.column("vat_sales").scale) != 1_234_567.0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from test_app import TIMEOUT, table, texts
@@ -57,6 +59,12 @@ def test_small_areas_page_charts_townships_and_submits(est_env):
     areas = table(at, "sae_table")
     assert len(areas) == 12 and {"direct", "eblup", "shrinkage", "benchmarked"} <= set(areas.columns)
     assert at.get_by_key("sae_chart") is not None and at.get_by_key("sae_shrinkage_chart") is not None
+    # issue 29: the shrinkage of a district's 8 townships was squeezed into 130 px beneath slanted
+    # names; each township is now a row, named in full
+    spec = json.loads(at.get_by_key("sae_shrinkage_chart").get("vega_lite_chart")[0].proto.spec)
+    district = at.selectbox(key="sae_district").value
+    townships = int(areas["area"].astype(str).str.startswith(district).sum())
+    assert spec["encoding"]["y"]["field"] == "name" and spec["height"] >= 26 * townships > 0, (townships, spec)
     # the unit-level model with two register covariates
     at.selectbox(key="sae_model").select("BHF").run()
     at.multiselect(key="sae_covariates").select("vat_sales").run()

@@ -71,7 +71,8 @@ def test_prices_page_compares_online_index_with_official_cpi(prices_env):
     at.text_input(key="prices_comment").input("monthly check")
     at.button(key="prices_submit").click().run()
     assert not at.exception, at.exception
-    assert at.success and "Recorded run" in at.success[-1].value
+    run_id = at.session_state["prices_submitted"]
+    assert at.success and run_id in at.success[-1].value
     run = registry.list_runs(prices_env)[-1]
     assert run.kind == "online_price_index" and run.params["method"] == "jevons"
     assert run.inputs == {"silver.prices_daily": prices_env.version("silver.prices_daily"),

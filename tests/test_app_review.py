@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 from test_app import MAIN, PAGES, PASSWORDS, TIMEOUT, table, texts
 from test_app_runs import page, pick, runs_lake  # noqa: F401 - the fixture, and app_test_totals registered
 from workbench.auth import load_users
+from workbench.i18n import translate
 from workbench.runs import registry, review
 from workbench.runs.release import list_releases
 
@@ -196,3 +197,30 @@ def test_the_submitted_message_belongs_to_its_run(runs_lake):
     assert run_id not in texts(at)  # these settings are not the submitted run's
     at.number_input(key="t_scale").set_value(4.0).run()
     assert run_id in texts(at)  # back to that run's settings: its message again
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_click_while_the_page_computes_new_settings_records_nothing(runs_lake, lang):
+    """Issue 29, 2: the setting changed and "record and submit" clicked before the page had
+    drawn its results (one rerun carries both, as a browser sends a click made while the page
+    computes). The button's callback was the one drawn beside the previous results, so the run
+    recorded was not the one on screen. Nothing is recorded and the page says why in the UI
+    language; the next click, beside the new results, records exactly them with its comment."""
+    lake, _, _ = runs_lake
+    before = {r.run_id for r in registry.list_runs(lake)}
+    at = AppTest.from_function(submitting_page, default_timeout=TIMEOUT)
+    at.session_state["lang"] = lang
+    at.run()
+    at.number_input(key="t_scale").set_value(3.0)
+    at.text_input(key="t_comment").set_value("written for scale 3")
+    at.button(key="t_submit").click().run()
+    assert not at.exception, at.exception
+    assert {r.run_id for r in registry.list_runs(lake)} == before
+    assert "t_submitted" not in at.session_state
+    assert [w.value for w in at.get_by_key("t_submit_changed").warning] == [translate("runs.submit_changed", lang)]
+    at.button(key="t_submit").click().run()
+    assert not at.exception, at.exception
+    run_id = at.session_state["t_submitted"]
+    assert registry.get_run(lake, run_id).params == {"scale": 3.0}
+    assert [e.comment for e in review.audit_trail(lake, run_id) if e.action == "submit"] == ["written for scale 3"]
+    assert not [w for w in at.warning if w.value == translate("runs.submit_changed", lang)]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import pytest
 from pyspark.sql import functions as F
 from streamlit.testing.v1 import AppTest
 
 from test_app import PAGES, TIMEOUT, table, texts
+from workbench.app import run_views
 from workbench.app.session import ROLES_FOR
 from workbench.auth import load_users
 from workbench.i18n import translate
@@ -18,6 +21,12 @@ from workbench.runs import registry, review
 def _totals(inputs, params):
     df = inputs["gold.sample"].groupBy("area").agg((F.sum("value") * params["scale"]).alias("total"))
     return {"estimates": df, "_metrics": {"scale_used": params["scale"]}}
+
+
+@registry.method("app_test_measures")
+def _measures(inputs, params):
+    df = inputs["gold.sample"].groupBy("area").agg(F.sum("value").alias("total"))
+    return {"estimates": df, "_metrics": {"cv": params["cv"], "se": params["se"]}}
 
 
 @pytest.fixture()
@@ -75,7 +84,8 @@ def test_compare_page_marks_differing_parameters(runs_lake):
     at.multiselect(key="compare_pick").set_value([made[1.0], made[2.0]]).run()
     params = table(at, "compare_params").set_index("Name")
     assert bool(params.loc["scale", "Differs"]) and not bool(params.loc["Inputs · gold.sample", "Differs"])
-    assert params.loc["scale", [made[1.0], made[2.0]]].tolist() == ["1", "2"]  # numbers as numbers, not JSON
+    # numbers as numbers, not JSON; a column per run, headed by its title (issue 29, 8)
+    assert params.loc["scale", ["totals x1", "totals x2"]].tolist() == ["1", "2"]
     # an undeclared kind's output: the first text column against the first number
     assert at.selectbox(key="compare_chart_x_app_test_totals_estimates").value == "area"
     assert at.selectbox(key="compare_chart_y_app_test_totals_estimates").value == "total"
@@ -292,3 +302,65 @@ def test_the_run_readers_refuse_a_user_the_rule_refuses(runs_lake):
     assert set(data.runs(users["research"])["run_id"]) == set()
     assert set(data.runs(users["stat"])["run_id"]) == {made[1.0], made[2.0]}
     assert set(data.runs(users["super"])["run_id"]) == set(made.values())
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_compare_calls_values_equal_within_its_stated_tolerance_and_heads_runs_by_title(runs_lake, lang):
+    """Issue 29, 8: Compare ticked "differs" for a CV of 2.8 % beside 2.8 % and an SE of 2,940
+    beside 2,940 (stored values a few units apart in the 16th digit, as a recomputation
+    leaves them), and headed its columns by run id. Values within the tolerance the page
+    states are the same; values that truly differ but would read the same get the digits
+    that tell them apart; columns carry titles (with the run id only where titles coincide)."""
+    lake, _, users = runs_lake
+    cv = 0.0281234
+    noisy = math.nextafter(math.nextafter(math.nextafter(cv, 1.0), 1.0), 1.0)
+    twins = [registry.run_method(lake, "app_test_measures", {"cv": c, "se": 2940.1}, ["gold.sample"],
+                                 user=users["stat"], title="measures") for c in (cv, noisy)]
+    other = registry.run_method(lake, "app_test_measures", {"cv": cv, "se": 2940.4}, ["gold.sample"],
+                                user=users["stat"], title="measures again")
+    at = AppTest.from_file(PAGES / "compare.py", default_timeout=TIMEOUT)
+    at.session_state["lang"] = lang
+    at.session_state["user"] = load_users()["stat"]
+    at.run()
+    at.multiselect(key="compare_pick").set_value(twins).run()
+    assert not at.exception, at.exception
+    assert translate("compare.tolerance", lang, digits=9) in [c.value for c in at.caption]
+    name, differs = translate("runcol.name", lang), translate("compare.differs", lang)
+    cv_name, se_name = run_views.setting_name("cv", lang), run_views.setting_name("se", lang)
+    metrics = table(at, "compare_metrics").set_index(name)
+    assert list(metrics.columns) == [differs] + [f"measures · {r}" for r in twins]
+    assert not metrics[differs].any(), metrics
+    assert not table(at, "compare_params").set_index(name)[differs].any()
+    assert metrics.loc[cv_name].iloc[1:].tolist() == ["2.8%", "2.8%"]
+    at.multiselect(key="compare_pick").set_value([twins[0], other]).run()
+    metrics = table(at, "compare_metrics").set_index(name)
+    assert list(metrics.columns) == [differs, "measures", "measures again"]
+    assert not metrics.loc[cv_name, differs] and metrics.loc[se_name, differs]
+    assert metrics.loc[se_name].iloc[1:].tolist() == ["2,940.1", "2,940.4"]  # not 2,940 beside 2,940
+
+
+@registry.method("app_test_levels")
+def _levels(inputs, params):
+    df = inputs["gold.sample"].groupBy("area").agg(F.sum("value").alias("total"))
+    return {"estimates": df, "_metrics": {"point_ar": params["level"], "rel_rmse_ar": 0.91}}
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_nowcasts_levels_on_runs_carry_the_unit_of_its_series(runs_lake, spark, lang):
+    """Issue 29, 9: a nowcast's metrics on Runs were bare numbers (point · AR 12,345.68): its
+    levels are in the unit its target series is published in (gold.targets' unit, 亿元)."""
+    lake, _, users = runs_lake
+    lake.write("gold.targets", spark.createDataFrame(pd.DataFrame({
+        "series": ["retail_sales"], "ref_period": ["2026-08"], "value": [12_000.0], "unit": ["亿元"]})))
+    run_id = registry.run_method(lake, "app_test_levels", {"series": "retail_sales", "level": 12_345.678},
+                                 ["gold.sample"], user=users["stat"], title="levels")
+    at = AppTest.from_file(PAGES / "runs.py", default_timeout=TIMEOUT)
+    at.session_state["lang"] = lang
+    at.session_state["user"] = load_users()["stat"]
+    at.run()
+    pick(at, "runs_pick", run_id)
+    assert not at.exception, at.exception
+    metrics = text_table(at, "runs_detail_metrics")
+    values = dict(zip(metrics.iloc[:, 0], metrics.iloc[:, 1]))
+    assert values[run_views.setting_name("point_ar", lang)] == ("12,345.68 亿元" if lang == "zh" else "12,345.68 100m yuan")
+    assert values[run_views.setting_name("rel_rmse_ar", lang)] == "0.91"  # a ratio has no unit

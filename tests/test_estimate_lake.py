@@ -146,6 +146,10 @@ def test_estimates_report_the_imputed_share_of_the_total():
     reported_only = survey_estimates(frame, dec, {"calibration": "none", "use_imputed": False})
     assert reported_only.estimates["imputed_share"].iloc[0] == 0 and reported_only.values == "reported"
     assert weights["nonrespondents"].iloc[0] == 3
+    # issue 29, 9: a unit whose value was imputed is not counted a respondent
+    assert weights["respondents"].iloc[0] == frame["flag"].isin(["reported", "edited"]).sum()
+    assert weights["imputed_units"].iloc[0] == (frame["flag"] == "imputed").sum() > 0
+    assert weights[["respondents", "imputed_units", "nonrespondents"]].iloc[0].sum() == len(frame)
 
 
 # ---- registered runs: recorded with the inputs' versions, reproducible ----------------------------

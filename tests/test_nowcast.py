@@ -307,6 +307,59 @@ def test_nowcast_page_submits_runs_that_reproduce(demo_lake, monkeypatch):
     assert again.matches, again.details
 
 
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_nowcast_submitted_while_computing_a_new_date_records_nothing(demo_lake, monkeypatch, lang):
+    """Issue 29, 2: the date changed and "record and submit" pressed while the page computed the
+    new nowcast recorded the previous one (the old date) with the comment written for the new.
+    Now that click records nothing and says why; the next click, beside the new nowcast,
+    records exactly it (its date, its versions) with the comment."""
+    from datetime import date as day
+
+    from streamlit.testing.v1 import AppTest
+
+    from workbench.auth import load_users
+    from workbench.i18n import translate
+    from workbench.runs.registry import get_run, list_runs
+    from workbench.runs.review import audit_trail
+
+    for k, v in demo_lake.environ.items():
+        monkeypatch.setenv(k, v)
+    at = AppTest.from_file(REPO / "workbench" / "app" / "app_pages" / "nowcast.py", default_timeout=300)
+    at.session_state["lang"] = lang
+    at.session_state["user"] = load_users()["research"]
+    at.run()
+    assert not at.exception, at.exception
+    shown = at.date_input(key="nowcast_date").value
+    # the date is bounded to the dates a nowcast means something on, and the range said in the UI
+    # language (a mistyped year became 0815-02-26 with the picker's English range error)
+    from workbench.formatting import format_date
+    from workbench.methods.nowcast import prepare_targets
+    from workbench.methods.nowcast.run import asof_range
+
+    first, last = asof_range(prepare_targets(demo_lake.lake.read("gold.targets").toPandas(), "retail_sales"))
+    picker = at.date_input(key="nowcast_date")
+    assert (picker.min, picker.max) == (first, last) and first <= shown <= last
+    assert first.year >= 2000 and (last - shown).days < 120
+    assert translate("nowcast.date_range", lang, first=format_date(first, lang), last=format_date(last, lang)) in [
+        c.value for c in at.caption]
+    earlier = shown.replace(day=max(1, shown.day - 5)) if shown.day > 5 else shown.replace(day=shown.day + 5)
+    before = {r.run_id for r in list_runs(demo_lake.lake)}
+    at.date_input(key="nowcast_date").set_value(earlier)  # the rerun this starts is still computing ...
+    at.text_input(key="nowcast_comment").set_value(f"as of {earlier}")
+    at.button(key="nowcast_submit").click().run()  # ... when the click arrives
+    assert not at.exception, at.exception
+    assert {r.run_id for r in list_runs(demo_lake.lake)} == before
+    assert [w.value for w in at.get_by_key("nowcast_submit_changed").warning] == [
+        translate("runs.submit_changed", lang)]
+    at.button(key="nowcast_submit").click().run()
+    assert not at.exception, at.exception
+    run_id = at.session_state["nowcast_submitted"]
+    run = get_run(demo_lake.lake, run_id)
+    assert run.params["asof"] == earlier.isoformat() and earlier != day.fromisoformat(str(shown))
+    assert run.inputs == {t: demo_lake.lake.version(t) for t in ("gold.indicators_monthly", "gold.targets")}
+    assert [e.comment for e in audit_trail(demo_lake.lake, run_id) if e.action == "submit"] == [f"as of {earlier}"]
+
+
 def test_nowcast_page_refuses_data_engineers(demo_lake, monkeypatch):
     from streamlit.testing.v1 import AppTest
 

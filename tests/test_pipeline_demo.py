@@ -125,3 +125,14 @@ def test_gold_panel_covers_register_and_sources(demo_lake):
             "online_price_index"} <= indicators
     vintages = lake.read("gold.targets").groupBy("series", "ref_period").agg(F.max("vintage").alias("v"))
     assert vintages.filter("v > 1").count() > 0
+
+
+def test_full_rebuilds_report_the_rows_they_read(demo_lake):
+    """Issue 29: the Jobs page said "rows read 0" for builds that read every input table. A
+    full rebuild reports the rows of its inputs at the versions it read."""
+    lake = demo_lake.lake
+    targets = demo_lake.results["gold_targets"]
+    assert targets.status == "ok" and targets.rows_read == lake.row_count("silver.official_series") > 0
+    for name in ("gold_indicators_monthly", "silver_links"):
+        result = demo_lake.results[name]
+        assert result.status == "ok" and result.rows_read > 0, result

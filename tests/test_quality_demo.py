@@ -15,6 +15,7 @@ from pyspark.sql import functions as F
 
 from test_app import table, texts
 from test_app_runs import page
+from workbench.formatting import format_value
 from workbench.lake import Lake
 from workbench.i18n import translate
 from workbench.quality import store
@@ -213,7 +214,15 @@ def test_editing_page_edits_with_a_reason_and_shows_the_log(app_quality):
     at.text_input(key="editing_reason").input("confirmed with the respondent").run()
     at.button(key="editing_save").click().run()
     log = table(at, "editing_log")
-    assert log.iloc[0]["reason"] == "confirmed with the respondent" and log.iloc[0]["after"] == pytest.approx(420_000.0)
+    assert log.iloc[0]["reason"] == "confirmed with the respondent"
+    # the log in the page's units and months (issue 29, 9: it said 420000 yuan and 2025-03-01)
+    for lang in ("en", "zh"):
+        at.session_state["lang"] = lang
+        at.run()
+        log = table(at, "editing_log")
+        assert log.iloc[0]["after"] == format_value(420_000.0, "revenue", lang)
+        assert log.iloc[0]["after"].endswith("万元" if lang == "zh" else "10k yuan")
+        assert log["period"].str.match(r"^\d{4}年\d{1,2}月$" if lang == "zh" else r"^[A-Z][a-z]{2} \d{4}$").all()
 
 
 @pytest.mark.parametrize("name", ["quality.py", "fraud.py", "editing.py"])

@@ -147,3 +147,12 @@ def test_the_message_catalogue_defines_each_key_once():
     catalogue = next(n.value for n in tree.body if isinstance(n, ast.AnnAssign) and n.target.id == "MESSAGES")
     keys = [k.value for k in catalogue.keys]
     assert [k for k, n in collections.Counter(keys).items() if n > 1] == []
+
+
+def test_english_counts_one_in_the_singular():
+    """Issue 29: the Nowcast page said "Track record (1 weeks before release)"."""
+    assert translate("nowcast.track", "en", horizon=1) == "Track record (1 week before release)"
+    assert translate("nowcast.track", "en", horizon=11) == "Track record (11 weeks before release)"
+    assert "1 week ahead" in translate("nowcast.period_expected", "en", period="Q3 2026", release="20 Oct 2026",
+                                       horizon=1)
+    assert translate("nowcast.track", "zh", horizon=1) == "历史表现（提前 1 周）"

@@ -86,3 +86,55 @@ def test_seasonal_page_offers_published_series_first_and_names_filled_months(dem
     at.selectbox(key="sa_name_indicators").select("electricity_kwh_total").run()
     assert not at.exception, at.exception
     assert any("2021-08" in w.value and "regARIMA" in w.value for w in at.warning)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_quarterly_gdp_is_shown_by_quarter_and_its_diagnostics_are_marked(demo_lake, monkeypatch, lang):
+    """Issue 29, 9 and "smaller": the quarterly GDP table was headed Month with rows January,
+    April ...; M-statistics above 1 and an MA coefficient of -1.00 went unmarked. The period
+    reads as a quarter in the UI language, and every M-statistic, residual seasonality test
+    and ARIMA coefficient at the unit circle carries its mark by the rule the page states."""
+    from streamlit.testing.v1 import AppTest
+
+    from test_app import table
+    from workbench.auth import load_users
+    from workbench.formatting import registry as columns
+    from workbench.methods.seasonal.assess import coefficient_mark, statistic_mark
+
+    for k, v in demo_lake.environ.items():
+        monkeypatch.setenv(k, v)
+    at = AppTest.from_file(os.path.join(REPO, "workbench", "app", "app_pages", "seasonal.py"), default_timeout=300)
+    at.session_state["lang"] = lang
+    at.session_state["user"] = load_users()["research"]
+    at.run()
+    at.selectbox(key="sa_name_published").select("gdp").run()
+    assert not at.exception, at.exception
+    shown = table(at, "sa_series")
+    assert "quarter" in shown.columns and "month" not in shown.columns
+    quarter = r"^\d{4}年第[1-4]季度$" if lang == "zh" else r"^Q[1-4] \d{4}$"
+    assert shown["quarter"].str.match(quarter).all(), shown["quarter"].head()
+    assert columns().column("quarter").heading(lang) == translate("sa.col.quarter", lang)
+    assert translate("sa.mark.rules", lang) in [c.value for c in at.caption]
+    for key in ("sa_quality", "sa_diagnostics"):
+        stats = table(at, key)
+        expected = [statistic_mark(s, v) for s, v in zip(stats["statistic"], stats["value"].astype(float))]
+        assert stats["assessment"].tolist() == [translate(f"sa.mark.{m}", lang) if m else "" for m in expected]
+    quality = table(at, "sa_quality")
+    assert quality["assessment"].ne("").sum() >= 11  # M1-M11 (and Q) each marked
+    coefficients = table(at, "sa_coefficients")
+    boundary = {translate(f"sa.mark.boundary_{part}", lang) for part in ("ar", "ma")}
+    marked = coefficients[coefficients["assessment"] != ""]
+    assert set(marked["assessment"]) <= boundary and (marked["coefficient"].abs() >= 0.995).all()
+
+
+def test_marks_follow_the_stated_rules():
+    """The two values the issue saw unmarked, and the edges of each rule."""
+    from workbench.methods.seasonal.assess import BAD, GOOD, UNCERTAIN, coefficient_mark, statistic_mark
+
+    assert statistic_mark("M8", 1.107) == BAD and statistic_mark("M8", 0.999) == GOOD
+    assert statistic_mark("Q", 1.0) == BAD
+    assert [statistic_mark("qs_seasadj_p", p) for p in (0.2, 0.05, 0.03, 0.01, 0.001)] == [
+        GOOD, GOOD, UNCERTAIN, UNCERTAIN, BAD]
+    assert statistic_mark("qs_original", 40.0) is None and statistic_mark("M1", float("nan")) is None
+    assert coefficient_mark("MA-Nonseasonal-01", -1.0) == BAD and coefficient_mark("MA-Seasonal-12", -0.9951) == BAD
+    assert coefficient_mark("MA-Seasonal-12", -0.62) is None and coefficient_mark("Outlier$AO2020.Feb", -1.0) is None

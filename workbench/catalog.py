@@ -125,14 +125,23 @@ def release_preview(reader, table: str, user: User, now=None, limit: int = 1000)
 
 
 def search(infos: Iterable["TableInfo"], query: str, lang: str = "en") -> list["TableInfo"]:
-    """Tables whose name, title (either language), owner or any column contains *query*."""
+    """Tables whose name, title or description (either language), owner or any column (its
+    name, or its label or description in either language: 营业收入 finds the tables holding
+    revenue) contains *query*."""
+    from workbench.formatting import registry
+
     q = (query or "").strip().lower()
     if not q:
         return list(infos)
+    reg = registry()
     hits = []
     for info in infos:
         e = entry(info.name)
-        haystack = [info.name, e.title_zh, e.title_en, e.owner, *(c for c, _ in info.columns)]
+        described = [reg.column(c) for c, _ in info.columns]
+        haystack = [info.name, e.title_zh, e.title_en, e.description_zh, e.description_en, e.owner,
+                    *(c for c, _ in info.columns),
+                    *(text for v in described if v is not None
+                      for text in (v.label_zh, v.label_en, v.description_zh, v.description_en))]
         if any(q in (h or "").lower() for h in haystack):
             hits.append(info)
     return hits

@@ -89,6 +89,14 @@ UNITS: dict[str, Unit] = {u.code: u for u in (
 UNIT_ALIASES = {"index, first month = 100": "index", "元": "yuan", "万元": "10k_yuan", "人": "persons",
                 "%": "percent", "kwh": "kWh"}
 
+def unit_code(text: object) -> str:
+    """The unit code of a unit as a table writes it (``亿元`` -> ``100m_yuan``, ``persons``
+    stays), or "" when no unit is known by that name."""
+    said = "" if missing(text) else str(text).strip()
+    code = UNIT_ALIASES.get(said, said)
+    return code if code in UNITS else next((u.code for u in UNITS.values() if said and said in (u.zh, u.en)), "")
+
+
 # GB/T 4754-2017 section names in English (the Chinese ones are in workbench.classification).
 SECTION_NAMES_EN = {
     "A": "Agriculture, forestry, animal husbandry and fishery", "B": "Mining", "C": "Manufacturing",
@@ -667,6 +675,8 @@ _TIME_LOCALE = {
 }
 # A month axis label and tooltip: "2026年8月" / "Aug 2026".
 MONTH_FORMAT = {"zh": "%Y年%-m月", "en": "%b %Y"}
+# a quarterly series' period on a chart axis or tooltip (d3's %q), as format_quarter writes it
+QUARTER_FORMAT = {"zh": "%Y年第%q季度", "en": "Q%q %Y"}
 
 
 def chart_locale(lang: str) -> dict:
@@ -684,5 +694,5 @@ def axis_number_format(variable: Variable) -> str:
 
 __all__ = ["UNITS", "Unit", "Variable", "Registry", "registry", "format_number", "format_percent", "format_value",
            "format_money", "format_month", "format_quarter", "detail_text", "industry_text", "format_date", "bilingual", "reference_period", "ColumnFormat",
-           "DisplayTable", "format_table", "rounded", "chart_locale", "axis_number_format", "MONTH_FORMAT",
+           "DisplayTable", "format_table", "rounded", "chart_locale", "axis_number_format", "MONTH_FORMAT", "QUARTER_FORMAT",
            "SECTION_NAMES_EN", "column_title", "code_text", "type_label", "delta_operation"]

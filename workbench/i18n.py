@@ -7,6 +7,8 @@ as ``t(key)`` with the session's language). A missing key or language is a bug, 
 
 from __future__ import annotations
 
+import re
+
 LANGUAGE_NAMES = {"zh": "中文", "en": "English"}
 
 MESSAGES: dict[str, dict[str, str]] = {
@@ -178,7 +180,6 @@ MESSAGES: dict[str, dict[str, str]] = {
     "prices.method": {"zh": "指数方法", "en": "Index method"},
     "prices.window": {"zh": "窗口（期数）", "en": "Window (periods)"},
     "prices.splice": {"zh": "拼接方法", "en": "Splice"},
-    "prices.computing": {"zh": "正在计算价格指数……", "en": "Computing the price indices..."},
     "prices.step.classify": {"zh": "第 {step}/{steps} 步：读取网上报价并归入 COICOP 类别……",
                              "en": "Step {step} of {steps}: reading the online quotes and classifying them to COICOP groups…"},
     "prices.step.index": {"zh": "第 {step}/{steps} 步：按{method}计算价格指数……",
@@ -199,8 +200,6 @@ MESSAGES: dict[str, dict[str, str]] = {
                      "en": "Cross-correlation (lag k: online month t against official month t+k)"},
     "prices.review": {"zh": "低置信度分类：待人工核对", "en": "Low-confidence classifications to review"},
     "prices.review_empty": {"zh": "没有需要核对的商品。", "en": "No item needs review."},
-    "prices.submit": {"zh": "保存运行并提交审核", "en": "Record the run and submit for review"},
-    "prices.submitted": {"zh": "已记录运行 {run_id} 并提交审核。", "en": "Recorded run {run_id} and submitted it for review."},
     "prices.monthly_only": {"zh": "{method} 只按月计算（按日的加权多边指数耗时过长）。",
                             "en": "{method} is computed by month only (daily weighted multilateral indices take too long)."},
     "prices.elementary": {"zh": "基本分类指数", "en": "Elementary aggregate indices"},
@@ -246,8 +245,18 @@ MESSAGES: dict[str, dict[str, str]] = {
     "runs.submit": {"zh": "提交审核", "en": "Submit for review"},
     "runs.submitted": {"zh": "已提交审核。", "en": "Submitted for review."},
     "runs.comment": {"zh": "说明", "en": "Comment"},
+    # a click on "record and submit" while the page computed other settings (run_views.submit_for_review)
+    "runs.submit_changed": {"zh": "未提交：点击时页面正在按新的设置或新的数据版本重新计算，您点击时看到的结果已不是现在显示的结果。请核对上方现在显示的结果后再提交。",
+                            "en": "Not submitted: when you clicked, the page was recomputing for new settings or new data "
+                                  "versions, so the results you clicked beside are no longer the ones shown. Check the "
+                                  "results now shown above and submit again."},
+    "runs.recording": {"zh": "正在保存运行并提交审核……", "en": "Recording the run and submitting it for review…"},
     "compare.pick": {"zh": "选择两个或以上运行", "en": "Pick two or more runs"},
     "compare.need_two": {"zh": "请至少选择两个运行。", "en": "Pick at least two runs."},
+    "compare.tolerance": {"zh": "比较的是保存的数值：前 {digits} 位有效数字相同（相对差异小于十亿分之一）即视为相同；实际不同但显示相同的数值会多显示几位。",
+                          "en": "Stored values are compared: numbers that agree to {digits} significant digits (one part "
+                                "in a billion) count as the same; numbers that differ but would read the same are "
+                                "shown with more digits."},
     "compare.params": {"zh": "参数差异（不同的行已标出）", "en": "Parameters (rows that differ are marked)"},
     "compare.metrics": {"zh": "指标", "en": "Metrics"},
     "compare.series": {"zh": "输出序列叠加", "en": "Output series overlaid"},
@@ -594,6 +603,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "nowcast.combinations": {"zh": "预测组合", "en": "Forecast combinations"},
     "nowcast.combo_equal": {"zh": "等权组合", "en": "Equal weights"},
     "nowcast.combo_inverse_mse": {"zh": "按历史误差倒数加权", "en": "Inverse-MSE weights"},
+    "nowcast.date_range": {"zh": "可选日期：{first}至{last}", "en": "Dates from {first} to {last}"},
     "nowcast.pick_models": {"zh": "请至少选择一个模型。", "en": "Pick at least one model."},
     "nowcast.running": {"zh": "正在预测并回测历史误差……", "en": "Nowcasting and backtesting past errors..."},
     "nowcast.period_expected": {"zh": "预测期：{period}（预计 {release} 首次发布，提前 {horizon} 周）",
@@ -849,6 +859,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "sa.series_note": {"zh": "季节-不规则比：X-11 为表 D8（未修正的季节-不规则比）；SEATS 与 STL 为季节成分与不规则成分之积（加法分解时为和）。",
                        "en": "SI ratios: X-11 table D8 (unmodified SI ratios); under SEATS and STL the seasonal times the irregular (their sum for an additive decomposition)."},
     "sa.col.month": {"zh": "月份", "en": "Month"},
+    "sa.col.quarter": {"zh": "季度", "en": "Quarter"},
     "sa.col.original": {"zh": "原序列", "en": "Original"},
     "sa.col.trend": {"zh": "趋势循环", "en": "Trend-cycle"},
     "sa.col.seasadj": {"zh": "季节调整后", "en": "Seasonally adjusted"},
@@ -858,6 +869,22 @@ MESSAGES: dict[str, dict[str, str]] = {
     "sa.col.statistic": {"zh": "统计量", "en": "Statistic"},
     "sa.col.value": {"zh": "数值", "en": "Value"},
     "sa.col.meaning": {"zh": "含义", "en": "Meaning"},
+    "sa.col.assessment": {"zh": "评价", "en": "Assessment"},
+    # marks beside the diagnostics (workbench.methods.seasonal.assess; JDemetra+'s Good/Uncertain/Bad)
+    "sa.mark.good": {"zh": "✓ 良好", "en": "✓ Good"},
+    "sa.mark.uncertain": {"zh": "? 存疑", "en": "? Uncertain"},
+    "sa.mark.bad": {"zh": "✗ 不佳", "en": "✗ Bad"},
+    "sa.mark.boundary_ma": {"zh": "✗ 不佳：移动平均系数为 ±1，处于不可逆边界（差分过度），模型不可信",
+                            "en": "✗ Bad: a moving-average coefficient of ±1 is on the non-invertible boundary "
+                                  "(over-differenced); the model is not to be trusted"},
+    "sa.mark.boundary_ar": {"zh": "✗ 不佳：自回归系数为 ±1，处于单位根边界，模型不可信",
+                            "en": "✗ Bad: an autoregressive coefficient of ±1 is on the unit-root boundary; "
+                                  "the model is not to be trusted"},
+    "sa.mark.rules": {"zh": "评价规则：M1–M11、Q、Q2 小于 1 为良好，大于等于 1 为不佳；剩余季节性检验的 p 值大于等于 0.05 为良好，"
+                            "0.01–0.05 为存疑，小于 0.01 为不佳（仍有季节性）；ARIMA 系数为 ±1.00 为不佳。",
+                      "en": "Marks: M1-M11, Q and Q2 below 1 are good, 1 or more bad; a residual seasonality test's "
+                            "p-value of 0.05 or more is good, 0.01 to 0.05 uncertain, below 0.01 bad (seasonality "
+                            "left); an ARIMA coefficient of ±1.00 is bad."},
     "sa.col.group": {"zh": "类别", "en": "Group"},
     "sa.col.variable": {"zh": "变量", "en": "Variable"},
     "sa.col.coefficient": {"zh": "系数", "en": "Coefficient"},
@@ -956,7 +983,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "est.col.effective_n": {"zh": "有效样本量", "en": "Effective sample size"},
     "est.col.max_constraint_error": {"zh": "最大校准误差", "en": "Largest calibration error"},
     "est.col.respondents": {"zh": "回答单位数", "en": "Respondents"},
-    "est.col.nonrespondents": {"zh": "无回答单位数", "en": "Non-respondents"},
+    "est.col.imputed_units": {"zh": "插补单位数", "en": "Units imputed"},
+    "est.col.nonrespondents": {"zh": "未插补的无回答单位数", "en": "Non-respondents not imputed"},
     "est.col.values": {"zh": "所用数值", "en": "Values used"},
     "nowcast.series.retail_sales": {"zh": "社会消费品零售总额", "en": "Retail sales"},
     "nowcast.series.gdp": {"zh": "地区生产总值", "en": "GDP"},
@@ -1042,8 +1070,9 @@ MESSAGES: dict[str, dict[str, str]] = {
     "runparam.variable": {"zh": "变量", "en": "Variable"},
     "runparam.values": {"zh": "取值", "en": "Values"},
     "runparam.seed": {"zh": "随机种子", "en": "Seed"},
-    "runparam.se": {"zh": "标准误", "en": "Se"},
+    "runparam.se": {"zh": "标准误", "en": "Standard error"},
     "runparam.respondents": {"zh": "回答单位数", "en": "Respondents"},
+    "runparam.imputed_units": {"zh": "插补单位数", "en": "Units imputed"},
     "runparam.replicates": {"zh": "重复抽样方法", "en": "Replicates"},
     "runparam.period": {"zh": "月份", "en": "Period"},
     "runparam.estimate": {"zh": "估计值", "en": "Estimate"},
@@ -1244,7 +1273,21 @@ def translate(key: str, lang: str, **values: object) -> str:
     blank label to a user.
     """
     text = MESSAGES[key].get(lang) or MESSAGES[key]["en"]
-    return text.format(**values) if values else text
+    if not values:
+        return text
+    said = text.format(**values)
+    # English counts its nouns: "{horizon} weeks" with a horizon of 1 reads "1 week" (Chinese does not)
+    return _ONE_PLURAL.sub(lambda m: f"{m['one']} {_SINGULAR[m['noun']]}", said) if lang == "en" else said
+
+
+# The counted nouns of the English messages, each with its singular (an explicit list: "series" is both)
+_SINGULAR = {"weeks": "week", "days": "day", "months": "month", "quarters": "quarter", "years": "year",
+             "periods": "period", "rows": "row", "estimates": "estimate", "runs": "run", "files": "file",
+             "values": "value", "cells": "cell", "enterprises": "enterprise", "records": "record",
+             "pairs": "pair", "units": "unit", "respondents": "respondent", "items": "item", "quotes": "quote",
+             "errors": "error", "minutes": "minute", "seconds": "second", "hours": "hour", "jobs": "job",
+             "tables": "table", "columns": "column", "models": "model", "indicators": "indicator"}
+_ONE_PLURAL = re.compile(r"(?<![\w.,])(?P<one>1) (?P<noun>" + "|".join(_SINGULAR) + r")\b")
 
 
 def translate_matching(patterns, text: str, lang: str) -> str:

@@ -383,6 +383,25 @@ def _nowcast_inputs(lake_root: str, key: tuple) -> tuple[pd.DataFrame, pd.DataFr
     return (lk.read("gold.indicators_monthly", key[0]).toPandas(), lk.read("gold.targets", key[1]).toPandas())
 
 
+@st.cache_data(show_spinner=False, max_entries=20)
+def _series_units(lake_root: str, version: int) -> dict[str, str]:
+    from workbench.formatting import unit_code
+
+    df = _lake_for(lake_root).read("gold.targets", version)
+    if "unit" not in df.columns:
+        return {}
+    targets = df.select("series", "unit").distinct().toPandas()
+    return {s: unit_code(u) for s, u in zip(targets["series"], targets["unit"]) if unit_code(u)}
+
+
+def series_unit(series: str) -> str:
+    """The unit code a published series is published in (gold.targets' ``unit``: 亿元 ->
+    ``100m_yuan``), "" when unknown or before gold.targets exists. The Nowcast page and a
+    nowcast run's metrics on Runs and Compare show levels in it."""
+    version = _version("gold.targets")
+    return "" if version is None else _series_units(root(), version).get(series, "")
+
+
 def nowcast_inputs() -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int]] | None:
     """(gold.indicators_monthly, gold.targets, their versions) or None until both exist."""
     versions = {t: _version(t) for t in ("gold.indicators_monthly", "gold.targets")}

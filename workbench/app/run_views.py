@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timezone
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
@@ -230,6 +231,17 @@ def run_label(runs: pd.DataFrame, run_id: str, language: str | None = None) -> s
     return f"{title} · {row['user']} · {run_id}"
 
 
+def run_headings(runs: pd.DataFrame, run_ids: list[str], language: str | None = None) -> dict[str, str]:
+    """Each run's title, for a column heading or a chart legend; runs whose titles coincide
+    (the same settings run twice) are told apart by their run ids beside it."""
+    language = language or lang()
+    rows = runs.set_index("run_id")
+    titles = {r: run_title(rows.loc[r, "kind"], rows.loc[r, "title"], rows.loc[r].get("params"),
+                           rows.loc[r].get("series"), language) for r in run_ids}
+    shared = {title for title in titles.values() if list(titles.values()).count(title) > 1}
+    return {r: f"{title} · {r}" if title in shared else title for r, title in titles.items()}
+
+
 @dataclass(frozen=True)
 class Refusal:
     """A refused action, kept until it is shown and said then in the reader's language: the
@@ -407,13 +419,15 @@ def _listed(values: list | tuple, language: str) -> str:
     return ("、" if language == "zh" else ", ").join(value_text(v, language) for v in values)
 
 
-def shown_setting(path: tuple[str, ...], value: Any, language: str, params: dict[str, Any] | None = None) -> str:
+def shown_setting(path: tuple[str, ...], value: Any, language: str, params: dict[str, Any] | None = None,
+                  extra_digits: int = 0) -> str:
     """One parameter or metric value as a statistician reads it: yes/no, a list, a month, a
     code word in the UI language; a number the catalogue knows in its unit and precision (a
     CV as per cent), a run's estimate and standard error in the unit of the variable it
     estimated (*params*' ``variable``: persons, 万元), any other number to four significant
-    digits with thousands separators."""
-    from workbench.formatting import format_number, format_value, registry
+    digits with thousands separators; *extra_digits* more where two different numbers would
+    otherwise read the same."""
+    from workbench.formatting import format_number, format_value
 
     if value is None:
         return "—"
@@ -424,10 +438,11 @@ def shown_setting(path: tuple[str, ...], value: Any, language: str, params: dict
     if isinstance(value, (int, float)):
         var = measured_variable(path[-1], params)
         if var is not None and var.numeric and var.unit:
-            return format_value(value, var, language)
-        return format_number(value, 0, language) if isinstance(value, int) else _significant(value, language)
+            return format_value(value, replace(var, decimals=var.places + extra_digits), language)
+        return format_number(value, 0, language) if isinstance(value, int) \
+            else _significant(value, language, 4 + extra_digits)
     if isinstance(value, dict):
-        return "; ".join(f"{setting_name(k, language)}: {shown_setting(path + (k,), v, language, params)}"
+        return "; ".join(f"{setting_name(k, language)}: {shown_setting(path + (k,), v, language, params, extra_digits)}"
                          for k, v in sorted(value.items())) or "—"
     return value_text(value, language)
 
@@ -444,10 +459,17 @@ def measured_variable(column: str, params: dict[str, Any] | None):
     column's own entry (None when the registry does not know it)."""
     from workbench.formatting import registry
 
+    from workbench.formatting import Variable
+
     reg = registry()
     measured = reg.column(str(params.get("variable"))) if params and params.get("variable") else None
     if column in _IN_VARIABLE_UNIT and measured is not None and measured.numeric:
         return measured
+    per_model = _PER_MODEL.match(column)
+    if per_model and per_model.group(1) == "point" and params and isinstance(params.get("series"), str):
+        # a nowcast's level, in the unit its target series is published in (亿元)
+        unit = data.series_unit(params["series"])
+        return Variable(column, unit=unit) if unit else None
     return reg.column(column)
 
 
@@ -473,25 +495,53 @@ def metrics_frame(metrics: dict[str, Any], params: dict[str, Any], language: str
     return pd.DataFrame(rows, columns=["name", "value"])
 
 
+# Two stored numbers are the same setting or metric when they agree to this relative
+# tolerance: a run recomputed on the same inputs sums in another order and differs in the
+# 15th digit, which is no difference (Compare said 2.8 % and 2.8 % differ). The page says so.
+SAME_RELATIVE_TOLERANCE = 1e-9
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """Whether two stored values are the same, numbers within :data:`SAME_RELATIVE_TOLERANCE`."""
+    numbers = (int, float)
+    if isinstance(a, numbers) and isinstance(b, numbers) and not isinstance(a, bool) and not isinstance(b, bool):
+        if math.isnan(a) or math.isnan(b):
+            return math.isnan(a) and math.isnan(b)
+        return math.isclose(a, b, rel_tol=SAME_RELATIVE_TOLERANCE, abs_tol=0.0)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_value(a[k], b[k]) for k in a)
+    return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
+
+
 def settings_side_by_side(values: dict[str, dict[str, Any]], params: dict[str, dict[str, Any]],
                           language: str) -> pd.DataFrame:
     """Several runs' parameters (or metrics) in one table: a row per setting, a column per
-    run, and whether the runs differ in it (compared on the stored values, not the shown)."""
+    run, and whether the runs differ in it (compared on the stored values within
+    :data:`SAME_RELATIVE_TOLERANCE`, not on the shown text). Values that differ but would read
+    the same are shown with as many more digits as tell them apart."""
     flat = {run_id: dict(_flat(v)) for run_id, v in values.items()}
     paths = sorted(set().union(*[f.keys() for f in flat.values()]))
-    frame = pd.DataFrame({run_id: [shown_setting(p, f.get(p), language, params.get(run_id)) for p in paths]
-                          for run_id, f in flat.items()})
-    raw = pd.DataFrame({run_id: [json.dumps(f.get(p), sort_keys=True, default=str) for p in paths]
-                        for run_id, f in flat.items()})
-    frame.insert(0, "differs", (raw.nunique(axis=1) > 1).to_numpy())
+    differs, rows = [], []
+    for path in paths:
+        stored = [f.get(path) for f in flat.values()]
+        apart = any(not same_value(stored[0], v) for v in stored[1:])
+        for extra in range(0, 13 if apart else 1):
+            shown = [shown_setting(path, v, language, params.get(run_id), extra)
+                     for run_id, v in zip(flat, stored)]
+            if not apart or len(set(shown)) > 1:
+                break
+        differs.append(apart)
+        rows.append(shown)
+    frame = pd.DataFrame(rows, columns=list(flat)) if rows else pd.DataFrame(columns=list(flat))
+    frame.insert(0, "differs", differs)
     frame.insert(0, "name", [" · ".join(setting_name(p, language) for p in path) for path in paths])
     return frame
 
 
 def _significant(value: float, language: str, digits: int = 4) -> str:
     """A number without a catalogued unit: four significant digits, thousands separated."""
-    import math
-
     from workbench.formatting import format_number, missing
 
     if missing(value) or not math.isfinite(value):
@@ -631,11 +681,12 @@ def chart_frame(long: pd.DataFrame, x: str, y: str, params: dict[str, Any] | Non
 
 
 def series_chart(sample: pd.DataFrame, frames: dict[str, pd.DataFrame], key: str, kind: str, output: str,
-                 params: dict[str, Any] | None = None) -> None:
+                 params: dict[str, Any] | None = None, names: dict[str, str] | None = None) -> None:
     """A chart of one numeric column against another, one colour per run (and per the
     output's own series column, if it has one). It opens on what the kind declares for the
     output (``workbench.runs.kinds.OUTPUT_CHARTS``: an estimate by domain, an index by
-    period), not on whichever columns come first; an output declared a table gets none."""
+    period), not on whichever columns come first; an output declared a table gets none.
+    *names*: what the legend calls each run (its title), else its run id."""
     from workbench.runs.kinds import OUTPUT_CHARTS
 
     declared = OUTPUT_CHARTS.get((kind, output), "undeclared")
@@ -662,7 +713,7 @@ def series_chart(sample: pd.DataFrame, frames: dict[str, pd.DataFrame], key: str
         for column, value in (spec.leave_out if spec else ()):
             kept = rows[rows[column].astype(str) != value] if column in rows.columns and x == column else rows
             rows = kept if len(kept) else rows  # a city total alone is drawn, not left out
-        parts.append(rows[[x, y] + ([color] if color else [])].assign(run=run_id))
+        parts.append(rows[[x, y] + ([color] if color else [])].assign(run=(names or {}).get(run_id, run_id)))
     if not parts:
         return
     long = pd.concat(parts)
@@ -693,37 +744,51 @@ def settings_fingerprint(spec: dict[str, Any]) -> str:
 def submit_for_review(prefix: str, user, make_run: Callable[[], dict[str, Any]], blocked: str | None = None) -> None:
     """Comment box, submit button and confirmation of a method page.
 
-    *make_run* returns ``registry.run_method``'s arguments (``kind``, ``params``,
-    ``inputs``, ``title``, ``series``); it is called when the button is clicked, so it
-    reads the widget values of that moment, not of the last render. With ``result`` (the
-    method's return value the page computed on ``inputs`` given as versions) the run is
-    recorded from it instead of being computed again. *blocked*: why the result shown
-    cannot be submitted (the button is disabled and says so), or None.
+    *make_run* returns ``registry.run_method``'s arguments (``kind``, ``params``, ``inputs``
+    given as versions, ``title``, ``series``) for the results this render drew above; with
+    ``result`` (the method's return value the page computed on those versions) the run is
+    recorded from it instead of being computed again. *blocked*: why the result shown cannot
+    be submitted (the button is disabled and says so), or None.
+
+    A click is acted on here, in the render it starts, never in a button callback: Streamlit
+    runs the callback of the render that last drew the button, and a click while the page was
+    still computing new settings ran a callback holding the previous results (a nowcast as of
+    16 Sep recorded with the comment written for 11 Sep). The button remembers the settings
+    and input versions it was drawn beside; the run is recorded only when this render, having
+    drawn its results, holds the same ones, else nothing is recorded and the page says why.
     """
-    def submit() -> None:
-        spec = dict(make_run())
-        made_from = settings_fingerprint(spec)
-        lake = data.lake()
-        result = spec.pop("result", None)
-        if result is not None:  # computed (and cached) by the page on exactly these input versions
-            run_id = registry.record_result(lake, spec.pop("kind"), spec.pop("params"), spec.pop("inputs"), result,
-                                            user=user, **spec)
-        else:
-            run_id = registry.run_method(lake, spec.pop("kind"), spec.pop("params"), spec.pop("inputs"),
-                                         user=user, **spec)
-        review.submit(lake, run_id, user, st.session_state.get(f"{prefix}_comment", ""))
-        st.session_state[f"{prefix}_submitted"] = run_id
-        st.session_state[f"{prefix}_submitted_from"] = made_from
+    shown = dict(make_run())
+    shown_from = settings_fingerprint(shown)
+
+    def note_click(drawn_beside: str) -> None:
+        st.session_state[f"{prefix}_submit_drawn_beside"] = drawn_beside
 
     st.text_input(t("runs.comment"), key=f"{prefix}_comment")
-    st.button(t("est.submit"), key=f"{prefix}_submit", icon=":material/send:", type="primary", on_click=submit,
-              disabled=blocked is not None, help=blocked)
+    clicked = st.button(t("est.submit"), key=f"{prefix}_submit", icon=":material/send:", type="primary",
+                        on_click=note_click, args=(shown_from,), disabled=blocked is not None, help=blocked)
+    drawn_beside = st.session_state.pop(f"{prefix}_submit_drawn_beside", None)
     if blocked:
         st.caption(blocked)
+    elif clicked and drawn_beside != shown_from:
+        with st.container(key=f"{prefix}_submit_changed"):  # found by the tests
+            st.warning(t("runs.submit_changed"))
+    elif clicked:
+        lake = data.lake()
+        with st.spinner(t("runs.recording"), show_time=True):
+            spec = dict(shown)
+            result = spec.pop("result", None)
+            if result is not None:  # computed (and cached) by the page on exactly these input versions
+                run_id = registry.record_result(lake, spec.pop("kind"), spec.pop("params"), spec.pop("inputs"), result,
+                                                user=user, **spec)
+            else:
+                run_id = registry.run_method(lake, spec.pop("kind"), spec.pop("params"), spec.pop("inputs"),
+                                             user=user, **spec)
+        review.submit(lake, run_id, user, st.session_state.get(f"{prefix}_comment", ""))
+        st.session_state[f"{prefix}_submitted"] = run_id
+        st.session_state[f"{prefix}_submitted_from"] = shown_from
     submitted = st.session_state.get(f"{prefix}_submitted")
-    made_from = st.session_state.get(f"{prefix}_submitted_from")
     # The confirmation belongs to its run: once the settings above no longer are the ones
     # that run was made from, it would describe numbers the page no longer shows.
-    if submitted and settings_fingerprint(make_run()) == made_from:
+    if submitted and shown_from == st.session_state.get(f"{prefix}_submitted_from"):
         with st.container(key=f"{prefix}_confirmation"):  # found by the browser tests
             st.success(t("est.submitted", run_id=submitted))

@@ -87,9 +87,14 @@ with history_tab:
     )
 
 
-def preview_headings(rows: pd.DataFrame) -> dict:
-    """Headings of the preview: a column named by a bare English word by its label in Chinese."""
-    return {c: title for c in rows.columns if (title := formatting.column_title(str(c), language)) != c}
+def show_preview(rows: pd.DataFrame) -> None:
+    """The preview rows through the formatting layer, as every other table: codes with their
+    names, numbers in their shown unit, months by name, a missing value as a dash (it showed raw
+    codes, yuan and "None"); a column the registry does not know keeps a heading in the language."""
+    reg = formatting.registry()
+    unknown = {c: title for c in rows.columns
+               if reg.column(str(c)) is None and (title := formatting.column_title(str(c), language)) != c}
+    widgets.formatted_table(rows, "catalog_preview", labels=unknown)
 
 
 with preview_tab:
@@ -101,7 +106,7 @@ with preview_tab:
         st.caption(t("catalog.release_rows"))
         rows = data.release_preview(name, user)
         st.caption(t("catalog.shown", n=f"{len(rows):,}"))
-        widgets.table(rows, "catalog_preview", column_config=preview_headings(rows))
+        show_preview(rows)
     else:
         # version and filter belong to one table: another table starts at its newest version
         if st.session_state.get("_catalog_preview_of") != name:
@@ -116,4 +121,4 @@ with preview_tab:
         contains = c3.text_input(t("catalog.filter_value"), key="catalog_filter_value")
         rows = data.preview(root, name, int(version), column or None, contains or None)
         st.caption(t("catalog.shown", n=f"{len(rows):,}"))
-        widgets.table(rows, "catalog_preview", column_config=preview_headings(rows))
+        show_preview(rows)

@@ -1,11 +1,13 @@
 """Compare: two or more runs side by side (parameters, metrics, overlaid outputs)."""
 
+import math
+
 import pandas as pd
 import streamlit as st
 
 from workbench.app import data, widgets
-from workbench.app.run_views import (bound, default_comparison, output_label, refuse_link, run_label,
-                                     series_chart, settings_side_by_side)
+from workbench.app.run_views import (SAME_RELATIVE_TOLERANCE, bound, default_comparison, output_label,
+                                     refuse_link, run_headings, run_label, series_chart, settings_side_by_side)
 from workbench.app.session import ROLES_FOR, lang, require_role, t
 
 user = require_role(*ROLES_FOR["compare"])
@@ -29,11 +31,15 @@ if len(picked) < 2:
     st.stop()
 
 details = {run_id: data.run(run_id, user)[0] for run_id in picked}
+headings = run_headings(runs, picked)  # columns and legend by title, not by run id
 
 
 def side_by_side(values: dict[str, dict]) -> pd.DataFrame:
     frame = settings_side_by_side(values, {r: d.params for r, d in details.items()}, lang())
-    return frame.rename(columns={"name": t("runcol.name"), "differs": t("compare.differs")})
+    return frame.rename(columns={"name": t("runcol.name"), "differs": t("compare.differs"), **headings})
+
+
+st.caption(t("compare.tolerance", digits=round(-math.log10(SAME_RELATIVE_TOLERANCE))))
 
 
 st.subheader(t("compare.params"))
@@ -49,4 +55,4 @@ if not common:
 output = st.selectbox(t("runs.output_pick"), common, format_func=bound(output_label), key="compare_output")
 frames = {run_id: data.run_output(run_id, output, user) for run_id in picked}
 series_chart(next(iter(frames.values())), frames, "compare_chart", details[picked[0]].kind, output,
-             details[picked[0]].params)
+             details[picked[0]].params, names=headings)

@@ -118,8 +118,14 @@ impute_col.button(t("editing.impute"), key="editing_impute", on_click=apply, arg
 st.subheader(t("editing.log"))
 manual_only = st.toggle(t("editing.manual_only"), value=True, key="editing_manual_only")
 log = data.edits(manual_only)
-if not log.empty:  # the edited field by its name, as in the radio above
-    log = named(log).assign(column=log["column"].map(lambda c: t(f"editing.{c}") if f"editing.{c}" in MESSAGES else c))
+if not log.empty:
+    # as the cells above show them: each value in its field's shown unit (revenue in 万元, not
+    # yuan), the month by its name (not its first day), the edited field by its name
+    log = named(log).assign(
+        before=[format_value(v, c, language) for v, c in zip(log["before"], log["column"])],
+        after=[format_value(v, c, language) for v, c in zip(log["after"], log["column"])],
+        period=log["period"].map(lambda p: format_month(p, language)),
+        column=log["column"].map(lambda c: t(f"editing.{c}") if f"editing.{c}" in MESSAGES else c))
 widgets.table(log, "editing_log", column_config={
     **{c: registry().column(c).label(language) for c in ("edit_id", "batch_id") if c in log.columns},
     "credit_code": t("fraud.credit_code"), "period": t("col.month"), "column": t("editing.column"),

@@ -142,7 +142,7 @@ if "values" in weights.columns:
     weights["values"] = weights["values"].map(lambda v: code_label("est.values", v))
 ratio = {c: measure(c, "ratio", 3) for c in ("bound_low", "bound_high", "g_min", "g_max")}
 counts = {c: measure(c, decimals=0) for c in ("iterations", "negative_weights", "g_outside_bounds")}
-units = {c: measure(c, "enterprises") for c in ("respondents", "nonrespondents")}
+units = {c: measure(c, "enterprises") for c in ("respondents", "imputed_units", "nonrespondents")}
 widgets.formatted_table(weights, "est_weights", variables={
     **ratio, **counts, **units, "method": measure("method"), "distance": measure("distance"),
     "converged": measure("converged"), "values": measure("values"),
@@ -153,9 +153,10 @@ widgets.formatted_table(weights, "est_weights", variables={
 
 
 def survey_run() -> dict:
-    p = current_params()  # the widget values at click time
-    return {"kind": "survey_estimate", "params": p, "inputs": list(data.estimate_versions() or versions),
-            "title": f"Survey estimate {p['variable']} {p['period']}", "series": f"survey_{p['variable']}"}
+    # the settings and table versions of the estimates shown above: the run recomputes exactly them
+    return {"kind": "survey_estimate", "params": params, "inputs": dict(versions),
+            "title": f"Survey estimate {params['variable']} {params['period']}",
+            "series": f"survey_{params['variable']}"}
 
 
 run_views.submit_for_review("est", user, survey_run, blocked=t("est.submit_blocked") if result.problems else None)

@@ -11,7 +11,7 @@ from workbench.app.session import ROLES_FOR, lang, require_role, t
 from workbench.i18n import MESSAGES, translate
 from workbench.methods import nowcast as nc
 from workbench.methods.nowcast.news import TARGET_REVISION
-from workbench.methods.nowcast.run import COMBINATIONS, NowcastSpec, default_asof
+from workbench.methods.nowcast.run import COMBINATIONS, NowcastSpec, asof_range, default_asof
 
 user = require_role(*ROLES_FOR["nowcast"])
 st.title(t("nav.nowcast"))
@@ -32,15 +32,6 @@ def column(name: str, unit: str = "", decimals: int | None = None, kind: str = "
     text = MESSAGES[f"nowcast.col.{name}"]
     return formatting.Variable(name, text["zh"], text["en"], unit=unit, display_unit=shown_in, decimals=decimals,
                                kind=kind)
-
-
-def target_unit(targets: pd.DataFrame, name: str) -> str:
-    """The unit code of a target series from its published ``unit`` (亿元 -> ``100m_yuan``)."""
-    shown = targets.loc[targets["series"] == name, "unit"].dropna() if "unit" in targets.columns else pd.Series()
-    text = str(shown.iloc[0]) if len(shown) else ""
-    code = formatting.UNIT_ALIASES.get(text, text)
-    return code if code in formatting.UNITS else next(
-        (u.code for u in formatting.UNITS.values() if text and text in (u.zh, u.en)), "")
 
 
 inputs = data.nowcast_inputs()
@@ -64,8 +55,17 @@ c1, c2 = st.columns(2)
 combo_labels = {c: t(f"nowcast.combo_{c}") for c in COMBINATIONS}  # translated now, not in format_func
 combinations = widgets.multiselect(c1, t("nowcast.combinations"), list(COMBINATIONS), default=list(COMBINATIONS),
                               format_func=combo_labels.get, key="nowcast_combinations")
-asof = c2.date_input(t("nowcast.date"), value=default_asof(nc.prepare_targets(raw_targets, series)),
-                     key="nowcast_date")
+target_vintages = nc.prepare_targets(raw_targets, series)
+# Bounded to the dates a nowcast of this series means something on, and the range said in the
+# UI language: unbounded, a mistyped year became 0815-02-26 with the picker's English range error.
+first_day, last_day = asof_range(target_vintages)
+kept = st.session_state.get("nowcast_date")
+if kept is not None and not first_day <= kept <= last_day:  # a date kept from another series' range
+    st.session_state["nowcast_date"] = min(max(kept, first_day), last_day)
+asof = c2.date_input(t("nowcast.date"), value=default_asof(target_vintages), min_value=first_day,
+                     max_value=last_day, format="YYYY/MM/DD", key="nowcast_date")
+c2.caption(t("nowcast.date_range", first=formatting.format_date(first_day, language),
+             last=formatting.format_date(last_day, language)))
 if not models:
     st.info(t("nowcast.pick_models"))
     st.stop()
@@ -90,7 +90,7 @@ with st.container(key="nowcast_warnings"):
 st.subheader(t("nowcast.result"))
 st.caption(t("nowcast.interval_note", coverage=round(100 * (1 - spec.alpha)), horizon=result.horizon))
 # levels in the target's published unit (亿元), growth in per cent, models and interval sources by name
-unit = target_unit(raw_targets, series)
+unit = data.series_unit(series)
 level = {c: column(c, unit) for c in ("point", "lower", "upper", "model_lower", "model_upper")}
 nowcasts = result.nowcasts.assign(model=result.nowcasts["model"].map(lambda m: code_label("nowcast.model", m)),
                                   interval=result.nowcasts["interval"].map(lambda v: code_label("nowcast.interval", v)))

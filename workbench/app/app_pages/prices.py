@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from workbench import formatting
-from workbench.app import data, widgets
+from workbench.app import data, run_views, widgets
 from workbench.app.session import ROLES_FOR, lang, require_role, t
 from workbench.i18n import MESSAGES, translate
 from workbench.methods.prices import aggregate
@@ -14,7 +14,6 @@ from workbench.methods.prices.indices import ELEMENTARY, MULTILATERAL, SPLICES
 from workbench.methods.prices.online import FREQUENCIES, release_lead_days, yoy
 from workbench.methods.prices.runs import PRICES, TARGETS
 from workbench.methods.prices.settings import load_price_settings
-from workbench.runs import registry, review
 
 user = require_role(*ROLES_FOR["prices"])
 st.title(t("nav.prices"))
@@ -161,16 +160,16 @@ else:
         "prices_review", labels={c: t(f"prices.col.{c}") for c in to_review.columns if f"prices.col.{c}" in MESSAGES}
         | {"group_name": t("prices.group")})
 
-# ---- record the run (recomputed from the pinned table versions) and submit ------------
-comment = st.text_input(t("runs.comment"), key="prices_comment")
-if st.button(t("prices.submit"), key="prices_submit", icon=":material/send:", type="primary"):
-    lk = data.lake()
-    inputs = [PRICES] + ([TARGETS] if lk.exists(TARGETS) else [])
-    params = {"frequency": frequency, "method": method, "window": int(window), "splice": splice}
-    with st.spinner(t("prices.computing")):
-        run_id = registry.run_method(lk, "online_price_index", params, inputs, user=user,
-                                     title=t("prices.run_title", frequency=option("prices.frequency", frequency),
-                                             method=option("prices.method", method)),
-                                     series="online_price_index")
-    review.submit(lk, run_id, user, comment)
-    st.success(t("prices.submitted", run_id=run_id))
+# ---- record the run (recomputed from the table versions shown) and submit ------------
+def price_index_run() -> dict:
+    # the settings and table versions of the indices shown above (the page filters by group only)
+    shown_versions = data.table_versions()
+    return {"kind": "online_price_index",
+            "params": {"frequency": frequency, "method": method, "window": int(window), "splice": splice},
+            "inputs": {name: shown_versions[name] for name in (PRICES, TARGETS) if name in shown_versions},
+            "title": t("prices.run_title", frequency=option("prices.frequency", frequency),
+                       method=option("prices.method", method)),
+            "series": "online_price_index"}
+
+
+run_views.submit_for_review("prices", user, price_index_run)

@@ -10,6 +10,7 @@ from workbench.app import data, run_views, widgets
 from workbench.app.session import ROLES_FOR, lang, require_role, t
 from workbench.i18n import MESSAGES
 from workbench.methods.seasonal import X13Spec
+from workbench.methods.seasonal.assess import coefficient_mark, statistic_mark
 from workbench.methods.seasonal.runs import INDICATORS, TARGETS
 
 user = require_role(*ROLES_FOR["seasonal"])
@@ -83,10 +84,16 @@ if out["filled"]:
 if out["dropped"]:
     st.info(t("sa.dropped", months=", ".join(out["dropped"])))
 unit = variable.shown_unit.label(language)
+# A quarterly series (GDP) is indexed by each quarter's first month: it is shown by quarter
+# (2026年第1季度), never as the months January and April.
+starts = pd.to_datetime(out["series"]["month"])
+quarterly = len(starts) > 1 and bool((starts.diff().dropna().dt.days > 80).all())
+period = "quarter" if quarterly else "month"
+period_format = (formatting.QUARTER_FORMAT if quarterly else formatting.MONTH_FORMAT)[language]
 st.subheader(t("sa.chart"))
 series = out["series"].melt(id_vars=["month"], value_vars=["original", "trend", "seasadj"], var_name="component")
 series["component"] = series["component"].map(lambda c: t(f"sa.col.{c}"))
-month_axis = alt.Axis(format=formatting.MONTH_FORMAT[language])
+month_axis = alt.Axis(format=period_format)
 with st.container(key="sa_chart"):
     widgets.chart(alt.Chart(series).mark_line().encode(
         x=alt.X("month:T", title=None, axis=month_axis),
@@ -94,7 +101,7 @@ with st.container(key="sa_chart"):
                                                      if unit else ""), scale=alt.Scale(zero=False)),
         color=alt.Color("component:N", title=None, sort=[t(f"sa.col.{c}") for c in ("original", "trend", "seasadj")]),
         tooltip=[alt.Tooltip("component:N", title=t("sa.col.statistic")),
-                 alt.Tooltip("month:T", format=formatting.MONTH_FORMAT[language], title=t("sa.col.month")),
+                 alt.Tooltip("month:T", format=period_format, title=t(f"sa.col.{period}")),
                  alt.Tooltip("value:Q", format=",.2f", title=t("sa.col.value"))]))
 
 # the adjusted series with its components and SI ratios: shown and taken away in the same form
@@ -104,8 +111,10 @@ adjusted = out["series"][[c for c in ("month", "original", "trend", "seasadj", "
                           if c in out["series"].columns]]
 if not out["filled"]:
     adjusted = adjusted.drop(columns=["filled"], errors="ignore")
+if quarterly:
+    adjusted = adjusted.assign(month=[str(pd.Period(d, "Q")) for d in starts]).rename(columns={"month": "quarter"})
 ratio = formatting.Variable("ratio", decimals=4)  # factors and SI ratios: about 1 (or in the unit, additive)
-series_variables = {"month": "month", "original": variable, "trend": variable, "seasadj": variable,
+series_variables = {period: period, "original": variable, "trend": variable, "seasadj": variable,
                     "filled": variable, "seasonal": ratio, "si": ratio}
 unit = variable.shown_unit.label(language)
 series_labels = {c: t(f"sa.col.{c}") + (("（" + unit + "）" if language == "zh" else f" ({unit})")
@@ -115,18 +124,29 @@ widgets.formatted_table(adjusted, "sa_series", variables=series_variables, label
 widgets.downloads(adjusted, f"seasonal_{name}", "sa_series_download", variables=series_variables,
                   labels=series_labels, title=f"{t('nav.seasonal')} {name} {title}".strip())
 
-stat_labels = {c: t(f"sa.col.{c}") for c in ("statistic", "value", "meaning")}
+stat_labels = {c: t(f"sa.col.{c}") for c in ("statistic", "value", "assessment", "meaning")}
+
+
+def marked(table: pd.DataFrame) -> pd.DataFrame:
+    """*table* of statistics with each one's mark (good, uncertain, bad) beside its value."""
+    marks = [statistic_mark(s, v) for s, v in zip(table["statistic"], table["value"].astype(float))]
+    return table.assign(assessment=[t(f"sa.mark.{m}") if m else "" for m in marks])
+
+
+
 stat_variables = {"value": formatting.Variable("value", decimals=3)}
 # a statistic's value has no unit (the catalogue's "value" column speaks of one)
 stat_config = {"value": st.column_config.NumberColumn(stat_labels["value"], format="%,.3f")}
 st.subheader(t("sa.quality"))
-quality = out["quality"].assign(meaning=out["quality"]["statistic"].map(lambda k: known("sa.stat.", k)))
+st.caption(t("sa.mark.rules"))
+quality = marked(out["quality"][["statistic", "value"]]).assign(
+    meaning=out["quality"]["statistic"].map(lambda k: known("sa.stat.", k)))
 widgets.formatted_table(quality, "sa_quality", variables=stat_variables, labels=stat_labels,
                         column_config=stat_config)
 st.subheader(t("sa.diagnostics"))
 # the quality statistics (M1-M11, Q) are in the table above; the diagnostics table adds the rest
 diagnostics = out["diagnostics"][~out["diagnostics"]["statistic"].isin(out["quality"]["statistic"])]
-diagnostics = diagnostics.assign(meaning=diagnostics["statistic"].map(
+diagnostics = marked(diagnostics[["statistic", "value"]]).assign(meaning=diagnostics["statistic"].map(
     lambda k: t(f"sa.stat.{k}") if f"sa.stat.{k}" in MESSAGES else ""))
 widgets.formatted_table(diagnostics, "sa_diagnostics", variables=stat_variables, labels=stat_labels,
                         column_config=stat_config)
@@ -135,6 +155,10 @@ widgets.downloads(pd.concat([quality, diagnostics[~diagnostics["statistic"].isin
                   labels=stat_labels, title=f"{t('sa.diagnostics')} {name}")
 st.subheader(t("sa.coefficients"))
 coefficients = out["coefficients"].rename(columns={"estimate": "coefficient"})
+# an ARIMA term at -1.00 or 1.00 sits on the unit circle: said beside it, not left to be noticed
+coefficients = coefficients.assign(assessment=[
+    t(f"sa.mark.boundary_{str(v)[:2].lower()}") if coefficient_mark(v, c) else ""
+    for v, c in zip(coefficients["variable"], coefficients["coefficient"].astype(float))])
 # X-13's groups and terms by name (MA-Nonseasonal-01 -> MA（非季节，滞后 1）), as on the Runs page
 coefficients = coefficients.assign(**{c: coefficients[c].map(
     lambda v: run_views.code_word(v, language, "seasonal_adjustment")) for c in ("group", "variable")})

@@ -26,6 +26,7 @@ if not versions or not periods:
 
 language = lang()  # bound now: format_func may be called outside this script run
 reg = formatting.registry()
+ROW_PX = 26  # a township's row in the shrinkage chart: its name and bar readable
 
 
 def variable_label(name: str) -> str:
@@ -100,13 +101,16 @@ with st.container(key="sae_chart"):
 if any_cut:
     st.caption(t("sae.interval_cut"))
 st.caption(t("sae.shrinkage"))
+# A row per township, named in full, as in the chart above: 180 px with the names slanted
+# beneath left the bars of 8 townships 130 px.
 with st.container(key="sae_shrinkage_chart"):
     widgets.chart(alt.Chart(here).mark_bar().encode(
-        x=alt.X("name:N", sort=order, title=None, axis=alt.Axis(labelAngle=-40)),
-        y=alt.Y("shrinkage:Q", title=t("sae.shrinkage_axis"), scale=alt.Scale(domain=[0, 1]),
+        y=alt.Y("name:N", sort=order, title=None, axis=alt.Axis(labelLimit=320)),
+        x=alt.X("shrinkage:Q", title=t("sae.shrinkage_axis"), scale=alt.Scale(domain=[0, 1]),
                 axis=alt.Axis(format=".0%")),  # per cent, as the table beneath shows it
         tooltip=[alt.Tooltip("name:N", title=t("sae.area")),
-                 alt.Tooltip("shrinkage:Q", format=".0%", title=t("sae.shrinkage_axis"))]).properties(height=180))
+                 alt.Tooltip("shrinkage:Q", format=".0%", title=t("sae.shrinkage_axis"))])
+        .properties(height=ROW_PX * max(len(here), 4)))
 st.subheader(t("sae.table"))
 measured = {c: params["variable"] for c in areas.columns
             if c.split("_")[0] in ("direct", "eblup", "synthetic", "benchmarked") and not c.endswith("_cv")
@@ -120,11 +124,11 @@ widgets.downloads(areas[shown_columns], f"small_areas_{params['variable']}_{para
 
 
 def small_area_run() -> dict:
-    p = current_params()
+    p = params  # the settings of the estimates shown above, on the table versions they read
     var = reg.column(p["variable"])
     title = t("sae.run_title", variable=var.label(language) if var else p["variable"],
               period=formatting.format_month(p["period"], language), model=p["model"])
-    return {"kind": "small_area_estimate", "params": p, "inputs": list(data.estimate_versions() or versions),
+    return {"kind": "small_area_estimate", "params": p, "inputs": dict(versions),
             "title": title, "series": f"township_{p['variable']}"}
 
 

@@ -70,7 +70,8 @@ def survey_estimate_run(inputs: Mapping[str, DataFrame], params: Mapping[str, An
     top = table.iloc[0]
     metrics = {"estimate": float(top["estimate"]), "se": float(top["se"]), "cv": float(top["cv"]),
                "imputed_share": float(top["imputed_share"]), "unreliable_domains": int(table["unreliable"].sum()),
-               "respondents": int(weights["respondents"].iloc[0]), "values": result.values}
+               "respondents": int(weights["respondents"].iloc[0]),
+               "imputed_units": int(weights["imputed_units"].iloc[0]), "values": result.values}
     return {"estimates": _sorted(table, "domain"), "weights": weights, "_metrics": metrics}
 
 

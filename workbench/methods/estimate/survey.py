@@ -34,6 +34,8 @@ from workbench.methods.estimate.sae import BatteseHarterFuller, FayHerriot, benc
 VARIABLES = {"revenue": "survey_revenue", "employment": "survey_employment"}
 AUXILIARIES = ("vat_sales", "si_headcount")
 IMPUTED_FLAGS = ("imputed", "edited")
+# the unit's own value, as reported or as corrected by hand with the respondent
+RESPONDED_FLAGS = ("reported", "edited")
 # Plausible ranges of the calibration auxiliaries: the error-severity field rules of their sources
 # (conf/rules/vat_monthly.yaml VAT-F02: sales not negative; social_insurance_monthly.yaml SI-F01: at
 # most 100,000 insured). A value outside (a delivered head count of 10^7, negative sales) counts as
@@ -260,7 +262,10 @@ def survey_estimates(frame: pd.DataFrame, register: pd.DataFrame,
     table.loc[lone, "unreliable"] = True
     table["variance_method"] = result.method if p["replicates"] != "taylor" else "taylor"
     table = table.drop(columns=["name"])
-    diag = diag.assign(respondents=int(responded.sum()), nonrespondents=int((~responded).sum()), values=values)
+    # a unit whose value was imputed did not respond: "respondents 181" counted 27 imputed units
+    diag = diag.assign(respondents=int(frame["flag"].isin(RESPONDED_FLAGS).sum()),
+                       imputed_units=int((frame["flag"] == "imputed").sum()),
+                       nonrespondents=int((~responded).sum()), values=values)
     return SurveyEstimates(table, diag, values, problems)
 
 

@@ -157,6 +157,14 @@ def default_asof(target_vintages: pd.DataFrame) -> dt.date:
     return max(release_calendar(target_vintages)["release_date"]) + dt.timedelta(days=1)
 
 
+def asof_range(target_vintages: pd.DataFrame) -> tuple[dt.date, dt.date]:
+    """The nowcast dates that mean something: from the day after the first release (before it
+    nothing is published to fit) to the expected release of the period after the latest
+    published one (after it, the target would be a period no release is yet expected for)."""
+    first = min(release_calendar(target_vintages)["release_date"]) + dt.timedelta(days=1)
+    return first, target_period(target_vintages, default_asof(target_vintages))[1]
+
+
 def _nearest_horizon(weeks: float) -> int:
     # ties go to the longer horizon: its errors are larger, its interval the more cautious
     return min(HORIZONS, key=lambda h: (abs(h - weeks), -h))
