@@ -306,7 +306,7 @@ def series_unit(params: Mapping[str, Any]) -> str:
 def series_shape(lake: Lake, run: Run, output: str) -> SeriesShape:
     of = tuple((name, json.dumps(run.params.get(name), sort_keys=True, default=str))
                for name in kinds.SERIES_PARAMS.get(run.kind, ()) if name in run.params)
-    columns = tuple(sorted(_output_table(lake, run, output).schema().to_pyarrow().names))
+    columns = tuple(sorted(f.name for f in _output_table(lake, run, output).schema().fields))
     return SeriesShape(run.kind, output, of, columns, series_unit(run.params))
 
 
@@ -322,7 +322,7 @@ def covered_periods(lake: Lake, run: Run, output: str) -> list[str]:
     if output not in run.outputs:
         return []
     table = _output_table(lake, run, output)
-    names = table.schema().to_pyarrow().names
+    names = [f.name for f in table.schema().fields]
     column = next((c for c in OUTPUT_TIME_COLUMNS if c in names), None)
     if column is None:
         return []
