@@ -738,9 +738,10 @@ def identical_runs(runs: pd.DataFrame, kind: str, params: dict[str, Any], inputs
         return []
     wanted = run_fingerprint(kind, params, inputs)
     same = runs[(runs["run_id"] != besides) & runs["state"].isin(review.STANDING)]
-    same = same[[run_fingerprint(k, p or {}, i or {}) == wanted
-                 for k, p, i in zip(same["kind"], same["params"], same["inputs"])]]
-    return list(zip(same.sort_values("started_at")["run_id"], same.sort_values("started_at")["state"]))
+    matches = pd.Series([run_fingerprint(k, p or {}, i or {}) == wanted
+                         for k, p, i in zip(same["kind"], same["params"], same["inputs"])], index=same.index, dtype=bool)
+    same = same[matches].sort_values("started_at")
+    return list(zip(same["run_id"], same["state"]))
 
 
 def show_identical(found: list[tuple[str, str]], key: str) -> None:
