@@ -390,3 +390,17 @@ def test_the_page_cache_is_bounded_by_bytes_not_by_pages(api_lake):
         assert keys[-1][1:] == (2, 300) and not any(k[1:] == (1, 1) for k in keys)
         fresh = http.get("/series/area_industry/vintages/1", params={"page": 2, "page_size": 300})
         assert fresh.content == cache.get(keys[-1])
+
+
+def test_the_json_rows_carry_the_published_precision_period_and_unit(base_url):
+    """Issue 29 item 5: the API's JSON had full-precision floats and no period or unit; the files had
+    both. The rows are now the released file's (``prepared_frame``): values in 万元 to one decimal."""
+    with httpx.Client(base_url=base_url) as http:
+        body = http.get("/series/area_industry/vintages/1", params={"page_size": 1000}).json()
+    assert body["reference_period"] == "Sep 2026" and body["unit"], body
+    shown = [r for r in body["rows"] if r["value"] is not None]
+    assert shown and all(r["period"].startswith("2026-09") for r in body["rows"])
+    assert {(r["unit_measure"], r["unit_mult"]) for r in body["rows"]} == {("CNY", 4)}
+    # vat sales of a few yuan each: published in 万元 to one decimal, not as the stored float
+    assert all(r["value"] == round(r["value"], 1) for r in shown)
+    assert sum(r["value"] for r in shown) < 1  # 万元, not yuan

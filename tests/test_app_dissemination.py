@@ -33,7 +33,9 @@ def test_calendar_published_list_and_downloads_for_the_public_series(release_lak
         ("sample_totals", 1), ("withdrawn_series", 1), ("area_industry", 1)}
     assert published.set_index("series").loc["withdrawn_series", "withdrawn"]
     # a researcher may download only what the public may: no embargoed vintage, nothing withdrawn
-    assert at.selectbox(key="diss_series").options == ["area_industry", "sample_totals"]
+    # by name, its code (the data API's name for it) beside
+    assert [o.split(" (")[-1] for o in at.selectbox(key="diss_series").options] == ["area_industry)",
+                                                                                   "sample_totals)"]
     at.selectbox(key="diss_series").set_value("sample_totals").run()
     assert at.selectbox(key="diss_vintage").options == ["1"]
     buttons = at.get("download_button")
@@ -64,3 +66,27 @@ def test_dissemination_page_needs_a_signed_in_user(release_lake, monkeypatch):
     at = AppTest.from_file(PAGES / "dissemination.py", default_timeout=TIMEOUT).run()
     assert not at.exception
     assert at.warning and not at.dataframe
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_releases_are_named_with_their_period_and_no_none(release_lake, monkeypatch, lang):
+    """Issue 29 item 6: Dissemination did not say what period a release covers, showed series as
+    ids, and its suppression columns said "None" on the Chinese page."""
+    from workbench.i18n import translate
+
+    at = page("super", release_lake, monkeypatch)
+    at.session_state["lang"] = lang
+    at.run()
+    assert not at.exception, at.exception
+    published = table(at, "diss_published").set_index("series")
+    table_name = translate("runkind.area_industry_release", lang)
+    assert published.loc["area_industry", "title"].startswith(table_name)
+    assert published.loc["area_industry", "covers"] == ("2026年9月" if lang == "zh" else "Sep 2026")
+    for column in ("primary", "secondary"):  # no disclosure control ran on the test kind's totals
+        assert published.loc["sample_totals", column] == translate("diss.not_controlled", lang)
+        assert not published[column].isna().any() and "None" not in set(published[column].astype(str))
+    label = at.selectbox(key="diss_series").options[0]
+    assert label.startswith(table_name) and "area_industry" in label
+    at.selectbox(key="diss_series").set_value("area_industry").run()
+    assert translate("diss.covers", lang, title=published.loc["area_industry", "title"], vintage=1,
+                     period=published.loc["area_industry", "covers"]) in texts(at)

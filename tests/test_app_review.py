@@ -224,3 +224,147 @@ def test_a_click_while_the_page_computes_new_settings_records_nothing(runs_lake,
     assert registry.get_run(lake, run_id).params == {"scale": 3.0}
     assert [e.comment for e in review.audit_trail(lake, run_id) if e.action == "submit"] == ["written for scale 3"]
     assert not [w for w in at.warning if w.value == translate("runs.submit_changed", lang)]
+
+
+# ---- issue 29: what reaches a release and the review queue ---------------------------------------
+
+def _approved_result(lake, users, kind: str, params: dict, outputs: dict, series: str) -> str:
+    """A run of a shipped *kind* recorded from what its page computed, stat's, approved by super2."""
+    run_id = registry.record_result(lake, kind, params, {"gold.sample": lake.version("gold.sample")}, outputs,
+                                    user=users["stat"], series=series)
+    review.submit(lake, run_id, users["stat"])
+    review.approve(lake, run_id, users["super2"])
+    return run_id
+
+
+def _seasonal_outputs() -> dict:
+    months = pd.date_range("2024-06-01", "2026-08-01", freq="MS").date
+    return {"series": pd.DataFrame({"month": months, "original": [1.0e8 + i for i in range(len(months))],
+                                    "seasadj": [1.1e8 + i for i in range(len(months))]}),
+            "coefficients": pd.DataFrame({"variable": ["MA-Nonseasonal-01"], "estimate": [-1.0]}),
+            "diagnostics": pd.DataFrame({"statistic": ["M8"], "value": [1.107]}),
+            "spec": pd.DataFrame({"spc": ["series{ }"]})}
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_seasonal_release_offers_only_the_adjusted_series_and_shows_it_first(runs_lake, lang):
+    """Issue 29 item 1: "output to publish" was preselected to the alphabetically first output, the
+    ARIMA coefficients, and the supervisor saw nothing of the table before confirming."""
+    from workbench.i18n import translate
+    from workbench.runs.release import read_release
+
+    lake, _, users = runs_lake
+    run_id = _approved_result(lake, users, "seasonal_adjustment", {"indicator": "vat_sales_total", "spec": {}},
+                              _seasonal_outputs(), "sa_vat_sales_total")
+    at = AppTest.from_file(PAGES / "review.py", default_timeout=TIMEOUT)
+    at.session_state["lang"] = lang
+    at.session_state["user"] = load_users()["super"]
+    at.run()
+    pick(at, "release_pick", run_id)
+    output = at.selectbox(key="release_output")
+    assert output.options == [translate("runoutput.series", lang)] and output.value == "series"
+    # the table being published: its period and unit said, its first rows in the UI language
+    said = at.get_by_key("release_preview").caption[0].value
+    period = "2024年6月至2026年8月" if lang == "zh" else "Jun 2024 to Aug 2026"
+    assert period in said and ("元" if lang == "zh" else "yuan") in said, said
+    rows = table(at, "release_preview_rows")
+    assert len(rows) == 8 and not any("coefficient" in str(c) or c == "estimate" for c in rows.columns)
+    at.button(key="release_submit").click().run()
+    assert not at.error, at.error[0].value
+    published = read_release(lake, "sa_vat_sales_total", users["super"]).toPandas()
+    assert "seasadj" in published.columns and "estimate" not in published.columns
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_after_a_release_the_next_run_proposes_its_own_series_and_a_nowcast_is_refused_in_words(runs_lake, lang):
+    """Issue 29 item 4: after releasing survey_revenue the GDP nowcast's form kept "survey_revenue",
+    and the nowcast's refusal said "list it under [tables.*] in conf/disclosure.toml"."""
+    from workbench.i18n import translate
+
+    lake, _, users = runs_lake
+    revenue = registry.run_method(lake, "app_test_totals", {"scale": 8.0}, ["gold.sample"], user=users["stat"],
+                                  series="survey_revenue")
+    review.submit(lake, revenue, users["stat"])
+    review.approve(lake, revenue, users["super2"])
+    nowcast = _approved_result(lake, users, "nowcast", {"series": "gdp", "asof": "2026-09-11"},
+                               {"nowcasts": pd.DataFrame({"model": ["bridge"], "point": [1.0]})}, "gdp")
+    at = AppTest.from_file(PAGES / "review.py", default_timeout=TIMEOUT)
+    at.session_state["lang"] = lang
+    at.session_state["user"] = load_users()["super"]
+    at.run()
+    pick(at, "release_pick", revenue)
+    assert at.text_input(key="release_series").value == "survey_revenue"
+    at.button(key="release_submit").click().run()
+    assert review.state(lake, revenue) == "released"
+    # the released run left the list: the form is now the nowcast's, with its own series
+    assert at.selectbox(key="release_pick").value == nowcast
+    assert at.text_input(key="release_series").value == "gdp"
+    refusal = translate("review.rule.kind_not_releasable", lang, kind=translate("runkind.nowcast", lang),
+                        run=nowcast)
+    assert refusal in [e.value for e in at.error]
+    assert "conf/disclosure.toml" not in texts(at)
+    assert at.button(key="release_submit").disabled
+    assert review.state(lake, nowcast) == "approved"
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_an_identical_run_is_flagged_in_the_queue_and_the_comment_is_cleared(runs_lake, lang):
+    """Issue 29 item 7: identical runs flooded the queue with no warning; the comment box kept the
+    previous run's comment."""
+    from workbench.i18n import translate
+
+    lake, _, users = runs_lake
+    made = []
+    for _ in range(2):
+        run_id = registry.run_method(lake, "app_test_totals", {"scale": 9.0}, ["gold.sample"], user=users["stat"])
+        review.submit(lake, run_id, users["stat"])
+        made.append(run_id)
+    first, second = made
+    at = AppTest.from_file(PAGES / "review.py", default_timeout=TIMEOUT)
+    at.session_state["lang"] = lang
+    at.session_state["user"] = load_users()["super"]
+    at.run()
+    pick(at, "review_pick", second)
+    flagged = at.get_by_key("review_queue_identical")
+    assert flagged.warning[0].value == translate("review.identical", lang, run=first,
+                                                 state=translate("state.submitted", lang))
+    # (its button opening that run needs the app's navigation: the browser walk clicks it)
+    at.text_area(key="review_comment").input("same as the other one").run()
+    at.button(key="review_reject").click().run()
+    assert review.state(lake, second) == "rejected"
+    assert at.text_area(key="review_comment").value == ""
+    pick(at, "review_pick", first)  # the copy was rejected: the first run stands alone
+    with pytest.raises(KeyError):
+        at.get_by_key("review_queue_identical")
+
+
+def test_submitting_a_copy_says_that_an_identical_run_exists(runs_lake):
+    """Issue 29 item 7: the same settings were submitted four times with no warning, and the comment
+    box kept the comment of the run just submitted."""
+    lake, _, _ = runs_lake
+    at = AppTest.from_function(submitting_page, default_timeout=TIMEOUT)
+    at.session_state["lang"] = "en"
+    at.run()
+    at.number_input(key="t_scale").set_value(6.0).run()
+    with pytest.raises(KeyError):
+        at.get_by_key("t_identical")
+    at.text_input(key="t_comment").input("first try").run()
+    at.button(key="t_submit").click().run()
+    first = at.session_state["t_submitted"]
+    assert at.text_input(key="t_comment").value == ""
+    again = AppTest.from_function(submitting_page, default_timeout=TIMEOUT)  # another session, same settings
+    again.session_state["lang"] = "zh"
+    again.run()
+    again.number_input(key="t_scale").set_value(6.0).run()
+    assert first in again.get_by_key("t_identical").warning[0].value
+
+
+def test_runs_opens_a_seasonal_run_on_its_adjusted_series(runs_lake):
+    """Issue 29 item 1: Runs opened seasonal runs on their coefficients and charted them."""
+    lake, _, users = runs_lake
+    run_id = _approved_result(lake, users, "seasonal_adjustment", {"indicator": "vat_sales_total", "spec": {}},
+                              _seasonal_outputs(), "sa_vat_sales_total")
+    at = page("runs.py", "super")
+    pick(at, "runs_pick", run_id)
+    assert at.selectbox(key="runs_detail_output").value == "series"
+    assert not at.exception, at.exception

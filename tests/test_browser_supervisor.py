@@ -10,6 +10,7 @@ on is checked for a traceback (``browserkit.check_page``). Screenshots: tests/ar
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -19,7 +20,8 @@ from releasable import RELEASABLE, approved
 from workbench.auth import load_users
 from workbench.i18n import translate
 from workbench.runs import registry, review
-from workbench.runs.release import list_releases
+from workbench import formatting
+from workbench.runs.release import covered_periods, list_releases, read_release
 
 pytestmark = pytest.mark.slow
 LANGUAGES = {"zh": "中文", "en": "English"}
@@ -137,6 +139,20 @@ def test_supervisor_compares_approves_releases_withdraws_and_disseminates(server
         page.locator(".st-key-compare_params").wait_for()
         shot(page, f"supervisor_compare_{tag}")
 
+        # Issue 29 item 7: stat's two runs are one computation: the queue says so and links the other
+        open_page(page, "review", lang, f"review_identical_{tag}")
+        choose(page, "review_pick", newer)
+        flagged = page.locator(".st-key-review_queue_identical")
+        flagged.wait_for(timeout=WAIT_MS)
+        # the oldest standing copy: this pass's `again`, or a run of an earlier pass with the same inputs
+        copies = review.identical_runs(lake, KIND, params, registry.get_run(lake, newer).inputs, besides=newer)
+        twin = re.search(r"r\d{8}t\d{6}_[0-9a-f]{8}", flagged.inner_text()).group(0)
+        assert twin == copies[0][0] and older in {r for r, _ in copies}, (twin, copies)
+        shot(page, f"supervisor_identical_{tag}")
+        click(page, "review_queue_open_identical")
+        check_page(page, f"runs_identical_{tag}")
+        assert twin in page.locator(".st-key-runs_pick input").input_value()
+
         # approving one's own run is refused by the four-eyes rule, said in the UI language by the
         # rule (no English sentence or verbatim text beneath it), and the run stays submitted
         open_page(page, "review", lang, f"review_own_{tag}")
@@ -183,6 +199,30 @@ def test_supervisor_compares_approves_releases_withdraws_and_disseminates(server
         assert embargoed.embargo_until is not None
         # 09:30 in the city, whose zone is [lake].local_timezone (Asia/Shanghai, UTC+8)
         assert (embargoed.embargo_until.hour, embargoed.embargo_until.minute) == (1, 30)
+
+        # Issue 29 item 1: a seasonal run publishes its adjusted series, never its ARIMA coefficients,
+        # and the supervisor sees that table (its first rows, period and unit) before releasing it.
+        seasonal, _ = approved(lake, "seasonal_adjustment", title=f"seasonal {tag}")
+        run = registry.get_run(lake, seasonal)
+        open_page(page, "review", lang, f"release_seasonal_{tag}")
+        choose(page, "release_pick", seasonal)
+        assert page.locator(".st-key-release_output input").input_value() == translate("runoutput.series", lang)
+        preview = page.locator(".st-key-release_preview")
+        preview.wait_for(timeout=WAIT_MS)
+        said = preview.locator("[data-testid='stCaptionContainer']").inner_text()
+        period = formatting.reference_period(covered_periods(lake, run, "series"), lang)
+        unit = formatting.registry().indicator("vat_sales_total").stored_unit.label(lang)
+        assert period and period in said and unit in said, said
+        preview.locator(".st-key-release_preview_rows [data-testid='stDataFrame']").wait_for(timeout=WAIT_MS)
+        shot(page, f"supervisor_release_preview_{tag}")
+        fill(page, "release_series", f"sa_{tag}")
+        click(page, "release_submit")
+        check_page(page, f"release_seasonal_{tag}")
+        until(lambda: review.state(lake, seasonal) == "released", f"{seasonal} released")
+        published = read_release(lake, f"sa_{tag}", users["super"]).toPandas()
+        adjusted = registry.read_output(lake, seasonal, "series").toPandas()
+        assert "seasadj" in published.columns and len(published) == len(adjusted)
+        assert sorted(published["seasadj"]) == sorted(adjusted["seasadj"])
 
         open_page(page, "dissemination", lang, f"dissemination_{tag}")
         choose(page, "diss_series", f"survey_{tag}")

@@ -150,23 +150,26 @@ def test_released_inputs_survive_vacuum(spark, lake_with_input):
 # ---- issue 20: releases and the lake's own records ------------------------------------
 
 def test_a_release_refused_midway_leaves_the_run_approved_and_a_retry_succeeds(spark, lake_with_input):
-    """A schema mismatch on the vintage used to leave the run 'released' with no vintage and every retry refused."""
+    """A schema mismatch on the vintage used to leave the run 'released' with no vintage and every retry refused.
+
+    The columns are the series' own (another set of columns is refused before anything is
+    written, by the series rule); their type is not, which only the write finds out."""
     from workbench.lake import SchemaMismatchError
 
     lake = lake_with_input
     release_run(lake, approved_run(lake), SUPER, "sample_totals", output="estimates")
-    other = spark.createDataFrame(pd.DataFrame({"area": ["a"], "total": [1.0], "note": ["revised"]}))
+    other = spark.createDataFrame(pd.DataFrame({"area": ["a"], "total": ["revised"]}))
     run_id = registry.record_run(lake, "test_group_totals", {"table": "gold.sample"}, {"gold.sample": 0},
                                  {"estimates": other}, user=STAT)
     review.submit(lake, run_id, STAT)
     review.approve(lake, run_id, SUPER)
-    with pytest.raises(SchemaMismatchError, match="note"):
+    with pytest.raises(SchemaMismatchError, match="total"):
         release_run(lake, run_id, SUPER, "sample_totals", output="estimates")
     assert review.state(lake, run_id) == "approved"
     assert [r.run_id for r in list_releases(lake, "sample_totals")] != [run_id]
     rel = release_run(lake, run_id, SUPER, "sample_notes", output="estimates")
     assert (rel.series, rel.vintage, review.state(lake, run_id)) == ("sample_notes", 1, "released")
-    assert [r["note"] for r in read_release(lake, "sample_notes", RESEARCH).collect()] == ["revised"]
+    assert [r["total"] for r in read_release(lake, "sample_notes", RESEARCH).collect()] == ["revised"]
 
 
 RELEASE_CHILD = """
@@ -607,3 +610,152 @@ def test_review_roles_come_from_the_user_registry_not_from_the_caller(lake_with_
         release_run(lake, run_id, self_made, "sample_totals", output="estimates")
     assert refused.value.rule == "no_account"
     assert review.state(lake, run_id) == "approved" and list_releases(lake) == []
+
+
+# ---- issue 29: what a release publishes, and what one series is --------------------------------
+
+def _recorded(lake, kind, params, outputs, user=STAT):
+    """A run of a shipped *kind* recorded from *outputs* as a page records what it computed (the
+    method's return value on pinned input versions), submitted by stat and approved by super."""
+    run_id = registry.record_result(lake, kind, params, {"gold.sample": lake.version("gold.sample")}, outputs,
+                                    user=user)
+    review.submit(lake, run_id, user)
+    review.approve(lake, run_id, SUPER)
+    return run_id
+
+
+def _seasonal(lake, indicator="vat_sales_total", last="2026-08", columns=("original", "trend", "seasadj")):
+    months = pd.date_range(end=pd.Timestamp(f"{last}-01"), periods=36, freq="MS").date
+    series = pd.DataFrame({"month": months, **{c: [float(100 + i) for i in range(36)] for c in columns}})
+    outputs = {"series": series,
+               "coefficients": pd.DataFrame({"variable": ["MA-Nonseasonal-01"], "estimate": [-1.0]}),
+               "diagnostics": pd.DataFrame({"statistic": ["M8"], "value": [1.107]}),
+               "spec": pd.DataFrame({"spc": ["series{ }"]})}
+    return _recorded(lake, "seasonal_adjustment", {"indicator": indicator, "spec": {"transform": "log"}}, outputs)
+
+
+def _survey(lake, period="2026-08", domain="county_code", variable="employment"):
+    """A survey estimate as the method writes it: one row per domain value and the total."""
+    domains = ([f"6601{i:02d}" for i in range(1, 9)] if domain != "none" else []) + ["total"]
+    estimates = pd.DataFrame({"domain": domains, "estimate": [1000.0 + i for i in range(len(domains))],
+                              "se": 10.0, "cv": 0.01, "ci_low": 980.0, "ci_high": 1020.0, "deff": 1.2,
+                              "imputed_share": 0.0, "n": 20})
+    return _recorded(lake, "survey_estimate", {"period": period, "variable": variable, "domain": domain},
+                     {"estimates": estimates, "weights": pd.DataFrame({"method": ["raking"], "iterations": [4]})})
+
+
+def _said(exc) -> dict[str, str]:
+    from workbench.app.run_views import Refusal
+
+    refusal = Refusal.of(exc)
+    assert refusal.said_by_rule, exc
+    return {lang: refusal.text(lang) for lang in ("zh", "en")}
+
+
+def test_a_shipped_kind_publishes_its_declared_output_never_a_diagnostic(lake_with_input):
+    """Issue 29 item 1: sa_retail_sales v1 held the ARIMA coefficients (the alphabetically first output)."""
+    lake = lake_with_input
+    run_id = _seasonal(lake)
+    for diagnostic in ("coefficients", "diagnostics", "spec"):
+        with pytest.raises(ReviewError) as refused:
+            release_run(lake, run_id, SUPER2, "sa_vat_sales_total", output=diagnostic)
+        assert refused.value.rule == "not_publishable" and refused.value.facts["published"] == "series"
+        said = _said(refused.value)
+        assert "诊断" in said["zh"] and "diagnostic" in said["en"]
+    assert review.state(lake, run_id) == "approved" and not list_releases(lake, "sa_vat_sales_total")
+    release_run(lake, run_id, SUPER2, "sa_vat_sales_total", output="series")
+    published = read_release(lake, "sa_vat_sales_total", SUPER).toPandas()
+    assert {"month", "seasadj"} <= set(published.columns) and len(published) == 36
+    # a kind defined outside the package declares no output: each of its outputs may be published
+    release_run(lake, approved_run(lake, 1.0), SUPER, "sample_totals", output="estimates")
+
+
+def test_a_vintage_that_breaks_its_series_is_refused_with_the_reason(lake_with_input):
+    """Issue 29 item 4: survey_employment v1 a 9-row county table, v2 a 1-row city total, and any
+    approved run could become the next vintage of any series."""
+    lake = lake_with_input
+    release_run(lake, _survey(lake), SUPER2, "survey_employment", output="estimates")
+    refusals = {
+        "series_breakdown": _survey(lake, domain="none"),  # the city total under the county table's name
+        "series_kind": _seasonal(lake),  # a seasonal adjustment as the next vintage of a survey
+        "series_period": _survey(lake, period="2026-07"),  # a later vintage of an earlier month
+    }
+    for rule, run_id in refusals.items():
+        with pytest.raises(ReviewError) as refused:
+            release_run(lake, run_id, SUPER2, "survey_employment", output="estimates" if rule != "series_kind"
+                        else "series")
+        assert refused.value.rule == rule, refused.value
+        said = _said(refused.value)
+        assert "survey_employment" in said["zh"] and "survey_employment" in said["en"]
+        assert review.state(lake, run_id) == "approved"
+    assert [r.vintage for r in list_releases(lake, "survey_employment")] == [1]
+    # the same breakdown for the same or a later month is the series' next vintage
+    assert release_run(lake, _survey(lake), SUPER2, "survey_employment", output="estimates").vintage == 2
+    later = release_run(lake, _survey(lake, period="2026-09"), SUPER2, "survey_employment", output="estimates")
+    assert later.vintage == 3
+    # a withdrawn vintage (a wrong month) does not hold the series back
+    withdraw(lake, later.run_id, SUPER, "wrong month")
+    assert release_run(lake, _survey(lake, period="2026-08"), SUPER2, "survey_employment",
+                       output="estimates").vintage == 4
+    # a seasonal series keeps its indicator, its columns and its order of months
+    release_run(lake, _seasonal(lake), SUPER2, "sa_vat", output="series")
+    for rule, run_id in {"series_breakdown": _seasonal(lake, indicator="electricity_kwh_total"),
+                         "series_columns": _seasonal(lake, columns=("original", "seasadj")),
+                         "series_period": _seasonal(lake, last="2026-06")}.items():
+        with pytest.raises(ReviewError) as refused:
+            release_run(lake, run_id, SUPER2, "sa_vat", output="series")
+        assert refused.value.rule == rule, refused.value
+        _said(refused.value)
+
+
+def test_a_series_keeps_one_unit(lake_with_input):
+    """A kind without declared series parameters (a test's own) still keeps its unit: the variable
+    its values measure (persons, then 万元) is not changed under one series name."""
+    lake = lake_with_input
+    first = registry.run_method(lake, "test_group_totals", {"table": "gold.sample", "scale": 1.0,
+                                                            "variable": "employment"}, ["gold.sample"], user=STAT)
+    other = registry.run_method(lake, "test_group_totals", {"table": "gold.sample", "scale": 1.0,
+                                                            "variable": "survey_revenue"}, ["gold.sample"], user=STAT)
+    for run_id in (first, other):
+        review.submit(lake, run_id, STAT)
+        review.approve(lake, run_id, SUPER)
+    release_run(lake, first, SUPER2, "totals", output="estimates")
+    with pytest.raises(ReviewError) as refused:
+        release_run(lake, other, SUPER2, "totals", output="estimates")
+    assert refused.value.rule == "series_unit"
+    said = _said(refused.value)
+    assert "人" in said["zh"] and "万元" in said["zh"] and "persons" in said["en"] and "10k yuan" in said["en"]
+
+
+def test_an_unreleasable_kind_is_refused_in_words_for_a_supervisor(lake_with_input):
+    """Issue 29 item 4: an approved nowcast was refused with "list it under [tables.*] in
+    conf/disclosure.toml", which tells a supervisor nothing they can do."""
+    from workbench.disclosure.gate import DisclosureError
+
+    lake = lake_with_input
+    nowcast = _recorded(lake, "nowcast", {"series": "gdp", "asof": "2026-09-11"},
+                        {"nowcasts": pd.DataFrame({"model": ["bridge"], "point": [1.0]})})
+    with pytest.raises(DisclosureError) as refused:
+        release_run(lake, nowcast, SUPER2, "gdp", output="nowcasts")
+    said = _said(refused.value)
+    for text in said.values():
+        assert "conf/" not in text and "[tables" not in text
+    assert "方法组" in said["zh"] and "即时预测" in said["zh"] and "methodology team" in said["en"]
+    assert review.state(lake, nowcast) == "approved"
+
+
+def test_an_identical_run_already_standing_is_found(lake_with_input):
+    """Issue 29 item 7: four identical nowcasts reached the queue with no warning."""
+    lake = lake_with_input
+    params = {"table": "gold.sample", "scale": 3.0}
+    first = registry.run_method(lake, "test_group_totals", params, ["gold.sample"], user=STAT)
+    again = registry.run_method(lake, "test_group_totals", params, ["gold.sample"], user=STAT)
+    inputs = registry.get_run(lake, again).inputs
+    assert review.identical_runs(lake, "test_group_totals", params, inputs, besides=again) == []  # a draft is no copy
+    review.submit(lake, first, STAT)
+    assert review.identical_runs(lake, "test_group_totals", params, inputs, besides=again) == [(first, "submitted")]
+    review.approve(lake, first, SUPER)
+    assert review.identical_runs(lake, "test_group_totals", params, inputs, besides=again) == [(first, "approved")]
+    # other parameters or another input version are another computation
+    assert review.identical_runs(lake, "test_group_totals", {**params, "scale": 4.0}, inputs) == []
+    assert review.identical_runs(lake, "test_group_totals", params, {"gold.sample": inputs["gold.sample"] + 1}) == []

@@ -300,6 +300,50 @@ MESSAGES: dict[str, dict[str, str]] = {
     "review.rule.no_vintage": {"zh": "发布序列 {series} 没有第 {vintage} 版。", "en": "Series {series} has no vintage {vintage}."},
     "review.rule.embargoed": {"zh": "发布序列 {series} 第 {vintage} 版尚在禁发期内。",
                               "en": "Series {series} vintage {vintage} is under embargo."},
+    # what a release publishes, and what one series is (workbench.runs.release.check_series)
+    "review.rule.not_publishable": {
+        "zh": "“{output}”是{kind}运行的诊断输出，不对外发布；这类运行发布的是“{published}”。未发布。",
+        "en": "“{output}” is a diagnostic of a {kind} run and is not published; such a run publishes "
+              "“{published}”. Nothing was released."},
+    "review.rule.kind_not_releasable": {
+        "zh": "{kind}运行不能对外发布：发布规则（披露控制）没有覆盖这类运行，其结果只供内部参考。运行保持“已批准”。"
+              "如需公开这类数字，请联系方法组为其制定发布规则后再发布。",
+        "en": "{kind} runs cannot be published: no release rule (disclosure control) covers this kind of run, so "
+              "its results are for internal use. The run stays approved. To publish such figures, ask the "
+              "methodology team to set a release rule for this kind first."},
+    "review.rule.series_kind": {
+        "zh": "序列 {series} 发布的是{series_kind}运行（第 {vintage} 版），而运行 {run} 是{kind}运行：请为它另起一个序列名。",
+        "en": "Series {series} publishes {series_kind} runs (vintage {vintage}); run {run} is a {kind} run: "
+              "release it under a series name of its own."},
+    "review.rule.series_output": {
+        "zh": "序列 {series} 发布的是“{series_output}”，运行 {run} 要发布的是“{output}”：同一序列只发布一种输出。",
+        "en": "Series {series} publishes “{series_output}”; run {run} would publish “{output}”: a series "
+              "publishes one output."},
+    "review.rule.series_breakdown": {
+        "zh": "序列 {series} 是 {was} 的序列（第 {vintage} 版），运行 {run} 是 {now}：请为它另起一个序列名。",
+        "en": "Series {series} is of {was} (vintage {vintage}); run {run} is of {now}: release it under a series "
+              "name of its own."},
+    "review.rule.series_columns": {
+        "zh": "序列 {series} 各版的列与运行 {run} 的输出不同（缺少：{missing}；多出：{extra}）：同一序列的各版结构相同。",
+        "en": "Run {run}'s output does not have the columns of series {series} (missing: {missing}; extra: "
+              "{extra}): every vintage of a series has the same columns."},
+    "review.rule.series_unit": {
+        "zh": "序列 {series} 以“{series_unit}”发布，运行 {run} 的数值单位是“{unit}”：同一序列只用一种单位。",
+        "en": "Series {series} is published in “{series_unit}”; run {run}'s values are in “{unit}”: a series has "
+              "one unit."},
+    "review.rule.series_period": {
+        "zh": "序列 {series} 已发布到 {latest}（第 {vintage} 版），运行 {run} 只到 {period}：新版本不能是更早时期的数字。",
+        "en": "Series {series} already publishes {latest} (vintage {vintage}); run {run} only reaches {period}: a "
+              "later vintage cannot be of an earlier period."},
+    "review.publishes": {"zh": "将发布：{output}（{period}，单位：{unit}）。以下为前 {n} 行，发布时再经披露控制。",
+                         "en": "To be published: {output} ({period}; unit: {unit}). Its first {n} rows, before "
+                               "disclosure control is applied at release:"},
+    "review.no_unit": {"zh": "无", "en": "none"},
+    "review.no_period": {"zh": "未注明", "en": "not stated"},
+    "review.identical": {"zh": "已有相同设置的运行 {run}（{state}）：种类、参数和输入版本都相同，结果也相同。",
+                         "en": "An identical run {run} ({state}) exists: same kind, parameters and input versions, "
+                               "so the same results."},
+    "review.open_identical": {"zh": "打开相同的运行 {run}", "en": "Open the identical run {run}"},
     "review.approved": {"zh": "已批准、待发布的运行", "en": "Approved runs, ready to release"},
     "review.series": {"zh": "发布序列名（小写字母、数字、下划线）", "en": "Series name (lower-case letters, digits, _)"},
     "review.output": {"zh": "发布的输出", "en": "Output to publish"},
@@ -1232,10 +1276,15 @@ MESSAGES: dict[str, dict[str, str]] = {
     "runvalue.JKn": {"zh": "分层刀切法", "en": "stratified jackknife"},
     "runvalue.JK1": {"zh": "刀切法", "en": "jackknife"},
     # the Dissemination page's table headings and suppression kinds (issue 21)
-    "diss.col.series": {"zh": "序列", "en": "Series"},
+    "diss.col.series": {"zh": "序列代码（数据接口）", "en": "Series code (data API)"},
     "diss.col.vintage": {"zh": "版本", "en": "Vintage"},
     "diss.col.release_date": {"zh": "发布日期", "en": "Release date"},
     "diss.col.rows": {"zh": "行数", "en": "Rows"},
+    "diss.covers": {"zh": "**{title}** 第 {vintage} 版：所属时期 {period}。",
+                    "en": "**{title}**, vintage {vintage}: reference period {period}."},
+    "diss.col.covers": {"zh": "所属时期", "en": "Reference period"},
+    "diss.col.title": {"zh": "序列名称", "en": "Series"},
+    "diss.not_controlled": {"zh": "—（无需）", "en": "— (not needed)"},
     "diss.col.primary": {"zh": "主抑制", "en": "Primary suppressions"},
     "diss.col.secondary": {"zh": "次抑制", "en": "Secondary suppressions"},
     "diss.col.withdrawn": {"zh": "已撤回", "en": "Withdrawn"},

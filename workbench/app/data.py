@@ -214,12 +214,13 @@ def _runs(lake_root: str, key: tuple) -> pd.DataFrame:
     current = states(lk)
     rows = [{"run_id": r.run_id, "title": r.title, "kind": r.kind, "series": r.series, "user": r.user,
              "state": current.get(r.run_id, "draft"), "started_at": r.started_at,
-             "seconds": (r.ended_at - r.started_at).total_seconds(), "metrics": r.metrics, "params": r.params}
+             "seconds": (r.ended_at - r.started_at).total_seconds(), "metrics": r.metrics, "params": r.params,
+             "inputs": r.inputs}
             for r in list_runs(lk)]
     # params and metrics ride along so a runs list can title and label every run without
     # one lookup per run (a lake with a year of runs made the Runs page read each of them)
     return pd.DataFrame(rows, columns=["run_id", "title", "kind", "series", "user", "state", "started_at",
-                                       "seconds", "metrics", "params"])
+                                       "seconds", "metrics", "params", "inputs"])
 
 
 def runs(user) -> pd.DataFrame:
@@ -276,6 +277,22 @@ def _releases(lake_root: str, key: tuple) -> pd.DataFrame:
 
 def releases() -> pd.DataFrame:
     return _releases(root(), _runs_key())
+
+
+@st.cache_data(show_spinner=False, max_entries=2000)
+def _released_run(lake_root: str, run_id: str, output: str) -> tuple[str, dict, list[str]]:
+    from workbench.runs.registry import get_run
+    from workbench.runs.release import covered_periods
+
+    lk = _lake_for(lake_root)
+    run = get_run(lk, run_id)
+    return run.kind, run.params, covered_periods(lk, run, output)
+
+
+def released_run(run_id: str, output: str) -> tuple[str, dict, list[str]]:
+    """(kind, parameters, reference periods covered) of a released run's output: what a release
+    is of and when, for Dissemination. Cached per run: a released run and its output never change."""
+    return _released_run(root(), run_id, output)
 
 
 # ---- quality: rules, fraud screening, editing ------------------------------------------

@@ -197,6 +197,17 @@ def run_title(kind: str, title: str, params: dict | None = None, series: str | N
     return translate("runtitle.generated", language, kind=kind_label(kind, language), detail=" ".join(detail)).strip()
 
 
+# Parameters that say when a run's figures are, not what they are of: a series' title leaves them out.
+_WHEN = ("period", "first", "last", "asof")
+
+
+def series_title(kind: str, params: dict | None, series: str, language: str | None = None) -> str:
+    """A release series by name in the UI language (季节调整 增值税销售额合计): what its runs are
+    of, from the kind and the parameters that stay across vintages; not its identifier."""
+    about = {k: v for k, v in (params or {}).items() if k not in _WHEN}
+    return run_title(kind, "", about, None, language) or series
+
+
 def runs_shown(runs: pd.DataFrame) -> pd.DataFrame:
     """The runs list for display: kind, state and generated titles in the UI language."""
     out = runs[[c for c in RUN_COLUMNS if c in runs.columns]].copy()
@@ -278,12 +289,27 @@ class Refusal:
             facts["state"] = state_label(facts["state"], language)
         if "needs" in facts:
             facts["needs"] = ("、" if language == "zh" else " or ").join(state_label(s, language) for s in facts["needs"])
-        if "output" in facts:
-            facts["output"] = output_label(facts["output"], language)
+        for name in ("output", "published", "series_output"):
+            if name in facts:
+                facts[name] = output_label(facts[name], language)
+        for name in ("kind", "series_kind"):
+            if name in facts:
+                facts[name] = kind_label(facts[name], language)
+        for name in ("unit", "series_unit"):  # unit codes (``10k_yuan,persons``) by their names
+            if name in facts:
+                facts[name] = _listed([_unit_name(u, language) for u in str(facts[name]).split(",")], language)
+        for name in ("was", "now"):  # what a series is of: (setting, value) pairs
+            if name in facts:
+                facts[name] = "; ".join(f"{setting_name(k, language)}: {shown_setting((k,), v, language)}"
+                                        for k, v in facts[name]) or "—"
+        for name in ("missing", "extra"):  # column names
+            if name in facts:
+                facts[name] = _listed_raw([column_label(c, language) for c in facts[name]], language) or "—"
         if "column" in facts and f"editing.{facts['column']}" in MESSAGES:
             facts["column"] = translate(f"editing.{facts['column']}", language)
-        if "period" in facts:
-            facts["period"] = format_month(facts["period"], language)
+        for name in ("period", "latest"):
+            if name in facts:
+                facts[name] = format_month(facts[name], language)
         return translate(f"{self.catalogue}.{self.rule}", language, **facts)
 
     def show(self, language: str) -> None:
@@ -343,8 +369,11 @@ def show_run(run_id: str, key: str, user) -> None:
                               for e in trail], columns=["at", "user", "action", "state", "comment"])
         widgets.table(audit, f"{key}_audit", column_config={c: t(f"runcol.{c}") for c in audit.columns})
     if run.outputs:
-        output = st.selectbox(t("runs.output_pick"), sorted(run.outputs), format_func=bound(output_label),
-                              key=f"{key}_output")
+        from workbench.runs.kinds import output_order
+
+        # the output a release publishes first: a seasonal run opens on its adjusted series
+        output = st.selectbox(t("runs.output_pick"), output_order(run.kind, run.outputs),
+                              format_func=bound(output_label), key=f"{key}_output")
         frame = data.run_output(run_id, output, user)
         output_table(frame, f"{key}_output_rows", run.kind, run.params)
         series_chart(frame, {run_id: frame}, key, run.kind, output, run.params)
@@ -417,6 +446,19 @@ def _flat(mapping: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[t
 
 def _listed(values: list | tuple, language: str) -> str:
     return ("、" if language == "zh" else ", ").join(value_text(v, language) for v in values)
+
+
+def _listed_raw(words: list | tuple, language: str) -> str:
+    return ("、" if language == "zh" else ", ").join(str(w) for w in words)
+
+
+def _unit_name(code: str, language: str) -> str:
+    """A unit code (``10k_yuan``) by its name in *language* (万元); no unit is said so."""
+    from workbench.formatting import UNITS
+    from workbench.i18n import translate
+
+    unit = UNITS.get(code)
+    return unit.label(language) if unit is not None and unit.label(language) else translate("review.no_unit", language)
 
 
 def shown_setting(path: tuple[str, ...], value: Any, language: str, params: dict[str, Any] | None = None,
@@ -736,6 +778,82 @@ def series_chart(sample: pd.DataFrame, frames: dict[str, pd.DataFrame], key: str
                                        alt.Tooltip("line:N", title=t("runs.chart_line"))]))
 
 
+def identical_runs(runs: pd.DataFrame, kind: str, params: dict[str, Any], inputs: dict[str, int],
+                   besides: str | None = None) -> list[tuple[str, str]]:
+    """(run id, state) of the runs in *runs* (those the user may open) that are the same computation
+    as *kind*, *params* on *inputs* and already stand for it (submitted, approved or released):
+    the rule of :func:`workbench.runs.review.identical_runs`, on the page's cached runs list."""
+    from workbench.runs.registry import run_fingerprint
+
+    if runs.empty or "inputs" not in runs.columns:
+        return []
+    wanted = run_fingerprint(kind, params, inputs)
+    same = runs[(runs["run_id"] != besides) & runs["state"].isin(review.STANDING)]
+    matches = pd.Series([run_fingerprint(k, p or {}, i or {}) == wanted
+                         for k, p, i in zip(same["kind"], same["params"], same["inputs"])], index=same.index, dtype=bool)
+    same = same[matches].sort_values("started_at")
+    return list(zip(same["run_id"], same["state"]))
+
+
+def show_identical(found: list[tuple[str, str]], key: str) -> None:
+    """Say that an identical run exists, with a button that opens it on Runs (``?run=ID``)."""
+    if not found:
+        return
+    run_id, state = found[0]
+    with st.container(key=f"{key}_identical"):  # found by the tests
+        st.warning(t("review.identical", run=run_id, state=state_label(state)), icon=":material/content_copy:")
+        target = page_for("runs")
+        if target is not None and st.button(t("review.open_identical", run=run_id), key=f"{key}_open_identical",
+                                            icon=":material/history:", type="tertiary"):
+            st.switch_page(target, query_params={"run": run_id})
+
+
+def spec_identical(spec: dict[str, Any], user) -> list[tuple[str, str]]:
+    """The standing runs identical to a method page's run spec (inputs as names read at their
+    current versions, or as the versions the page computed on)."""
+    inputs = spec.get("inputs") or {}
+    if isinstance(inputs, (list, tuple)):
+        current = data.table_versions()
+        if any(name not in current for name in inputs):
+            return []
+        inputs = {name: current[name] for name in inputs}
+    if any(v is None for v in inputs.values()):
+        return []
+    return identical_runs(data.runs(user), spec["kind"], spec.get("params") or {},
+                          {k: int(v) for k, v in inputs.items()})
+
+
+def publication_preview(frame: pd.DataFrame, params: dict[str, Any], language: str) -> tuple[pd.DataFrame, str, str]:
+    """(the rows as the released file shows them, the reference period, the unit) of an output
+    about to be published, in *language*: the export's own layers (``prepared_frame``,
+    ``published_frame``), so the supervisor sees what the public will read."""
+    from workbench import formatting
+    from workbench.disclosure.export import (TIME_COLUMNS, ReleaseContext, prepared_frame, published_frame)
+    from workbench.i18n import translate
+    from workbench.runs.release import measured_names
+
+    context = ReleaseContext.from_params(params)
+    prepared = prepared_frame(frame, context)
+    time_column = next((c for c in prepared.columns if c.lower() in TIME_COLUMNS), None)
+    period = formatting.reference_period(prepared[time_column], language) if time_column else ""
+    reg = formatting.registry()
+    if "measure" in prepared.columns:  # a table of several measures: each with its unit
+        units = [f"{_measure(m, reg).label(language)}: {_measure(m, reg).shown_unit.label(language)}"
+                 for m in sorted(prepared["measure"].astype(str).unique())]
+    else:
+        names = measured_names(params)
+        var = _measure(names[0], reg) if names else None
+        # values the export rescales (an estimate in 万元) are in the shown unit; others as stored
+        unit = None if var is None else var.shown_unit if "unit_measure" in prepared.columns else var.stored_unit
+        units = [unit.label(language)] if unit is not None and unit.label(language) else []
+    return (published_frame(prepared, language, context), period or translate("review.no_period", language),
+            ("; " if language == "en" else "；").join(units) or translate("review.no_unit", language))
+
+
+def _measure(name: str, reg):
+    return reg.column(name) or reg.indicator(name)
+
+
 def settings_fingerprint(spec: dict[str, Any]) -> str:
     """The kind, parameters and inputs of a run spec as one comparable string."""
     return json.dumps({k: spec.get(k) for k in ("kind", "params", "inputs", "series")}, sort_keys=True, default=str)
@@ -763,6 +881,11 @@ def submit_for_review(prefix: str, user, make_run: Callable[[], dict[str, Any]],
     def note_click(drawn_beside: str) -> None:
         st.session_state[f"{prefix}_submit_drawn_beside"] = drawn_beside
 
+    submitted = st.session_state.get(f"{prefix}_submitted")
+    # before submitting a copy: the same kind, parameters and input versions already wait or stand
+    show_identical([(r, s) for r, s in spec_identical(dict(shown), user) if r != submitted], prefix)
+    if st.session_state.pop(f"{prefix}_clear_comment", False):
+        st.session_state[f"{prefix}_comment"] = ""
     st.text_input(t("runs.comment"), key=f"{prefix}_comment")
     clicked = st.button(t("est.submit"), key=f"{prefix}_submit", icon=":material/send:", type="primary",
                         on_click=note_click, args=(shown_from,), disabled=blocked is not None, help=blocked)
@@ -786,7 +909,10 @@ def submit_for_review(prefix: str, user, make_run: Callable[[], dict[str, Any]],
         review.submit(lake, run_id, user, st.session_state.get(f"{prefix}_comment", ""))
         st.session_state[f"{prefix}_submitted"] = run_id
         st.session_state[f"{prefix}_submitted_from"] = shown_from
-    submitted = st.session_state.get(f"{prefix}_submitted")
+        # the comment was that run's; the next starts empty. The box is drawn above, so it is
+        # emptied before it is drawn again, in the render this one starts.
+        st.session_state[f"{prefix}_clear_comment"] = True
+        st.rerun()
     # The confirmation belongs to its run: once the settings above no longer are the ones
     # that run was made from, it would describe numbers the page no longer shows.
     if submitted and shown_from == st.session_state.get(f"{prefix}_submitted_from"):

@@ -32,11 +32,12 @@ from collections import OrderedDict
 from datetime import date, datetime, timezone
 from typing import Any, Literal
 
+import pyarrow as pa
 from fastapi import FastAPI, HTTPException, Path, Query
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from workbench.disclosure.export import FORMATS, export
+from workbench.disclosure.export import FORMATS, export, metadata, prepared_frame
 from workbench.disclosure.reader import PUBLIC, ReleaseReader
 from workbench.disclosure.settings import DisclosureSettings, load_disclosure_settings
 from workbench.lake import Lake
@@ -78,6 +79,8 @@ class Page(BaseModel):
     series: str
     vintage: int
     release_date: str
+    reference_period: str  # the months the rows cover, in words ("Aug 2026"); each row has its period
+    unit: str  # the unit of the values in words; each row has its SDMX unit_measure and unit_mult
     page: int
     page_size: int
     total_rows: int
@@ -184,14 +187,22 @@ class _Releases:
                                      f"{rel.embargo_until.isoformat()}")
         return rel
 
-    def rows(self, rel: Release) -> tuple[list[str], list[dict[str, Any]]]:
+    def rows(self, rel: Release) -> tuple[list[str], list[dict[str, Any]], dict[str, Any]]:
+        """(columns, rows, what the rows are) of one vintage as published: values at their published
+        precision and unit (``unit_measure``/``unit_mult``), the reference period on every row; and
+        the vintage's reference period and unit in words (English: the API has no reader's language)."""
         if rel.release_id not in self._rows:
             try:
                 table = self.reader.rows(rel)
             except AuditChainError as exc:
                 raise HTTPException(503, str(exc)) from exc
-            rows = [{k: _jsonable(v) for k, v in row.items()} for row in table.to_pylist()]
-            self._rows[rel.release_id] = (table.column_names, rows)
+            context = self.reader.context(rel)
+            frame = table.to_pandas()
+            published = pa.Table.from_pandas(prepared_frame(frame, context), preserve_index=False)
+            rows = [{k: _jsonable(v) for k, v in row.items()} for row in published.to_pylist()]
+            meta = metadata(rel, frame, context, "en")
+            about = {"reference_period": meta["reference_period"], "unit": meta["unit"]}
+            self._rows[rel.release_id] = (published.column_names, rows, about)
         return self._rows[rel.release_id]
 
     def page(self, rel: Release, page: int, page_size: int) -> bytes:
@@ -199,9 +210,10 @@ class _Releases:
         cached = self.pages.get(key)
         if cached is not None:
             return cached
-        columns, rows = self.rows(rel)
+        columns, rows, about = self.rows(rel)
         total_pages = max(1, math.ceil(len(rows) / page_size))
-        body = {"series": rel.series, "vintage": rel.vintage, "release_date": str(rel.release_date), "page": page,
+        body = {"series": rel.series, "vintage": rel.vintage, "release_date": str(rel.release_date), **about,
+                "page": page,
                 "page_size": page_size, "total_rows": len(rows), "total_pages": total_pages, "columns": columns,
                 "rows": rows[(page - 1) * page_size: page * page_size]}
         data = json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")

@@ -45,7 +45,16 @@ VALUE_RTOL = 1e-9
 
 
 class DisclosureError(ValueError):
-    """A release refused by disclosure control."""
+    """A release refused by disclosure control.
+
+    Like :class:`workbench.runs.review.ReviewError`, a refusal a page says in its reader's
+    language carries its *rule* (``review.rule.<rule>`` in ``workbench.i18n``) and *facts*; the
+    message is the English sentence for logs and the command line."""
+
+    def __init__(self, message: str, rule: str = "other", **facts: Any) -> None:
+        super().__init__(message)
+        self.rule = rule
+        self.facts = facts
 
 
 @dataclass
@@ -64,6 +73,14 @@ class Control:
 
 def spec_for(kind: str, settings: DisclosureSettings | None = None) -> TableSpec | None:
     return (settings or load_disclosure_settings()).tables.get(kind)
+
+
+def releasable(kind: str, settings: DisclosureSettings | None = None) -> bool:
+    """Whether runs of *kind* may be released at all: a table kind, an estimate kind or an exempt
+    kind of ``conf/disclosure.toml``. A kind listed nowhere (a nowcast) is refused by the gate."""
+    settings = settings or load_disclosure_settings()
+    return (spec_for(kind, settings) is not None or kind in settings.release.estimates
+            or kind in settings.release.exempt_kinds)
 
 
 def verify_pattern(cells: pd.DataFrame, spec: TableSpec, protection: float) -> pd.DataFrame:
@@ -116,10 +133,11 @@ def disclosure_gate(lake: Lake, run, output: str, published: DataFrame,
             return protect_estimates(lake, run, published, hidden, settings.rules.min_frequency)
         if run.kind in settings.release.exempt_kinds:
             return None
+        # said to a supervisor by its rule (what to do); the sentence is for the methodologist's log
         raise DisclosureError(
             f"run kind {run.kind!r} has no disclosure rule: list it under [tables.*] or [release.estimates] "
             "in conf/disclosure.toml, or in [release].exempt_kinds if its output holds no single enterprise's "
-            "value; release refused")
+            "value; release refused", "kind_not_releasable", kind=run.kind, run=run.run_id)
     if spec.microdata not in run.inputs:
         raise DisclosureError(f"run {run.run_id} did not record its microdata {spec.microdata}; "
                               "disclosure control needs it; release refused")

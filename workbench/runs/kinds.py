@@ -69,3 +69,46 @@ OUTPUT_CHARTS: dict[tuple[str, str], OutputChart | None] = {
     ("nowcast", "news"): OutputChart("variable", "impact"),
     ("area_industry_release", "table"): None,
 }
+
+
+# kind -> the one output a release of the kind publishes. Every other output of the kind is a
+# diagnostic (a seasonal run's ARIMA coefficients, X-13 statistics and spec file; a survey's
+# weights; a nowcast's backtest): the Review page never offers it, and release_run refuses it.
+PUBLISHED_OUTPUT: dict[str, str] = {
+    "survey_estimate": "estimates",
+    "small_area_estimate": "areas",
+    "online_price_index": "indices",
+    "seasonal_adjustment": "series",
+    "nowcast": "nowcasts",
+    "area_industry_release": "table",
+}
+
+# kind -> the parameters every vintage of one release series shares: what the series is *of*.
+# A survey series is one variable by one breakdown (employment by county is not the city total
+# of employment); a seasonal series adjusts one indicator; a table publishes one set of measures.
+SERIES_PARAMS: dict[str, tuple[str, ...]] = {
+    "survey_estimate": ("variable", "domain"),
+    "small_area_estimate": ("variable",),
+    "online_price_index": ("frequency",),
+    "seasonal_adjustment": ("indicator", "series"),
+    "nowcast": ("series",),
+    "area_industry_release": ("measures",),
+}
+
+
+def publishable_outputs(kind: str, outputs) -> list[str]:
+    """The outputs of a run of *kind* that may be published: a shipped kind's declared output (if
+    the run has it); every output of a kind defined outside the package, which declares none."""
+    declared = PUBLISHED_OUTPUT.get(kind)
+    if kind in KINDS:
+        return [declared] if declared in outputs else []
+    return sorted(outputs)
+
+
+def output_order(kind: str, outputs) -> list[str]:
+    """*outputs* in the order pages offer them: the published output first (a seasonal run opens
+    on its adjusted series, not on its coefficients), then the kind's others as
+    :data:`OUTPUT_CHARTS` lists them, then any other by name."""
+    declared = [PUBLISHED_OUTPUT.get(kind)] + [o for (k, o) in OUTPUT_CHARTS if k == kind]
+    rank = {name: i for i, name in reversed(list(enumerate(declared))) if name is not None}
+    return sorted(outputs, key=lambda o: (rank.get(o, len(rank)), o))

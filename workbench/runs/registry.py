@@ -212,6 +212,15 @@ def _run_from_row(row: Mapping[str, Any]) -> Run:
     )
 
 
+def run_fingerprint(kind: str, params: Mapping[str, Any], inputs: Mapping[str, int]) -> str:
+    """What makes two runs one computation: the kind, the parameters and the input versions (a
+    method is a pure function of them), as one comparable string. Parameters compare as they are
+    stored (JSON), so a page's date or tuple matches the recorded run's string or list."""
+    stored = json.loads(json.dumps(dict(params), ensure_ascii=False, sort_keys=True, default=str))
+    return json.dumps({"kind": kind, "params": stored, "inputs": {t: int(v) for t, v in inputs.items()}},
+                      sort_keys=True)
+
+
 def list_runs(lake: Lake) -> list[Run]:
     if not lake.exists(RUNS):
         return []

@@ -40,6 +40,7 @@ from workbench.faults import kill_point
 from workbench.lake import PINS_TABLE, Lake
 from workbench.runs.audit_chain import (AUDIT, AuditChainError, audit_key, read_chain, record_digest,
                                         refuse_rewritten, rows_digest, vintage_rows)
+from workbench.runs import kinds
 from workbench.runs.registry import RUN_OUTPUTS, RUNS, Run, get_run, output_digest, read_output
 from workbench.runs.review import ReviewError, _check, _release_entry, approved_outputs, transition
 
@@ -190,6 +191,8 @@ def release_run(lake: Lake, run_id: str, user: User, series: str, *, output: str
     if pending is not None:
         return _complete(lake, pending, user, series, output)
     _check(lake, chain, run_id, user, "release", "")  # refuse early, before the gate's work
+    check_publishable(run, output)
+    check_series(lake, series, run, output)
     table = f"release.{series}"
     published = read_output(lake, run_id, output)  # fails early if the output does not exist
     approved = _approved_output(lake, chain, run, output)
@@ -208,6 +211,7 @@ def release_run(lake: Lake, run_id: str, user: User, series: str, *, output: str
         if pending is not None:
             return _complete(lake, pending, user, series, output)
         _check(lake, chain, run_id, user, "release", "")
+        check_series(lake, series, run, output)  # another vintage may have been released meanwhile
         vintage = 1 + max((int(r["vintage"]) for r in _records(lake) if r["series"] == series), default=0)
         now = datetime.now(timezone.utc)
         release_id = uuid.uuid4().hex
@@ -237,6 +241,147 @@ def release_run(lake: Lake, run_id: str, user: User, series: str, *, output: str
         kill_point("release.record_written")
         _seal(lake, record, user, approved)  # 4. the audit entry: now it is released
     return _as_release(record)
+
+
+def check_publishable(run: Run, output: str) -> None:
+    """ReviewError unless *output* is what a release of *run*'s kind publishes: a diagnostic
+    (a seasonal run's coefficients, a survey's weights) is never published."""
+    if run.kind in kinds.KINDS and output not in kinds.publishable_outputs(run.kind, run.outputs):
+        declared = kinds.PUBLISHED_OUTPUT.get(run.kind, "")
+        raise ReviewError(f"run {run.run_id}: output {output!r} is a diagnostic of a {run.kind} run, not what it "
+                          f"publishes ({declared!r}); nothing released", "not_publishable", run=run.run_id,
+                          output=output, published=declared, kind=run.kind)
+
+
+# ---- what one release series is ----------------------------------------------------
+# A series is one kind's one output of one thing (SERIES_PARAMS), in one unit, its vintages in
+# reference-period order: the next vintage revises the figures or carries them forward, it does
+# not replace a county table with a city total or an earlier month.
+
+OUTPUT_TIME_COLUMNS = ("period", "month", "ref_period")
+
+
+@dataclass(frozen=True)
+class SeriesShape:
+    """What every vintage of a series keeps: the run kind, the output, what the series is of (the
+    kind's :data:`~workbench.runs.kinds.SERIES_PARAMS` as name/value pairs), the output's columns
+    and the unit of its values (a unit code of :data:`workbench.formatting.UNITS`)."""
+
+    kind: str
+    output: str
+    of: tuple[tuple[str, str], ...]
+    columns: tuple[str, ...]
+    unit: str
+
+
+def _output_table(lake: Lake, run: Run, output: str) -> DeltaTable:
+    table, version = run.outputs[output]
+    return DeltaTable(lake.path(table), version=version)
+
+
+def measured_names(params: Mapping[str, Any]) -> list[str]:
+    """The variables or indicators a run's values measure, from its parameters."""
+    for key in ("variable", "measure", "indicator", "series", "measures"):
+        value = params.get(key)
+        if isinstance(value, str) and value:
+            return [value]
+        if isinstance(value, (list, tuple)) and value:
+            return [str(v) for v in value]
+    return []
+
+
+def series_unit(params: Mapping[str, Any]) -> str:
+    """The unit code the run's values are published in (``10k_yuan``, ``persons``; several joined
+    by ``,`` for a table of several measures); "" when the catalogue does not know them."""
+    from workbench.formatting import registry
+
+    reg = registry()
+    units = []
+    for name in measured_names(params):
+        var = reg.column(name) or reg.indicator(name)  # an unknown name is a variable without a unit
+        units.append(var.shown_unit.code)
+    return ",".join(units)
+
+
+def series_shape(lake: Lake, run: Run, output: str) -> SeriesShape:
+    of = tuple((name, json.dumps(run.params.get(name), sort_keys=True, default=str))
+               for name in kinds.SERIES_PARAMS.get(run.kind, ()) if name in run.params)
+    columns = tuple(sorted(f.name for f in _output_table(lake, run, output).schema().fields))
+    return SeriesShape(run.kind, output, of, columns, series_unit(run.params))
+
+
+def covered_periods(lake: Lake, run: Run, output: str) -> list[str]:
+    """The reference periods (``YYYY-MM``, ``YYYY-Qn``) a run's *output* covers, in order: its
+    ``period`` parameter, its ``first`` to ``last``, else its output's time column."""
+    params = run.params
+    if isinstance(params.get("period"), str) and params["period"]:
+        return [params["period"]]
+    bounds = [params[k] for k in ("first", "last") if isinstance(params.get(k), str) and params[k]]
+    if bounds:
+        return sorted(set(bounds))
+    if output not in run.outputs:
+        return []
+    table = _output_table(lake, run, output)
+    names = [f.name for f in table.schema().fields]
+    column = next((c for c in OUTPUT_TIME_COLUMNS if c in names), None)
+    if column is None:
+        return []
+    values = table.to_pyarrow_table(columns=[column]).column(column).unique().to_pylist()
+    return sorted({v.strftime("%Y-%m") if isinstance(v, (date, datetime)) else str(v)
+                   for v in values if v is not None})
+
+
+def _run_or_none(lake: Lake, run_id: str) -> Run | None:
+    try:
+        return get_run(lake, run_id)
+    except Exception:  # a run the records name but the registry lost is the audit check's concern
+        return None
+
+
+def check_series(lake: Lake, series: str, run: Run, output: str) -> None:
+    """ReviewError naming the rule if *run*'s *output* cannot be the next vintage of *series*:
+    another kind, output, breakdown, column set or unit than its vintages so far, or a reference
+    period before the latest vintage still published (a later vintage of an earlier month)."""
+    vintages = [r for r in verified_releases(lake) if r.series == series and r.problem is None]
+    if not vintages:
+        return
+    latest = vintages[-1]
+    before = _run_or_none(lake, latest.run_id)
+    if before is None or latest.output not in before.outputs:
+        return
+    was, now = series_shape(lake, before, latest.output), series_shape(lake, run, output)
+    facts = {"series": series, "vintage": latest.vintage, "run": run.run_id}
+    if was.kind != now.kind:
+        raise ReviewError(f"series {series} publishes {was.kind} runs (vintage {latest.vintage}); run {run.run_id} is "
+                          f"a {now.kind} run: release it as a series of its own", "series_kind", **facts,
+                          kind=now.kind, series_kind=was.kind)
+    if was.output != now.output:
+        raise ReviewError(f"series {series} publishes output {was.output!r}; run {run.run_id} would publish "
+                          f"{now.output!r}", "series_output", **facts, output=now.output, series_output=was.output)
+    if was.of != now.of:
+        raise ReviewError(f"series {series} is of {dict(was.of)} (vintage {latest.vintage}); run {run.run_id} is of "
+                          f"{dict(now.of)}: release it as a series of its own", "series_breakdown", **facts,
+                          was=tuple((k, json.loads(v)) for k, v in was.of), now=tuple((k, json.loads(v)) for k, v in now.of))
+    if was.columns != now.columns:
+        raise ReviewError(f"series {series} has columns {list(was.columns)}; run {run.run_id}'s output has "
+                          f"{list(now.columns)}", "series_columns", **facts,
+                          missing=tuple(c for c in was.columns if c not in now.columns),
+                          extra=tuple(c for c in now.columns if c not in was.columns))
+    if was.unit != now.unit:
+        raise ReviewError(f"series {series} is published in {was.unit or 'no unit'}; run {run.run_id}'s values are in "
+                          f"{now.unit or 'no unit'}", "series_unit", **facts, unit=now.unit, series_unit=was.unit)
+    # Each vintage was checked against the one before, so the latest still published covers the
+    # latest period; a withdrawn vintage (a wrong month, say) does not hold the series back.
+    live = [r for r in vintages if r.published]
+    shown = _run_or_none(lake, live[-1].run_id) if live else None
+    if shown is None or live[-1].output not in shown.outputs:
+        return
+    periods, latest_periods = covered_periods(lake, run, output), covered_periods(lake, shown, live[-1].output)
+    if periods and latest_periods and periods[-1] < latest_periods[-1]:
+        raise ReviewError(f"series {series} already publishes {latest_periods[-1]} (vintage {live[-1].vintage}); run "
+                          f"{run.run_id} covers up to {periods[-1]}: a later vintage cannot be of an earlier period",
+                          "series_period", **{**facts, "vintage": live[-1].vintage}, period=periods[-1],
+                          latest=latest_periods[-1])
 
 
 def _complete(lake: Lake, record: Mapping[str, Any], user: User, series: str, output: str) -> Release:

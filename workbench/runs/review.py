@@ -39,7 +39,7 @@ from workbench.runs.audit_chain import (AUDIT, AUDIT_SCHEMA, AuditChainError, an
 from workbench.runs.registry import get_run, output_digests
 
 __all__ = ["AUDIT", "AUDIT_SCHEMA", "AuditChainError", "AuditEntry", "ReviewError", "TRANSITIONS", "approve",
-           "audit_trail", "register_draft", "reject", "state", "states", "submit", "transition"]
+           "audit_trail", "identical_runs", "register_draft", "reject", "state", "states", "submit", "transition"]
 
 SUPERVISOR = "supervisor"
 
@@ -106,6 +106,25 @@ def state(lake: Lake, run_id: str) -> str:
     if not entries:
         raise ReviewError(f"no run {run_id} in the audit trail", "no_run", run=run_id)
     return entries[-1].after
+
+
+# The states in which a run already stands for its figures: submitting an identical one again
+# only adds a second copy of the same numbers to someone's queue.
+STANDING = ("submitted", "approved", "released")
+
+
+def identical_runs(lake: Lake, kind: str, params: Mapping[str, Any], inputs: Mapping[str, int],
+                   besides: str | None = None) -> list[tuple[str, str]]:
+    """(run id, state) of every run other than *besides* that is the same computation (kind,
+    parameters, input versions: :func:`~workbench.runs.registry.run_fingerprint`) and is
+    submitted, approved or released, oldest first."""
+    from workbench.runs.registry import list_runs, run_fingerprint
+
+    wanted = run_fingerprint(kind, params, inputs)
+    current = states(lake)
+    same = [r for r in list_runs(lake) if r.run_id != besides and current.get(r.run_id) in STANDING
+            and run_fingerprint(r.kind, r.params, r.inputs) == wanted]
+    return [(r.run_id, current[r.run_id]) for r in sorted(same, key=lambda r: r.started_at)]
 
 
 def _append(lake: Lake, chain: list[dict[str, Any]], run_id: str, user: str, action: str, before: str | None,

@@ -13,7 +13,7 @@ import streamlit as st
 from workbench import formatting
 
 from workbench.app import data, widgets
-from workbench.app.run_views import local_times
+from workbench.app.run_views import local_times, series_title
 from workbench.app.session import ROLES_FOR, lang, require_role, t
 from workbench.disclosure.export import FORMATS
 from workbench.disclosure.reader import calendar
@@ -30,10 +30,30 @@ TIMES = {"embargo_until": st.column_config.DatetimeColumn(t("review.embargo_colu
                                                           format="YYYY-MM-DD HH:mm"),
          "released_at": st.column_config.DatetimeColumn(t("diss.released_at", tz=zone), format="YYYY-MM-DD HH:mm")}
 # every other heading of the calendar, the published list and the suppression report in the UI language
-HEADINGS = {c: t(f"diss.col.{c}") for c in ("series", "vintage", "release_date", "rows", "primary", "secondary",
-                                             "withdrawn", "period", "measure", "cell", "status", "rules",
-                                             "contributors", "lower_ratio", "upper_ratio")}
+HEADINGS = {c: t(f"diss.col.{c}") for c in ("title", "series", "vintage", "covers", "release_date", "rows", "primary",
+                                             "secondary", "withdrawn", "period", "measure", "cell", "status",
+                                             "rules", "contributors", "lower_ratio", "upper_ratio")}
 COLUMNS = {**HEADINGS, **TIMES}
+
+# What each release is of and which months it covers, from its run (a series is named by its
+# title in the UI language; its code stays beside it, the name the data API knows it by).
+about = {r.release_id: data.released_run(r.run_id, r.output) for r in records}
+titles = {r.series: series_title(about[r.release_id][0], about[r.release_id][1], r.series, lang())
+          for r in sorted(records, key=lambda r: r.vintage)}
+covers = {rid: formatting.reference_period(periods, lang()) or "—" for rid, (_, _, periods) in about.items()}
+
+
+def counted(value: object) -> str:
+    """A count of suppressed cells; a release that needed no disclosure control says so, not "None"."""
+    return t("diss.not_controlled") if value is None or value != value else formatting.format_number(value, 0, lang())
+
+
+def described(frame):
+    """A calendar or published list with each release's title and period, and its counts in words."""
+    out = frame.assign(title=frame["series"].map(titles), covers=frame["release_id"].map(covers),
+                       primary=frame["primary"].map(counted), secondary=frame["secondary"].map(counted))
+    first = ["title", "series", "vintage", "covers"]
+    return out[first + [c for c in out.columns if c not in first]]
 
 
 def disclosure_caption(summary: dict) -> str:
@@ -71,14 +91,15 @@ st.subheader(t("diss.calendar"))
 if scheduled.empty:
     st.info(t("diss.no_scheduled"))
 else:
-    widgets.table(local_times(scheduled[["series", "vintage", "release_date", "embargo_until", "rows"]],
+    widgets.table(local_times(described(scheduled)[["title", "series", "vintage", "covers", "release_date",
+                                                    "embargo_until", "rows"]],
                               ["embargo_until"], zone), "diss_scheduled", column_config=COLUMNS)
 
 st.subheader(t("diss.published"))
 if published.empty:
     st.info(t("diss.none"))
 else:
-    widgets.table(local_times(published.drop(columns=["release_id", "visible"]), list(TIMES), zone),
+    widgets.table(local_times(described(published).drop(columns=["release_id", "visible"]), list(TIMES), zone),
                   "diss_published", column_config=COLUMNS)
 
 st.subheader(t("diss.downloads"))
@@ -87,10 +108,12 @@ readable += [r for r in records if r.release_id in set(scheduled.loc[scheduled["
 if not readable:
     st.info(t("diss.nothing_to_download"))
 else:
-    series = st.selectbox(t("diss.series"), sorted({r.series for r in readable}), key="diss_series")
+    series = st.selectbox(t("diss.series"), sorted({r.series for r in readable}), key="diss_series",
+                          format_func=lambda s, zh=lang() == "zh": f"{titles[s]}（{s}）" if zh else f"{titles[s]} ({s})")
     vintages = sorted((r.vintage for r in readable if r.series == series), reverse=True)
     vintage = st.selectbox(t("diss.vintage"), vintages, key="diss_vintage")
     rel = next(r for r in readable if r.series == series and r.vintage == vintage)
+    st.markdown(t("diss.covers", title=titles[series], vintage=vintage, period=covers[rel.release_id]))
     if rel.release_id in set(scheduled["release_id"]):
         until = rel.embargo_until.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
         st.warning(t("diss.embargoed", until=f"{until} ({zone})"))
@@ -115,6 +138,10 @@ else:
                                        **{c: report[c].map(lambda v: formatting.column_title(str(v), lang())
                                                            if formatting.registry().column(str(v)) is None
                                                            else formatting.registry().column(str(v)).label(lang()))
-                                          for c in ("measure",) if c in report.columns})
+                                          for c in ("measure",) if c in report.columns},
+                                       # a bound no audit computed (estimates' rows) is a dash, not "None"
+                                       **{c: report[c].map(lambda v: "—" if v is None or v != v
+                                                           else formatting.format_number(v, 3, lang()))
+                                          for c in ("lower_ratio", "upper_ratio") if c in report.columns})
                 widgets.table(report.drop(columns=["release_id", "run_id"]), "diss_report", column_config=COLUMNS)
 st.caption(t("diss.api_hint"))

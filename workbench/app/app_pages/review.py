@@ -13,10 +13,13 @@ import streamlit as st
 
 from workbench.app import data, widgets
 from workbench.app.quality_views import Said
-from workbench.app.run_views import (Refusal, ReviewAction, embargo_instant, local_times, bound, output_label,
-                                     refuse_link, run_label, show_run, state_label)
+from workbench.app.run_views import (Refusal, ReviewAction, embargo_instant, identical_runs, local_times, bound,
+                                     output_label, publication_preview, refuse_link, run_label, show_identical,
+                                     show_run, state_label)
 from workbench.app.session import ROLES_FOR, lang, linked_run, require_role, t
+from workbench.disclosure.gate import DisclosureError, releasable
 from workbench.runs import review
+from workbench.runs.kinds import publishable_outputs
 from workbench.runs.release import release_run, withdraw
 
 user = require_role(*ROLES_FOR["review"])
@@ -24,6 +27,7 @@ zone = data.settings().lake.local_timezone
 st.title(t("nav.review"))
 
 PENDING, OUTCOME = "review_pending", "review_outcome"
+PREVIEW_ROWS = 8  # of the table being released, shown before confirming
 VERBS = {"approve": review.approve, "reject": review.reject, "withdraw": withdraw}
 
 
@@ -89,6 +93,10 @@ else:
     linked_run("review_pick", waiting["run_id"].tolist())
     run_id = st.selectbox(t("runs.pick"), waiting["run_id"].tolist(), format_func=lambda r, lg=lang(): run_label(runs, r, lg),
                           key="review_pick")
+    picked = runs.set_index("run_id").loc[run_id]
+    # a copy of a run already in the queue or approved: the same numbers, reviewed twice
+    show_identical(identical_runs(runs, picked["kind"], picked["params"], picked["inputs"], besides=run_id),
+                   "review_queue")
     show_run(run_id, "review_detail", user)
     st.text_area(t("runs.comment"), key="review_comment")
     ok_col, no_col = st.columns(2)
@@ -100,17 +108,30 @@ else:
 st.subheader(t("review.approved"))
 approved = runs[runs["state"] == "approved"] if not runs.empty else runs
 if not approved.empty:
-    def series_for_pick() -> None:
-        # A newly picked run proposes its own series name, not the last run's.
-        st.session_state["release_series"] = series_of.get(st.session_state["release_pick"], "")
-
     linked_run("release_pick", approved["run_id"].tolist())
     run_id = st.selectbox(t("runs.pick"), approved["run_id"].tolist(), format_func=lambda r, lg=lang(): run_label(runs, r, lg),
-                          key="release_pick", on_change=series_for_pick)
-    st.session_state.setdefault("release_series", series_of.get(run_id, ""))
+                          key="release_pick")
+    run = data.run(run_id, user)[0]
+    offered = publishable_outputs(run.kind, run.outputs)
+    if st.session_state.get("release_form_for") != run_id:
+        # The form is the picked run's: its own series name and its publishable output, never
+        # what the previous run (released a moment ago, or picked before) left in the boxes.
+        st.session_state["release_form_for"] = run_id
+        st.session_state["release_series"] = series_of.get(run_id, "")
+        st.session_state["release_output"] = offered[0] if offered else None
     st.text_input(t("review.series"), key="release_series")
-    st.selectbox(t("review.output"), sorted(data.run(run_id, user)[0].outputs), format_func=bound(output_label),
-                 key="release_output")
+    # only what the kind publishes, never a diagnostic (a seasonal run's coefficients)
+    output = st.selectbox(t("review.output"), offered, format_func=bound(output_label), key="release_output")
+    refusal = None if releasable(run.kind) else Refusal.of(DisclosureError(
+        f"run kind {run.kind!r} has no release rule", "kind_not_releasable", kind=run.kind, run=run_id))
+    if refusal is not None:
+        refusal.show(lang())
+    elif output:
+        preview, period, unit = publication_preview(data.run_output(run_id, output, user), run.params, lang())
+        with st.container(key="release_preview"):  # found by the tests
+            st.caption(t("review.publishes", output=output_label(output, lang()), period=period, unit=unit,
+                         n=min(len(preview), PREVIEW_ROWS)))
+            widgets.table(preview.head(PREVIEW_ROWS), "release_preview_rows")
     if st.checkbox(t("review.use_embargo"), key="release_use_embargo"):
         day_col, time_col = st.columns(2)
         day_col.date_input(t("review.embargo_date_local", tz=zone), value=datetime.now(ZoneInfo(zone)).date(),
@@ -121,7 +142,7 @@ if not approved.empty:
         st.caption(t("review.embargo_preview", local=instant.astimezone(ZoneInfo(zone))
                      .strftime("%Y-%m-%d %H:%M"), tz=zone, utc=instant.strftime("%Y-%m-%d %H:%M")))
     st.button(t("review.release"), key="release_submit", type="primary", on_click=ask,
-              args=("release", "release_pick"), icon=":material/publish:")
+              args=("release", "release_pick"), icon=":material/publish:", disabled=refusal is not None or not output)
 
 st.subheader(t("review.vintages"))
 released = data.releases()

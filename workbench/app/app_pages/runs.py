@@ -37,6 +37,9 @@ run_id = st.selectbox(t("runs.pick"), shown["run_id"].tolist(), format_func=lamb
 state = runs.set_index("run_id").loc[run_id, "state"]
 owner = runs.set_index("run_id").loc[run_id, "user"]
 if state in ("draft", "rejected") and (user.username == owner or "supervisor" in user.roles):
+    picked = runs.set_index("run_id").loc[run_id]
+    run_views.show_identical(run_views.identical_runs(runs, picked["kind"], picked["params"], picked["inputs"],
+                                                      besides=run_id), "runs_submit")
     comment = st.text_input(t("runs.comment"), key="runs_submit_comment")
     if st.button(t("runs.submit"), key="runs_submit", type="primary"):
         try:
