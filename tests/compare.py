@@ -37,10 +37,16 @@ def first_difference(a, b, rtol: float, atol: float = 0.0, where: str = "") -> s
 def is_run_lineage(column: str) -> bool:
     """Lineage that names the job run or the moment it wrote (``_job_run_id``, ``_loaded_at``,
     ``_silver_updated_at``, the linkage's ``linked_run_id`` and ``trained_run_id``, a model's
-    ``saved_at``, a quality build's ``batch_id``): different on any two runs by construction.
+    ``saved_at``, a quality build's ``batch_id``, :data:`RUN_LINEAGE`): different on any two
+    runs by construction.
     Data columns that end in ``_at`` (``scraped_at``) are data."""
-    return (column.endswith("_run_id") or (column.startswith("_") and column.endswith("_at"))
-            or column in ("saved_at", "batch_id"))
+    return (column.endswith("run_id") or (column.startswith("_") and column.endswith("_at"))
+            or column in RUN_LINEAGE)
+
+
+# Columns a job or rules run stamps with its own id or clock: a model's save time, a quality
+# build's batch and the edits it logged, when rules were evaluated.
+RUN_LINEAGE = ("saved_at", "batch_id", "edit_id", "edited_at", "evaluated_at")
 
 
 def is_pseudonym(column: str) -> bool:

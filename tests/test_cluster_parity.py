@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-from compare import first_difference
+from compare import first_difference, is_run_lineage
 from test_runs_kinds import _declared_charts_fit
 from deltalake import DeltaTable
 
@@ -84,14 +84,6 @@ def sail_lake(parity_demo, spark, tmp_path_factory):
 def cluster_lake(parity_demo, sail_lake, cluster_spark, tmp_path_factory):
     """Every job on the cut demo, on the cluster, into its own lake (same deliveries, same key)."""
     return _jobs_into_new_lake(parity_demo, cluster_spark, tmp_path_factory.mktemp("parity_cluster"))
-
-
-def is_run_lineage(column: str) -> bool:
-    """Lineage that names the job run or the moment it wrote (``_job_run_id``, ``_loaded_at``,
-    ``_silver_updated_at``, the linkage's ``linked_run_id`` and ``trained_run_id``, a model's
-    ``saved_at``): different on any two runs by construction, so not compared. Data columns
-    that end in ``_at`` (``scraped_at``) are compared."""
-    return column.endswith("_run_id") or (column.startswith("_") and column.endswith("_at")) or column == "saved_at"
 
 
 def frame_of(lake: Lake, name: str) -> pd.DataFrame:
