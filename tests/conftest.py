@@ -100,18 +100,54 @@ def demo_lake(spark, demo_small, tmp_path_factory):
     from workbench.lake import Lake
     from workbench.pipeline import run_jobs
 
+    def environ(base: Path) -> dict[str, str]:
+        return {
+            "WORKBENCH_DEMO_OUT": demo_small["out"],
+            "WORKBENCH_LAKE_ROOT": str(base / "lake"),
+            # a per-session key file: tests never create secrets inside the repository
+            "WORKBENCH_PRIVACY_KEY_FILE": str(base / "pseudonym.key"),
+        }
+
+    def build(base: Path) -> list:
+        settings = load_settings(environ=environ(base))
+        results = run_jobs("all", lake=Lake(settings.lake_root, spark=spark, settings=settings), settings=settings)
+        failed = [r for r in results if r.status == "failed"]
+        assert not failed, failed[0].message
+        return results
+
     base = tmp_path_factory.mktemp("demo_lake")
-    settings = load_settings(environ={
-        "WORKBENCH_DEMO_OUT": demo_small["out"],
-        "WORKBENCH_LAKE_ROOT": str(base / "lake"),
-        # a per-session key file: tests never create secrets inside the repository
-        "WORKBENCH_PRIVACY_KEY_FILE": str(base / "pseudonym.key"),
-    })
+    results = shared_build(tmp_path_factory, "demo_lake", build, base)
+    settings = load_settings(environ=environ(base))
     lake = Lake(settings.lake_root, spark=spark, settings=settings)
-    results = run_jobs("all", lake=lake, settings=settings)
-    failed = [r for r in results if r.status == "failed"]
-    assert not failed, failed[0].message
     return DemoLake(settings, lake, {r.name: r for r in results}, demo_small)
+
+
+def shared_build(tmp_path_factory, name: str, build, into: Path):
+    """*build* (a function of a folder, returning picklable results) done once for all the
+    xdist workers of this test session, and copied into each worker's *into*; returns its
+    results. Both workers used to build the demo lake, three minutes of a core each.
+
+    The build is the same on every worker: the same generated demo (same seed) whose
+    deliveries the lake names by their path inside the delivery folder, and a pseudonym key
+    file made in the build folder and copied with the lake (its fingerprint is in the lake).
+    Without xdist, or in another session, nothing is shared: the build goes into *into*.
+    """
+    import fcntl
+    import pickle
+    import shutil
+
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return build(into)
+    shared = tmp_path_factory.getbasetemp().parent / f"shared-{name}"  # this session's, every worker's
+    shared.mkdir(exist_ok=True)
+    with open(shared / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the first worker builds; the others wait for it here
+        done = shared / "results.pickle"
+        if not done.exists():
+            results = build(shared / "build")
+            done.write_bytes(pickle.dumps(results))
+    shutil.copytree(shared / "build", into, dirs_exist_ok=True, symlinks=True)
+    return pickle.loads(done.read_bytes())
 
 
 @pytest.fixture(scope="session")
