@@ -273,3 +273,30 @@ def test_a_released_file_reads_as_published_in_the_readers_language(lang):
     assert meta[{"zh": "置信水平", "en": "Confidence level"}[lang]] == "90%"
     assert meta[{"zh": "指标", "en": "Variable"}[lang]] == words["variable"]
     assert "Parquet" in meta[{"zh": "说明", "en": "Notes"}[lang]]
+
+
+SEASONAL = pd.DataFrame({  # a seasonal adjustment of retail sales (亿元) as its release holds it
+    "vintage": [1, 1], "release_date": [date(2026, 9, 25)] * 2, "month": [date(2026, 7, 1), date(2026, 8, 1)],
+    "original": [63.841812, 63.575933], "trend": [65.709995, 65.658424], "seasadj": [65.842146, 65.497643],
+    "seasonal": [0.9701234, 0.9706543], "filled": [np.nan, np.nan], "si": [0.97534, 0.96991]})
+SEASONAL_RELEASE = Release(release_id="s1", series="sa_retail_sales", vintage=1, run_id="r3",
+                           release_date=date(2026, 9, 25), embargo_until=None,
+                           released_at=datetime(2026, 9, 25, 2, 0, tzinfo=timezone.utc), released_by="super",
+                           inputs={}, quality_report={}, output="series", rows=2)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_seasonally_adjusted_series_is_released_in_its_unit_and_names(lang):
+    """Issue 29: a seasonal release file had English column names, four-decimal values, a
+    "filled" column of None and no unit: the series' unit comes from gold.targets (亿元)."""
+    context = ReleaseContext.from_params({"series": "retail_sales", "spec": {}}, unit="100m_yuan")
+    text = export(SEASONAL, SEASONAL_RELEASE, "csv", SDMX, context, lang=lang).data.decode("utf-8-sig")
+    back = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    unit, adjusted, name = {"zh": ("亿元", "季节调整后（亿元）", "社会消费品零售总额"),
+                            "en": ("100m yuan", "Seasonally adjusted (100m yuan)", "Retail sales")}[lang]
+    assert back[adjusted].astype(float).tolist() == [65.84, 65.5]  # 亿元 to two decimals
+    assert back[{"zh": "指标", "en": "Measure"}[lang]].eq(name).all()
+    assert back[{"zh": "单位", "en": "Unit"}[lang]].eq(unit).all()
+    assert not [c for c in back.columns if "_" in c] and "None" not in text and "nan" not in text.lower()
+    sdmx = pd.read_csv(io.BytesIO(export(SEASONAL, SEASONAL_RELEASE, "sdmx", SDMX, context).data), dtype=str)
+    assert sdmx["UNIT_MEASURE"].eq("CNY").all() and sdmx["UNIT_MULT"].eq("8").all()

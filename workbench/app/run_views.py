@@ -828,30 +828,17 @@ def publication_preview(frame: pd.DataFrame, params: dict[str, Any], language: s
     about to be published, in *language*: the export's own layers (``prepared_frame``,
     ``published_frame``), so the supervisor sees what the public will read."""
     from workbench import formatting
-    from workbench.disclosure.export import (TIME_COLUMNS, ReleaseContext, prepared_frame, published_frame)
+    from workbench.disclosure.export import TIME_COLUMNS, ReleaseContext, prepared_frame, published_frame, unit_words
     from workbench.i18n import translate
-    from workbench.runs.release import measured_names
 
-    context = ReleaseContext.from_params(params)
+    # a published series (retail sales) is in the unit gold.targets gives it, as the release reader says
+    series = params.get("series") if isinstance(params.get("series"), str) else ""
+    context = ReleaseContext.from_params(params, data.series_unit(series) if series else "")
     prepared = prepared_frame(frame, context)
     time_column = next((c for c in prepared.columns if c.lower() in TIME_COLUMNS), None)
     period = formatting.reference_period(prepared[time_column], language) if time_column else ""
-    reg = formatting.registry()
-    if "measure" in prepared.columns:  # a table of several measures: each with its unit
-        units = [f"{_measure(m, reg).label(language)}: {_measure(m, reg).shown_unit.label(language)}"
-                 for m in sorted(prepared["measure"].astype(str).unique())]
-    else:
-        names = measured_names(params)
-        var = _measure(names[0], reg) if names else None
-        # values the export rescales (an estimate in 万元) are in the shown unit; others as stored
-        unit = None if var is None else var.shown_unit if "unit_measure" in prepared.columns else var.stored_unit
-        units = [unit.label(language)] if unit is not None and unit.label(language) else []
     return (published_frame(prepared, language, context), period or translate("review.no_period", language),
-            ("; " if language == "en" else "；").join(units) or translate("review.no_unit", language))
-
-
-def _measure(name: str, reg):
-    return reg.column(name) or reg.indicator(name)
+            unit_words(prepared, context, language) or translate("review.no_unit", language))
 
 
 def settings_fingerprint(spec: dict[str, Any]) -> str:

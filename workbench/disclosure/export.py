@@ -56,7 +56,8 @@ RELEASE_COLUMNS = ("vintage", "release_date")
 # Columns holding a value of the released variable itself (the area-industry table's value, an
 # estimate and its bounds): shown in that variable's unit and precision.
 MEASURE_COLUMNS = ("value", "estimate", "se", "ci_low", "ci_high", "direct", "direct_se", "direct_low",
-                   "direct_high", "synthetic", "eblup", "eblup_se", "eblup_low", "eblup_high", "benchmarked")
+                   "direct_high", "synthetic", "eblup", "eblup_se", "eblup_low", "eblup_high", "benchmarked",
+                   "original", "trend", "seasadj", "filled")
 # Columns holding a variance of the released variable (in the square of its unit): published at
 # the variable's precision, squared units (a variance of persons has no decimals to show).
 VARIANCE_COLUMNS = ("direct_var", "mse", "variance")
@@ -83,13 +84,17 @@ class ReleaseContext:
     reference_period: str = ""
     measure: str = ""
     confidence_level: float | None = None  # of the intervals an output carries (0.95), if it has any
+    # the unit code the values are in when *measure* is no variable of the catalogue (a published
+    # series such as retail sales is in the unit gold.targets gives it, 亿元)
+    unit: str = ""
 
     @classmethod
-    def from_params(cls, params: dict[str, Any] | None) -> "ReleaseContext":
+    def from_params(cls, params: dict[str, Any] | None, unit: str = "") -> "ReleaseContext":
         p = params or {}
         alpha = p.get("alpha", DEFAULT_ALPHA)
-        return cls(str(p.get("period") or p.get("last") or ""), str(p.get("variable") or p.get("measure") or ""),
-                   round(1 - float(alpha), 6) if alpha is not None else None)
+        measure = p.get("variable") or p.get("measure") or p.get("indicator") or p.get("series") or ""
+        return cls(str(p.get("period") or p.get("last") or ""), str(measure),
+                   round(1 - float(alpha), 6) if alpha is not None else None, unit)
 
 
 @dataclass(frozen=True)
@@ -105,9 +110,18 @@ def file_name(series: str, vintage: int, fmt: str) -> str:
     return f"{series}_v{vintage}{FORMATS[fmt][0]}"
 
 
-def _measure_variable(name: str) -> formatting.Variable:
+def _measure_variable(name: str, unit: str = "") -> formatting.Variable:
+    """The variable *name* the released values measure: a catalogue column (``employment``),
+    an indicator (``vat_sales_total``), or a published series in *unit* (``retail_sales``)."""
     reg = formatting.registry()
-    return reg.column(name) or formatting.Variable(name, name, name)
+    if reg.column(name) is not None:
+        return reg.column(name)
+    if name in reg.indicators or any("*" in p for p in reg.indicators if name.startswith(p.split("*")[0])):
+        return reg.indicator(name)
+    from workbench.i18n import MESSAGES
+
+    labels = MESSAGES.get(f"nowcast.series.{name}") or {}
+    return formatting.Variable(name, labels.get("zh", name), labels.get("en", name), unit=unit)
 
 
 def prepared_frame(frame: pd.DataFrame, context: ReleaseContext | None = None) -> pd.DataFrame:
@@ -126,7 +140,7 @@ def prepared_frame(frame: pd.DataFrame, context: ReleaseContext | None = None) -
     unit_code = pd.Series("", index=out.index, dtype=object)
     unit_mult = pd.Series(0, index=out.index, dtype="int64")
     for name, rows in out.groupby(measures, sort=False).groups.items():
-        var = _measure_variable(str(name))
+        var = _measure_variable(str(name), context.unit)
         for c in shown:
             out.loc[rows, c] = (out.loc[rows, c] * var.scale).round(var.places)
         for c in variances:
@@ -145,10 +159,11 @@ def prepared_frame(frame: pd.DataFrame, context: ReleaseContext | None = None) -
 def labelled_frame(prepared: pd.DataFrame, lang: str = "zh", context: ReleaseContext | None = None) -> pd.DataFrame:
     """*prepared* with a name beside every code (``<code column>_name``) and the unit in words."""
     reg = formatting.registry()
+    unit = (context or ReleaseContext()).unit
     out = prepared.copy()
     for col in list(prepared.columns):
         if col == "measure":
-            names = prepared[col].map(lambda m: _measure_variable(str(m)).label(lang))
+            names = prepared[col].map(lambda m: _measure_variable(str(m), unit).label(lang))
         elif formatting.codelist_for(col, reg):
             dim = formatting.codelist_for(col, reg)
             names = prepared[col].map(lambda c, d=dim: reg.code_name(d, c, lang))
@@ -159,7 +174,7 @@ def labelled_frame(prepared: pd.DataFrame, lang: str = "zh", context: ReleaseCon
         measures = prepared["measure"].astype(str) if "measure" in prepared.columns else \
             pd.Series((context or ReleaseContext()).measure, index=prepared.index)
         out.insert(out.columns.get_loc("unit_measure"), "unit",
-                   [_measure_variable(m).shown_unit.label(lang) for m in measures])
+                   [_measure_variable(m, unit).shown_unit.label(lang) for m in measures])
     return out
 
 
@@ -180,7 +195,7 @@ def published_frame(prepared: pd.DataFrame, lang: str = "zh", context: ReleaseCo
     reg = formatting.registry()
     out = labelled_frame(prepared, lang, context)
     measures = _row_measures(prepared, context)
-    variables = measures.map(_measure_variable)
+    variables = measures.map(lambda m: _measure_variable(m, context.unit))
     if "measure" not in out.columns and context.measure:
         at = max(out.columns.get_loc(c) for c in (*RELEASE_COLUMNS, *TIME_COLUMNS) if c in out.columns) + 1 \
             if any(c in out.columns for c in (*RELEASE_COLUMNS, *TIME_COLUMNS)) else 0
@@ -241,11 +256,13 @@ def metadata_sheet(meta: dict[str, Any], lang: str) -> pd.DataFrame:
                          translate("export.meta.heading_value", lang): [str(v) for _, v in items]})
 
 
-def _context_unit(prepared: pd.DataFrame, context: ReleaseContext, lang: str) -> str:
+def unit_words(prepared: pd.DataFrame, context: ReleaseContext, lang: str) -> str:
+    """The unit of the released values in words (``万元``; per measure for a table of several)."""
     if "measure" in prepared.columns:
-        return "; ".join(f"{_measure_variable(m).label(lang)}: {_measure_variable(m).shown_unit.label(lang)}"
+        return "; ".join(f"{_measure_variable(m, context.unit).label(lang)}: "
+                         f"{_measure_variable(m, context.unit).shown_unit.label(lang)}"
                          for m in sorted(prepared["measure"].astype(str).unique()))
-    return _measure_variable(context.measure).shown_unit.label(lang) if context.measure else ""
+    return _measure_variable(context.measure, context.unit).shown_unit.label(lang) if context.measure else ""
 
 
 def metadata(release: Release, frame: pd.DataFrame | None = None, context: ReleaseContext | None = None,
@@ -260,12 +277,12 @@ def metadata(release: Release, frame: pd.DataFrame | None = None, context: Relea
     meta: dict[str, Any] = {
         "series": release.series, "vintage": release.vintage, "release_date": str(release.release_date),
         "reference_period": period or formatting.reference_period([context.reference_period], lang),
-        "unit": _context_unit(prepared, context, lang) if prepared is not None else "",
+        "unit": unit_words(prepared, context, lang) if prepared is not None else "",
         "released_at": release.released_at.isoformat() if release.released_at else "", "rows": release.rows,
         "run_id": release.run_id,
     }
     if context.measure and (prepared is None or "measure" not in prepared.columns):
-        meta["variable"] = _measure_variable(context.measure).label(lang)
+        meta["variable"] = _measure_variable(context.measure, context.unit).label(lang)
     if prepared is not None and context.confidence_level is not None \
             and any(c in prepared.columns for c in LOWER_BOUNDS):
         meta["confidence_level"] = f"{context.confidence_level:.0%}"

@@ -74,7 +74,20 @@ class ReleaseReader:
             return ReleaseContext()
         runs = self.lake.read_arrow(RUNS, ["run_id", "params_json"])
         found = runs.filter(pc.equal(runs.column("run_id"), release.run_id)).column("params_json").to_pylist()
-        return ReleaseContext.from_params(json.loads(found[0]) if found and found[0] else None)
+        params = json.loads(found[0]) if found and found[0] else None
+        return ReleaseContext.from_params(params, self.series_unit((params or {}).get("series")))
+
+    def series_unit(self, series: str | None) -> str:
+        """The unit code a published series of ``gold.targets`` is in (亿元 -> ``100m_yuan``), or ""."""
+        import pyarrow.compute as pc
+
+        from workbench.formatting import unit_code
+
+        if not series or not self.lake.exists("gold.targets"):
+            return ""
+        targets = self.lake.read_arrow("gold.targets", ["series", "unit"])
+        units = targets.filter(pc.equal(targets.column("series"), series)).column("unit").to_pylist()
+        return unit_code(units[0]) if units else ""
 
     def rows(self, release: Release) -> pa.Table:
         """The published rows of one vintage (bookkeeping columns dropped). Caller checks visibility.
