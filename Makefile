@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 8501
 
-.PHONY: install browser cluster-deps cluster-up cluster-down demo lake serve test bench clean
+.PHONY: install browser cluster-deps cluster-up cluster-down demo lake serve test bench clean docs docs-build docs-deps
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,14 +51,30 @@ lake: install
 serve: install
 	$(BIN)/workbench serve --port $(PORT)
 
-## The whole test suite (what .ci/run calls); provisions the browser the browser tests need.
+## The documentation site (docs/, mkdocs.yml): `make docs` serves it on 127.0.0.1:8000,
+## `make docs-build` builds it into var/site with --strict (a broken link or reference fails).
+DOCS_STAMP := $(VENV)/.docs-stamp
+
+$(DOCS_STAMP): requirements-docs.txt $(STAMP)
+	$(BIN)/python -m pip install --quiet -r requirements-docs.txt
+	touch $(DOCS_STAMP)
+
+docs-deps: $(DOCS_STAMP)
+
+docs: docs-deps
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs serve --dev-addr 127.0.0.1:8000
+
+docs-build: docs-deps
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict --quiet
+
+## The whole test suite (what .ci/run calls), after the docs build; provisions the browser the browser tests need.
 browser:
 	bash .ci/provision-browser
 
-test: install browser cluster-deps
+test: install browser cluster-deps docs-build
 	$(BIN)/python -m pytest
 
-## The Sail/Spark parity suite alone (`make test` runs it too), see README "Running on a Spark cluster".
+## The Sail/Spark parity suite alone (`make test` runs it too), see docs/guides/cluster.md.
 test-parity: install cluster-deps
 	$(BIN)/python -m pytest -n 0 -m cluster_parity tests/test_cluster_parity.py
 

@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
 
 # Settings every session gets, on either engine. UTC because Sail compares
-# timestamps in replaceWhere and filters in the session zone (see the README, "The lake": guards).
+# timestamps in replaceWhere and filters in the session zone (see docs/data/lake.md: guards).
 SESSION_CONF = {
     "spark.sql.session.timeZone": "UTC",
 }

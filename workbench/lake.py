@@ -2,7 +2,7 @@
 
 Tables are addressed by logical names such as ``bronze.vat_invoices`` or
 ``workbench.runs``; each dot is a folder under the lake root. All writes go through
-:class:`Lake`, which guards the engine hazards listed in the README ("The lake") before the
+:class:`Lake`, which guards the engine hazards listed in docs/data/lake.md and docs/architecture.md before the
 engine sees the data:
 
 * schema drift: an appended column is silently dropped by Sail, so every write
