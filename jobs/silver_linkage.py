@@ -25,7 +25,8 @@ from pyspark.sql import functions as F
 from jobs.gold_panels import deterministic_links
 from jobs.silver import read_watermark, write_watermark
 from workbench.linkage import prepare, priors
-from workbench.linkage.clusters import LINK_COLUMNS, OWN_METHODS, SourceOutcome, concat_rows, link_source
+from workbench.linkage.clusters import (LINK_COLUMNS, OWN_METHODS, SourceOutcome, concat_rows, latest_decisions,
+                                        link_source)
 from workbench.linkage.splink_models import MODELS
 from workbench.pipeline import Job, JobContext, JobMessage, JobResult, JobSpec
 
@@ -184,8 +185,8 @@ def build_linkage(ctx: JobContext) -> JobResult:
             if len(outcome.queue) else pd.DataFrame(columns=["record_id", *cols[1:]])
         queues.append(review_queue(outcome, raw, enterprises))
         if previous_queue is not None:
-            decided_ids = set(decisions.loc[decisions["source"] == source, "record_id"]) \
-                if decisions is not None else set()
+            standing = latest_decisions(decisions, source)  # an undone decision leaves its pair open
+            decided_ids = set(standing["record_id"])
             old = previous_queue[(previous_queue["source"] == source)
                                  & ~previous_queue["record_id"].isin(outcome.scored_ids | decided_ids)]
             queues.append(old[QUEUE_COLUMNS])

@@ -40,6 +40,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     "linkage.accept": {"zh": "接受：同一企业", "en": "Accept: same enterprise"},
     "linkage.reject": {"zh": "拒绝：不是同一企业", "en": "Reject: not the same"},
     "linkage.saved": {"zh": "已保存决定。", "en": "Decision saved."},
+    "linkage.undo": {"zh": "撤销上一个决定", "en": "Undo the last decision"},
+    "linkage.undo_help": {"zh": "记录仍保留原决定；撤销后该记录对重新待审核。",
+                          "en": "The record keeps the decision; once undone, the pair is open for review again."},
+    "linkage.undone": {"zh": "已撤销对记录 {record_id} 的决定，该记录对重新待审核。",
+                       "en": "The decision on record {record_id} is undone; the pair is open again."},
     # runs, compare, review (run registry)
     "nav.runs": {"zh": "运行记录", "en": "Runs"},
     "nav.compare": {"zh": "运行对比", "en": "Compare runs"},

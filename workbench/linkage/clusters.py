@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.linkage.priors import apply_prior
+from workbench.linkage.review import standing
 from workbench.linkage.splink_models import LinkageModel, SourceModel, best_per_record, expected_f1_threshold
 
 LINK_COLUMNS = ["source", "record_id", "credit_code", "method", "match_probability", "match_weight"]
@@ -36,12 +37,12 @@ class SourceOutcome:
 
 
 def latest_decisions(decisions: pd.DataFrame | None, source: str) -> pd.DataFrame:
-    """The last decision per (record, enterprise) pair of *source*."""
+    """The decision that counts per (record, enterprise) pair of *source*: the last one, and
+    none where the last was an ``undo`` (:func:`workbench.linkage.review.standing`)."""
     cols = ["record_id", "credit_code", "decision"]
     if decisions is None or decisions.empty:
         return pd.DataFrame(columns=cols)
-    d = decisions[decisions["source"] == source].sort_values("decided_at")
-    return d.drop_duplicates(["record_id", "credit_code"], keep="last")[cols]
+    return standing(decisions[decisions["source"] == source])[cols]
 
 
 def records_to_score(records: pd.DataFrame, previous: pd.DataFrame, decisions: pd.DataFrame,

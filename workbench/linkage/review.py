@@ -5,7 +5,10 @@ model's review band around the threshold in ``silver.link_review_queue``. A revi
 accepts or rejects a pair; decisions are appended to ``silver.link_reviews`` (never
 overwritten: they are labels kept for good) and the next linkage run applies them:
 an accepted pair becomes a link with method ``clerical``, a rejected pair is never
-proposed again and the record's next-best candidate is considered.
+proposed again and the record's next-best candidate is considered. A decision taken by
+mistake is undone by a later ``undo`` decision on the same pair: the latest decision of a
+pair is the one that counts, and after an ``undo`` the pair is undecided again (in the
+queue if it is still uncertain), while the record keeps every decision ever made.
 """
 
 from __future__ import annotations
@@ -14,14 +17,28 @@ from datetime import datetime, timezone
 
 import pandas as pd
 
-DECISIONS = ("accept", "reject")
+DECISIONS = ("accept", "reject", "undo")
+UNDO = "undo"
 DECISION_COLUMNS = ["source", "record_id", "credit_code", "decision", "reviewer", "decided_at", "match_weight"]
 DECISION_SCHEMA = ("source string, record_id string, credit_code string, decision string, reviewer string, "
                    "decided_at timestamp, match_weight double")
 
 
+def standing(decisions: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The decision that counts for each pair: its latest, unless that is an ``undo``.
+
+    *decisions* in the order they were made (``decided_at`` when present, else as given)."""
+    if decisions is None or decisions.empty:
+        return decisions
+    ordered = decisions.sort_values("decided_at", kind="stable") if "decided_at" in decisions.columns else decisions
+    latest = ordered.drop_duplicates(["source", "record_id", "credit_code"], keep="last")
+    return latest[latest["decision"] != UNDO]
+
+
 def open_pairs(queue: pd.DataFrame, decisions: pd.DataFrame | None) -> pd.DataFrame:
-    """Queue pairs nobody has decided yet, the closest to the threshold first."""
+    """Queue pairs nobody has decided yet (or whose decision was undone), the closest to the
+    threshold first."""
+    decisions = standing(decisions) if decisions is not None and "decision" in decisions.columns else decisions
     if decisions is not None and len(decisions):
         done = set(zip(decisions["source"], decisions["record_id"], decisions["credit_code"]))
         queue = queue[[k not in done for k in zip(queue["source"], queue["record_id"], queue["credit_code"])]]
