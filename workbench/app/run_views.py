@@ -343,7 +343,7 @@ def show_run(run_id: str, key: str, user) -> None:
                               for e in trail], columns=["at", "user", "action", "state", "comment"])
         widgets.table(audit, f"{key}_audit", column_config={c: t(f"runcol.{c}") for c in audit.columns})
     if run.outputs:
-        output = st.selectbox(t("runs.output_pick"), sorted(run.outputs), format_func=bound(output_label),
+        output = widgets.selectbox(st, t("runs.output_pick"), sorted(run.outputs), format_func=bound(output_label),
                               key=f"{key}_output")
         frame = data.run_output(run_id, output, user)
         output_table(frame, f"{key}_output_rows", run.kind, run.params)
@@ -700,9 +700,9 @@ def series_chart(sample: pd.DataFrame, frames: dict[str, pd.DataFrame], key: str
     spec = declared if declared != "undeclared" and {declared.x, declared.y} <= set(sample.columns) else None
     x_col, y_col = st.columns(2)
     language = lang()
-    x = x_col.selectbox(t("runs.chart_x"), others, index=others.index(spec.x) if spec and spec.x in others else 0,
+    x = widgets.selectbox(x_col, t("runs.chart_x"), others, index=others.index(spec.x) if spec and spec.x in others else 0,
                         format_func=lambda c: column_label(c, language, kind), key=f"{key}_x_{kind}_{output}")
-    y = y_col.selectbox(t("runs.chart_y"), numeric, index=numeric.index(spec.y) if spec and spec.y in numeric else 0,
+    y = widgets.selectbox(y_col, t("runs.chart_y"), numeric, index=numeric.index(spec.y) if spec and spec.y in numeric else 0,
                         format_func=lambda c: column_label(c, language, kind), key=f"{key}_y_{kind}_{output}")
     color = spec.color if spec and spec.color in sample.columns and spec.color not in (x, y) else None
     parts = []
