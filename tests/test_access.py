@@ -221,3 +221,23 @@ def test_the_sign_in_redirect_carries_on_only_to_a_page_and_a_run(page, run, loc
         answer = http.get(START_PATH, params={"grant": "none", "lang": "en", "page": page, "run": run},
                           follow_redirects=False)
     assert answer.status_code == 303 and answer.headers["location"] == location
+
+
+def test_a_sign_ins_page_settings_are_kept_with_its_token_and_go_with_it():
+    """A reload is a new Streamlit session; the pages' settings come back from the token's own
+    store (issue 29, 10), and never outlive the sign-in: revoked or expired, they are gone."""
+    clock = Clock()
+    tokens = SessionTokens(session_hours=8, clock=clock)
+    first = tokens.redeem_grant(tokens.issue_grant(STAT, browser="b1"), browser="b1")
+    other = tokens.redeem_grant(tokens.issue_grant(SUPER, browser="b2"), browser="b2")
+    tokens.keep_settings(first, {"est_variable": "revenue"})
+    tokens.keep_settings(other, {"est_variable": "employment"})
+    assert tokens.settings(first) == {"est_variable": "revenue"}
+    assert tokens.settings(other) == {"est_variable": "employment"}  # each sign-in its own
+    tokens.keep_settings("forged.1.abc", {"x": 1})
+    assert tokens.settings("forged.1.abc") == {} and tokens.settings(None) == {}
+    assert tokens.revoke(first) and tokens.settings(first) == {}
+    tokens.keep_settings(first, {"est_variable": "revenue"})  # a dead token keeps nothing
+    assert tokens.settings(first) == {}
+    clock.now += 8 * 3600 + 1
+    assert tokens.settings(other) == {} and not tokens._settings  # expired, and dropped

@@ -255,6 +255,41 @@ def test_language_switch_and_default_from_settings(app_env, monkeypatch):
     assert at.button(key="signin_submit").label == "Sign in"
 
 
+def test_the_language_is_kept_in_the_address_so_a_reload_keeps_it(app_env, monkeypatch):
+    """A reload is a new session, which started in the configured language (issue 29, 10): the
+    chosen language is written into the address, signed out and signed in, and a new session
+    opened at that address starts in it."""
+    monkeypatch.setenv("WORKBENCH_UI_LANGUAGE", "zh")
+    at = AppTest.from_file(MAIN, default_timeout=TIMEOUT).run()
+    assert at.query_params["lang"] == "zh"
+    at.radio(key="lang").set_value("en").run()
+    assert at.query_params["lang"] == "en"
+    at.text_input(key="signin_username").input("stat")
+    at.text_input(key="signin_password").input(PASSWORDS["stat"])
+    at.button(key="signin_submit").click().run()
+    at.radio(key="lang").set_value("zh").run()
+    assert at.query_params["lang"] == "zh"
+    at.radio(key="lang").set_value("en").run()
+    reloaded = AppTest.from_file(MAIN, default_timeout=TIMEOUT)
+    reloaded.query_params["lang"] = at.query_params["lang"]
+    reloaded.run()
+    assert reloaded.session_state["lang"] == "en" and reloaded.button(key="signin_submit").label == "Sign in"
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_select_boxes_say_choose_in_the_ui_language(app_env, monkeypatch, lang):
+    """Streamlit's own placeholder ("Choose an option", "No options to select") is English and
+    shows whenever a box has no choice; every select box of the app carries one in the UI
+    language (issue 29, 10)."""
+    monkeypatch.setenv("WORKBENCH_UI_LANGUAGE", lang)
+    at = signed_in("eng")
+    at.switch_page("app_pages/jobs.py").run()
+    assert not at.exception, at.exception
+    assert at.selectbox, "the Jobs page has select boxes"
+    for box in at.selectbox:
+        assert box.proto.placeholder == translate("common.choose", lang), box.label
+
+
 def test_home_sees_a_new_version_without_stale_cache(app_env, spark):
     at = signed_in("stat")
     before = table(at, "home_tables").set_index("table").loc["silver.enterprises", "rows"]

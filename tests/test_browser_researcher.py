@@ -108,3 +108,48 @@ def test_researcher_nowcasts_and_adjusts_a_published_series_in_both_languages(se
                 assert run.kind == "seasonal_adjustment" and run.params["series"] == "retail_sales"
                 assert run.metrics["method"] == "x13"
             shot(page, f"researcher_seasonal_{lang}")
+
+
+def test_a_reload_keeps_the_language_and_the_pages_settings_and_home_follows_the_language(server):
+    """Issue 29, 10, in a real browser, in Chinese and English, twice in a row: a reload (a new
+    Streamlit session) keeps the language, from the address, and the page's settings, from the
+    sign-in's server-side store; Home's indicator names follow the language; the catalogue
+    search finds tables by a Chinese column label (营业收入)."""
+    from playwright.sync_api import expect
+
+    from workbench.formatting import registry
+
+    reg = registry()
+    with browser_page() as page:
+        sign_in(page, server, "research")
+        check_page(page, "home")
+        for round_ in (1, 2):
+            for lang in ("zh", "en"):
+                where = f"reload_{lang}_{round_}"
+                use_language(page, lang)
+                page.get_by_role("link", name=translate("nav.home", lang)).click()
+                chips = page.locator(".st-key-home_indicators [data-baseweb='tag']")
+                expect(chips.first).to_be_visible(timeout=PAGE_TIMEOUT)
+                names = {v.label(lang) for v in reg.indicators.values() if "*" not in v.name}
+                shown = [c.strip() for c in chips.all_inner_texts()]
+                assert shown and set(shown) <= names, f"{where}: Home's indicators {shown} are not named in {lang}"
+                check_page(page, f"{where}_home")
+                shot(page, f"researcher_{where}_home")
+
+                page.get_by_role("link", name=translate("nav.catalog", lang)).click()
+                search = page.locator(".st-key-catalog_search input")
+                search.fill("营业收入")
+                search.press("Enter")
+                found = page.locator(".st-key-catalog_tables [data-testid='stDataFrame']")
+                expect(found).to_be_visible(timeout=PAGE_TIMEOUT)
+                expect(page.get_by_text(translate("catalog.no_match", lang))).to_have_count(0)
+                check_page(page, f"{where}_catalog")
+
+                page.reload()
+                expect(page.locator(".st-key-signout")).to_be_visible(timeout=PAGE_TIMEOUT)
+                assert f"lang={lang}" in page.url, page.url
+                expect(page.get_by_role("link", name=translate("nav.catalog", lang))).to_be_visible()
+                expect(page.locator(".st-key-catalog_search input")).to_have_value("营业收入", timeout=PAGE_TIMEOUT)
+                expect(found).to_be_visible(timeout=PAGE_TIMEOUT)
+                check_page(page, f"{where}_reloaded")
+                shot(page, f"researcher_{where}_catalog_reloaded")

@@ -260,6 +260,9 @@ class SessionTokens:
         self._lock = threading.Lock()
         self._live: dict[str, tuple[str, float]] = {}  # token digest -> (user name, expiry)
         self._grants: dict[str, tuple[str, float, str]] = {}  # grant digest -> (user name, expiry, browser digest)
+        # token digest -> the pages' settings, so a reload (a new Streamlit session) of a signed-in
+        # browser starts where it was; gone with the token, so it never outlives the sign-in
+        self._settings: dict[str, dict] = {}
 
     @staticmethod
     def digest(value: str) -> str:
@@ -304,6 +307,7 @@ class SessionTokens:
             entry = self._live.get(self.digest(token))
             if entry is not None and entry[1] <= self._clock():
                 del self._live[self.digest(token)]
+                self._settings.pop(self.digest(token), None)
                 entry = None
         return entry
 
@@ -318,7 +322,21 @@ class SessionTokens:
 
     def revoke(self, token: str | None) -> bool:
         with self._lock:
+            self._settings.pop(self.digest(token or ""), None)
             return self._live.pop(self.digest(token or ""), None) is not None
+
+    def keep_settings(self, token: str | None, values: dict) -> None:
+        """Keep the pages' *values* with a live *token* (nothing for a dead one)."""
+        if self._valid(token) is not None:
+            with self._lock:
+                self._settings[self.digest(token)] = dict(values)
+
+    def settings(self, token: str | None) -> dict:
+        """The settings kept with a live *token* ({} for none or a dead token)."""
+        if self._valid(token) is None:
+            return {}
+        with self._lock:
+            return dict(self._settings.get(self.digest(token), {}))
 
 
 if __name__ == "__main__":  # pragma: no cover - a helper for administrators

@@ -11,6 +11,7 @@ from workbench.app import session
 st.set_page_config(page_title="G City Statistics Workbench", page_icon=":material/query_stats:", layout="wide")
 session.keep_widget_values()  # before any widget and before init's defaults: settings survive a page switch
 session.init()
+session.keep_language_in_address()  # a reload keeps the language
 session.bind_to_browser()  # in a server, the sign-in is the browser's cookie, checked on every run
 session.adopt_oidc_user()
 # expanded: every page listed; a collapsed menu says "View N more" in English, which Streamlit cannot translate

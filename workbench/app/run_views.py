@@ -372,8 +372,8 @@ def show_run(run_id: str, key: str, user) -> None:
         from workbench.runs.kinds import output_order
 
         # the output a release publishes first: a seasonal run opens on its adjusted series
-        output = st.selectbox(t("runs.output_pick"), output_order(run.kind, run.outputs),
-                              format_func=bound(output_label), key=f"{key}_output")
+        output = widgets.selectbox(st, t("runs.output_pick"), output_order(run.kind, run.outputs),
+                                   format_func=bound(output_label), key=f"{key}_output")
         frame = data.run_output(run_id, output, user)
         output_table(frame, f"{key}_output_rows", run.kind, run.params)
         series_chart(frame, {run_id: frame}, key, run.kind, output, run.params)
@@ -742,9 +742,9 @@ def series_chart(sample: pd.DataFrame, frames: dict[str, pd.DataFrame], key: str
     spec = declared if declared != "undeclared" and {declared.x, declared.y} <= set(sample.columns) else None
     x_col, y_col = st.columns(2)
     language = lang()
-    x = x_col.selectbox(t("runs.chart_x"), others, index=others.index(spec.x) if spec and spec.x in others else 0,
+    x = widgets.selectbox(x_col, t("runs.chart_x"), others, index=others.index(spec.x) if spec and spec.x in others else 0,
                         format_func=lambda c: column_label(c, language, kind), key=f"{key}_x_{kind}_{output}")
-    y = y_col.selectbox(t("runs.chart_y"), numeric, index=numeric.index(spec.y) if spec and spec.y in numeric else 0,
+    y = widgets.selectbox(y_col, t("runs.chart_y"), numeric, index=numeric.index(spec.y) if spec and spec.y in numeric else 0,
                         format_func=lambda c: column_label(c, language, kind), key=f"{key}_y_{kind}_{output}")
     color = spec.color if spec and spec.color in sample.columns and spec.color not in (x, y) else None
     parts = []

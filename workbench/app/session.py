@@ -119,8 +119,15 @@ def keep_widget_values() -> None:
     top of every run (main.py, before any widget): it copies the live input widgets'
     values aside and puts back those Streamlit dropped. A value that no longer fits
     its widget (an option gone) falls back to the widget's default.
+
+    A reload starts a new session with nothing in it: a signed-in browser's settings are also
+    kept on the server with its sign-in token, and the new session starts from them. The
+    language is not taken from there but from the address (``keep_language_in_address``),
+    which also serves the sign-in page.
     """
-    kept = st.session_state.setdefault(KEPT, {})
+    kept = st.session_state.get(KEPT)
+    if kept is None:
+        kept = st.session_state[KEPT] = {k: v for k, v in _browser_settings().items() if k != "lang"}
     kept.update(_input_widget_values())
     # After a language switch every setting is set again through the Session State API, so
     # Streamlit sends it to the browser anew, labelled by the new language: a select box would
@@ -131,6 +138,30 @@ def keep_widget_values() -> None:
     for key, value in kept.items():
         if key not in st.session_state or (switched and key != "lang"):
             st.session_state[key] = value
+    _keep_browser_settings(kept)
+
+
+def _browser_settings() -> dict[str, Any]:
+    if not browser_bound():
+        return {}
+    from workbench.app.browser_session import tokens
+
+    return tokens().settings(_session_cookie())
+
+
+def _keep_browser_settings(values: dict[str, Any]) -> None:
+    if browser_bound():
+        from workbench.app.browser_session import tokens
+
+        tokens().keep_settings(_session_cookie(), values)
+
+
+def keep_language_in_address() -> None:
+    """Write the UI language into the address (``?lang=en``), so a reload, a bookmark or a copied
+    link opens in the language the user chose, signed in or not (a reload is a new session, which
+    would otherwise start in the configured default)."""
+    if st.query_params.get("lang") != lang():
+        st.query_params["lang"] = lang()
 
 
 def forget_widget_values(*keys: str) -> None:

@@ -65,6 +65,15 @@ def multiselect(where, label: str, options, **kwargs):
     return where.multiselect(label, options, **kwargs)
 
 
+def selectbox(where, label: str, options, **kwargs):
+    """*where*'s ``selectbox`` (``st`` or a column) with its placeholder in the UI language:
+    Streamlit's own ("Choose an option", "No options to select") is English, and shows whenever
+    the box has no choice (no options, or a kept setting whose option is gone). Every select box
+    of the app goes through here."""
+    kwargs.setdefault("placeholder", t("common.choose"))
+    return where.selectbox(label, options, **kwargs)
+
+
 def failure(said: str, detail: object = None) -> None:
     """An error said in the UI language, with the original words beneath it, verbatim, when
     there are any (a library's exception, a rule file's parse error): the reader learns what

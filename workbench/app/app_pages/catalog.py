@@ -40,7 +40,7 @@ names = [i.name for i in matches]
 language = lang()  # bound now: format_func may be called outside this script run
 # open on a table this user may preview (a statistician's first look is not a raw layer)
 readable = [i.name for i in matches if not (i.layer in catalog.RAW_LAYERS and not user.has_any(catalog.RAW_ROLES))]
-name = st.selectbox(t("catalog.pick"), names, index=names.index(readable[0]) if readable else 0,
+name = widgets.selectbox(st, t("catalog.pick"), names, index=names.index(readable[0]) if readable else 0,
                     format_func=lambda n: f"{n} · {catalog.entry(n).title(language)}", key="catalog_table")
 info = next(i for i in matches if i.name == name)
 entry = catalog.entry(name)
@@ -113,9 +113,9 @@ with preview_tab:
             session.forget_widget_values("catalog_version", "catalog_filter_column", "catalog_filter_value")
             st.session_state["_catalog_preview_of"] = name
         c1, c2, c3 = st.columns([1, 2, 2])
-        version = c1.selectbox(t("catalog.preview_version"), list(range(info.version, -1, -1)),
+        version = widgets.selectbox(c1, t("catalog.preview_version"), list(range(info.version, -1, -1)),
                                key="catalog_version")
-        column = c2.selectbox(t("catalog.filter_column"), [""] + [c for c, _ in info.columns],
+        column = widgets.selectbox(c2, t("catalog.filter_column"), [""] + [c for c, _ in info.columns],
                               format_func=lambda c: formatting.column_title(c, language),
                               key="catalog_filter_column")
         contains = c3.text_input(t("catalog.filter_value"), key="catalog_filter_value")

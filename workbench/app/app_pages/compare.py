@@ -52,7 +52,7 @@ common = sorted(set.intersection(*[set(d.outputs) for d in details.values()]))
 if not common:
     st.info(t("compare.no_common_output"))
     st.stop()
-output = st.selectbox(t("runs.output_pick"), common, format_func=bound(output_label), key="compare_output")
+output = widgets.selectbox(st, t("runs.output_pick"), common, format_func=bound(output_label), key="compare_output")
 frames = {run_id: data.run_output(run_id, output, user) for run_id in picked}
 series_chart(next(iter(frames.values())), frames, "compare_chart", details[picked[0]].kind, output,
              details[picked[0]].params, names=headings)

@@ -75,7 +75,7 @@ st.subheader(t("editing.change"))
 names = data.enterprise_names()  # the enterprise by its name, the month by its name, as on Fraud
 labels = [f"{names.get(r.credit_code, '')} {r.credit_code} · {format_month(r.period, language)}".strip()
           for r in cells.itertuples()]
-pick = st.selectbox(t("editing.cell"), range(len(labels)), format_func=lambda i: labels[i], key="editing_pick")
+pick = widgets.selectbox(st, t("editing.cell"), range(len(labels)), format_func=lambda i: labels[i], key="editing_pick")
 row = cells.iloc[int(pick)]
 # the columns as options, named in the UI language (bound now: format_func may run outside the session)
 column_names = {c: t(f"editing.{c}") for c in store.EDIT_COLUMNS}

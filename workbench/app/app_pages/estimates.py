@@ -67,17 +67,17 @@ def measure(name: str, unit: str = "", decimals: int | None = None) -> formattin
 
 
 c1, c2, c3 = st.columns(3)
-c1.selectbox(t("est.period"), periods, key="est_period", format_func=lambda p: formatting.format_month(p, language))
-c2.selectbox(t("est.variable"), ["employment", "revenue"], key="est_variable", format_func=column_label)
-c3.selectbox(t("est.domain"), ["", "county_code", "industry_section", "size_class", "township_code"],
+widgets.selectbox(c1, t("est.period"), periods, key="est_period", format_func=lambda p: formatting.format_month(p, language))
+widgets.selectbox(c2, t("est.variable"), ["employment", "revenue"], key="est_variable", format_func=column_label)
+widgets.selectbox(c3, t("est.domain"), ["", "county_code", "industry_section", "size_class", "township_code"],
              format_func=lambda v: column_label(v) if v else translate("est.domain.none", language),
              key="est_domain")
 c1, c2, c3 = st.columns(3)
 # format_func with the language bound above (AppTest may call it outside the script run); the
 # bounds' help says what each distance does with the bounds.
-c1.selectbox(t("est.calibration"), ["linear", "raking", "logit", "none"], key="est_calibration",
+widgets.selectbox(c1, t("est.calibration"), ["linear", "raking", "logit", "none"], key="est_calibration",
              format_func=lambda m: code_label("est.cal_method", m))
-c2.selectbox(t("est.replicates"), ["taylor", "JKn", "bootstrap"], key="est_replicates",
+widgets.selectbox(c2, t("est.replicates"), ["taylor", "JKn", "bootstrap"], key="est_replicates",
              format_func=lambda m: code_label("est.replicate", m))
 c3.number_input(t("est.cv_threshold"), 0.01, 1.0, 0.15, 0.01, key="est_cv")
 c1, c2 = st.columns(2)

@@ -50,7 +50,7 @@ if shown.empty:
     st.stop()
 
 ranks = queue.set_index("credit_code")["rank"]
-code = st.selectbox(t("fraud.pick"), shown["credit_code"].tolist(), key="fraud_pick",
+code = widgets.selectbox(st, t("fraud.pick"), shown["credit_code"].tolist(), key="fraud_pick",
                     format_func=lambda c: f"#{int(ranks.loc[c])} {names.get(c, '')} {c}".replace("  ", " "))
 series = data.respondent_series(code)
 if not series.empty:

@@ -69,7 +69,7 @@ if pipeline is not None:
                        "inputs": t("col.inputs"), "outputs": t("col.outputs")},
     )
     pick_col, one_col, all_col = st.columns([3, 1, 1], vertical_alignment="bottom")
-    picked = pick_col.selectbox(t("jobs.pick"), [s.name for s in specs], key="jobs_pick")
+    picked = widgets.selectbox(pick_col, t("jobs.pick"), [s.name for s in specs], key="jobs_pick")
     if one_col.button(t("jobs.run_one"), key="jobs_run_one", icon=":material/play_arrow:", type="primary"):
         run([picked])
     if all_col.button(t("jobs.run_all"), key="jobs_run_all", icon=":material/fast_forward:"):
@@ -100,7 +100,7 @@ widgets.table(pd.DataFrame([{"table": i.name, "title": catalog.entry(i.name).tit
                    "rows": st.column_config.NumberColumn(t("col.count"), format="%,d")},
 )
 root = data.root()
-name = st.selectbox(t("jobs.quarantine.pick"), [i.name for i in quarantine], key="quarantine_table",
+name = widgets.selectbox(st, t("jobs.quarantine.pick"), [i.name for i in quarantine], key="quarantine_table",
                     format_func=lambda n: f"{n} · {catalog.entry(n).title(language)}")
 info = next(i for i in quarantine if i.name == name)
 columns = [c for c, _ in info.columns]
@@ -118,7 +118,7 @@ widgets.table(causes[["label", "rows"]], "quarantine_causes", column_config={
 everything = "*"
 labels = {everything: t("jobs.quarantine.all_causes"), **dict(zip(causes["cause"], causes["label"]))}
 counts = dict(zip(causes["cause"], causes["rows"]))
-cause = st.selectbox(t("jobs.quarantine.cause_pick"), [everything, *causes["cause"]], key="quarantine_cause",
+cause = widgets.selectbox(st, t("jobs.quarantine.cause_pick"), [everything, *causes["cause"]], key="quarantine_cause",
                      format_func=lambda c: labels[c] if c == everything else
                      t("jobs.quarantine.cause_count", cause=labels[c], n=f"{counts[c]:,}"))
 if cause == everything:

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from workbench import formatting
-from workbench.app import data
+from workbench.app import data, widgets
 from workbench.app.session import ROLES_FOR, lang, require_role, t
 from workbench.linkage import review
 
@@ -26,7 +26,7 @@ decided = session_done if decided is None else pd.concat(
     [decided.sort_values("decided_at", kind="stable")[session_done.columns], session_done], ignore_index=True)
 sources = sorted(queue["source"].unique()) if len(queue) else []
 language = lang()  # bound now: format_func may be called outside this script run
-source = st.selectbox(t("linkage.source"), sources, key="linkage_source",
+source = widgets.selectbox(st, t("linkage.source"), sources, key="linkage_source",
                       format_func=lambda s: formatting.source_title(s, language)) if sources else None
 pairs = review.open_pairs(queue[queue["source"] == source] if source else queue, decided)
 st.metric(t("linkage.open"), f"{len(pairs):,}")

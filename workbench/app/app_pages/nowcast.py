@@ -42,7 +42,7 @@ raw_indicators, raw_targets, versions = inputs
 SERIES = [s for s in ("retail_sales", "gdp") if s in set(raw_targets["series"])] or sorted(raw_targets["series"])
 
 c1, c2 = st.columns(2)
-series = c1.selectbox(t("nowcast.series"), SERIES, key="nowcast_series",
+series = widgets.selectbox(c1, t("nowcast.series"), SERIES, key="nowcast_series",
                       format_func=lambda s: code_label("nowcast.series", s))
 models = widgets.multiselect(c2, t("nowcast.models"), list(nc.MODELS), default=["ar", "bridge", "umidas", "ridge"],
                         key="nowcast_models", format_func=lambda m: code_label("nowcast.model", m))

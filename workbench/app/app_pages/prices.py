@@ -31,17 +31,17 @@ def option(prefix: str, value: str) -> str:
 
 
 c1, c2, c3, c4, c5 = st.columns([3, 1, 2, 1, 1])
-group = c1.selectbox(t("prices.group"), GROUPS, format_func=lambda c: LABELS[c], key="prices_group")
-frequency = c2.selectbox(t("prices.frequency"), FREQUENCIES, index=FREQUENCIES.index("month"), key="prices_frequency",
+group = widgets.selectbox(c1, t("prices.group"), GROUPS, format_func=lambda c: LABELS[c], key="prices_group")
+frequency = widgets.selectbox(c2, t("prices.frequency"), FREQUENCIES, index=FREQUENCIES.index("month"), key="prices_frequency",
                          format_func=lambda f: option("prices.frequency", f))
 methods = list(aggregate.METHODS)
-method = c3.selectbox(t("prices.method"), methods, index=methods.index(settings.method), key="prices_method",
+method = widgets.selectbox(c3, t("prices.method"), methods, index=methods.index(settings.method), key="prices_method",
                       format_func=lambda m: option("prices.method", m))
 multilateral = method in MULTILATERAL
 default_window = settings.window_days if frequency == "day" else settings.window_months
 window = c4.number_input(t("prices.window"), min_value=2, max_value=400, value=default_window, step=1,
                          key="prices_window", disabled=not multilateral)
-splice = c5.selectbox(t("prices.splice"), SPLICES, index=SPLICES.index(settings.splice), key="prices_splice",
+splice = widgets.selectbox(c5, t("prices.splice"), SPLICES, index=SPLICES.index(settings.splice), key="prices_splice",
                       disabled=not multilateral, format_func=lambda v: option("prices.splice", v))
 if frequency == "day" and method not in ELEMENTARY + ("geks_jevons",):
     frequency = "month"  # weighted daily multilateral indices cost minutes on a laptop; months only

@@ -39,7 +39,7 @@ def run_rules(table: str) -> None:
 # survive AppTest (it calls format_func outside the script run).
 choices = {t("quality.all_tables"): "all", **{name: name for name in rule_sets}}
 pick_col, run_col = st.columns([3, 1], vertical_alignment="bottom")
-to_run = pick_col.selectbox(t("quality.run_table"), list(choices), key="quality_run_table")
+to_run = widgets.selectbox(pick_col, t("quality.run_table"), list(choices), key="quality_run_table")
 if run_col.button(t("quality.run"), key="quality_run", type="primary", icon=":material/rule:"):
     run_rules(choices[to_run])
 outcome("quality")
@@ -92,7 +92,7 @@ if not undated.empty:
                                  "pass_rate": st.column_config.NumberColumn(t("quality.pass_rate"), format="percent")})
 
 st.subheader(t("quality.report"))
-table = st.selectbox(t("common.table"), sorted(summary["table_name"].unique()), key="quality_table",
+table = widgets.selectbox(st, t("common.table"), sorted(summary["table_name"].unique()), key="quality_table",
                      format_func=lambda n: f"{catalog.entry(n).title(language)}（{n}）" if language == "zh"
                      else f"{catalog.entry(n).title(language)} ({n})")
 rules = rule_sets.get(table)
@@ -121,11 +121,11 @@ failing_rules = per_rule.loc[per_rule["failed"] > 0, "rule_id"].tolist()
 if not failing_rules:
     st.info(t("quality.no_failures"))
     st.stop()
-rule_id = rule_col.selectbox(t("quality.rule"), failing_rules, key="quality_drill_rule")
+rule_id = widgets.selectbox(rule_col, t("quality.rule"), failing_rules, key="quality_drill_rule")
 periods = summary[(summary["table_name"] == table) & (summary["rule_id"] == rule_id) & (summary["failed"] > 0)]
 period_options = {t("quality.all_periods"): None,
                   **{formatting.format_month(p, language): p for p in sorted(periods["period"].dropna().unique())}}
-period = period_col.selectbox(t("col.month"), list(period_options), key="quality_drill_period")
+period = widgets.selectbox(period_col, t("col.month"), list(period_options), key="quality_drill_period")
 rows = data.failing_records(table, rule_id, period_options[period])
 rows = rows.assign(**{c: rows[c].map(lambda p: formatting.format_month(p, language)) for c in ("period",)
                       if c in rows.columns},

@@ -32,7 +32,7 @@ if shown.empty:
     st.stop()
 
 linked_run("runs_pick", shown["run_id"].tolist())  # a link ?run=ID opens that run
-run_id = st.selectbox(t("runs.pick"), shown["run_id"].tolist(), format_func=lambda r, lg=lang(): run_label(runs, r, lg),
+run_id = widgets.selectbox(st, t("runs.pick"), shown["run_id"].tolist(), format_func=lambda r, lg=lang(): run_label(runs, r, lg),
                       key="runs_pick")
 state = runs.set_index("run_id").loc[run_id, "state"]
 owner = runs.set_index("run_id").loc[run_id, "user"]

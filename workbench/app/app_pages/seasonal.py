@@ -33,12 +33,12 @@ c1, c2, c3 = st.columns(3)
 # the series by name in the UI language (bound now: a format_func may run outside this script's session)
 series_names = {n: (t(f"sa.published.{n}") if f"sa.published.{n}" in MESSAGES else n) if source == TARGETS
                 else formatting.registry().indicator(n).label(lang()) for n in names}
-c1.selectbox(t("sa.indicator"), names, key=name_key, format_func=series_names.get)
+widgets.selectbox(c1, t("sa.indicator"), names, key=name_key, format_func=series_names.get)
 # labels translated now, as the sources' above: a format_func may run outside this script's session
 transforms = {v: t(f"sa.transform_{v}") for v in ("auto", "log", "none")}
 adjustments = {v: t(f"sa.adjustment_{v}") for v in ("x11", "seats")}
-c2.selectbox(t("sa.transform"), list(transforms), key="sa_transform", format_func=transforms.get)
-c3.selectbox(t("sa.adjustment"), list(adjustments), key="sa_adjustment", format_func=adjustments.get)
+widgets.selectbox(c2, t("sa.transform"), list(transforms), key="sa_transform", format_func=transforms.get)
+widgets.selectbox(c3, t("sa.adjustment"), list(adjustments), key="sa_adjustment", format_func=adjustments.get)
 st.text_input(t("sa.arima"), "", key="sa_arima")
 c1, c2, c3 = st.columns(3)
 c1.checkbox(t("sa.spring_festival"), True, key="sa_sf")

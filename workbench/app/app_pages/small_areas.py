@@ -39,15 +39,15 @@ def translate_option(prefix: str, value: str) -> str:
 
 
 c1, c2, c3 = st.columns(3)
-c1.selectbox(t("est.period"), periods, key="sae_period", format_func=lambda p: formatting.format_month(p, language))
-c2.selectbox(t("est.variable"), ["employment", "revenue"], key="sae_variable", format_func=variable_label)
-c3.selectbox(t("sae.benchmark"), ["ratio", "difference", ""], key="sae_benchmark",
+widgets.selectbox(c1, t("est.period"), periods, key="sae_period", format_func=lambda p: formatting.format_month(p, language))
+widgets.selectbox(c2, t("est.variable"), ["employment", "revenue"], key="sae_variable", format_func=variable_label)
+widgets.selectbox(c3, t("sae.benchmark"), ["ratio", "difference", ""], key="sae_benchmark",
              format_func=lambda v: translate_option("sae.benchmark", v))
 c4, c5 = st.columns([1, 2])
 
 
 # FH: area level (direct totals on area covariate totals); BHF: unit level (nested-error model)
-c4.selectbox(t("sae.model"), ["FH", "BHF"], key="sae_model", format_func=lambda m: translate_option("sae.model", m))
+widgets.selectbox(c4, t("sae.model"), ["FH", "BHF"], key="sae_model", format_func=lambda m: translate_option("sae.model", m))
 widgets.multiselect(c5, t("sae.covariates"), list(SAE_COVARIATES), key="sae_covariates", format_func=variable_label,
                default=["si_headcount"] if st.session_state.get("sae_variable", "employment") == "employment"
                else ["vat_sales"])
@@ -72,7 +72,7 @@ except ValueError as exc:  # e.g. a covariate this panel does not carry: the lib
 variable = reg.column(params["variable"]) or formatting.Variable(params["variable"])
 unit = variable.shown_unit.label(language)
 districts = sorted({str(a)[:6] for a in areas["area"]})
-district = st.selectbox(t("sae.district"), districts, key="sae_district",
+district = widgets.selectbox(st, t("sae.district"), districts, key="sae_district",
                         format_func=lambda c: reg.code_label("county_code", c, language))
 here = areas[areas["area"].astype(str).str.startswith(district)].copy()
 here["name"] = here["area"].map(lambda a: reg.code_name("township_code", a, language) or str(a))
