@@ -108,10 +108,10 @@ readable += [r for r in records if r.release_id in set(scheduled.loc[scheduled["
 if not readable:
     st.info(t("diss.nothing_to_download"))
 else:
-    series = st.selectbox(t("diss.series"), sorted({r.series for r in readable}), key="diss_series",
+    series = widgets.selectbox(st, t("diss.series"), sorted({r.series for r in readable}), key="diss_series",
                           format_func=lambda s, zh=lang() == "zh": f"{titles[s]}（{s}）" if zh else f"{titles[s]} ({s})")
     vintages = sorted((r.vintage for r in readable if r.series == series), reverse=True)
-    vintage = st.selectbox(t("diss.vintage"), vintages, key="diss_vintage")
+    vintage = widgets.selectbox(st, t("diss.vintage"), vintages, key="diss_vintage")
     rel = next(r for r in readable if r.series == series and r.vintage == vintage)
     st.markdown(t("diss.covers", title=titles[series], vintage=vintage, period=covers[rel.release_id]))
     if rel.release_id in set(scheduled["release_id"]):

@@ -91,7 +91,7 @@ if waiting.empty:
     st.info(t("review.empty"))
 else:
     linked_run("review_pick", waiting["run_id"].tolist())
-    run_id = st.selectbox(t("runs.pick"), waiting["run_id"].tolist(), format_func=lambda r, lg=lang(): run_label(runs, r, lg),
+    run_id = widgets.selectbox(st, t("runs.pick"), waiting["run_id"].tolist(), format_func=lambda r, lg=lang(): run_label(runs, r, lg),
                           key="review_pick")
     picked = runs.set_index("run_id").loc[run_id]
     # a copy of a run already in the queue or approved: the same numbers, reviewed twice
@@ -109,7 +109,7 @@ st.subheader(t("review.approved"))
 approved = runs[runs["state"] == "approved"] if not runs.empty else runs
 if not approved.empty:
     linked_run("release_pick", approved["run_id"].tolist())
-    run_id = st.selectbox(t("runs.pick"), approved["run_id"].tolist(), format_func=lambda r, lg=lang(): run_label(runs, r, lg),
+    run_id = widgets.selectbox(st, t("runs.pick"), approved["run_id"].tolist(), format_func=lambda r, lg=lang(): run_label(runs, r, lg),
                           key="release_pick")
     run = data.run(run_id, user)[0]
     offered = publishable_outputs(run.kind, run.outputs)
@@ -121,7 +121,7 @@ if not approved.empty:
         st.session_state["release_output"] = offered[0] if offered else None
     st.text_input(t("review.series"), key="release_series")
     # only what the kind publishes, never a diagnostic (a seasonal run's coefficients)
-    output = st.selectbox(t("review.output"), offered, format_func=bound(output_label), key="release_output")
+    output = widgets.selectbox(st, t("review.output"), offered, format_func=bound(output_label), key="release_output")
     refusal = None if releasable(run.kind) else Refusal.of(DisclosureError(
         f"run kind {run.kind!r} has no release rule", "kind_not_releasable", kind=run.kind, run=run_id))
     if refusal is not None:
@@ -153,7 +153,7 @@ widgets.table(local_times(released, ["embargo_until"], zone), "review_vintages",
 live = released[~released["withdrawn"]] if not released.empty else released
 if not live.empty:
     linked_run("withdraw_pick", sorted(live["run_id"].unique()))
-    st.selectbox(t("review.withdraw"), sorted(live["run_id"].unique()), format_func=lambda r, lg=lang(): run_label(runs, r, lg),
+    widgets.selectbox(st, t("review.withdraw"), sorted(live["run_id"].unique()), format_func=lambda r, lg=lang(): run_label(runs, r, lg),
                  key="withdraw_pick")
     st.text_input(t("review.withdraw_reason"), key="withdraw_reason")
     st.button(t("review.withdraw"), key="withdraw_submit", on_click=ask,
