@@ -135,7 +135,9 @@ def output_label(name: str, language: str | None = None) -> str:
 # a seasonal adjustment's ``variable`` is a regression term, not a nowcast's new data.
 _KIND_COLUMNS = {"nowcast": "nowcast.col", "seasonal_adjustment": "sa.col"}
 # ... and the code words of their outputs (X-13's regression groups and terms, its statistics)
-_KIND_VALUES = {"seasonal_adjustment": ("sa.term", "runparam")}
+_KIND_VALUES = {"seasonal_adjustment": ("sa.term", "runparam"),
+                # how a nowcast's interval was made: from past errors or the model's own
+                "nowcast": ("nowcast.interval",)}
 # X-13's ARIMA coefficients: MA-Nonseasonal-01, AR-Seasonal-12
 _ARIMA_TERM = re.compile(r"^(?P<part>AR|MA)-(?P<season>Nonseasonal|Seasonal)-(?P<lag>\d+)$")
 
