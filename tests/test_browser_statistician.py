@@ -29,7 +29,7 @@ def open_page(page, key: str, where: str) -> None:
     if not link.count() and more.count():  # the menu folds its later sections under "View N more"
         more.first.click()
     link.click()
-    page.wait_for_url(re.compile(f"/{key}$"), timeout=60_000)
+    page.wait_for_url(re.compile(f"/{key}(\\?.*)?$"), timeout=60_000)  # the address keeps ?lang=
     page.locator("[data-testid='stMain'] h1").first.wait_for(timeout=60_000)
     wait_idle(page)
     check_page(page, where)
