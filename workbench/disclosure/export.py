@@ -118,8 +118,6 @@ def _measure_variable(name: str, unit: str = "") -> formatting.Variable:
         return reg.column(name)
     if name in reg.indicators or any("*" in p for p in reg.indicators if name.startswith(p.split("*")[0])):
         return reg.indicator(name)
-    from workbench.i18n import MESSAGES
-
     labels = MESSAGES.get(f"nowcast.series.{name}") or {}
     return formatting.Variable(name, labels.get("zh", name), labels.get("en", name), unit=unit)
 
