@@ -470,7 +470,8 @@ def _job(contract: SourceContract) -> Job:
         layer="bronze",
         description=f"Land {contract.title_en} ({contract.format}) as delivered, with lineage",
         inputs=(f"deliveries/{contract.folder}/{contract.pattern}",),
-        outputs=(f"bronze.{contract.name}", f"quarantine.{contract.name}", LOADS),
+        outputs=(f"bronze.{contract.name}",),
+        appends=(f"quarantine.{contract.name}", LOADS),
     )
     return Job(spec=spec, main=lambda ctx: land_source(ctx, contract))
 

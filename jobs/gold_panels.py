@@ -1,9 +1,9 @@
-"""Links and gold panels: what the methods read.
+"""Gold panels, and the deterministic link rules: what the methods read.
 
-* ``silver.links``: source record -> credit code. Deterministic here (credit code
-  for social insurance units; an exact, unambiguous name match key for electricity
-  accounts, card merchants and job-ad employers). Probabilistic linkage adds its
-  own rows with ``method = 'splink'``; this job only replaces its own methods.
+* ``deterministic_links``: source record -> credit code by rule (credit code for social
+  insurance units; an exact, unambiguous name match key for electricity accounts, card
+  merchants and job-ad employers). ``jobs.silver_linkage`` writes them to ``silver.links``
+  beside its probabilistic links.
 * ``gold.enterprise_month``: enterprise x month with register attributes and every
   source's value, each with a flag saying whether that source reported.
 * ``gold.area_industry_month``: totals and counts by county/township x section x month.
@@ -18,11 +18,9 @@ rewrites only the months whose silver inputs changed since the last build.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date
 
-import pyarrow as pa
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -207,17 +205,11 @@ def _maybe(ctx: JobContext, name: str) -> DataFrame | None:
     return ctx.lake.read(name) if ctx.lake.exists(name) else None
 
 
-# Full rebuilds (links, indicators, targets) are skipped when every input table is at the
-# Delta version the last build read: a re-run with no new delivery then writes no new
-# version, and keeps the values, run ids and vintages readers already have.
-BUILD_INPUTS = "workbench.build_inputs"
-BUILD_INPUTS_SCHEMA = pa.schema([("job", pa.string()), ("inputs", pa.string()), ("run_id", pa.string()),
-                                 ("built_at", pa.timestamp("us", tz="UTC"))])
-
-
 @dataclass(frozen=True)
 class InputVersions:
-    """The Delta version of each input table a build reads (None: the table does not exist)."""
+    """The Delta version of each input table a full rebuild reads (None: the table does not
+    exist), pinned when the build starts. The runner skips the build when no input changed
+    (``workbench.pipeline``)."""
 
     job: str
     versions: dict[str, int | None]
@@ -237,29 +229,6 @@ class InputVersions:
         return sum(ctx.lake.row_count(name, version) for name, version in self.versions.items()
                    if version is not None)
 
-    def as_json(self) -> str:
-        return json.dumps(self.versions, sort_keys=True)
-
-    def built_before(self, ctx: JobContext, outputs: tuple[str, ...]) -> bool:
-        """True when the last recorded build of this job read exactly these versions."""
-        if not ctx.lake.exists(BUILD_INPUTS) or not all(ctx.lake.exists(o) for o in outputs):
-            return False
-        rows = [r for r in ctx.lake.read_arrow(BUILD_INPUTS, ["job", "inputs", "built_at"]).to_pylist()
-                if r["job"] == self.job]
-        return bool(rows) and max(rows, key=lambda r: r["built_at"])["inputs"] == self.as_json()
-
-    def record(self, ctx: JobContext) -> None:
-        ctx.lake.append_arrow(BUILD_INPUTS, pa.Table.from_pylist(
-            [{"job": self.job, "inputs": self.as_json(), "run_id": ctx.run_id,
-              "built_at": datetime.now(timezone.utc)}], schema=BUILD_INPUTS_SCHEMA))
-
-
-def _unchanged(job: str) -> JobResult:
-    return JobResult(job, "skipped", messages=(JobMessage.of("jobmsg.unchanged"),))
-
-
-LINK_INPUTS = ("silver.enterprises", "silver.social_insurance_monthly", "silver.electricity_monthly",
-               "silver.card_merchants", "silver.job_ads")
 INDICATOR_INPUTS = ("silver.vat_monthly", "silver.social_insurance_monthly", "silver.electricity_monthly",
                     "silver.card_daily", "silver.card_merchants", "silver.job_ads", "silver.prices_daily",
                     "gold.enterprise_month")
@@ -275,34 +244,6 @@ def keep_link_run_ids(links: DataFrame, previous: DataFrame | None) -> DataFrame
         *keys, F.col("linked_run_id").alias("_previous_run_id"))
     return links.join(old, keys, "left").withColumn(
         "linked_run_id", F.coalesce("_previous_run_id", "linked_run_id")).drop("_previous_run_id")
-
-
-def build_links(ctx: JobContext) -> JobResult:
-    inputs = InputVersions.of(ctx, "silver_links", LINK_INPUTS)
-    enterprises = inputs.read(ctx, "silver.enterprises")
-    if enterprises is None:
-        return JobResult("silver_links", "skipped", messages=(JobMessage.of("jobmsg.missing_table", table="silver.enterprises"),))
-    if inputs.built_before(ctx, ("silver.links",)):
-        return _unchanged("silver_links")
-    links = deterministic_links(enterprises, inputs.read(ctx, "silver.social_insurance_monthly"),
-                                inputs.read(ctx, "silver.electricity_monthly"),
-                                inputs.read(ctx, "silver.card_merchants"), inputs.read(ctx, "silver.job_ads"))
-    if links is None:
-        return JobResult("silver_links", "skipped", messages=(JobMessage.of("jobmsg.no_link_source"),))
-    links = links.withColumn("linked_run_id", F.lit(ctx.run_id))
-    methods = ", ".join(f"'{m}'" for m in DETERMINISTIC)
-    if ctx.lake.exists("silver.links"):
-        previous = ctx.lake.read("silver.links", ctx.lake.version("silver.links"))
-        ctx.lake.write("silver.links", keep_link_run_ids(links, previous), mode="overwrite",
-                       replace_where=f"method IN ({methods})")
-    else:
-        ctx.lake.write("silver.links", links)
-    inputs.record(ctx)
-    counts = {r["source"]: r["n"] for r in ctx.lake.read("silver.links").groupBy("source").agg(
-        F.count(F.lit(1)).alias("n")).collect()}
-    return JobResult("silver_links", "ok", rows_read=inputs.rows_read(ctx), rows_written=sum(counts.values()),
-                     messages=tuple(JobMessage.of("jobmsg.links_by_source", source=k, n=v)
-                                    for k, v in sorted(counts.items())))
 
 
 def _changed_periods(ctx: JobContext, since) -> set | None:
@@ -367,8 +308,6 @@ def build_panels(ctx: JobContext) -> JobResult:
 
 def build_indicators(ctx: JobContext) -> JobResult:
     inputs = InputVersions.of(ctx, "gold_indicators_monthly", INDICATOR_INPUTS)
-    if inputs.built_before(ctx, ("gold.indicators_monthly",)):
-        return _unchanged("gold_indicators_monthly")
     table = indicators(*(inputs.read(ctx, n) for n in INDICATOR_INPUTS[:-1]))
     if table is None:
         return JobResult("gold_indicators_monthly", "skipped", messages=(JobMessage.of("jobmsg.no_indicator_source"),))
@@ -378,7 +317,6 @@ def build_indicators(ctx: JobContext) -> JobResult:
 
         table = table.unionByName(retail_electricity_index(panel))
     ctx.lake.write("gold.indicators_monthly", table, mode="overwrite")
-    inputs.record(ctx)
     return JobResult("gold_indicators_monthly", "ok", rows_read=inputs.rows_read(ctx),
                      rows_written=ctx.lake.row_count("gold.indicators_monthly"))
 
@@ -388,18 +326,13 @@ def build_targets(ctx: JobContext) -> JobResult:
     official = inputs.read(ctx, "silver.official_series")
     if official is None:
         return JobResult("gold_targets", "skipped", messages=(JobMessage.of("jobmsg.missing_table", table="silver.official_series"),))
-    if inputs.built_before(ctx, ("gold.targets",)):
-        return _unchanged("gold_targets")
     targets = official.select("series", "area_code", "ref_period", "release_date", "vintage", "value", "unit")
     ctx.lake.write("gold.targets", targets, mode="overwrite")
-    inputs.record(ctx)
     return JobResult("gold_targets", "ok", rows_read=inputs.rows_read(ctx),
                      rows_written=ctx.lake.row_count("gold.targets"))
 
 
 JOBS = [
-    Job(JobSpec("silver_links", "silver", "Deterministic links: credit codes and unambiguous name keys",
-                LINK_INPUTS, ("silver.links",)), build_links),
     Job(JobSpec("gold_enterprise_month", "gold", "Enterprise x month panel and area x industry x month totals",
                 ("silver.enterprises", *MONTHLY_INPUTS, "silver.links"),
                 ("gold.enterprise_month", "gold.area_industry_month")), build_panels),

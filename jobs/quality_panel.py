@@ -49,7 +49,12 @@ def build_survey_panel(ctx: JobContext) -> JobResult:
 
 
 JOBS = [
+    # The rule results and the fraud screening the rules run are this job's among jobs (the
+    # Editing page also writes them); the change log, the run log and the pass-rate history are
+    # ledgers the pages append to as well.
     Job(JobSpec(NAME, "quality", "Survey rules (when stale), then the edited and imputed survey panel",
-                ("silver.survey_returns", "silver.vat_monthly", "silver.social_insurance_monthly",
-                 "silver.enterprises", "silver.survey_sample"), (store.PANEL, store.EDITS)), build_survey_panel),
+                panel_inputs(), (store.PANEL, store.RESULTS, store.SCREENING_INPUT, store.SCREENING,
+                                 store.FRAUD_QUEUE),
+                appends=(store.EDITS, store.RUNS, store.SUMMARY)),
+        build_survey_panel),
 ]

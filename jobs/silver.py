@@ -127,7 +127,8 @@ def build(ctx: JobContext, spec: SilverTable) -> JobResult:
 def job(spec: SilverTable) -> Job:
     return Job(
         spec=JobSpec(name=spec.job, layer="silver", description=spec.description,
-                     inputs=(f"bronze.{spec.source}",), outputs=(spec.table, f"quarantine.{spec.source}")),
+                     inputs=(f"bronze.{spec.source}",), outputs=(spec.table,),
+                     appends=(f"quarantine.{spec.source}",)),
         main=lambda ctx: build(ctx, spec),
     )
 

@@ -1,10 +1,12 @@
-"""silver_linkage: probabilistic links (Splink, method 'splink'/'clerical') to the register.
+"""silver_linkage: every link of a source record to the register, in ``silver.links``.
 
-Electricity accounts, card merchants and job-ad employers carry no credit code.
-Records that the deterministic rules (``jobs.gold_panels.deterministic_links``:
-a unique exact name key) already link are left to them, so every record has one
-link, the best one; the rest are scored by one Splink model per source pair on
-DuckDB, reading the lake through Arrow. Models and thresholds are stored in
+The one job that writes ``silver.links``. First the deterministic rules
+(``jobs.gold_panels.deterministic_links``): social insurance units by credit code,
+and a unique exact name key for the sources without one. Then probabilistic links
+(Splink, method 'splink'/'clerical'): electricity accounts, card merchants and
+job-ad employers carry no credit code. Records the deterministic rules already link
+are left to them, so every record has one link, the best one; the rest are scored
+by one Splink model per source pair on DuckDB, reading the lake through Arrow. Models and thresholds are stored in
 ``silver.linkage_models`` and reused: a later run scores only records without a
 link (stable enterprise ids over time). Pairs near the threshold go to
 ``silver.link_review_queue`` for the clerical review page, whose decisions
@@ -22,8 +24,7 @@ import pandas as pd
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from jobs.gold_panels import deterministic_links
-from jobs.silver import read_watermark, write_watermark
+from jobs.gold_panels import DETERMINISTIC, deterministic_links, keep_link_run_ids
 from workbench.linkage import prepare, priors
 from workbench.linkage.clusters import (LINK_COLUMNS, OWN_METHODS, SourceOutcome, concat_rows, latest_decisions,
                                         link_source)
@@ -53,10 +54,6 @@ def model_fingerprint(source: str) -> str:
 
 def _pandas(df: DataFrame) -> pd.DataFrame:
     return df.toArrow().to_pandas()
-
-
-def _maybe(ctx: JobContext, name: str) -> DataFrame | None:
-    return ctx.lake.read(name) if ctx.lake.exists(name) else None
 
 
 def source_records(source: str, df: DataFrame, det: pd.DataFrame, register: pd.DataFrame) -> pd.DataFrame:
@@ -122,42 +119,67 @@ def review_queue(outcome: SourceOutcome, records: pd.DataFrame, enterprises: pd.
     return out[QUEUE_COLUMNS]
 
 
+INPUTS = ("silver.enterprises", "silver.social_insurance_monthly", "silver.electricity_monthly",
+          "silver.card_merchants", "silver.job_ads", "silver.link_reviews")
+
+
+def write_deterministic_links(ctx: JobContext, links: DataFrame) -> list[JobMessage]:
+    """Replace the deterministic rows of ``silver.links``; a link that already existed keeps
+    the run id that made it. Says how many links each source has."""
+    lake = ctx.lake
+    links = links.withColumn("linked_run_id", F.lit(ctx.run_id))
+    if lake.exists("silver.links"):
+        previous = lake.read("silver.links", lake.version("silver.links"))
+        methods = ", ".join(f"'{m}'" for m in DETERMINISTIC)
+        lake.write("silver.links", keep_link_run_ids(links, previous), mode="overwrite",
+                   replace_where=f"method IN ({methods})")
+    else:
+        lake.write("silver.links", links)
+    counts = {r["source"]: r["n"] for r in links.groupBy("source").agg(F.count(F.lit(1)).alias("n")).collect()}
+    return [JobMessage.of("jobmsg.links_by_source", source=k, n=v) for k, v in sorted(counts.items())]
+
+
 def build_linkage(ctx: JobContext) -> JobResult:
     lake = ctx.lake
     logging.getLogger("splink").setLevel(logging.WARNING)
-    enterprises_df = _maybe(ctx, "silver.enterprises")
-    if enterprises_df is None:
+    versions = {t: lake.version(t) if lake.exists(t) else None for t in INPUTS}
+    read_rows = sum(lake.row_count(t, v) for t, v in versions.items() if v is not None)
+    if versions["silver.enterprises"] is None:
         return JobResult("silver_linkage", "skipped", messages=(JobMessage.of("jobmsg.missing_table", table="silver.enterprises"),))
-    inputs = {s: _maybe(ctx, t) for s, (t, _) in SOURCES.items()}
-    if all(v is None for v in inputs.values()):
+
+    def pinned(table: str) -> DataFrame | None:
+        return None if versions[table] is None else lake.read(table, versions[table])
+
+    enterprises_df = pinned("silver.enterprises")
+    inputs = {s: pinned(t) for s, (t, _) in SOURCES.items()}
+    certain = deterministic_links(enterprises_df, pinned("silver.social_insurance_monthly"), inputs["electricity"],
+                                  inputs["card_merchants"], inputs["job_ads"])
+    if certain is None:
         return JobResult("silver_linkage", "skipped", messages=(JobMessage.of("jobmsg.no_link_source"),))
-    # Nothing to link when no input changed since the last successful run: the job is
-    # keyed on its inputs' Delta versions, so a re-run leaves links and queue alone.
-    watched = ["silver.enterprises", "silver.link_reviews", *[t for t, _ in SOURCES.values()]]
-    signature = "silver_linkage@" + hashlib.sha256(json.dumps(
-        {t: lake.version(t) if lake.exists(t) else None for t in watched}, sort_keys=True).encode()).hexdigest()[:16]
-    if read_watermark(ctx, signature) is not None and lake.exists("silver.link_review_queue"):
-        return JobResult("silver_linkage", "skipped", messages=(JobMessage.of("jobmsg.no_linkage_changes"),))
+    # the probabilistic rows as the last run left them, before this run rewrites anything
+    links_df = lake.read("silver.links", lake.version("silver.links")) if lake.exists("silver.links") else None
+    previous = _pandas(links_df.filter(F.col("method").isin(*OWN_METHODS))) if links_df is not None else None
+    ctx.progress(0.05, "deterministic links")
+    notes = write_deterministic_links(ctx, certain)
+    if all(v is None for v in inputs.values()):  # credit codes only: nothing to score
+        return JobResult("silver_linkage", "ok", rows_read=read_rows, rows_written=lake.row_count("silver.links"),
+                         messages=tuple(notes))
     enterprises = _pandas(enterprises_df.filter("credit_code_valid").select(
         "credit_code", "name", "address", "industry_code", "industry_division", "size_class"))
     register = prepare.register(enterprises)
     sizes = enterprises.set_index("credit_code")["size_class"]
-    det_all = deterministic_links(enterprises_df, None, inputs["electricity"], inputs["card_merchants"],
-                                  inputs["job_ads"])
-    det_all = _pandas(det_all.select("source", "record_id", "credit_code")) if det_all is not None else \
-        pd.DataFrame(columns=["source", "record_id", "credit_code"])
-    links_df = _maybe(ctx, "silver.links")
-    previous = _pandas(links_df.filter(F.col("method").isin(*OWN_METHODS))) if links_df is not None else None
+    det_all = _pandas(certain.filter(F.col("source") != "social_insurance").select("source", "record_id",
+                                                                                  "credit_code"))
     if previous is not None:
         previous["match_weight"] = float("nan")  # silver.links keeps probabilities only
-    decisions = _pandas(lake.read("silver.link_reviews")) if lake.exists("silver.link_reviews") else None
+    decisions = _pandas(pinned("silver.link_reviews")) if versions["silver.link_reviews"] is not None else None
     stored_df = _pandas(lake.read("silver.linkage_models")) if lake.exists("silver.linkage_models") else None
 
     # Queue rows of records this run does not score again stay queued: a re-run must
     # not drop pairs a reviewer has not decided yet.
     previous_queue = _pandas(lake.read("silver.link_review_queue")) \
         if lake.exists("silver.link_review_queue") else None
-    all_links, queues, models, notes = [], [], [], []
+    all_links, queues, models = [], [], []
     done = 0
     for source, df in inputs.items():
         if df is None:
@@ -208,10 +230,7 @@ def build_linkage(ctx: JobContext) -> JobResult:
     out = spark.createDataFrame(links[["source", "record_id", "credit_code", "method", "match_probability"]],
                                 schema=schema).withColumn("linked_run_id", F.lit(ctx.run_id))
     methods = ", ".join(f"'{m}'" for m in OWN_METHODS)
-    if links_df is None:
-        lake.write("silver.links", out)
-    else:
-        lake.write("silver.links", out, mode="overwrite", replace_where=f"method IN ({methods})")
+    lake.write("silver.links", out, mode="overwrite", replace_where=f"method IN ({methods})")
     queue = concat_rows(queues, QUEUE_COLUMNS)
     for c in queue.columns:
         if c not in ("match_weight", "match_probability", "threshold_weight"):
@@ -231,14 +250,14 @@ def build_linkage(ctx: JobContext) -> JobResult:
         model_rows[["source", "fingerprint", "model_json", "threshold", "trained_run_id", "saved_at", "prior_json"]],
         schema="source string, fingerprint string, model_json string, threshold double, "
                "trained_run_id string, saved_at timestamp, prior_json string"), mode="overwrite", evolve=True)
-    write_watermark(ctx, signature, ctx.started_at)
-    return JobResult("silver_linkage", "ok", rows_written=len(links), messages=tuple(notes))
+    return JobResult("silver_linkage", "ok", rows_read=read_rows, rows_written=lake.row_count("silver.links"),
+                     messages=tuple(notes))
 
 
 JOBS = [
     Job(JobSpec("silver_linkage", "silver",
-                "Probabilistic record linkage (Splink on DuckDB): accounts, merchants, employers -> register",
-                ("silver.enterprises", "silver.electricity_monthly", "silver.card_merchants", "silver.job_ads",
-                 "silver.link_reviews"),
+                "Record linkage to the register: credit codes and unique name keys, then Splink on DuckDB "
+                "for accounts, merchants and employers",
+                INPUTS,
                 ("silver.links", "silver.link_review_queue", "silver.linkage_models")), build_linkage),
 ]

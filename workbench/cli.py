@@ -222,10 +222,18 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
 # ---- jobs ---------------------------------------------------------------------
 
 def _jobs_list(args: argparse.Namespace) -> int:
-    from workbench.pipeline import list_jobs
+    from workbench.pipeline import pipeline_graph
 
-    _print_table([(j.name, j.layer, ", ".join(j.outputs), j.description) for j in list_jobs()],
-                 ["job", "layer", "writes", "what it does"])
+    graph = pipeline_graph()
+    # the graph as a list in run order: each job with the jobs it waits for and what it writes
+    # (a ledger it only appends to is marked +)
+    _print_table([(j.spec.name, j.spec.layer, ", ".join(graph.upstream[j.spec.name]) or "-",
+                   ", ".join([*j.spec.outputs, *(f"+{t}" for t in j.spec.appends)]))
+                  for j in graph.order],
+                 ["job", "layer", "runs after", "writes (+ appends)"])
+    external = graph.external_inputs()
+    if external:
+        print(f"\nwritten outside the pipeline (by people, through the app): {', '.join(external)}")
     return 0
 
 
@@ -251,7 +259,7 @@ def _jobs_run(args: argparse.Namespace) -> int:
             state["done"] += 1
             bar.update(1)
 
-    results = run_jobs(names, since=args.since, progress=progress)
+    results = run_jobs(names, since=args.since, progress=progress, force=args.force)
     bar.close()
     _print_table(
         [(r.name, r.status, f"{r.rows_read:,}", f"{r.rows_written:,}", f"{r.rows_quarantined:,}", f"{r.seconds:.1f}",
@@ -267,10 +275,13 @@ def _jobs_run(args: argparse.Namespace) -> int:
 def _add_jobs(sub: argparse._SubParsersAction) -> None:
     jobs = sub.add_parser("jobs", help="bronze, silver and gold jobs")
     jsub = jobs.add_subparsers(dest="action", required=True)
-    jsub.add_parser("list", help="every job, in pipeline order").set_defaults(func=_jobs_list)
+    jsub.add_parser("list", help="the pipeline's graph: every job in run order, what it waits for and writes"
+                    ).set_defaults(func=_jobs_list)
     run = jsub.add_parser("run", help="run jobs by name, or all")
     run.add_argument("names", nargs="+", help="job names, or 'all'")
     run.add_argument("--since", default=None, help="only deliveries for this period (YYYY-MM) or later")
+    run.add_argument("--force", action="store_true",
+                     help="run jobs whose inputs did not change too (after a change of code or configuration)")
     run.set_defaults(func=_jobs_run)
 
 

@@ -889,8 +889,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "job.desc.silver_card_merchants": {"zh": "收单商户，附商户类别码和名称、地址匹配键", "en": "Card merchants with MCC and name/address match keys"},
     "job.desc.silver_card_daily": {"zh": "按商户和日期的银行卡交易", "en": "Card payments by merchant and day"},
     "job.desc.silver_official_series": {"zh": "官方发布序列，保留每个版本", "en": "Published official series, every vintage"},
-    "job.desc.silver_linkage": {"zh": "概率记录关联（Splink，DuckDB）：用电户、商户、招聘雇主关联到企业名录", "en": "Probabilistic record linkage (Splink on DuckDB): accounts, merchants, employers -> register"},
-    "job.desc.silver_links": {"zh": "确定性关联：统一社会信用代码和唯一名称匹配键", "en": "Deterministic links: credit codes and unambiguous name keys"},
+    "job.desc.silver_linkage": {"zh": "记录关联到企业名录：先按统一社会信用代码和唯一名称匹配键，再用 Splink（DuckDB）关联用电户、商户、招聘雇主", "en": "Record linkage to the register: credit codes and unique name keys, then Splink on DuckDB for accounts, merchants and employers"},
     "job.desc.gold_enterprise_month": {"zh": "企业×月份面板及区县×行业×月份合计", "en": "Enterprise x month panel and area x industry x month totals"},
     "job.desc.gold_indicators_monthly": {"zh": "全市月度指标及其可得日期", "en": "City-level monthly indicators with availability dates"},
     "job.desc.quality_survey_panel": {"zh": "调查审核规则（规则或数据有变时重跑），然后生成经审核和插补的调查面板", "en": "Survey rules (when stale), then the edited and imputed survey panel"},
@@ -1154,6 +1153,14 @@ MESSAGES: dict[str, dict[str, str]] = {
     # job result messages (issue 21, task jobmsg): JobResult.messages, said in the UI language on the
     # Jobs page; the English text is also the job's log and command-line message
     "jobmsg.failed": {"zh": "出错：{error}", "en": "{error}"},
+    "pipeline.two_writers": {"zh": "{table} 有两个作业写入（{first} 和 {second}）：每张表只能由一个作业写入",
+                             "en": "{table} is written by two jobs ({first} and {second}): one job owns each table"},
+    "pipeline.cycle": {"zh": "这些作业互相等待对方的输出，无法排序：{jobs}",
+                       "en": "these jobs wait for each other's tables in a circle: {jobs}"},
+    "pipeline.undeclared_read": {"zh": "作业 {job} 读取了未在其声明中列出的表 {table}",
+                                 "en": "job {job} read {table}, which its spec does not list"},
+    "pipeline.undeclared_write": {"zh": "作业 {job} 写入了未在其声明中列出的表 {table}",
+                                  "en": "job {job} wrote {table}, which its spec does not list"},
     "jobmsg.unchanged": {"zh": "自上次构建以来输入未变", "en": "inputs unchanged since the last build"},
     "jobmsg.missing_table": {"zh": "{table} 尚不存在", "en": "{table} does not exist yet"},
     "jobmsg.missing_tables": {"zh": "数据湖中尚无 {tables}", "en": "{tables} not in the lake yet"},
@@ -1164,7 +1171,6 @@ MESSAGES: dict[str, dict[str, str]] = {
     "jobmsg.full_rebuild": {"zh": "全部重建", "en": "full rebuild"},
     "jobmsg.rewrote_months": {"zh": "重写 {n} 个月：{first}至{last}", "en": "rewrote {n} month(s): {first}..{last}"},
     "jobmsg.no_indicator_source": {"zh": "银层尚无指标数据源", "en": "no indicator source in silver yet"},
-    "jobmsg.no_linkage_changes": {"zh": "自上次关联以来输入未变", "en": "no input changed since the last linkage"},
     "jobmsg.linked": {"zh": "{source}：{links:,} 条关联，评分 {scored:,} 条记录，{review:,} 对待审核，阈值 {threshold:+.1f}",
                       "en": "{source}: {links:,} links, {scored:,} scored, {review:,} to review, "
                             "threshold {threshold:+.1f}"},

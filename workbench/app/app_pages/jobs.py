@@ -62,7 +62,7 @@ if pipeline is not None:
     widgets.table(pd.DataFrame(
             [{"name": s.name, "layer": t(f"layer.{s.layer}"),
               "description": job_views.job_description(s.name, s.description, language),
-              "inputs": ", ".join(s.inputs), "outputs": ", ".join(s.outputs)} for s in specs],
+              "inputs": ", ".join(s.inputs), "outputs": ", ".join(s.writes)} for s in specs],
             columns=["name", "layer", "description", "inputs", "outputs"],
         ), "jobs_list",
         column_config={"name": t("col.job"), "layer": t("common.layer"), "description": t("col.description"),
