@@ -159,3 +159,31 @@ def sign_in(page, url: str, username: str, password: str | None = None) -> None:
 def sign_out(page) -> None:
     page.locator(".st-key-signout button").click()
     page.locator(".st-key-signin_username").wait_for(timeout=60_000)
+
+
+# A table wider than its box whose reader cannot see that it scrolls, or cannot scroll it: a data
+# grid whose scroller's scrollbar is transparent (Streamlit shows it only under the pointer) or
+# does not scroll, and a static table that clips. The pointer is moved off every table first.
+_CUT_TABLES = """() => {
+  const cut = [], wide = [];
+  const hidden = c => !c || c === 'transparent' || /^rgba\\([^)]*,\\s*0\\)\\s+/.test(c) || c.startsWith('transparent');
+  for (const el of document.querySelectorAll('[data-testid="stDataFrame"], [data-testid="stTable"]')) {
+    const grid = el.getAttribute('data-testid') === 'stDataFrame';
+    const box = grid ? el.querySelector('.dvn-scroller') : el;
+    if (!box || box.scrollWidth <= box.clientWidth + 1) continue;
+    const key = (el.closest('[class*="st-key-"]')?.className.match(/st-key-(\\S+)/) || [, el.getAttribute('data-testid')])[1];
+    wide.push(key);
+    const style = getComputedStyle(box);
+    if (!['auto', 'scroll'].includes(style.overflowX) || hidden(style.scrollbarColor))
+      cut.push(`${key}: ${box.scrollWidth} px in ${box.clientWidth} (overflow ${style.overflowX}, scrollbar ${style.scrollbarColor})`);
+  }
+  return {cut, wide};
+}"""
+
+
+def cut_tables(page) -> dict[str, list[str]]:
+    """``wide``: the keys of the page's tables wider than their box; ``cut``: those of them whose
+    hidden columns a reader cannot find (no scrollbar in sight, or no scrolling at all)."""
+    page.mouse.move(1, 1)  # off every table: Streamlit shows a scrollbar only under the pointer
+    page.wait_for_timeout(200)
+    return page.evaluate(_CUT_TABLES)

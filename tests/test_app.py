@@ -440,12 +440,14 @@ def test_catalog_search_finds_a_column_by_its_label_in_either_language(app_env, 
     at.session_state["lang"] = lang
     at.switch_page("app_pages/catalog.py").run()
     label = registry().column("township_code").label(lang)
-    at.text_input(key="catalog_search").input(label).run()
-    assert not at.exception, at.exception
-    assert "silver.enterprises" in set(table(at, "catalog_tables")["table"]), label
     title = registry().column("township_code").description_zh[:4]  # a few words of its description
-    at.text_input(key="catalog_search").input(title).run()
-    assert "silver.enterprises" in set(table(at, "catalog_tables")["table"]), title
+    for attempt in range(2):  # twice in a row, the search cleared between
+        at.text_input(key="catalog_search").input(label).run()
+        assert not at.exception, at.exception
+        assert "silver.enterprises" in set(table(at, "catalog_tables")["table"]), (attempt, label)
+        at.text_input(key="catalog_search").input(title).run()
+        assert "silver.enterprises" in set(table(at, "catalog_tables")["table"]), (attempt, title)
+        at.text_input(key="catalog_search").input("").run()
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])

@@ -368,3 +368,44 @@ def test_runs_opens_a_seasonal_run_on_its_adjusted_series(runs_lake):
     pick(at, "runs_pick", run_id)
     assert at.selectbox(key="runs_detail_output").value == "series"
     assert not at.exception, at.exception
+
+
+def _embargo(at: AppTest, day: date | None) -> AppTest:
+    """Set the release form's embargo to 07:00 on *day* in the city's clock, or none."""
+    box = at.checkbox(key="release_use_embargo")
+    if day is None:
+        return box.uncheck().run()
+    box.check().run()
+    at.date_input(key="release_embargo_date").set_value(day).run()
+    return at.time_input(key="release_embargo_time").set_value(time(7, 0)).run()
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_vintage_public_before_the_earlier_vintages_embargo_is_refused_on_the_page(runs_lake, lang):
+    """Issue 29: a release whose embargo lifted before the previous vintage's was published, so the
+    newer figure was out before the older one. The page refuses it, twice in a row (an earlier
+    embargo, then none), naming both vintages' embargo times; a later embargo releases it."""
+    lake, _, users = runs_lake
+    first, second = approved_run(lake, users, 11.0), approved_run(lake, users, 12.0)
+    at = AppTest.from_file(PAGES / "review.py", default_timeout=TIMEOUT)
+    at.session_state["lang"] = lang
+    at.session_state["user"] = users["super"]
+    at.run()
+    pick(at, "release_pick", first)
+    at.text_input(key="release_series").input("ordered").run()
+    _embargo(at, date(2030, 1, 2)).button(key="release_submit").click().run()
+    assert review.state(lake, first) == "released", [e.value for e in at.error]
+    earlier = "2030-01-02 07:00 (Asia/Shanghai)"
+    for attempt, day in ((1, date(2030, 1, 1)), (2, None)):
+        pick(at, "release_pick", second)
+        at.text_input(key="release_series").input("ordered").run()
+        _embargo(at, day).button(key="release_submit").click().run()
+        assert not at.exception, at.exception
+        said = "\n".join(e.value for e in at.error)
+        assert "ordered" in said and earlier in said, (attempt, said)
+        assert ("2030-01-01 07:00 (Asia/Shanghai)" if day else translate("review.rule.public_at_once", lang)) in said
+        assert ("禁发至" if lang == "zh" else "under embargo until") in said, said
+        assert review.state(lake, second) == "approved" and [r.vintage for r in list_releases(lake, "ordered")] == [1]
+    _embargo(at, date(2030, 1, 3)).button(key="release_submit").click().run()
+    assert review.state(lake, second) == "released", [e.value for e in at.error]
+    assert [r.vintage for r in list_releases(lake, "ordered")] == [1, 2]

@@ -14,7 +14,7 @@ import re
 
 import pytest
 
-from browserkit import browser_page, check_page, serving, shot, sign_in
+from browserkit import browser_page, check_page, cut_tables, serving, shot, sign_in
 from workbench.i18n import translate
 from workbench.runs import registry, review
 
@@ -65,10 +65,21 @@ def submitted_run(page, lang: str, known: set[str]) -> str:
     raise AssertionError(f"no success message naming a new run; last seen: {text!r}, known: {sorted(known)}")
 
 
-def walk(page, lang: str, lake, known: set[str]) -> list[str]:
+def no_cut_tables(page, where: str, wide: set[str]) -> None:
+    """Issue 29: at 1,400 px a table wider than its box (the runs list, a run's output) showed its
+    first columns cut at the right edge, its scrollbar hidden until the pointer found it. Every
+    table too wide for its box shows its scrollbar; *wide* collects them, so the walk can tell the
+    check met at least one."""
+    found = cut_tables(page)
+    assert not found["cut"], f"{where}: tables cut at the right edge: {found['cut']}"
+    wide.update(found["wide"])
+
+
+def walk(page, lang: str, lake, known: set[str], wide: set[str]) -> list[str]:
     """One pass of the workflow in *lang*; returns the two submitted run ids."""
     open_page(page, "catalog", f"{lang}_catalog")
     shot(page, f"statistician_{lang}_1_catalog")
+    no_cut_tables(page, f"{lang}_catalog", wide)
     open_page(page, "quality", f"{lang}_quality")
     click(page, "quality_run")
     page.locator("[data-testid='stAlertContentSuccess']").first.wait_for(timeout=LONG)
@@ -109,6 +120,7 @@ def walk(page, lang: str, lake, known: set[str]) -> list[str]:
     assert not page.locator("[data-testid='stCode']").count(), f"{lang}: the Runs page shows a JSON dump"
     check_page(page, f"{lang}_runs_detail")
     shot(page, f"statistician_{lang}_5_runs")
+    no_cut_tables(page, f"{lang}_runs", wide)
     return runs
 
 
@@ -121,7 +133,8 @@ def test_statistician_workflow_in_english_then_chinese_twice(demo_lake, tmp_path
         page.set_default_timeout(LONG)
         sign_in(page, url, "stat")
         check_page(page, "signed_in")
-        english = walk(page, "en", demo_lake.lake, set())
+        wide: set[str] = set()
+        english = walk(page, "en", demo_lake.lake, set(), wide)
         page.locator("[data-testid='stSidebar']").get_by_text("中文").click()
         wait_idle(page)
         expect(page.locator(".st-key-signout")).to_be_visible()
@@ -131,5 +144,6 @@ def test_statistician_workflow_in_english_then_chinese_twice(demo_lake, tmp_path
         expect(picked).to_have_value(re.compile(re.escape(translate("runkind.survey_estimate", "zh"))))
         assert "Survey estimate" not in picked.input_value()
         shot(page, "statistician_switched_to_zh_runs")
-        chinese = walk(page, "zh", demo_lake.lake, set(english))
+        chinese = walk(page, "zh", demo_lake.lake, set(english), wide)
     assert len(set(english + chinese)) == 4
+    assert wide, "no table of the walk was wider than its box at 1,400 px: the cut-table check met none"

@@ -1,6 +1,7 @@
 """Run registry, four-eyes review, releases with vintages and embargo, VACUUM protection."""
 
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
@@ -706,6 +707,39 @@ def test_a_vintage_that_breaks_its_series_is_refused_with_the_reason(lake_with_i
             release_run(lake, run_id, SUPER2, "sa_vat", output="series")
         assert refused.value.rule == rule, refused.value
         _said(refused.value)
+
+
+def test_a_vintage_public_before_an_earlier_vintage_under_embargo_is_refused(lake_with_input):
+    """Issue 29: v1 under embargo until the day after tomorrow, v2 released with no embargo (or
+    one lifting tomorrow) put the newer figures out first. Refused, naming both embargo times in
+    the city's clock; an embargo at or after v1's, or a v1 whose embargo has lifted, is fine."""
+    lake = lake_with_input
+    now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    first = release_run(lake, _survey(lake), SUPER2, "survey_employment", output="estimates",
+                        embargo_until=now + timedelta(days=2))
+    revision = _survey(lake)
+    for embargo in (None, now + timedelta(days=1)):
+        with pytest.raises(ReviewError) as refused:
+            release_run(lake, revision, SUPER2, "survey_employment", output="estimates", embargo_until=embargo)
+        assert refused.value.rule == "series_embargo" and refused.value.facts["vintage"] == 1, refused.value
+        said = _said(refused.value)
+        earlier = (first.embargo_until.astimezone(ZoneInfo("Asia/Shanghai"))).strftime("%Y-%m-%d %H:%M")
+        for lang, text in said.items():
+            assert earlier in text and "survey_employment" in text, text
+            if embargo is not None:
+                assert embargo.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M") in text, text
+            else:
+                assert ("立即" if lang == "zh" else "at once") in text, text
+        assert review.state(lake, revision) == "approved"
+    assert [r.vintage for r in list_releases(lake, "survey_employment")] == [1]
+    # public at the same moment as v1, or later: the order holds
+    assert release_run(lake, revision, SUPER2, "survey_employment", output="estimates",
+                       embargo_until=first.embargo_until).vintage == 2
+    # a vintage whose embargo has lifted holds nothing back
+    release_run(lake, _survey(lake, variable="survey_revenue"), SUPER2, "survey_revenue", output="estimates",
+                embargo_until=now - timedelta(hours=1))
+    assert release_run(lake, _survey(lake, variable="survey_revenue"), SUPER2, "survey_revenue",
+                       output="estimates").vintage == 2
 
 
 def test_a_series_keeps_one_unit(lake_with_input):

@@ -98,8 +98,6 @@ def test_quarterly_gdp_is_shown_by_quarter_and_its_diagnostics_are_marked(demo_l
 
     from test_app import table
     from workbench.auth import load_users
-    from workbench.formatting import registry as columns
-    from workbench.methods.seasonal.assess import coefficient_mark, statistic_mark
 
     for k, v in demo_lake.environ.items():
         monkeypatch.setenv(k, v)
@@ -107,8 +105,20 @@ def test_quarterly_gdp_is_shown_by_quarter_and_its_diagnostics_are_marked(demo_l
     at.session_state["lang"] = lang
     at.session_state["user"] = load_users()["research"]
     at.run()
-    at.selectbox(key="sa_name_published").select("gdp").run()
-    assert not at.exception, at.exception
+    for attempt in range(2):  # twice in a row: GDP, then monthly retail sales, then GDP again
+        at.selectbox(key="sa_name_published").select("gdp").run()
+        assert not at.exception, at.exception
+        check_quarterly_gdp(at, lang)
+        at.selectbox(key="sa_name_published").select("retail_sales").run()
+        assert "month" in table(at, "sa_series").columns, attempt
+
+
+def check_quarterly_gdp(at, lang: str) -> None:
+    """The quarterly GDP table by quarter in *lang*, its statistics marked by the stated rules."""
+    from test_app import table
+    from workbench.formatting import registry as columns
+    from workbench.methods.seasonal.assess import statistic_mark
+
     shown = table(at, "sa_series")
     assert "quarter" in shown.columns and "month" not in shown.columns
     quarter = r"^\d{4}年第[1-4]季度$" if lang == "zh" else r"^Q[1-4] \d{4}$"
@@ -138,3 +148,38 @@ def test_marks_follow_the_stated_rules():
     assert statistic_mark("qs_original", 40.0) is None and statistic_mark("M1", float("nan")) is None
     assert coefficient_mark("MA-Nonseasonal-01", -1.0) == BAD and coefficient_mark("MA-Seasonal-12", -0.9951) == BAD
     assert coefficient_mark("MA-Seasonal-12", -0.62) is None and coefficient_mark("Outlier$AO2020.Feb", -1.0) is None
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_seats_on_the_seasonal_page_runs_x13_and_submits_twice(demo_lake, monkeypatch, lang):
+    """Issue 29, 3: SEATS on the default retail series fell back to STL (the Spring Festival
+    regressor ended before SEATS's forecasts) and submitting replaced the page with a
+    CANNOT_INFER_EMPTY_SCHEMA traceback, 3 of 3 times. On the page, in either language, SEATS
+    gives an X-13 result (no STL fallback said) and is submitted twice in a row, each time a run
+    of X-13 SEATS."""
+    from streamlit.testing.v1 import AppTest
+
+    from workbench.auth import load_users
+
+    for k, v in demo_lake.environ.items():
+        monkeypatch.setenv(k, v)
+    at = AppTest.from_file(os.path.join(REPO, "workbench", "app", "app_pages", "seasonal.py"), default_timeout=300)
+    at.session_state["lang"] = lang
+    at.session_state["user"] = load_users()["research"]
+    at.run()
+    assert at.selectbox(key="sa_name_published").value == "retail_sales"
+    at.selectbox(key="sa_adjustment").set_value("seats").run()
+    assert not at.exception, at.exception
+    said = [w.value for w in at.warning] + [e.value for e in at.error]
+    assert translate("sa.fallback", lang) not in said, said
+    submitted = []
+    for attempt in range(2):
+        at.button(key="sa_submit").click().run()
+        assert not at.exception, (attempt, at.exception)
+        run_id = at.session_state["sa_submitted"]
+        assert run_id not in submitted, attempt
+        submitted.append(run_id)
+        run = registry.get_run(demo_lake.lake, run_id)
+        assert run.params["spec"]["adjustment"] == "seats"
+        assert run.metrics["method"] == "x13", run.metrics  # not "stl"
+        assert registry.read_output(demo_lake.lake, run_id, "series").count() > 0

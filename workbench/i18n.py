@@ -340,6 +340,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "序列 {series} 已发布到 {latest}（第 {vintage} 版），运行 {run} 只到 {period}：新版本不能是更早时期的数字。",
         "en": "Series {series} already publishes {latest} (vintage {vintage}); run {run} only reaches {period}: a "
               "later vintage cannot be of an earlier period."},
+    "review.rule.series_embargo": {
+        "zh": "序列 {series} 第 {vintage} 版禁发至 {earlier_embargo}；运行 {run} 将于 {embargo} 公开，早于该版："
+              "新版本不能先于旧版本发布。请把解禁时间设在 {earlier_embargo} 或之后。",
+        "en": "Series {series} vintage {vintage} is under embargo until {earlier_embargo}; run {run} would be public "
+              "{embargo}, before it: a newer vintage cannot be published before an earlier one. Set its embargo at "
+              "or after {earlier_embargo}."},
+    "review.rule.public_at": {"zh": "{at}", "en": "at {at}"},
+    "review.rule.public_at_once": {"zh": "立即（未设禁发时间）", "en": "at once (no embargo set)"},
     "review.publishes": {"zh": "将发布：{output}（{period}，单位：{unit}）。以下为前 {n} 行，发布时再经披露控制。",
                          "en": "To be published: {output} ({period}; unit: {unit}). Its first {n} rows, before "
                                "disclosure control is applied at release:"},

@@ -6,11 +6,12 @@ in ``app_pages/``; which pages exist and who may open them is ``session.PAGES``.
 
 import streamlit as st
 
-from workbench.app import session
+from workbench.app import session, widgets
 
 st.set_page_config(page_title="G City Statistics Workbench", page_icon=":material/query_stats:", layout="wide")
 session.keep_widget_values()  # before any widget and before init's defaults: settings survive a page switch
 session.init()
+widgets.wide_tables_scroll()
 session.keep_language_in_address()  # a reload keeps the language
 session.bind_to_browser()  # in a server, the sign-in is the browser's cookie, checked on every run
 session.adopt_oidc_user()

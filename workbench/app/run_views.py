@@ -312,6 +312,9 @@ class Refusal:
         for name in ("period", "latest"):
             if name in facts:
                 facts[name] = format_month(facts[name], language)
+        if "earlier_embargo" in facts:  # when a new vintage would be public: at a time, or at once
+            facts["embargo"] = (translate("review.rule.public_at", language, at=facts["embargo"]) if facts["embargo"]
+                                else translate("review.rule.public_at_once", language))
         return translate(f"{self.catalogue}.{self.rule}", language, **facts)
 
     def show(self, language: str) -> None:

@@ -8,6 +8,23 @@ import streamlit as st
 from workbench.app.session import t
 
 
+# Streamlit's page style hides every scrollbar until the pointer is over it (``scrollbar-color:
+# transparent``), and a static table clips what does not fit. A table wider than its box (a run's
+# output, a catalogue preview: 8,000 px of columns in 940) then looks whole, cut at the box's right
+# edge, and a reader with a mouse wheel never finds the rest. A data grid's own scroller keeps its
+# scrollbar in sight, and a static table scrolls instead of clipping.
+WIDE_TABLES_STYLE = """<style>
+[data-testid="stDataFrame"] .dvn-scroller { scrollbar-width: auto; scrollbar-color: rgba(49, 51, 63, 0.45) transparent; }
+[data-testid="stTable"] { overflow-x: auto; scrollbar-color: rgba(49, 51, 63, 0.45) transparent; }
+</style>"""
+
+
+def wide_tables_scroll() -> None:
+    """Every table of the page shows that it scrolls sideways when it is wider than its box
+    (:data:`WIDE_TABLES_STYLE`); called once per page run by the app's entry point."""
+    st.html(WIDE_TABLES_STYLE)
+
+
 def table(df: pd.DataFrame, key: str, column_config: dict | None = None) -> None:
     """A read-only table inside a keyed container.
 

@@ -192,7 +192,7 @@ def release_run(lake: Lake, run_id: str, user: User, series: str, *, output: str
         return _complete(lake, pending, user, series, output)
     _check(lake, chain, run_id, user, "release", "")  # refuse early, before the gate's work
     check_publishable(run, output)
-    check_series(lake, series, run, output)
+    check_series(lake, series, run, output, embargo)
     table = f"release.{series}"
     published = read_output(lake, run_id, output)  # fails early if the output does not exist
     approved = _approved_output(lake, chain, run, output)
@@ -211,9 +211,9 @@ def release_run(lake: Lake, run_id: str, user: User, series: str, *, output: str
         if pending is not None:
             return _complete(lake, pending, user, series, output)
         _check(lake, chain, run_id, user, "release", "")
-        check_series(lake, series, run, output)  # another vintage may have been released meanwhile
-        vintage = 1 + max((int(r["vintage"]) for r in _records(lake) if r["series"] == series), default=0)
         now = datetime.now(timezone.utc)
+        check_series(lake, series, run, output, embargo, now)  # another vintage may have been released meanwhile
+        vintage = 1 + max((int(r["vintage"]) for r in _records(lake) if r["series"] == series), default=0)
         release_id = uuid.uuid4().hex
         day = release_date or (embargo or now).astimezone(ZoneInfo(lake.settings.lake.local_timezone)).date()
         rows = published.select(
@@ -338,13 +338,16 @@ def _run_or_none(lake: Lake, run_id: str) -> Run | None:
         return None
 
 
-def check_series(lake: Lake, series: str, run: Run, output: str) -> None:
+def check_series(lake: Lake, series: str, run: Run, output: str, embargo: datetime | None = None,
+                 now: datetime | None = None) -> None:
     """ReviewError naming the rule if *run*'s *output* cannot be the next vintage of *series*:
-    another kind, output, breakdown, column set or unit than its vintages so far, or a reference
-    period before the latest vintage still published (a later vintage of an earlier month)."""
+    another kind, output, breakdown, column set or unit than its vintages so far, a reference
+    period before the latest vintage still published (a later vintage of an earlier month), or
+    an *embargo* (None: public at once, at *now*) that lifts before an earlier vintage's."""
     vintages = [r for r in verified_releases(lake) if r.series == series and r.problem is None]
     if not vintages:
         return
+    check_embargo_order(lake, series, run, vintages, embargo, now or datetime.now(timezone.utc))
     latest = vintages[-1]
     before = _run_or_none(lake, latest.run_id)
     if before is None or latest.output not in before.outputs:
@@ -382,6 +385,32 @@ def check_series(lake: Lake, series: str, run: Run, output: str) -> None:
                           f"{run.run_id} covers up to {periods[-1]}: a later vintage cannot be of an earlier period",
                           "series_period", **{**facts, "vintage": live[-1].vintage}, period=periods[-1],
                           latest=latest_periods[-1])
+
+
+def check_embargo_order(lake: Lake, series: str, run: Run, vintages: list[Release], embargo: datetime | None,
+                        now: datetime) -> None:
+    """ReviewError ``series_embargo`` if the new vintage would be public before an earlier one still
+    under embargo: readers would see the newer figures first, and the older ones would then appear
+    after them. A withdrawn vintage is never public, so it holds nothing back."""
+    waiting = [r for r in vintages if r.published and r.embargo_until is not None and r.embargo_until > now]
+    if not waiting:
+        return
+    earlier = max(waiting, key=lambda r: (r.embargo_until, r.vintage))
+    public_from = embargo or now
+    if public_from >= earlier.embargo_until:
+        return
+    zone = lake.settings.lake.local_timezone
+    shown = {"embargo": city_time(embargo, zone) if embargo is not None else "",
+             "earlier_embargo": city_time(earlier.embargo_until, zone)}
+    raise ReviewError(f"series {series} vintage {earlier.vintage} is under embargo until {shown['earlier_embargo']}; "
+                      f"run {run.run_id} would be public {'at ' + shown['embargo'] if embargo else 'at once'}, "
+                      "before it: a newer vintage cannot be published before an earlier one",
+                      "series_embargo", series=series, vintage=earlier.vintage, run=run.run_id, **shown)
+
+
+def city_time(instant: datetime, zone: str) -> str:
+    """An instant as the city's clock reads it, with the zone named: ``2030-01-02 07:00 (Asia/Shanghai)``."""
+    return f"{instant.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M} ({zone})"
 
 
 def _complete(lake: Lake, record: Mapping[str, Any], user: User, series: str, output: str) -> Release:

@@ -6,7 +6,6 @@ narrowly each could be bounded: internal information a user could use to attack 
 """
 
 import re
-from zoneinfo import ZoneInfo
 
 import streamlit as st
 
@@ -17,6 +16,7 @@ from workbench.app.run_views import local_times, series_title
 from workbench.app.session import ROLES_FOR, lang, require_role, t
 from workbench.disclosure.export import FORMATS
 from workbench.disclosure.reader import calendar
+from workbench.runs.release import city_time
 from workbench.i18n import MESSAGES
 
 user = require_role(*ROLES_FOR["dissemination"])
@@ -115,8 +115,7 @@ else:
     rel = next(r for r in readable if r.series == series and r.vintage == vintage)
     st.markdown(t("diss.covers", title=titles[series], vintage=vintage, period=covers[rel.release_id]))
     if rel.release_id in set(scheduled["release_id"]):
-        until = rel.embargo_until.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
-        st.warning(t("diss.embargoed", until=f"{until} ({zone})"))
+        st.warning(t("diss.embargoed", until=city_time(rel.embargo_until, zone)))
     for col, fmt in zip(st.columns(len(FORMATS)), FORMATS):
         out = data.release_file(rel.release_id, fmt, lang())
         # as wide as its column, so a long label ("CSV（Excel 可直接打开）") is not cut
