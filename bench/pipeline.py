@@ -1,6 +1,6 @@
 """Pipeline benchmark: rows per second per job on a freshly generated demo.
 
-Usage: python bench/pipeline.py [small|medium|large] [DEMO_DIR]   (default small)
+Usage: python bench/pipeline.py [small|medium|large] [DEMO_DIR] [--no-cluster]   (default small)
 
 With DEMO_DIR (an already generated demo of that scale) generation is skipped.
 
@@ -8,7 +8,10 @@ Generates the demo into a temporary folder, builds a fresh lake with
 `run_jobs("all")`, and prints each job's rows/second. The baseline, measured in
 the same run, is hashing every delivered byte once (the least any loader must
 do); the bronze total is printed as a ratio to it. A second run of all jobs
-shows the cost of an idempotent re-run. Where Java and the cluster's venv are there
+shows the cost of an idempotent re-run. Then a new month: a lake built from every month but
+the last (`workbench demo subset`) takes the last month's deliveries, and the time is printed
+as a ratio to the full build (target: 1/20 at medium), with every silver and gold table
+compared with the full build's (content, lineage columns left out). Where Java and the cluster's venv are there
 (`make cluster-deps`), every job then runs again on the local Apache Spark cluster
 (`workbench cluster up`: master, two 1-core workers, Spark Connect) into a second lake,
 and each job's seconds are printed beside Sail's as a cluster/Sail ratio.
@@ -25,8 +28,9 @@ from pathlib import Path
 
 
 def main() -> None:
-    scale = sys.argv[1] if len(sys.argv) > 1 else "small"
-    existing = sys.argv[2] if len(sys.argv) > 2 else None
+    args = [a for a in sys.argv[1:] if a != "--no-cluster"]
+    scale = args[0] if args else "small"
+    existing = args[1] if len(args) > 1 else None
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["WORKBENCH_DEMO_OUT"] = existing or os.path.join(tmp, "demo")
@@ -63,7 +67,8 @@ def main() -> None:
         print(f"idempotent re-run: {time.perf_counter() - t:.1f} s "
               f"({sum(r.status == 'skipped' for r in again)}/{len(again)} jobs skipped)")
         failed = [r for r in results + again if r.status == "failed"]
-        on_cluster = cluster_jobs(tmp, settings)
+        failed += new_month(tmp, settings, total)
+        on_cluster = None if "--no-cluster" in sys.argv else cluster_jobs(tmp, settings)
         if on_cluster is None:
             print("cluster: not run (needs java and `make cluster-deps`)")
         else:
@@ -77,6 +82,67 @@ def main() -> None:
             failed += [r for r in cluster_results if r.status == "failed"]
         for r in failed:
             print(f"FAILED {r.name}: {r.message}")
+
+
+LINEAGE = {"linked_run_id", "queued_run_id", "trained_run_id", "saved_at", "batch_id", "edit_id", "edited_at",
+           "evaluated_at", "run_id"}
+
+
+def content_digest(path: str) -> tuple[int, str]:
+    """Rows and a digest of a Delta table's content in any row order: lineage columns (run ids,
+    load times) left out, floats to 9 significant digits (the engine's summation order moves
+    the last bits)."""
+    import hashlib
+
+    import pandas as pd
+    from deltalake import DeltaTable
+
+    frame = DeltaTable(path).to_pandas()
+    frame = frame[sorted(c for c in frame.columns if not c.startswith("_") and c not in LINEAGE)]
+    for column in frame.columns:
+        if pd.api.types.is_float_dtype(frame[column]):
+            frame[column] = frame[column].map(lambda v: f"{v:.9g}")
+    rows = sorted(pd.util.hash_pandas_object(frame.astype(str), index=False).tolist())
+    return len(frame), hashlib.sha256(repr(rows).encode()).hexdigest()
+
+
+def new_month(tmp: str, settings, full_seconds: float) -> list:
+    """Build a lake from every month but the last, then land the last month on it; print the
+    time as a ratio to the full build and which tables differ from the full build's."""
+    import json
+
+    from workbench.demo.subset import Period, subset
+    from workbench.pipeline import run_jobs
+
+    manifest = json.loads((Path(settings.demo_out) / "manifest.json").read_text(encoding="utf-8"))
+    span = manifest["time_span"]
+    last = span["to"]
+    before = f"{int(last[:4]) - (last[5:] == '01')}-{(int(last[5:]) - 2) % 12 + 1:02d}"
+    earlier = os.path.join(tmp, "demo_before")
+    subset(settings.demo_out, earlier, Period(span["from"], before))
+    base = settings.with_lake_root(os.path.join(tmp, "lake_month"))
+    os.environ["WORKBENCH_DEMO_OUT"] = earlier
+    from workbench.config import load_settings
+
+    first = run_jobs("all", settings=load_settings().with_lake_root(base.lake_root))
+    os.environ["WORKBENCH_DEMO_OUT"] = settings.demo_out
+    t = time.perf_counter()
+    results = run_jobs("all", settings=base)
+    seconds = time.perf_counter() - t
+    ran = [r for r in results if r.status == "ok"]
+    print(f"new month {last} on a lake of {span['from']}..{before}: {seconds:.1f} s = "
+          f"1/{full_seconds / max(seconds, 1e-9):.1f} of the full build ({len(ran)}/{len(results)} jobs ran: "
+          f"{', '.join(f'{r.name} {r.seconds:.1f} s' for r in sorted(ran, key=lambda r: -r.seconds)[:5])})")
+    differ = []
+    for layer in ("silver", "gold"):
+        for table in sorted(p.name for p in (Path(settings.lake_root) / layer).iterdir()):
+            full = content_digest(str(Path(settings.lake_root) / layer / table))
+            month = Path(base.lake_root) / layer / table
+            got = content_digest(str(month)) if month.exists() else (0, "")
+            if got != full:
+                differ.append(f"{layer}.{table} ({got[0]:,} rows vs {full[0]:,})")
+    print(f"tables differing from the full build: {', '.join(differ) or 'none'}")
+    return [r for r in first + results if r.status == "failed"]
 
 
 def cluster_jobs(tmp: str, settings):

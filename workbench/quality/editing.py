@@ -232,3 +232,24 @@ def change_log(panel: DataFrame) -> DataFrame:
             .when(F.col(f"{var}_reported").isNull(), F.lit("item non-response"))
             .otherwise(F.lit("failed an error rule")).alias("reason")))
     return parts[0].unionByName(parts[1])
+
+
+CELL = ["credit_code", "period", "column"]
+
+
+def new_imputations(log: DataFrame, logged: DataFrame | None) -> DataFrame:
+    """The rows of *log* (a rebuild's :func:`change_log`) whose cell has no logged edit yet,
+    or whose value or method differs from the cell's latest logged edit (*logged*: the change
+    log so far). A rebuild used to log every imputed cell of the panel again, so the log grew
+    by the whole panel with every new month: the history of a cell is its changes."""
+    if logged is None:
+        return log
+    from pyspark.sql.window import Window
+
+    latest = (logged.withColumn("_n", F.row_number().over(
+        Window.partitionBy(*CELL).orderBy(F.desc("edited_at"), F.desc("edit_id"))))
+        .filter("_n = 1").select(*CELL, F.col("after").alias("_after"), F.col("method").alias("_method"),
+                                 F.lit(True).alias("_logged")))
+    same = F.col("_after").eqNullSafe(F.col("after")) & F.col("_method").eqNullSafe(F.col("method"))
+    return (log.join(latest, CELL, "left").filter(F.col("_logged").isNull() | ~same)
+            .drop("_after", "_method", "_logged"))

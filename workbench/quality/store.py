@@ -305,7 +305,8 @@ def _manual_edits(lake: Lake) -> DataFrame:
 
 def build_panel(lake: Lake, user: Any = "system", rules_dir=RULES_DIR, progress: Progress | None = None) -> QualityRun:
     """Impute every failed or missing cell of the survey panel and write it as a new version of
-    ``quality.survey_panel``; log every imputed cell in ``quality.edits``.
+    ``quality.survey_panel``; log in ``quality.edits`` every imputed cell that is new or whose
+    value or method changed since its last logged edit.
 
     The survey's rule results come first: when there are none, or they were computed on an
     older version of the survey returns, the rules are run here (a first click on the Editing
@@ -348,6 +349,7 @@ def build_panel(lake: Lake, user: Any = "system", rules_dir=RULES_DIR, progress:
         F.lit(batch).alias("batch_id"), "credit_code", F.col("period").cast("date").alias("period"), "column",
         F.col("before").cast("double"), F.col("after").cast("double"), "method", "reason",
         F.lit(_username(user)).alias("user"), F.lit(started).cast("timestamp").alias("edited_at"))
+    log = editing.new_imputations(log, lake.read(EDITS) if lake.exists(EDITS) else None)
     out[EDITS] = lake.write(EDITS, log)
     flags = written.groupBy("revenue_flag").count().collect()
     counts = {f"revenue_{r['revenue_flag']}": int(r["count"]) for r in flags}
