@@ -471,3 +471,34 @@ def test_catalog_preview_goes_through_the_formatting_layer(spark, lake, monkeypa
     assert row["township_code"] == reg.code_label("township_code", code, lang) != code
     assert row["name"] == "—"
     assert row["vat_sales"] == pytest.approx(1_234_567.0 * reg.column("vat_sales").scale) != 1_234_567.0
+
+
+def _chart_column(at: AppTest, column: str) -> set:
+    """The values of *column* in the data of the first chart on the page (Vega-Lite's dataset,
+    as the browser gets it)."""
+    import pyarrow as pa
+
+    chart = next(e for e in at.main if type(e).__name__ == "UnknownElement" and hasattr(e.proto, "datasets"))
+    data = pa.ipc.open_stream(chart.proto.datasets[0].data.data).read_all()
+    return set(data.column(column).to_pylist())
+
+
+def test_home_indicator_names_follow_a_language_switch_both_ways_twice(app_env, monkeypatch):
+    """Issue 29, 10: switching to English on Home was seen to leave the indicators' names
+    Chinese. The picker's options, what it holds, and the chart's panel headings are in the
+    language switched to, each way, twice in a row; the picked indicators stay picked."""
+    from workbench.formatting import registry
+
+    monkeypatch.setenv("WORKBENCH_UI_LANGUAGE", "zh")
+    at = signed_in("stat")
+    codes = ["industrial_output_index", "retail_sales"]
+    for language in ("zh", "en", "zh", "en"):
+        if at.session_state["lang"] != language:
+            at.radio(key="lang").set_value(language).run()
+        assert not at.exception, at.exception
+        names = [registry().indicator(code).label(language) for code in codes]
+        picker = at.multiselect(key="home_indicators")
+        assert list(picker.proto.options) == sorted(names, key=lambda n: codes[names.index(n)])
+        assert sorted(picker.value) == codes
+        headings = _chart_column(at, "heading")
+        assert len(headings) == 2 and all(any(name in h for name in names) for h in headings), headings
