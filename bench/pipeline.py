@@ -27,6 +27,40 @@ import time
 from pathlib import Path
 
 
+class PeakMemory:
+    """The peak resident memory of this process and every process it started (the engine, when
+    it runs as a child), sampled every 0.2 s on a thread: what the machine must have."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        import psutil
+
+        me = psutil.Process()
+        while not self._stop.is_set():
+            total = 0
+            for process in [me, *me.children(recursive=True)]:
+                try:
+                    total += process.memory_info().rss
+                except psutil.Error:  # a child that ended between listing and reading
+                    pass
+            self.peak = max(self.peak, total)
+            self._stop.wait(0.2)
+
+    def __enter__(self) -> "PeakMemory":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def main() -> None:
     args = [a for a in sys.argv[1:] if a != "--no-cluster"]
     scale = args[0] if args else "small"
@@ -54,14 +88,16 @@ def main() -> None:
         baseline = time.perf_counter() - t
         print(f"baseline: hashing {len(files)} files, {size / 1e6:.0f} MB in {baseline:.2f} s")
         t = time.perf_counter()
-        results = run_jobs("all", settings=settings)
+        with PeakMemory() as memory:
+            results = run_jobs("all", settings=settings)
         total = time.perf_counter() - t
         print(f"{'job':<34} {'status':<8} {'rows':>12} {'seconds':>8} {'rows/s':>10}")
         for r in results:
             rows = max(r.rows_read, r.rows_written)
             print(f"{r.name:<34} {r.status:<8} {rows:>12,} {r.seconds:>8.1f} {rows / max(r.seconds, 1e-9):>10,.0f}")
         bronze = sum(r.seconds for r in results if r.name.startswith("bronze_"))
-        print(f"all jobs: {total:.1f} s; bronze {bronze:.1f} s = {bronze / baseline:.1f} x the hashing baseline")
+        print(f"all jobs: {total:.1f} s; bronze {bronze:.1f} s = {bronze / baseline:.1f} x the hashing baseline; "
+              f"peak RSS of the process tree {memory.peak / 2**30:.2f} GiB")
         t = time.perf_counter()
         again = run_jobs("all", settings=settings)
         print(f"idempotent re-run: {time.perf_counter() - t:.1f} s "
