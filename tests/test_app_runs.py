@@ -365,3 +365,31 @@ def test_a_nowcasts_levels_on_runs_carry_the_unit_of_its_series(runs_lake, spark
     values = dict(zip(metrics.iloc[:, 0], metrics.iloc[:, 1]))
     assert values[run_views.setting_name("point_ar", lang)] == ("12,345.68 亿元" if lang == "zh" else "12,345.68 100m yuan")
     assert values[run_views.setting_name("rel_rmse_ar", lang)] == "0.91"  # a ratio has no unit
+
+
+@registry.method("app_test_numbers_only")
+def _numbers_only(inputs, params):
+    df = inputs["gold.sample"].select(F.col("value").alias("low"), (F.col("value") * params["scale"]).alias("high"))
+    return {"bounds": df}
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_an_output_of_numbers_only_opens_on_runs_with_a_chart_of_two_columns(runs_lake, lang):
+    """An output whose columns are all numbers put the same column on both axes and the page
+    stopped on a pandas traceback ('DataFrame' object has no attribute 'dtype'): the y axis now
+    opens on another column, and the same column picked twice is said, not drawn. Twice in a row."""
+    lake, _, users = runs_lake
+    run_id = registry.run_method(lake, "app_test_numbers_only", {"scale": 2.0}, ["gold.sample"], user=users["stat"],
+                                 title="numbers only")
+    at = page("runs.py", "stat")
+    at.session_state["lang"] = lang
+    for _ in range(2):
+        pick(at, "runs_pick", run_id)
+        assert not at.exception, at.exception
+        x, y = (box for box in at.selectbox if box.key and box.key.endswith("_app_test_numbers_only_bounds"))
+        assert {x.value, y.value} == {"low", "high"}
+        y.set_value(x.value).run()
+        assert not at.exception, at.exception
+        assert translate("runs.chart_same_column", lang) in [c.value for c in at.caption]
+        y.set_value("high" if x.value == "low" else "low").run()
+        assert not at.exception

@@ -244,6 +244,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "runs.outputs": {"zh": "输出", "en": "Outputs"},
     "runs.output_pick": {"zh": "查看输出", "en": "Show output"},
     "runs.chart_x": {"zh": "横轴", "en": "X axis"},
+    "runs.chart_same_column": {"zh": "横轴和纵轴是同一列：请为其中一个选另一列。",
+                               "en": "Both axes show the same column: pick another for one of them."},
     "runs.chart_y": {"zh": "纵轴（数值）", "en": "Y axis (numeric)"},
     "runs.audit": {"zh": "审核记录", "en": "Audit trail"},
     "runs.warnings": {"zh": "警告", "en": "Warnings"},

@@ -745,12 +745,20 @@ def series_chart(sample: pd.DataFrame, frames: dict[str, pd.DataFrame], key: str
         return
     others = [c for c in sample.columns if c not in numeric] or numeric
     spec = declared if declared != "undeclared" and {declared.x, declared.y} <= set(sample.columns) else None
+    if others is numeric and len(numeric) < 2:  # one number and nothing to draw it against
+        return
     x_col, y_col = st.columns(2)
     language = lang()
     x = widgets.selectbox(x_col, t("runs.chart_x"), others, index=others.index(spec.x) if spec and spec.x in others else 0,
                         format_func=lambda c: column_label(c, language, kind), key=f"{key}_x_{kind}_{output}")
-    y = widgets.selectbox(y_col, t("runs.chart_y"), numeric, index=numeric.index(spec.y) if spec and spec.y in numeric else 0,
+    # an output of numbers only offers the same columns on both axes: the y axis opens on another
+    first_other = next((i for i, c in enumerate(numeric) if c != x), 0)
+    y = widgets.selectbox(y_col, t("runs.chart_y"), numeric,
+                        index=numeric.index(spec.y) if spec and spec.y in numeric else first_other,
                         format_func=lambda c: column_label(c, language, kind), key=f"{key}_y_{kind}_{output}")
+    if x == y:  # a column against itself: a diagonal at best, and the frame below cannot hold it twice
+        st.caption(t("runs.chart_same_column"))
+        return
     color = spec.color if spec and spec.color in sample.columns and spec.color not in (x, y) else None
     parts = []
     for run_id, f in frames.items():
