@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import BinaryIO, Iterator
 
 import pyarrow as pa
-import pyarrow.compute  # noqa: F401 - registers pa.compute
+import pyarrow.compute  # registers pa.compute
 
 from workbench.lake import Lake
 from workbench.pipeline import Job, JobContext, JobMessage, JobResult, JobSpec
@@ -137,7 +137,7 @@ def rejected_file_rows(delivery: Delivery, contract: SourceContract, reason: str
             table = pq.read_table(fh)
         return [{"row_number": i, "raw_text": json.dumps(r, ensure_ascii=False, default=str), "reason": reason}
                 for i, r in enumerate(table.to_pylist(), start=1)]
-    except BaseException as exc:  # noqa: BLE001 - an unreadable file is kept as one line
+    except BaseException as exc:  # an unreadable file is kept as one line
         if not isinstance(exc, Exception) and not is_panic(exc):
             raise
         with opened(delivery) as fh:

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from pyspark.sql import functions as F
 
-from test_app import table, texts
+from test_app import table
 from test_app_runs import page
 from workbench.formatting import format_value
 from workbench.lake import Lake

@@ -693,6 +693,7 @@ def axis_number_format(variable: Variable) -> str:
 
 
 __all__ = ["UNITS", "Unit", "Variable", "Registry", "registry", "format_number", "format_percent", "format_value",
-           "format_money", "format_month", "format_quarter", "detail_text", "industry_text", "format_date", "bilingual", "reference_period", "ColumnFormat",
+           "format_money", "format_month", "format_quarter", "detail_text", "industry_text", "format_date", "bilingual",
+           "reference_period", "ColumnFormat",
            "DisplayTable", "format_table", "rounded", "chart_locale", "axis_number_format", "MONTH_FORMAT", "QUARTER_FORMAT",
            "SECTION_NAMES_EN", "column_title", "code_text", "type_label", "delta_operation"]

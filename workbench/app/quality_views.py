@@ -41,7 +41,7 @@ def progress_bar(text: str) -> tuple[object, Callable[[str, float], None]]:
     def progress(message: str, fraction: float) -> None:
         try:
             bar.progress(min(max(float(fraction), 0.0), 1.0), text=progress_text(message, language))
-        except Exception:  # noqa: BLE001 - a callback from a worker thread cannot draw; the run goes on
+        except Exception:  # a callback from a worker thread cannot draw; the run goes on
             pass
 
     return bar, progress

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from workbench.linkage.identifiers import (  # noqa: E402,F401 - one implementation, re-exported
+from workbench.linkage.identifiers import (  # noqa: F401 - one implementation, re-exported
     CREDIT_CODE_CHARS as CREDIT_ALPHABET,
     CREDIT_CODE_WEIGHTS as CREDIT_WEIGHTS,
     CREDIT_VALUE,

@@ -34,7 +34,7 @@ def build_panel() -> None:
     try:
         store.build_panel(data.lake(), user, progress=progress)
         st.session_state["est_panel_error"] = None
-    except Exception as exc:  # noqa: BLE001 - shown in the page's language with the library's detail
+    except Exception as exc:  # shown in the page's language with the library's detail
         st.session_state["est_panel_error"] = str(exc)
     bar.empty()
 
@@ -106,7 +106,7 @@ except CalibrationError as exc:  # the reason, worded in the page's language, wi
     st.error(t(f"est.cal_error.{exc.reason}", method=t(f"est.cal_method.{params['calibration']}"),
                constraints=", ".join(exc.constraints) or "-"))
     st.stop()
-except Exception as exc:  # noqa: BLE001 - anything else: the library's message
+except Exception as exc:  # anything else: the library's message
     widgets.failure(t("est.failed"), exc)
     st.stop()
 
