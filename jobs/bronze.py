@@ -34,8 +34,16 @@ from workbench.lake import Lake
 from workbench.pipeline import Job, JobContext, JobMessage, JobResult, JobSpec
 from workbench.sources.contract import RejectedFile, SourceContract, load_contracts
 from workbench.sources.lease import exclusive
-from workbench.sources.readers import (ROW_NUMBER, Delivery, ParsedFile, bounded_workbook, file_sha256, is_panic,
-                                       opened, read_delivery)
+from workbench.sources.readers import (
+    ROW_NUMBER,
+    Delivery,
+    ParsedFile,
+    bounded_workbook,
+    file_sha256,
+    is_panic,
+    opened,
+    read_delivery,
+)
 
 LOADS = "workbench.loads"
 BATCH_ROWS = 1_000_000  # rows per commit: bounds memory, keeps commits few

@@ -17,7 +17,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from browserkit import CHROMIUM_ARGS, CHROMIUM, check_page, require_chromium, serving, shot
+from browserkit import CHROMIUM, CHROMIUM_ARGS, check_page, require_chromium, serving, shot
 from test_api import SECRET, SUPER, _approved, build_release_lake
 from workbench.auth import User
 from workbench.disclosure.tables import KIND

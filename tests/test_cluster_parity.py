@@ -31,10 +31,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-from compare import first_difference, is_run_lineage
-from test_runs_kinds import _declared_charts_fit
 from deltalake import DeltaTable
 
+from compare import first_difference, is_run_lineage
+from test_runs_kinds import _declared_charts_fit
 from workbench.auth import User
 from workbench.config import load_settings
 from workbench.lake import Lake

@@ -17,11 +17,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
-from workbench.access import RAW_LAYERS, RAW_ROLES, Access, run_id_of, table_access  # noqa: F401 - pages use them
-from workbench.auth import User
-
 import pandas as pd
 
+from workbench.access import RAW_LAYERS, RAW_ROLES, Access, run_id_of, table_access  # noqa: F401 - pages use them
+from workbench.auth import User
 from workbench.config import REPO_ROOT
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -22,12 +22,12 @@ out. The app turns :class:`ColumnFormat` into Streamlit column settings; exports
 from __future__ import annotations
 
 import fnmatch
-from decimal import ROUND_HALF_UP, Decimal
 import math
 import re
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Mapping

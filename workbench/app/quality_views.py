@@ -8,7 +8,6 @@ from typing import Any, Callable
 
 import streamlit as st
 
-
 # The quality library's progress steps (English, for logs and the CLI) and the catalogue entry
 # that says each on the page in the UI language.
 _PROGRESS = (

@@ -21,8 +21,16 @@ import pyarrow as pa
 from workbench.auth import User
 from workbench.disclosure.export import ReleaseContext
 from workbench.lake import Lake
-from workbench.runs.audit_chain import AUDIT, AuditChainError, ChainHead, check_extends, head, read_chain, \
-    rows_digest, vintage_rows
+from workbench.runs.audit_chain import (
+    AUDIT,
+    AuditChainError,
+    ChainHead,
+    check_extends,
+    head,
+    read_chain,
+    rows_digest,
+    vintage_rows,
+)
 from workbench.runs.release import RELEASES, Release, verified_releases, visible
 
 PUBLIC = User("public", "The public", ())

@@ -14,7 +14,8 @@ from workbench.app.session import ROLES_FOR, lang, require_role, t
 from workbench.i18n import MESSAGES, translate
 from workbench.methods.estimate import runs as estimate_runs
 from workbench.methods.estimate.calibration import CalibrationError
-from workbench.methods.estimate.survey import DEFAULTS as SURVEY_DEFAULTS, VALUES_EDITED
+from workbench.methods.estimate.survey import DEFAULTS as SURVEY_DEFAULTS
+from workbench.methods.estimate.survey import VALUES_EDITED
 from workbench.quality import store
 
 user = require_role(*ROLES_FOR["estimates"])
