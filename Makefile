@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 8501
 
-.PHONY: install browser cluster-deps cluster-up cluster-down demo lake serve test bench clean docs docs-build docs-deps
+.PHONY: install browser cluster-deps cluster-up cluster-down demo lake serve lint lint-deps test bench clean docs docs-build docs-deps
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -67,11 +67,26 @@ docs: docs-deps
 docs-build: docs-deps
 	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict --quiet
 
-## The whole test suite (what .ci/run calls), after the docs build; provisions the browser the browser tests need.
+## The code-habits checks (CONTRIBUTING.md): ruff (pyproject.toml [tool.ruff]) and the layer contract
+## (import-linter, [tool.importlinter]). Seconds; needs only requirements-dev.txt, not the project's install.
+DEV_STAMP := $(VENV)/.dev-stamp
+
+$(DEV_STAMP): requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $(DEV_STAMP)
+
+lint-deps: $(DEV_STAMP)
+
+lint: lint-deps
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+
+## The whole test suite (what .ci/run calls), after the lint checks and the docs build; provisions the browser the browser tests need.
 browser:
 	bash .ci/provision-browser
 
-test: install browser cluster-deps docs-build
+test: lint install browser cluster-deps docs-build
 	$(BIN)/python -m pytest
 
 ## The Sail/Spark parity suite alone (`make test` runs it too), see docs/guides/cluster.md.

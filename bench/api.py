@@ -131,7 +131,7 @@ def main() -> int:
                 break
             except httpx.HTTPError:
                 if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit("the API did not start")
+                    raise SystemExit("the API did not start") from None
                 time.sleep(0.1)
         paths = {"page of 100 rows": f"/series/{series}/vintages/{vintage}?page=2&page_size=100",
                  "page of 1000 rows": f"/series/{series}/vintages/{vintage}?page=1&page_size=1000"}

@@ -26,11 +26,11 @@ import pandas as pd
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from workbench.linkage import prepare, priors  # noqa: E402
-from workbench.linkage.clusters import link_source  # noqa: E402
-from workbench.linkage.evaluate import link_quality  # noqa: E402
-from workbench.linkage.splink_models import MODELS, _frame, db_api  # noqa: E402
-from workbench.linkage.standardise import name_core  # noqa: E402
+from workbench.linkage import prepare, priors
+from workbench.linkage.clusters import link_source
+from workbench.linkage.evaluate import link_quality
+from workbench.linkage.splink_models import MODELS, _frame, db_api
+from workbench.linkage.standardise import name_core
 
 SEED = 20261124
 

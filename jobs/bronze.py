@@ -28,14 +28,22 @@ from pathlib import Path
 from typing import BinaryIO, Iterator
 
 import pyarrow as pa
-import pyarrow.compute  # noqa: F401 - registers pa.compute
+import pyarrow.compute  # registers pa.compute
 
 from workbench.lake import Lake
 from workbench.pipeline import Job, JobContext, JobMessage, JobResult, JobSpec
 from workbench.sources.contract import RejectedFile, SourceContract, load_contracts
 from workbench.sources.lease import exclusive
-from workbench.sources.readers import (ROW_NUMBER, Delivery, ParsedFile, bounded_workbook, file_sha256, is_panic,
-                                       opened, read_delivery)
+from workbench.sources.readers import (
+    ROW_NUMBER,
+    Delivery,
+    ParsedFile,
+    bounded_workbook,
+    file_sha256,
+    is_panic,
+    opened,
+    read_delivery,
+)
 
 LOADS = "workbench.loads"
 BATCH_ROWS = 1_000_000  # rows per commit: bounds memory, keeps commits few
@@ -137,7 +145,7 @@ def rejected_file_rows(delivery: Delivery, contract: SourceContract, reason: str
             table = pq.read_table(fh)
         return [{"row_number": i, "raw_text": json.dumps(r, ensure_ascii=False, default=str), "reason": reason}
                 for i, r in enumerate(table.to_pylist(), start=1)]
-    except BaseException as exc:  # noqa: BLE001 - an unreadable file is kept as one line
+    except BaseException as exc:  # an unreadable file is kept as one line
         if not isinstance(exc, Exception) and not is_panic(exc):
             raise
         with opened(delivery) as fh:

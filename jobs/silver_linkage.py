@@ -26,8 +26,14 @@ from pyspark.sql import functions as F
 
 from jobs.gold_panels import DETERMINISTIC, deterministic_links, keep_link_run_ids
 from workbench.linkage import prepare, priors
-from workbench.linkage.clusters import (LINK_COLUMNS, OWN_METHODS, SourceOutcome, concat_rows, latest_decisions,
-                                        link_source)
+from workbench.linkage.clusters import (
+    LINK_COLUMNS,
+    OWN_METHODS,
+    SourceOutcome,
+    concat_rows,
+    latest_decisions,
+    link_source,
+)
 from workbench.linkage.splink_models import MODELS
 from workbench.pipeline import Job, JobContext, JobMessage, JobResult, JobSpec
 

@@ -11,7 +11,6 @@ from workbench.disclosure.tables import KIND as AREA_INDUSTRY  # registers the t
 from workbench.methods.estimate import runs as estimate_runs  # registers survey_estimate, small_area_estimate
 from workbench.methods.prices.runs import PRICES, TARGETS  # registers online_price_index
 from workbench.methods.seasonal import X13Spec
-from workbench.methods.seasonal import runs as _seasonal_runs  # noqa: F401 - registers seasonal_adjustment
 from workbench.runs import registry, review
 
 PERIOD = "2026-08"  # a demo month with survey returns, a refund and online prices

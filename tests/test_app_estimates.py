@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from test_app import TIMEOUT, table, texts
+from test_app import table, texts
 from test_app_runs import page
 from test_estimate_lake import write_survey_lake
 from workbench.i18n import translate

@@ -13,7 +13,7 @@ from pyspark.sql import functions as F
 from streamlit.testing.v1 import AppTest
 
 from test_app import MAIN, PAGES, PASSWORDS, TIMEOUT, table, texts
-from test_app_runs import page, pick, runs_lake  # noqa: F401 - the fixture, and app_test_totals registered
+from test_app_runs import page, pick, runs_lake  # the fixture, and app_test_totals registered
 from workbench.auth import load_users
 from workbench.i18n import translate
 from workbench.runs import registry, review

@@ -17,7 +17,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from browserkit import CHROMIUM_ARGS, CHROMIUM, check_page, require_chromium, serving, shot, sign_in
+from browserkit import CHROMIUM, CHROMIUM_ARGS, check_page, require_chromium, serving, shot
 from test_api import SECRET, SUPER, _approved, build_release_lake
 from workbench.auth import User
 from workbench.disclosure.tables import KIND
@@ -76,7 +76,7 @@ def close_contexts():
     while _OPEN_CONTEXTS:
         try:
             _OPEN_CONTEXTS.pop().close()
-        except Exception:  # noqa: BLE001 - already closed by the test
+        except Exception:  # already closed by the test
             pass
 
 
@@ -192,7 +192,7 @@ def watch_session_ids(page) -> list[str]:
             msg = ForwardMsg()
             try:
                 msg.ParseFromString(bytes(payload))
-            except Exception:  # noqa: BLE001 - not a ForwardMsg
+            except Exception:  # not a ForwardMsg
                 return
             if msg.WhichOneof("type") == "new_session":
                 ids.append(msg.new_session.initialize.session_id)

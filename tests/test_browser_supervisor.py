@@ -17,10 +17,10 @@ import pytest
 
 from browserkit import browser_page, check_page, serving, shot, sign_in, sign_out
 from releasable import RELEASABLE, approved
+from workbench import formatting
 from workbench.auth import load_users
 from workbench.i18n import translate
 from workbench.runs import registry, review
-from workbench import formatting
 from workbench.runs.release import covered_periods, list_releases, read_release
 
 pytestmark = pytest.mark.slow

@@ -22,7 +22,7 @@ def test_lake_list_and_history(spark, lake, monkeypatch, capsys):
     lake.write("bronze.sample", spark.createDataFrame(pd.DataFrame({"k": [4]})))
     assert main(["lake", "list"]) == 0
     out = capsys.readouterr().out
-    line = next(l for l in out.splitlines() if l.startswith("bronze.sample"))
+    line = next(row for row in out.splitlines() if row.startswith("bronze.sample"))
     assert line.split()[1:3] == ["2", "4"]  # version 2 (0 is the creation), 4 rows
     assert main(["lake", "history", "bronze.sample"]) == 0
     out = capsys.readouterr().out

@@ -73,7 +73,7 @@ def test_a_worker_killed_mid_job_leaves_the_table_whole_and_a_rerun_reconciles(c
     def write():
         try:
             outcome["version"] = lake.write("silver.fault", data, mode="overwrite")
-        except Exception as exc:  # noqa: BLE001 - a clean failure is an allowed outcome
+        except Exception as exc:  # a clean failure is an allowed outcome
             outcome["error"] = exc
 
     before = _tasks_started(cluster, "worker1")

@@ -31,10 +31,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-from compare import first_difference, is_run_lineage
-from test_runs_kinds import _declared_charts_fit
 from deltalake import DeltaTable
 
+from compare import first_difference, is_run_lineage
+from test_runs_kinds import _declared_charts_fit
 from workbench.auth import User
 from workbench.config import load_settings
 from workbench.lake import Lake
@@ -224,7 +224,7 @@ def _run_both(kind_lakes, kind, params, inputs):
         run_id = registry.run_method(lake, kind, params, inputs, user=STAT)
         run = registry.get_run(lake, run_id)
         made[label] = (lake, run_id, run)
-    (sail, sail_id, sail_run), (spark, spark_id, spark_run) = made["sail"], made["spark"]
+    (sail, sail_id, sail_run), (spark, _, spark_run) = made["sail"], made["spark"]
     assert set(sail_run.outputs) == set(spark_run.outputs)
     problems = []
     for output, (table, _) in sail_run.outputs.items():

@@ -19,12 +19,12 @@ import openpyxl
 import pandas as pd
 import pytest
 
+from conftest import DEMO_SEED as SEED
 from workbench.demo.codes import is_valid_credit_code, is_valid_id_number
 from workbench.demo.generate import generate
 from workbench.demo.survey import draw_sample, sampling_frame
 from workbench.demo.timeline import spring_festival_month
 
-from conftest import DEMO_SEED as SEED
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 with open(os.path.join(REPO, "conf", "sources.toml"), "rb") as _fh:
     CONTRACTS = tomllib.load(_fh)

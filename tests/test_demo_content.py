@@ -21,8 +21,9 @@ import json
 import os
 from pathlib import Path
 
-from compare import fingerprint_differences, table_fingerprint
 from deltalake import DeltaTable
+
+from compare import fingerprint_differences, table_fingerprint
 
 RECORDED = Path(__file__).parent / "fixtures" / "demo_content" / "tables.json"
 # quality.runs logs each rules run with its duration in seconds: a log of the build, not its content

@@ -3,7 +3,7 @@ import time
 import pytest
 
 from workbench.config import load_settings
-from workbench.engine import EngineError, SESSION_CONF, _connect, free_port, get_spark
+from workbench.engine import SESSION_CONF, EngineError, _connect, free_port, get_spark
 
 
 def test_embedded_engine_answers_queries(spark):

@@ -9,8 +9,16 @@ import pandas as pd
 import pytest
 
 from workbench.methods.estimate import (
-    SurveyDesign, calibrate, calibrate_weights, design_effect, mean, model_matrix, nonresponse_adjust, ratio,
-    replicate_estimate, total,
+    SurveyDesign,
+    calibrate,
+    calibrate_weights,
+    design_effect,
+    mean,
+    model_matrix,
+    nonresponse_adjust,
+    ratio,
+    replicate_estimate,
+    total,
 )
 
 FIX = Path(__file__).parent / "fixtures" / "survey"

@@ -14,10 +14,9 @@ import pandas as pd
 import pytest
 
 from workbench.auth import load_users
-from workbench.methods.estimate import runs as estimate_runs  # noqa: F401  (registers the run kinds)
+from workbench.methods.estimate import runs as estimate_runs
 from workbench.methods.estimate.survey import estimation_frame, survey_estimates
 from workbench.methods.seasonal import X13Spec
-from workbench.methods.seasonal import runs as seasonal_runs  # noqa: F401
 from workbench.runs import registry, review
 
 PERIODS = (date(2025, 11, 1), date(2025, 12, 1))

@@ -4,7 +4,6 @@ and calibration totals from the survey's own frame (issue 19, item 1). Pure NumP
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,7 +11,6 @@ import pytest
 from workbench.methods.estimate import calibrate, calibrate_weights, model_matrix
 from workbench.methods.estimate.calibration import CalibrationError, resolve_distance, weight_problems
 from workbench.methods.estimate.survey import population_totals, sampling_frame
-
 
 
 def test_linear_calibration_with_bounds_is_r_surveys_bounded_linear(dclus1, apiclus1):

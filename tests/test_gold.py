@@ -8,9 +8,8 @@ from workbench.config import load_settings
 from workbench.linkage.identifiers import make_credit_code
 from workbench.pipeline import run_jobs
 
-
 A, B = make_credit_code("91440101", "MA5C0001"), make_credit_code("91440101", "MA5C0002")
-REGISTER = ("统一社会信用代码,企业名称,住所,乡镇街道代码,行业代码,企业类型,企业规模,成立日期,注销日期,法定代表人,法定代表人证件号码,联系电话\n"
+REGISTER = ("统一社会信用代码,企业名称,住所,乡镇街道代码,行业代码,企业类型,企业规模,成立日期,注销日期,法定代表人,法定代表人证件号码,联系电话\n"  # noqa: E501 - the header row as delivered
             f"{A},友谊贸易有限公司,友谊县人民路1号,660121101,5212,有限责任公司,小型,2015-03-01,,张三,110101199003074514,13800000000\n"
             f"{B},长青机械股份有限公司,长青区工业路8号,660102002,3411,股份有限公司,中型,2010-01-01,2024-01-15,李四,110101198001011234,13900000000\n")
 VAT = "纳税人识别号,纳税人名称,所属期,销售额,税额\n"

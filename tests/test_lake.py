@@ -102,7 +102,7 @@ def test_concurrent_first_writes_of_one_table_keep_both(spark, lake):
     def first(k):
         try:
             lake.write("gold.race", frame(spark, k=[k], v=[float(k)]))
-        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+        except Exception as exc:  # collected and asserted below
             errors.append(exc)
 
     threads = [threading.Thread(target=first, args=(k,)) for k in (1, 2)]
@@ -255,7 +255,7 @@ def test_concurrent_merges_all_land(spark, lake):
     def bump(key):
         try:
             lake.merge("silver.c", frame(spark, k=[key], v=[float(key + 100)]), keys=["k"])
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=bump, args=(k,)) for k in range(4)]

@@ -96,7 +96,7 @@ def start_landing(env: dict[str, str], source: str = "vat") -> subprocess.Popen:
 def land(env: dict[str, str], source: str = "vat") -> tuple[int, dict | None]:
     proc = start_landing(env, source)
     stdout, stderr = proc.communicate(timeout=240)
-    lines = [l for l in stdout.splitlines() if l.startswith("{")]
+    lines = [row for row in stdout.splitlines() if row.startswith("{")]
     if proc.returncode == 0 and not lines:
         raise AssertionError(stderr[-2000:])
     return proc.returncode, json.loads(lines[-1]) if lines else None
@@ -112,8 +112,8 @@ def assert_every_row_once(lake: Lake) -> None:
     assert landed == expected, f"missing {expected - landed}, extra {landed - expected}"
     loads = lake.read_arrow(LOADS, ["file_path", "status", "rows_read", "rows_loaded", "rows_quarantined"])
     lines = loads.to_pylist()
-    assert Counter(l["file_path"] for l in lines) == Counter(set(EXPECTED_STATUS)), lines
-    assert {l["file_path"]: l["status"] for l in lines} == EXPECTED_STATUS
+    assert Counter(load["file_path"] for load in lines) == Counter(set(EXPECTED_STATUS)), lines
+    assert {load["file_path"]: load["status"] for load in lines} == EXPECTED_STATUS
     for line in lines:
         assert line["rows_read"] == len(DELIVERED_ROWS.get(line["file_path"], ())), line
         assert line["rows_read"] == line["rows_loaded"] + line["rows_quarantined"], line
@@ -224,7 +224,7 @@ def test_paths_leading_out_of_the_delivery_folder_are_refused_unread(tmp_path, l
     [result] = run_jobs(["bronze_vat"], lake=lake, settings=settings)
     assert result.status == "ok", result.message
     assert "4 path(s) refused" in result.message
-    loads = {l["file_path"]: l for l in lake.read_arrow(LOADS, ["file_path", "status", "reason", "rows_read"])
+    loads = {load["file_path"]: load for load in lake.read_arrow(LOADS, ["file_path", "status", "reason", "rows_read"])
              .to_pylist()}
     assert loads["vat/vat_2024-01.csv"]["status"] == "loaded"
     for name in ("05", "06", "07", "08"):
@@ -328,7 +328,7 @@ def test_a_file_swapped_for_a_symlink_after_the_check_is_refused_not_landed(tmp_
 
     result = _land_in_process(lake, load_settings(), swap_when_reached)
     assert result.status == "ok", result.message
-    loads = {l["file_path"]: l for l in lake.read_arrow(LOADS, ["file_path", "status", "reason"]).to_pylist()}
+    loads = {load["file_path"]: load for load in lake.read_arrow(LOADS, ["file_path", "status", "reason"]).to_pylist()}
     assert loads["vat/vat_2024-01.csv"]["status"] == "refused", loads
     assert "symbolic link" in loads["vat/vat_2024-01.csv"]["reason"]
     assert loads["vat/vat_2024-04.csv"]["status"] == "loaded"
@@ -347,7 +347,7 @@ def test_a_hard_link_to_an_outside_file_is_refused_unread(tmp_path, lake, monkey
     monkeypatch.setenv("WORKBENCH_LAKE_ROOT", lake.root)
     result = _land_in_process(lake, load_settings())
     assert result.status == "ok", result.message
-    loads = {l["file_path"]: l for l in lake.read_arrow(LOADS, ["file_path", "status", "reason"]).to_pylist()}
+    loads = {load["file_path"]: load for load in lake.read_arrow(LOADS, ["file_path", "status", "reason"]).to_pylist()}
     line = loads["vat/vat_2024-05.csv"]
     assert line["status"] == "refused" and "2 names (hard links)" in line["reason"], line
     assert "deliver a copy" in line["reason"]

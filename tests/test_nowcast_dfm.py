@@ -16,11 +16,10 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
+import statsmodels.tsa.statespace.tests as sm_statespace_tests
 from numpy.testing import assert_allclose
 
 from workbench.methods.nowcast import DynamicFactor
-
-import statsmodels.tsa.statespace.tests as sm_statespace_tests
 
 RESULTS = os.path.join(sm_statespace_tests.__path__[0], "results", "frbny_nowcast")
 DATA = os.path.join(RESULTS, "Nowcasting", "data", "US")

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from test_nowcast import gold  # noqa: F401 - the demo's gold tables and truth, one fixture for both files
+from test_nowcast import gold  # the demo's gold tables and truth, one fixture for both files
 from workbench.methods import nowcast as nc
 from workbench.methods.nowcast.run import NowcastSpec, default_asof, run_nowcast, target_period
 from workbench.runs import registry

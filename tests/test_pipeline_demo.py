@@ -41,11 +41,11 @@ def test_every_delivered_row_is_in_bronze_or_quarantine(demo_lake):
 def test_injected_dirt_is_caught_where_expected(demo_lake):
     lake, files = demo_lake.lake, manifest_files(demo_lake)
     loads = {r["file_path"]: r.asDict() for r in lake.read("workbench.loads").collect()}
-    statuses = Counter(l["status"] for l in loads.values())
+    statuses = Counter(load["status"] for load in loads.values())
     errors = demo_lake.manifest["errors_total"]
     assert statuses["skipped_duplicate"] == errors["duplicate_file"]
     assert statuses["rejected"] == errors["unmappable_header"]
-    assert sum("delivered in GBK" in (l["reason"] or "") for l in loads.values()) == errors["wrong_encoding"]
+    assert sum("delivered in GBK" in (load["reason"] or "") for load in loads.values()) == errors["wrong_encoding"]
     loaded = {p: f for p, f in files.items() if loads[p]["status"] == "loaded"}
 
     def injected(source, kind):

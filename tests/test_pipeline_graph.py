@@ -16,8 +16,17 @@ import pytest
 from workbench.config import load_settings
 from workbench.i18n import translate
 from workbench.lake import Lake
-from workbench.pipeline import (DeclaredLake, Job, JobResult, JobSpec, PipelineError, PipelineGraph, pipeline_graph,
-                                registered_jobs, run_jobs)
+from workbench.pipeline import (
+    DeclaredLake,
+    Job,
+    JobResult,
+    JobSpec,
+    PipelineError,
+    PipelineGraph,
+    pipeline_graph,
+    registered_jobs,
+    run_jobs,
+)
 
 
 def job(name: str, reads: tuple[str, ...], writes: tuple[str, ...], appends: tuple[str, ...] = (),

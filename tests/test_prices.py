@@ -12,8 +12,13 @@ import pytest
 
 from workbench.methods.prices import aggregate, elementary
 from workbench.methods.prices.classify import classify_products, review_list
-from workbench.methods.prices.indices import (Panel, bilateral_index, geks_window, multilateral_index,
-                                              rolling_geks_jevons)
+from workbench.methods.prices.indices import (
+    Panel,
+    bilateral_index,
+    geks_window,
+    multilateral_index,
+    rolling_geks_jevons,
+)
 from workbench.methods.prices.settings import load_price_settings
 
 FIXTURES = Path(__file__).parent / "fixtures" / "prices"

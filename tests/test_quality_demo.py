@@ -13,11 +13,11 @@ import pandas as pd
 import pytest
 from pyspark.sql import functions as F
 
-from test_app import table, texts
+from test_app import table
 from test_app_runs import page
 from workbench.formatting import format_value
-from workbench.lake import Lake
 from workbench.i18n import translate
+from workbench.lake import Lake
 from workbench.quality import store
 from workbench.quality.rules import all_rule_sets
 from workbench.quality.screening import fraud_queue

@@ -98,7 +98,7 @@ def test_a_hostile_file_does_not_stop_the_good_files_beside_it(env):
     results = run_jobs(["bronze_vat", "bronze_prices", "bronze_card_payments", "bronze_social_insurance"],
                        lake=lake, settings=settings)
     assert [r.status for r in results] == ["ok"] * 4, [r.message for r in results]
-    loads = {l["file_path"]: l for l in lake.read_arrow("workbench.loads", ["file_path", "status", "reason"])
+    loads = {load["file_path"]: load for load in lake.read_arrow("workbench.loads", ["file_path", "status", "reason"])
              .to_pylist()}
     for good in ("vat/vat_2024-01.csv", "prices/prices_2024-01.jsonl", "cards/payments_2024-01.parquet"):
         assert loads[good]["status"] == "loaded", loads[good]
@@ -254,7 +254,7 @@ def test_workbooks_that_break_a_bound_are_rejected_by_name_and_the_good_one_land
                           env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])
     lake = Lake(str(root))
-    loads = {l["file_path"]: l for l in lake.read_arrow("workbench.loads", ["file_path", "status", "reason"])
+    loads = {load["file_path"]: load for load in lake.read_arrow("workbench.loads", ["file_path", "status", "reason"])
              .to_pylist()}
     assert loads["social_insurance/si_2024-01.xlsx"]["status"] == "loaded"
     for name, (_, bound) in hostile.items():

@@ -250,7 +250,7 @@ def test_two_releases_into_one_series_at_once_get_vintages_1_and_2(lake_with_inp
         try:
             start.wait(30)
             results[run_id] = release_run(lake, run_id, user, "sample_totals", output="estimates").vintage
-        except Exception as exc:  # noqa: BLE001 - reported below
+        except Exception as exc:  # reported below
             errors.append(exc)
 
     threads = [threading.Thread(target=release, args=(r, u)) for r, u in zip(runs, (SUPER, SUPER2))]

@@ -3,16 +3,15 @@ a known Spring Festival effect, STL fallback."""
 
 from __future__ import annotations
 
+from datetime import date
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from pathlib import Path
-
-from datetime import date
-
-from workbench.methods.seasonal import X13Spec, adjust, run_x13, spring_festival_regressor, x13_binary
 from workbench.chinese_calendar import spring_festival
+from workbench.methods.seasonal import X13Spec, adjust, run_x13, spring_festival_regressor, x13_binary
 
 FIX = Path(__file__).parent / "fixtures" / "seasonal"
 

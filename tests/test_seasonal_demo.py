@@ -15,7 +15,6 @@ import pandas as pd
 import pytest
 
 from workbench.i18n import translate
-
 from workbench.methods.seasonal import X13Spec
 from workbench.runs import registry
 

@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import pytest
-from pyspark.sql import functions as F
 
 from workbench.config import load_settings
 from workbench.linkage.identifiers import make_credit_code

@@ -15,8 +15,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from test_app import MAIN, PASSWORDS, TIMEOUT
-from zh_text import latin_words, violations
 from workbench.app.session import PAGES
+from zh_text import latin_words, violations
 
 pytestmark = pytest.mark.slow
 

@@ -49,7 +49,7 @@ def _column_labels(element) -> dict[str, str]:
     """Headings a dataframe element shows: its column settings' labels (from the proto)."""
     try:
         config = json.loads(element.proto.columns or "{}")
-    except Exception:  # noqa: BLE001 - no column settings
+    except Exception:  # no column settings
         return {}
     out = {}
     for key, spec in config.items():

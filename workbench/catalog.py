@@ -17,12 +17,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
-from workbench.access import RAW_LAYERS, RAW_ROLES, Access, run_id_of, table_access  # noqa: F401 - pages use them
-from workbench.auth import User
-
 import pandas as pd
 
+from workbench.access import RAW_LAYERS, RAW_ROLES, Access, run_id_of, table_access  # noqa: F401 - pages use them
+from workbench.auth import User
 from workbench.config import REPO_ROOT
+from workbench.methods.indicators import final_indicator_values
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.lake import Lake, TableInfo
@@ -205,13 +205,6 @@ def runs_waiting_for_review(lake: "Lake") -> int | None:
     from workbench.runs.review import states
 
     return sum(1 for state in states(lake).values() if state == "submitted")
-
-
-def final_indicator_values(indicators: pd.DataFrame) -> pd.DataFrame:
-    """One row per indicator and month: its latest vintage (a month-to-date indicator has one per day)."""
-    ordered = indicators.sort_values("available_date", kind="stable")
-    last = ordered.drop_duplicates(["indicator", "month"], keep="last")
-    return last.sort_values(["indicator", "month"]).reset_index(drop=True)
 
 
 def indicators(lake: "Lake") -> pd.DataFrame | None:

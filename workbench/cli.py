@@ -479,7 +479,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"workbench: settings error: {exc}", file=sys.stderr)
         return 2
-    except Exception as exc:  # noqa: BLE001 - one clean line for users, not a traceback
+    except Exception as exc:  # one clean line for users, not a traceback
         from workbench.cluster import ClusterError
         from workbench.engine import EngineError
         from workbench.lake import LakeError
@@ -507,7 +507,7 @@ def exit_now(code: int) -> None:
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()
-            except Exception:  # noqa: BLE001 - a closed pipe: nothing left to say
+            except Exception:  # a closed pipe: nothing left to say
                 pass
         os._exit(code)
 

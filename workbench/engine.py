@@ -70,12 +70,12 @@ def _shutdown() -> None:
         if _state.session is not None:
             try:
                 _state.session.stop()
-            except Exception:  # noqa: BLE001 - best effort at interpreter exit
+            except Exception:  # best effort at interpreter exit
                 pass
         if _state.server is not None:
             try:
                 _state.server.stop()  # type: ignore[attr-defined]
-            except Exception:  # noqa: BLE001
+            except Exception:
                 pass
         _state.session = None
         _state.server = None
@@ -115,7 +115,7 @@ def _import_connect_client() -> None:
     if fileless:
         sys.ps1 = ""
     try:
-        import pyspark.sql.connect.session  # noqa: F401
+        import pyspark.sql.connect.session  # noqa: F401 - imported for its side effect, with sys.ps1 set as above
     finally:
         if fileless:
             del sys.ps1
@@ -146,7 +146,7 @@ def _connect(url: str, remote: bool) -> "SparkSession":
         session.sql("SELECT 1").collect()
     except EngineError:
         raise
-    except Exception as exc:  # noqa: BLE001 - grpc and pyspark raise many kinds
+    except Exception as exc:  # grpc and pyspark raise many kinds
         raise EngineError(f"could not connect to Spark Connect at {url} with pyspark-client {client_version()}: "
                           f"{str(exc).splitlines()[0]}. {hint}") from exc
     return session
@@ -183,7 +183,7 @@ def _alive(session: "SparkSession") -> bool:
     try:
         session.sql("SELECT 1").collect()
         return True
-    except Exception:  # noqa: BLE001
+    except Exception:
         return False
 
 
@@ -216,7 +216,7 @@ def _reset_session() -> None:
     try:
         if _state.session is not None:
             _state.session.stop()
-    except Exception:  # noqa: BLE001 - the session is already dead
+    except Exception:  # the session is already dead
         pass
     _state.session = None
 

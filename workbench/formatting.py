@@ -22,12 +22,12 @@ out. The app turns :class:`ColumnFormat` into Streamlit column settings; exports
 from __future__ import annotations
 
 import fnmatch
-from decimal import ROUND_HALF_UP, Decimal
 import math
 import re
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Mapping
@@ -693,6 +693,7 @@ def axis_number_format(variable: Variable) -> str:
 
 
 __all__ = ["UNITS", "Unit", "Variable", "Registry", "registry", "format_number", "format_percent", "format_value",
-           "format_money", "format_month", "format_quarter", "detail_text", "industry_text", "format_date", "bilingual", "reference_period", "ColumnFormat",
+           "format_money", "format_month", "format_quarter", "detail_text", "industry_text", "format_date", "bilingual",
+           "reference_period", "ColumnFormat",
            "DisplayTable", "format_table", "rounded", "chart_locale", "axis_number_format", "MONTH_FORMAT", "QUARTER_FORMAT",
            "SECTION_NAMES_EN", "column_title", "code_text", "type_label", "delta_operation"]

@@ -408,7 +408,7 @@ class Lake:
 
         try:
             self.create_empty(name, to_arrow_schema(df.schema, timezone="UTC"), partition_by)
-        except Exception:  # noqa: BLE001 - a concurrent first writer created it a moment earlier
+        except Exception:  # a concurrent first writer created it a moment earlier
             if not self.exists(name):
                 raise
 
@@ -430,14 +430,14 @@ class Lake:
             return
         try:
             DeltaTable(self.path(name)).alter.set_table_properties({DELTA_APPEND_ONLY: "true"})
-        except Exception:  # noqa: BLE001 - a concurrent first writer may have set it a moment earlier
+        except Exception:  # a concurrent first writer may have set it a moment earlier
             if not flagged():
                 raise
 
     def _refuse_dynamic_overwrite(self) -> None:
         try:
             mode = self.spark.conf.get("spark.sql.sources.partitionOverwriteMode", "static")
-        except Exception:  # noqa: BLE001 - engines without the key behave statically
+        except Exception:  # engines without the key behave statically
             mode = "static"
         if str(mode).lower() == "dynamic":
             raise LakeError(
@@ -495,13 +495,13 @@ class Lake:
             try:
                 self.spark.sql(sql).collect()
                 break
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 if attempt == MERGE_RETRIES - 1 or not _is_conflict(exc):
                     raise
                 time.sleep(0.05 * (2**attempt) * (1 + random.random()))
         try:
             self.spark.catalog.dropTempView(view)
-        except Exception:  # noqa: BLE001 - temp views die with the session anyway
+        except Exception:  # temp views die with the session anyway
             pass
         return self.version(name)
 

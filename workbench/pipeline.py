@@ -415,7 +415,7 @@ def run_jobs(
                     result = job.main(ctx)
                     if result.status == "ok":
                         record_build(lake, job.spec, read, run_id)
-        except Exception as exc:  # noqa: BLE001 - reported per job, the run goes on
+        except Exception as exc:  # reported per job, the run goes on
             # the page shows the error line; logs and the command line also get the traceback
             error = f"{exc.__class__.__name__}: {exc}"
             result = JobResult(name=name, status="failed", message=f"{error}\n{traceback.format_exc(limit=3)}",

@@ -16,8 +16,8 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 
 from workbench.config import Settings, resolve_path
-from workbench.lake import Lake
 from workbench.keys import load_secret
+from workbench.lake import Lake
 
 KEY_ENV = "WORKBENCH_PSEUDONYM_KEY"
 _BLOCK = 64  # SHA-256 block size in bytes

@@ -85,7 +85,7 @@ def cookie_from_headers(headers: list[tuple[bytes, bytes]], name: str = COOKIE) 
             jar = SimpleCookie()
             try:
                 jar.load(value.decode("latin-1"))
-            except Exception:  # noqa: BLE001 - a malformed Cookie header carries no token
+            except Exception:  # a malformed Cookie header carries no token
                 continue
             if name in jar:
                 return jar[name].value
@@ -241,7 +241,7 @@ def install_log_redaction() -> None:
         record = previous(*args, **kwargs)
         try:
             message = record.getMessage()
-        except Exception:  # noqa: BLE001 - a record that cannot format is left alone
+        except Exception:  # a record that cannot format is left alone
             return record
         cleaned = redact(message)
         if cleaned != message:

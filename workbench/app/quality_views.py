@@ -8,7 +8,6 @@ from typing import Any, Callable
 
 import streamlit as st
 
-
 # The quality library's progress steps (English, for logs and the CLI) and the catalogue entry
 # that says each on the page in the UI language.
 _PROGRESS = (
@@ -41,7 +40,7 @@ def progress_bar(text: str) -> tuple[object, Callable[[str, float], None]]:
     def progress(message: str, fraction: float) -> None:
         try:
             bar.progress(min(max(float(fraction), 0.0), 1.0), text=progress_text(message, language))
-        except Exception:  # noqa: BLE001 - a callback from a worker thread cannot draw; the run goes on
+        except Exception:  # a callback from a worker thread cannot draw; the run goes on
             pass
 
     return bar, progress

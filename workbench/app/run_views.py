@@ -504,9 +504,7 @@ def measured_variable(column: str, params: dict[str, Any] | None):
     """The registry variable whose unit and precision *column*'s numbers are shown in: the
     estimated variable's for an estimate, a standard error or an interval end, else the
     column's own entry (None when the registry does not know it)."""
-    from workbench.formatting import registry
-
-    from workbench.formatting import Variable
+    from workbench.formatting import Variable, registry
 
     reg = registry()
     measured = reg.column(str(params.get("variable"))) if params and params.get("variable") else None

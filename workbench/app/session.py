@@ -213,7 +213,7 @@ def oidc_configured() -> bool:
     """True when .streamlit/secrets.toml has an [auth] section (production OIDC)."""
     try:
         return "auth" in st.secrets
-    except Exception:  # noqa: BLE001 - no secrets file at all
+    except Exception:  # no secrets file at all
         return False
 
 
@@ -223,7 +223,7 @@ def adopt_oidc_user() -> None:
         return
     try:
         logged_in = bool(st.user.is_logged_in)
-    except Exception:  # noqa: BLE001
+    except Exception:
         logged_in = False
     if logged_in:
         user = user_for_email(str(st.user.get("email") or ""))
@@ -258,7 +258,7 @@ def _redirect(url: str) -> None:
 def _cookie(name: str) -> str | None:
     try:
         return st.context.cookies.get(name)
-    except Exception:  # noqa: BLE001 - no client context (the connection just closed)
+    except Exception:  # no client context (the connection just closed)
         return None
 
 
@@ -280,7 +280,7 @@ def _oidc_user() -> User | None:
         return None
     try:
         return user_for_email(str(st.user.get("email") or "")) if st.user.is_logged_in else None
-    except Exception:  # noqa: BLE001 - not signed in through the provider
+    except Exception:  # not signed in through the provider
         return None
 
 
@@ -349,7 +349,7 @@ def sign_out() -> None:
         try:
             if st.user.is_logged_in:
                 st.logout()
-        except Exception:  # noqa: BLE001 - not signed in through the provider
+        except Exception:  # not signed in through the provider
             pass
 
 
@@ -357,7 +357,7 @@ def client_address() -> str | None:
     """The connecting client's address as the server saw it (the proxy's, behind one)."""
     try:
         address = st.context.ip_address
-    except Exception:  # noqa: BLE001 - no client context
+    except Exception:  # no client context
         address = None
     if not isinstance(address, str):  # AppTest's context stands in with a mock
         address = None

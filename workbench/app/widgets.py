@@ -7,7 +7,6 @@ import streamlit as st
 
 from workbench.app.session import t
 
-
 # Streamlit's page style hides every scrollbar until the pointer is over it (``scrollbar-color:
 # transparent``), and a static table clips what does not fit. A table wider than its box (a run's
 # output, a catalogue preview: 8,000 px of columns in 940) then looks whole, cut at the box's right

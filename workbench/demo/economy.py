@@ -63,7 +63,6 @@ def business_cycle(rng: np.random.Generator) -> np.ndarray:
 def build_macro(rng: np.random.Generator, ind: pd.DataFrame) -> Macro:
     T = len(MONTHS)
     cycle = business_cycle(rng)
-    years = np.arange(T) / 12.0
     moy = np.array([int(m[5:7]) - 1 for m in MONTHS])
     shut = np.array([festival_shutdown_share(m) for m in MONTHS])
     shop = np.array([festival_shopping_share(m) for m in MONTHS])

@@ -40,7 +40,7 @@ def build_products(n_slots: int, rng: np.random.Generator) -> pd.DataFrame:
     slot_group = np.repeat(groups, np.maximum(8, np.round(weights * n_slots).astype(int)))
     rows = []
     T = len(PRICE_MONTHS)
-    for s, g in enumerate(slot_group):
+    for g in slot_group:
         start = 0
         while start < T:
             life = max(3, int(rng.exponential(24)))

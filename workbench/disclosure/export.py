@@ -39,8 +39,8 @@ import pyarrow.parquet as pq
 from workbench import formatting
 from workbench.disclosure.settings import SdmxSettings
 from workbench.i18n import MESSAGES, translate
-from workbench.spreadsheets import csv_bytes, xlsx_bytes
 from workbench.runs.release import Release
+from workbench.spreadsheets import csv_bytes, xlsx_bytes
 
 FORMATS = {
     "csv": (".csv", "text/csv"),

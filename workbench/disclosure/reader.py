@@ -19,9 +19,18 @@ import pandas as pd
 import pyarrow as pa
 
 from workbench.auth import User
+from workbench.disclosure.export import ReleaseContext
 from workbench.lake import Lake
-from workbench.runs.audit_chain import AUDIT, AuditChainError, ChainHead, check_extends, head, read_chain, \
-    rows_digest, vintage_rows
+from workbench.runs.audit_chain import (
+    AUDIT,
+    AuditChainError,
+    ChainHead,
+    check_extends,
+    head,
+    read_chain,
+    rows_digest,
+    vintage_rows,
+)
 from workbench.runs.release import RELEASES, Release, verified_releases, visible
 
 PUBLIC = User("public", "The public", ())
@@ -59,7 +68,7 @@ class ReleaseReader:
         return [r for r in (self.releases() if releases is None else releases)
                 if r.published and visible(r, user, now)]
 
-    def context(self, release: Release) -> "ReleaseContext":
+    def context(self, release: Release) -> ReleaseContext:
         """The reference period and measure of *release*, from the parameters its run recorded:
         an estimates table carries neither column itself, yet every export must state them.
         Read through delta-rs, like the rest of the reader (the API starts no engine)."""
@@ -67,7 +76,6 @@ class ReleaseReader:
 
         import pyarrow.compute as pc
 
-        from workbench.disclosure.export import ReleaseContext
         from workbench.runs.registry import RUNS
 
         if not self.lake.exists(RUNS):

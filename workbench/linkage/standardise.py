@@ -52,9 +52,9 @@ def address_key(col: Column) -> Column:
 # match key above: a probabilistic model can afford to strip more (place prefixes,
 # branch words) because it weighs the remaining evidence instead of trusting it.
 
-import re  # noqa: E402 - the Spark section above needs no imports beyond pyspark
+import re  # the Spark section above needs no imports beyond pyspark
 
-import pandas as pd  # noqa: E402
+import pandas as pd
 
 _FW_TABLE = str.maketrans(_FULL, _HALF)
 _PUNCT_RE = _PUNCT

@@ -87,7 +87,7 @@ def _stratum_ratio(df: pd.DataFrame, var: str, aux: str, clean: pd.Series) -> pd
 def _donor(df: pd.DataFrame, var: str, match: str, clean: pd.Series, need: pd.Series) -> pd.Series:
     out = pd.Series(np.nan, index=df.index)
     key = np.log(df[match].where(df[match] > 0))
-    for m, idx in df.groupby("m").indices.items():
+    for idx in df.groupby("m").indices.values():
         donors = [i for i in idx if clean.iat[i]]
         if not donors:
             continue

@@ -323,7 +323,7 @@ def build_panel(lake: Lake, user: Any = "system", rules_dir=RULES_DIR, progress:
         run_rules(lake, rules.table, user, rules_dir,
                   progress=lambda message, fraction: progress(message, 0.5 * fraction))
         inner = progress
-        progress = lambda message, fraction: inner(message, 0.5 + 0.5 * fraction)  # noqa: E731
+        progress = lambda message, fraction: inner(message, 0.5 + 0.5 * fraction)  # noqa: E731 - rebinds the callback the rest of the function reports to
     started, t0 = datetime.now(timezone.utc), time.perf_counter()
     batch = new_run_id("imputation")
     tables = _inputs(rules) + ["silver.survey_sample", "silver.enterprises", RESULTS]

@@ -112,7 +112,7 @@ def check_expressions(enriched: DataFrame, rules: RuleSet) -> None:
             continue
         try:
             dtype = enriched.select(F.expr(rule.condition()).alias("x")).schema["x"].dataType.simpleString()
-        except Exception as exc:  # noqa: BLE001 - the engine's analysis error, shortened
+        except Exception as exc:  # the engine's analysis error, shortened
             raise RuleError(f"{rules.source}, rule {rule.id}: {str(exc).splitlines()[0][:300]}") from exc
         if dtype != "boolean":
             raise RuleError(f"{rules.source}, rule {rule.id}: the expression gives {dtype}, not a boolean")

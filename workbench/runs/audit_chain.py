@@ -226,7 +226,7 @@ def read_chain(lake: Lake, key: bytes | None = None) -> list[dict[str, Any]]:
         table, fingerprint = _read_audit(path)
     except AuditChainError:
         raise
-    except Exception as exc:  # noqa: BLE001 - delta-rs and Arrow raise many kinds
+    except Exception as exc:  # delta-rs and Arrow raise many kinds
         raise AuditChainError(f"{AUDIT} at {path} cannot be read as its Delta log describes it (a file was "
                               f"changed or removed by hand): {str(exc).splitlines()[0]}") from exc
     missing = [c for c in ("seq", "prev_hash", "entry_hash") if c not in table.column_names]

@@ -38,9 +38,17 @@ from workbench.auth import User
 from workbench.clock import city_instant, stored_instant
 from workbench.faults import kill_point
 from workbench.lake import PINS_TABLE, Lake
-from workbench.runs.audit_chain import (AUDIT, AuditChainError, audit_key, read_chain, record_digest,
-                                        refuse_rewritten, rows_digest, vintage_rows)
 from workbench.runs import kinds
+from workbench.runs.audit_chain import (
+    AUDIT,
+    AuditChainError,
+    audit_key,
+    read_chain,
+    record_digest,
+    refuse_rewritten,
+    rows_digest,
+    vintage_rows,
+)
 from workbench.runs.registry import RUN_OUTPUTS, RUNS, Run, get_run, output_digest, read_output
 from workbench.runs.review import ReviewError, _check, _release_entry, approved_outputs, transition
 

@@ -34,8 +34,15 @@ import pyarrow as pa
 
 from workbench.auth import User, load_users
 from workbench.lake import Lake
-from workbench.runs.audit_chain import (AUDIT, AUDIT_SCHEMA, AuditChainError, anchor_head, audit_key, new_entry,
-                                        read_chain)
+from workbench.runs.audit_chain import (
+    AUDIT,
+    AUDIT_SCHEMA,
+    AuditChainError,
+    anchor_head,
+    audit_key,
+    new_entry,
+    read_chain,
+)
 from workbench.runs.registry import get_run, output_digests
 
 __all__ = ["AUDIT", "AUDIT_SCHEMA", "AuditChainError", "AuditEntry", "ReviewError", "TRANSITIONS", "approve",

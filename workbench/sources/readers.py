@@ -26,11 +26,10 @@ import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from pathlib import Path
 from typing import BinaryIO, Iterator, Union
 
 import pyarrow as pa
-import pyarrow.compute  # noqa: F401 - registers pa.compute
+import pyarrow.compute  # registers pa.compute
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -125,7 +124,7 @@ def _decode(raw: bytes, encoding: str, file: str, parsed: ParsedFile) -> tuple[s
             bad[number] = f"row {number}: bytes not valid {encoding.upper()} at position {exc.start}"
             lines.append(None)  # placeholder keeps numbering
     parsed.notes.append(f"{file}: {len(bad)} line(s) not decodable as {encoding.upper()}")
-    return "\n".join(l if l is not None else "" for l in lines), bad
+    return "\n".join(line if line is not None else "" for line in lines), bad
 
 
 def read_csv(delivery: Delivery, contract: SourceContract, file: str) -> ParsedFile:
@@ -299,7 +298,7 @@ def read_xlsx(delivery: Delivery, contract: SourceContract, file: str) -> Parsed
     try:
         sheet = CalamineWorkbook.from_filelike(workbook).get_sheet_by_index(0)
         rows = sheet.to_python(skip_empty_area=False)
-    except Exception as exc:  # noqa: BLE001 - a corrupt workbook is rejected whole
+    except Exception as exc:  # a corrupt workbook is rejected whole
         raise RejectedFile(f"{file}: not a readable Excel workbook ({_short(exc)})") from None
     if not rows:
         raise RejectedFile(f"{file}: the workbook's first sheet is empty")
@@ -409,7 +408,7 @@ def read_parquet(delivery: Delivery, contract: SourceContract, file: str) -> Par
     try:
         with opened(delivery) as fh:
             table = pq.read_table(fh)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise RejectedFile(f"{file}: not a readable Parquet file ({_short(exc)})") from None
     if len(set(table.column_names)) != len(table.column_names):
         raise RejectedFile(f"{file}: the Parquet file names a column twice: {table.column_names}")
@@ -442,7 +441,7 @@ def read_delivery(delivery: Delivery, contract: SourceContract, file: str | None
         parsed = READERS[contract.format](delivery, contract, name)
     except RejectedFile:
         raise
-    except Exception as exc:  # noqa: BLE001 - any malformed file is rejected, never fatal (RecursionError included)
+    except Exception as exc:  # any malformed file is rejected, never fatal (RecursionError included)
         raise RejectedFile(f"{name}: not readable as {contract.format} ({_short(exc)})") from None
     except BaseException as exc:
         if not is_panic(exc):

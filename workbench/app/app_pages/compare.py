@@ -6,8 +6,17 @@ import pandas as pd
 import streamlit as st
 
 from workbench.app import data, widgets
-from workbench.app.run_views import (SAME_RELATIVE_TOLERANCE, bound, default_comparison, output_label,
-                                     refuse_link, run_headings, run_label, series_chart, settings_side_by_side)
+from workbench.app.run_views import (
+    SAME_RELATIVE_TOLERANCE,
+    bound,
+    default_comparison,
+    output_label,
+    refuse_link,
+    run_headings,
+    run_label,
+    series_chart,
+    settings_side_by_side,
+)
 from workbench.app.session import ROLES_FOR, lang, require_role, t
 
 user = require_role(*ROLES_FOR["compare"])

@@ -14,7 +14,8 @@ from workbench.app.session import ROLES_FOR, lang, require_role, t
 from workbench.i18n import MESSAGES, translate
 from workbench.methods.estimate import runs as estimate_runs
 from workbench.methods.estimate.calibration import CalibrationError
-from workbench.methods.estimate.survey import DEFAULTS as SURVEY_DEFAULTS, VALUES_EDITED
+from workbench.methods.estimate.survey import DEFAULTS as SURVEY_DEFAULTS
+from workbench.methods.estimate.survey import VALUES_EDITED
 from workbench.quality import store
 
 user = require_role(*ROLES_FOR["estimates"])
@@ -34,7 +35,7 @@ def build_panel() -> None:
     try:
         store.build_panel(data.lake(), user, progress=progress)
         st.session_state["est_panel_error"] = None
-    except Exception as exc:  # noqa: BLE001 - shown in the page's language with the library's detail
+    except Exception as exc:  # shown in the page's language with the library's detail
         st.session_state["est_panel_error"] = str(exc)
     bar.empty()
 
@@ -106,7 +107,7 @@ except CalibrationError as exc:  # the reason, worded in the page's language, wi
     st.error(t(f"est.cal_error.{exc.reason}", method=t(f"est.cal_method.{params['calibration']}"),
                constraints=", ".join(exc.constraints) or "-"))
     st.stop()
-except Exception as exc:  # noqa: BLE001 - anything else: the library's message
+except Exception as exc:  # anything else: the library's message
     widgets.failure(t("est.failed"), exc)
     st.stop()
 

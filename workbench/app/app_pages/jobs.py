@@ -36,14 +36,14 @@ def run(names) -> None:
         try:
             bar.progress(min(max(float(fraction), 0.0), 1.0),
                          text=f"{job_name}: {job_views.progress_message(message, language)}")
-        except Exception:  # noqa: BLE001 - a callback from a worker thread cannot draw; the run goes on
+        except Exception:  # a callback from a worker thread cannot draw; the run goes on
             pass
 
     started = time.perf_counter()
     try:
         with st.spinner(t("jobs.running")):
             results = pipeline.run_jobs(names, lake=data.lake(), settings=data.settings(), progress=progress)
-    except Exception as exc:  # noqa: BLE001 - show the error, keep the page usable
+    except Exception as exc:  # show the error, keep the page usable
         bar.empty()
         st.session_state["jobs_error"] = str(exc)
         return

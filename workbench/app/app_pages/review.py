@@ -13,9 +13,20 @@ import streamlit as st
 
 from workbench.app import data, widgets
 from workbench.app.quality_views import Said
-from workbench.app.run_views import (Refusal, ReviewAction, embargo_instant, identical_runs, local_times, bound,
-                                     output_label, publication_preview, refuse_link, run_label, show_identical,
-                                     show_run, state_label)
+from workbench.app.run_views import (
+    Refusal,
+    ReviewAction,
+    bound,
+    embargo_instant,
+    identical_runs,
+    local_times,
+    output_label,
+    publication_preview,
+    refuse_link,
+    run_label,
+    show_identical,
+    show_run,
+)
 from workbench.app.session import ROLES_FOR, lang, linked_run, require_role, t
 from workbench.disclosure.gate import DisclosureError, releasable
 from workbench.runs import review

@@ -17,7 +17,7 @@ if session.oidc_configured():
     try:
         if st.user.is_logged_in and session.current_user() is None:
             st.error(t("signin.oidc_no_roles", email=st.user.get("email", "")))
-    except Exception:  # noqa: BLE001 - no identity-provider session
+    except Exception:  # no identity-provider session
         pass
     st.divider()
 

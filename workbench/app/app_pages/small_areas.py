@@ -12,7 +12,7 @@ import streamlit as st
 from workbench import formatting
 from workbench.app import data, run_views, widgets
 from workbench.app.session import ROLES_FOR, lang, require_role, t
-from workbench.i18n import MESSAGES, translate
+from workbench.i18n import translate
 from workbench.methods.estimate.survey import SAE_COVARIATES
 
 user = require_role(*ROLES_FOR["small_areas"])

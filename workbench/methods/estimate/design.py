@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from workbench.methods.estimate.calibration import CalibrationInfo
+
 
 @dataclass
 class SurveyDesign:
@@ -218,5 +220,3 @@ def by_domain(design: SurveyDesign, y: pd.Series, domains: Sequence, statistic: 
         rows.append(row)
     return pd.DataFrame(rows)
 
-
-from workbench.methods.estimate.calibration import CalibrationInfo  # noqa: E402  (type used above)

@@ -16,16 +16,18 @@ them is what produced negative and absurd weights.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from dataclasses import dataclass, field
-
 from workbench.methods.estimate.calibration import (
-    WeightProblem, calibrate, model_matrix, nonresponse_adjust,
+    WeightProblem,
+    calibrate,
+    model_matrix,
+    nonresponse_adjust,
 )
 from workbench.methods.estimate.design import SurveyDesign, design_effect, total
 from workbench.methods.estimate.replicate import replicate_estimate

@@ -11,12 +11,29 @@ from workbench.methods.nowcast.dfm import DynamicFactor, NewsDecomposition
 from workbench.methods.nowcast.intervals import error_based_intervals
 from workbench.methods.nowcast.many import nowcast_frame, nowcast_many, snapshot
 from workbench.methods.nowcast.metrics import diebold_mariano, evaluate
-from workbench.methods.nowcast.models import (AR, AlmonMidas, Bridge, GradientBoosting, Nowcast, NowcastModel,
-                                              RandomWalk, RegularisedRegression, UMidas, almon_weights,
-                                              fill_ragged_edge)
+from workbench.methods.nowcast.models import (
+    AR,
+    AlmonMidas,
+    Bridge,
+    GradientBoosting,
+    Nowcast,
+    NowcastModel,
+    RandomWalk,
+    RegularisedRegression,
+    UMidas,
+    almon_weights,
+    fill_ragged_edge,
+)
 from workbench.methods.nowcast.news import indicator_news
-from workbench.methods.nowcast.vintages import (InformationSet, final_values, information_set, parse_period,
-                                                prepare_indicators, prepare_targets, release_calendar)
+from workbench.methods.nowcast.vintages import (
+    InformationSet,
+    final_values,
+    information_set,
+    parse_period,
+    prepare_indicators,
+    prepare_targets,
+    release_calendar,
+)
 
 MODELS = {
     "random_walk": RandomWalk, "ar": AR, "bridge": Bridge, "umidas": UMidas, "almon_midas": AlmonMidas,

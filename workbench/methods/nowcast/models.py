@@ -14,9 +14,8 @@ target's frequency.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-
 import datetime as dt
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
 import numpy as np

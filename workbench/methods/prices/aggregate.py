@@ -11,8 +11,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from workbench.methods.prices.indices import (BILATERAL, ELEMENTARY, MULTILATERAL, Panel, bilateral_index,
-                                              multilateral_index, rolling_geks_jevons)
+from workbench.methods.prices.indices import (
+    BILATERAL,
+    ELEMENTARY,
+    MULTILATERAL,
+    Panel,
+    bilateral_index,
+    multilateral_index,
+    rolling_geks_jevons,
+)
 
 METHODS = ELEMENTARY + ("tornqvist", "fisher") + MULTILATERAL
 

@@ -199,7 +199,7 @@ def splice_factor(old: np.ndarray, new: np.ndarray, method: str) -> float:
     """
     w = len(new)
 
-    def one(l: int) -> float:  # noqa: E741 - the overlap period, as in the literature
+    def one(l: int) -> float:  # l: the overlap period, as in the literature
         return (new[w - 1] - new[l - 1]) - (old[w - 1] - old[l])
 
     if method == "movement":

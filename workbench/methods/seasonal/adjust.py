@@ -472,7 +472,7 @@ def adjust(series: pd.Series, method: str = "x13", spring_festival: bool = True,
     if method == "x13" and binary is not None:
         try:
             res = run_x13(y, spec, binary, title=str(series.name or "series"))
-        except Exception as exc:  # noqa: BLE001 - X-13 errors come back as text; fall back, keep the reason
+        except Exception as exc:  # X-13 errors come back as text; fall back, keep the reason
             res = _fallback(y, spec, str(exc) if str(exc).startswith("X-13 failed") else f"X-13 failed: {exc}")
     elif method == "x13":
         res = _fallback(y, spec, "the x13as binary is not installed")
@@ -494,7 +494,7 @@ def _fallback(y: pd.Series, spec: "X13Spec", reason: str) -> SeasonalResult:
     res.diagnostics["fallback_reason"] = reason[:300]
     try:
         text = spec.text(y)
-    except Exception:  # noqa: BLE001 - the spec itself may be what failed (e.g. a regressor)
+    except Exception:  # the spec itself may be what failed (e.g. a regressor)
         text = ""
     res.spec = text + f"\n# {reason[:300]}; {_stl_name(y)} was used\n"
     return res

@@ -15,7 +15,7 @@ import pandas as pd
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from workbench.catalog import final_indicator_values
+from workbench.methods.indicators import final_indicator_values
 from workbench.methods.seasonal.adjust import X13Spec, adjust
 
 INDICATORS = "gold.indicators_monthly"
