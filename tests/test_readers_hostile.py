@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from workbench.config import load_settings
 from workbench.pipeline import run_jobs
 from workbench.sources.contract import RejectedFile, contract
-from workbench.sources.readers import ParsedFile, read_delivery
+from workbench.sources.readers import ParsedFile, _cell_text, _check_sheet, _column_text, read_delivery
 
 VAT_HEADER = "纳税人识别号,纳税人名称,所属期,销售额,税额"
 PRICE = {"scraped_at": "2024-01-05T10:00:00+08:00", "retailer": "r1", "product_id": "p1", "product_name": "米",
@@ -275,3 +275,31 @@ def test_a_panic_inside_the_xlsx_reader_is_a_rejected_file_not_a_fatal_error(tmp
     path = workbook_with_sheet(tmp_path / "si_2024-02.xlsx", sheet(text_cell("XFD1048576", "x")))
     with pytest.raises(RejectedFile, match=r"^social_insurance/si_2024-02.xlsx: .*panicked"):
         read_delivery(str(path), contract("social_insurance"), "social_insurance/si_2024-02.xlsx")
+
+
+# ---- the fast paths of the xlsx reader (issue 30) read what the cell-by-cell code read ----------
+
+CELL_VALUES = st.one_of(st.none(), st.just(""), st.text(max_size=5), st.floats(allow_nan=True),
+                        st.integers(-10**12, 10**12).map(float), st.integers(), st.booleans(),
+                        st.dates(), st.datetimes())
+
+
+@given(st.lists(CELL_VALUES, max_size=30), st.sampled_from(["mixed", "text", "numbers"]))
+def test_a_column_converted_at_once_reads_as_cell_by_cell(values, shape):
+    if shape == "text":
+        values = [v for v in values if v is None or isinstance(v, str)]
+    elif shape == "numbers":
+        values = [v for v in values if v is None or type(v) is float]
+    assert _column_text(values) == [_cell_text(v) for v in values]
+
+
+def test_a_cell_reference_is_seen_whatever_spells_the_element_around_it():
+    """The sheet bounds now look for the `r` attribute alone: a cell far out is refused however its
+    element is written (a namespace prefix, a tab or newline before the attribute)."""
+    for cell in (b'<c r="XFD1">', b'<x:c r="ZZZ7">', b'<c\tr="IW3"/>', b'<c\nt="s" r="AAA1">'):
+        with pytest.raises(RejectedFile, match="reaches column"):
+            _check_sheet("sheet1.xml", b"<sheetData><row r=\"1\">" + cell + b"</row></sheetData>", "f.xlsx")
+    with pytest.raises(RejectedFile, match="empty cells"):  # a far row, on a row or a cell
+        _check_sheet("sheet1.xml", b'<sheetData><row r="1"><c r="A1"/></row><row r="1048576"/></sheetData>',
+                     "f.xlsx")
+    _check_sheet("sheet1.xml", b'<sheetData><row r="1"><c r="A1"/><c r="IV1"/></row></sheetData>', "f.xlsx")
