@@ -58,7 +58,8 @@ def test_published_series_latest_vintage_is_adjusted(demo_lake, name):
     assert registry.reproduce(lake, run_id).matches
 
 
-def test_seasonal_page_offers_published_series_first_and_names_filled_months(demo_lake, monkeypatch):
+def seasonal_page(demo_lake, monkeypatch, lang: str):
+    """The Seasonal page on the demo lake, as the researcher, in *lang*, after its first run."""
     from streamlit.testing.v1 import AppTest
 
     from workbench.auth import load_users
@@ -66,9 +67,13 @@ def test_seasonal_page_offers_published_series_first_and_names_filled_months(dem
     for k, v in demo_lake.environ.items():
         monkeypatch.setenv(k, v)
     at = AppTest.from_file(os.path.join(REPO, "workbench", "app", "app_pages", "seasonal.py"), default_timeout=300)
-    at.session_state["lang"] = "en"
+    at.session_state["lang"] = lang
     at.session_state["user"] = load_users()["research"]
-    at.run()
+    return at.run()
+
+
+def test_seasonal_page_offers_published_series_first_and_names_filled_months(demo_lake, monkeypatch):
+    at = seasonal_page(demo_lake, monkeypatch, "en")
     assert not at.exception, at.exception
     assert at.radio(key="sa_source").value == "gold.targets"
     # employment is published yearly by township in the demo: nothing to adjust
@@ -93,17 +98,9 @@ def test_quarterly_gdp_is_shown_by_quarter_and_its_diagnostics_are_marked(demo_l
     April ...; M-statistics above 1 and an MA coefficient of -1.00 went unmarked. The period
     reads as a quarter in the UI language, and every M-statistic, residual seasonality test
     and ARIMA coefficient at the unit circle carries its mark by the rule the page states."""
-    from streamlit.testing.v1 import AppTest
-
     from test_app import table
-    from workbench.auth import load_users
 
-    for k, v in demo_lake.environ.items():
-        monkeypatch.setenv(k, v)
-    at = AppTest.from_file(os.path.join(REPO, "workbench", "app", "app_pages", "seasonal.py"), default_timeout=300)
-    at.session_state["lang"] = lang
-    at.session_state["user"] = load_users()["research"]
-    at.run()
+    at = seasonal_page(demo_lake, monkeypatch, lang)
     for attempt in range(2):  # twice in a row: GDP, then monthly retail sales, then GDP again
         at.selectbox(key="sa_name_published").select("gdp").run()
         assert not at.exception, at.exception
@@ -156,16 +153,7 @@ def test_seats_on_the_seasonal_page_runs_x13_and_submits_twice(demo_lake, monkey
     CANNOT_INFER_EMPTY_SCHEMA traceback, 3 of 3 times. On the page, in either language, SEATS
     gives an X-13 result (no STL fallback said) and is submitted twice in a row, each time a run
     of X-13 SEATS."""
-    from streamlit.testing.v1 import AppTest
-
-    from workbench.auth import load_users
-
-    for k, v in demo_lake.environ.items():
-        monkeypatch.setenv(k, v)
-    at = AppTest.from_file(os.path.join(REPO, "workbench", "app", "app_pages", "seasonal.py"), default_timeout=300)
-    at.session_state["lang"] = lang
-    at.session_state["user"] = load_users()["research"]
-    at.run()
+    at = seasonal_page(demo_lake, monkeypatch, lang)
     assert at.selectbox(key="sa_name_published").value == "retail_sales"
     at.selectbox(key="sa_adjustment").set_value("seats").run()
     assert not at.exception, at.exception
