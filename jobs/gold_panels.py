@@ -207,8 +207,8 @@ def _maybe(ctx: JobContext, name: str) -> DataFrame | None:
 
 @dataclass(frozen=True)
 class InputVersions:
-    """The Delta version of each input table a full rebuild reads (None: the table does not
-    exist), pinned when the build starts. The runner skips the build when no input changed
+    """The Delta version of each input table a job reads (None: the table does not exist),
+    pinned when it starts, so it reads one state of each even if another writer moves on. The runner skips the build when no input changed
     (``workbench.pipeline``)."""
 
     job: str
@@ -228,6 +228,7 @@ class InputVersions:
         (the Jobs page said "rows read 0" for builds that read every input)."""
         return sum(ctx.lake.row_count(name, version) for name, version in self.versions.items()
                    if version is not None)
+
 
 INDICATOR_INPUTS = ("silver.vat_monthly", "silver.social_insurance_monthly", "silver.electricity_monthly",
                     "silver.card_daily", "silver.card_merchants", "silver.job_ads", "silver.prices_daily",

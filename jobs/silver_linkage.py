@@ -24,7 +24,7 @@ import pandas as pd
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from jobs.gold_panels import DETERMINISTIC, deterministic_links, keep_link_run_ids
+from jobs.gold_panels import DETERMINISTIC, InputVersions, deterministic_links, keep_link_run_ids
 from workbench.linkage import prepare, priors
 from workbench.linkage.clusters import (
     LINK_COLUMNS,
@@ -148,18 +148,14 @@ def write_deterministic_links(ctx: JobContext, links: DataFrame) -> list[JobMess
 def build_linkage(ctx: JobContext) -> JobResult:
     lake = ctx.lake
     logging.getLogger("splink").setLevel(logging.WARNING)
-    versions = {t: lake.version(t) if lake.exists(t) else None for t in INPUTS}
-    read_rows = sum(lake.row_count(t, v) for t, v in versions.items() if v is not None)
-    if versions["silver.enterprises"] is None:
+    pinned = InputVersions.of(ctx, "silver_linkage", INPUTS)
+    read_rows = pinned.rows_read(ctx)
+    if pinned.versions["silver.enterprises"] is None:
         return JobResult("silver_linkage", "skipped", messages=(JobMessage.of("jobmsg.missing_table", table="silver.enterprises"),))
-
-    def pinned(table: str) -> DataFrame | None:
-        return None if versions[table] is None else lake.read(table, versions[table])
-
-    enterprises_df = pinned("silver.enterprises")
-    inputs = {s: pinned(t) for s, (t, _) in SOURCES.items()}
-    certain = deterministic_links(enterprises_df, pinned("silver.social_insurance_monthly"), inputs["electricity"],
-                                  inputs["card_merchants"], inputs["job_ads"])
+    enterprises_df = pinned.read(ctx, "silver.enterprises")
+    inputs = {s: pinned.read(ctx, t) for s, (t, _) in SOURCES.items()}
+    certain = deterministic_links(enterprises_df, pinned.read(ctx, "silver.social_insurance_monthly"),
+                                  inputs["electricity"], inputs["card_merchants"], inputs["job_ads"])
     if certain is None:
         return JobResult("silver_linkage", "skipped", messages=(JobMessage.of("jobmsg.no_link_source"),))
     # the probabilistic rows as the last run left them, before this run rewrites anything
@@ -178,7 +174,8 @@ def build_linkage(ctx: JobContext) -> JobResult:
                                                                                   "credit_code"))
     if previous is not None:
         previous["match_weight"] = float("nan")  # silver.links keeps probabilities only
-    decisions = _pandas(pinned("silver.link_reviews")) if versions["silver.link_reviews"] is not None else None
+    reviews = pinned.read(ctx, "silver.link_reviews")
+    decisions = _pandas(reviews) if reviews is not None else None
     stored_df = _pandas(lake.read("silver.linkage_models")) if lake.exists("silver.linkage_models") else None
 
     # Queue rows of records this run does not score again stay queued: a re-run must
