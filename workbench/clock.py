@@ -50,3 +50,8 @@ def city_instant(value: datetime | None, zone: str) -> datetime | None:
                          + ("does not exist (the clock skips it)" if skipped else
                             "happens twice (the clock goes back); give the time with its UTC offset"))
     return earlier.astimezone(timezone.utc)
+
+
+def city_time(instant: datetime, zone: str) -> str:
+    """An instant as the city's clock reads it, with the zone named: ``2030-01-02 07:00 (Asia/Shanghai)``."""
+    return f"{instant.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M} ({zone})"

@@ -35,7 +35,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from workbench.auth import User
-from workbench.clock import city_instant, stored_instant
+from workbench.clock import city_instant, city_time, stored_instant
 from workbench.faults import kill_point
 from workbench.lake import PINS_TABLE, Lake
 from workbench.runs import kinds
@@ -414,11 +414,6 @@ def check_embargo_order(lake: Lake, series: str, run: Run, vintages: list[Releas
                       f"run {run.run_id} would be public {'at ' + shown['embargo'] if embargo else 'at once'}, "
                       "before it: a newer vintage cannot be published before an earlier one",
                       "series_embargo", series=series, vintage=earlier.vintage, run=run.run_id, **shown)
-
-
-def city_time(instant: datetime, zone: str) -> str:
-    """An instant as the city's clock reads it, with the zone named: ``2030-01-02 07:00 (Asia/Shanghai)``."""
-    return f"{instant.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M} ({zone})"
 
 
 def _complete(lake: Lake, record: Mapping[str, Any], user: User, series: str, output: str) -> Release:

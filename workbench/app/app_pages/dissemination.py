@@ -13,10 +13,10 @@ from workbench import formatting
 from workbench.app import data, widgets
 from workbench.app.run_views import local_times, series_title
 from workbench.app.session import ROLES_FOR, lang, require_role, t
+from workbench.clock import city_time
 from workbench.disclosure.export import FORMATS
 from workbench.disclosure.reader import calendar
 from workbench.i18n import MESSAGES
-from workbench.runs.release import city_time
 
 user = require_role(*ROLES_FOR["dissemination"])
 zone = data.settings().lake.local_timezone
