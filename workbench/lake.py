@@ -37,6 +37,7 @@ from deltalake import Field as DeltaField
 from workbench.config import Settings, load_settings
 
 if TYPE_CHECKING:  # pragma: no cover
+    import pyarrow.compute as pc
     from pyspark.sql import DataFrame, SparkSession
 
 # Tables whose history is the record itself: only appends, never rewrites (the audit
@@ -641,10 +642,13 @@ class Lake:
 
     # ---- landing primitives (delta-rs; used by the bronze jobs) -------------------
 
-    def read_arrow(self, name: str, columns: Sequence[str]) -> pa.Table:
+    def read_arrow(self, name: str, columns: Sequence[str], where: "pc.Expression | None" = None) -> pa.Table:
         """Columns of the latest version as Arrow, through delta-rs: for small lineage
-        lookups by jobs that otherwise never need the engine."""
-        return self._delta(name).to_pyarrow_table(columns=list(columns))
+        lookups by jobs that otherwise never need the engine. *where* (a pyarrow expression)
+        is applied while the files are scanned, so only the matching rows are held."""
+        if where is None:
+            return self._delta(name).to_pyarrow_table(columns=list(columns))
+        return self._delta(name).to_pyarrow_dataset().to_table(columns=list(columns), filter=where)
 
     def distinct_values(self, name: str, columns: Sequence[str]) -> set[tuple]:
         """Distinct tuples of *columns* in the latest version, scanned batch by batch through

@@ -329,8 +329,8 @@ def last_build(lake: Lake, job: str) -> dict[str, Any] | None:
         return None
     import pyarrow.compute as pc
 
-    rows = lake.read_arrow(BUILD_INPUTS, ["job", "inputs", "built_at"])
-    rows = rows.filter(pc.equal(rows["job"], job)).to_pylist()
+    # this job's records only: the table holds every job's, one per successful run
+    rows = lake.read_arrow(BUILD_INPUTS, ["inputs", "built_at"], where=pc.field("job") == job).to_pylist()
     if not rows:
         return None
     stored = json.loads(max(rows, key=lambda r: r["built_at"])["inputs"])
