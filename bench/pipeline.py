@@ -1,6 +1,6 @@
 """Pipeline benchmark: rows per second per job on a freshly generated demo.
 
-Usage: python bench/pipeline.py [small|medium|large] [DEMO_DIR] [--no-cluster]   (default small)
+Usage: python bench/pipeline.py [small|medium|large] [DEMO_DIR] [--no-cluster] [--no-new-month]   (default small)
 
 With DEMO_DIR (an already generated demo of that scale) generation is skipped.
 
@@ -28,28 +28,41 @@ from pathlib import Path
 
 
 class PeakMemory:
-    """The peak resident memory of this process and every process it started (the engine, when
-    it runs as a child), sampled every 0.2 s on a thread: what the machine must have."""
+    """Peak resident memory, sampled every 0.2 s on a thread: of this process and every process
+    it started together (what the machine must have), of this process alone (readers, pandas,
+    models) and of its children (the engine), and of the whole tree per job (``job`` is set by
+    the runner's progress callback)."""
 
     def __init__(self) -> None:
         import threading
 
         self.peak = 0
+        self.own = 0
+        self.children = 0
+        self.job = ""
+        self.per_job: dict[str, int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def progress(self, job: str, fraction: float, message: str) -> None:
+        self.job = job
 
     def _sample(self) -> None:
         import psutil
 
         me = psutil.Process()
         while not self._stop.is_set():
-            total = 0
-            for process in [me, *me.children(recursive=True)]:
+            own = me.memory_info().rss
+            children = 0
+            for process in me.children(recursive=True):
                 try:
-                    total += process.memory_info().rss
+                    children += process.memory_info().rss
                 except psutil.Error:  # a child that ended between listing and reading
                     pass
-            self.peak = max(self.peak, total)
+            self.own, self.children = max(self.own, own), max(self.children, children)
+            self.peak = max(self.peak, own + children)
+            if self.job:
+                self.per_job[self.job] = max(self.per_job.get(self.job, 0), own + children)
             self._stop.wait(0.2)
 
     def __enter__(self) -> "PeakMemory":
@@ -60,9 +73,13 @@ class PeakMemory:
         self._stop.set()
         self._thread.join()
 
+    def summary(self) -> str:
+        return (f"peak RSS of the process tree {self.peak / 2**30:.2f} GiB (the workbench's process "
+                f"{self.own / 2**30:.2f} GiB, the engine's {self.children / 2**30:.2f} GiB, each at its own peak)")
+
 
 def main() -> None:
-    args = [a for a in sys.argv[1:] if a != "--no-cluster"]
+    args = [a for a in sys.argv[1:] if a not in ("--no-cluster", "--no-new-month")]
     scale = args[0] if args else "small"
     existing = args[1] if len(args) > 1 else None
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -88,22 +105,28 @@ def main() -> None:
         baseline = time.perf_counter() - t
         print(f"baseline: hashing {len(files)} files, {size / 1e6:.0f} MB in {baseline:.2f} s")
         t = time.perf_counter()
+        from workbench.engine import engine_memory_limit
+
+        print(f"engine memory limit: {engine_memory_limit(settings) / 2**30:.1f} GiB ([engine].memory_limit "
+              f"{settings.engine.memory_limit!r})")
         with PeakMemory() as memory:
-            results = run_jobs("all", settings=settings)
+            results = run_jobs("all", settings=settings, progress=memory.progress)
         total = time.perf_counter() - t
-        print(f"{'job':<34} {'status':<8} {'rows':>12} {'seconds':>8} {'rows/s':>10}")
+        print(f"{'job':<34} {'status':<8} {'rows':>12} {'seconds':>8} {'rows/s':>10} {'peak GiB':>9}")
         for r in results:
             rows = max(r.rows_read, r.rows_written)
-            print(f"{r.name:<34} {r.status:<8} {rows:>12,} {r.seconds:>8.1f} {rows / max(r.seconds, 1e-9):>10,.0f}")
+            print(f"{r.name:<34} {r.status:<8} {rows:>12,} {r.seconds:>8.1f} {rows / max(r.seconds, 1e-9):>10,.0f} "
+                  f"{memory.per_job.get(r.name, 0) / 2**30:>9.2f}")
         bronze = sum(r.seconds for r in results if r.name.startswith("bronze_"))
         print(f"all jobs: {total:.1f} s; bronze {bronze:.1f} s = {bronze / baseline:.1f} x the hashing baseline; "
-              f"peak RSS of the process tree {memory.peak / 2**30:.2f} GiB")
+              f"{memory.summary()}")
         t = time.perf_counter()
         again = run_jobs("all", settings=settings)
         print(f"idempotent re-run: {time.perf_counter() - t:.1f} s "
               f"({sum(r.status == 'skipped' for r in again)}/{len(again)} jobs skipped)")
         failed = [r for r in results + again if r.status == "failed"]
-        failed += new_month(tmp, settings, total)
+        if "--no-new-month" not in sys.argv:
+            failed += new_month(tmp, settings, total)
         on_cluster = None if "--no-cluster" in sys.argv else cluster_jobs(tmp, settings)
         if on_cluster is None:
             print("cluster: not run (needs java and `make cluster-deps`)")

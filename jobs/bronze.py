@@ -17,6 +17,7 @@ landing that died before that are removed and landed again by the next one.
 from __future__ import annotations
 
 import errno
+import io
 import json
 import os
 import signal
@@ -25,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import Any, BinaryIO, Iterator
 
 import pyarrow as pa
 import pyarrow.compute  # registers pa.compute
@@ -34,6 +35,7 @@ from workbench.lake import Lake
 from workbench.pipeline import Job, JobContext, JobMessage, JobResult, JobSpec
 from workbench.sources.contract import RejectedFile, SourceContract, load_contracts
 from workbench.sources.lease import exclusive
+from workbench.sources.parallel import ordered_map
 from workbench.sources.readers import (
     ROW_NUMBER,
     Delivery,
@@ -401,6 +403,26 @@ def land_source(ctx: JobContext, contract: SourceContract) -> JobResult:
         return _land(ctx, contract)
 
 
+def parse_delivered(data: bytes, contract: SourceContract, rel: str) -> tuple[str, Any]:
+    """What a worker process makes of one delivered file's bytes: ("parsed", the parsed file),
+    or ("rejected", (the reason, every row as raw text)) for a file rejected whole."""
+    try:
+        return "parsed", read_delivery(io.BytesIO(data), contract, rel)
+    except RejectedFile as exc:
+        return "rejected", (str(exc), rejected_file_rows(io.BytesIO(data), contract, f"file rejected: {exc}",
+                                                         exc.first_line_is_data))
+
+
+@dataclass(frozen=True)
+class _Decided:
+    """One delivered file as the landing decided on it, in file order: its lineage and status,
+    or its load line when there is nothing to parse."""
+
+    lineage: Lineage
+    status: str
+    load: dict | None = None
+
+
 def _land(ctx: JobContext, contract: SourceContract) -> JobResult:
     name = f"bronze_{contract.name}"
     commits = _Commits()
@@ -411,49 +433,58 @@ def _land(ctx: JobContext, contract: SourceContract) -> JobResult:
     read = quarantined = 0
     statuses: dict[str, int] = {}
     notes: list[str] = []
-    for index, file in enumerate(files):
-        ctx.progress(index / max(len(files), 1), file.rel)
-        with _open_or_refuse(file) as (handle, refused):
-            sha = ""
-            if refused is None:
-                try:
-                    sha = file_sha256(handle)
-                except OSError as exc:
-                    refused = f"could not be read ({exc.__class__.__name__}: {exc.strerror})"
-            if (file.rel, sha) in known_pairs:
-                continue  # this very file (or this very refusal) has its load line already
-            # Stamped now, not at the run's start: silver reads rows newer than its watermark,
-            # so rows must never land older than rows already landed (a landing that waited
-            # for the lease, or the next batch of this one while silver reads the first).
-            lineage = Lineage(contract.name, file.rel, sha, contract.period_of(Path(file.path).name),
-                              datetime.now(timezone.utc), ctx.run_id)
-            if refused is not None:
-                status, load = "refused", _loads_row(lineage, "refused", f"{file.rel} {refused}", 0, 0, 0)
-                batch.add(load)
-            elif sha in first_path:
-                status = "skipped_duplicate"
-                batch.add(_loads_row(lineage, status, f"{file.rel}: same bytes as {first_path[sha]}, already loaded",
-                                     0, 0, 0))
-            else:
-                first_path[sha] = file.rel
-                try:
-                    parsed = read_delivery(handle, contract, file.rel)
-                except RejectedFile as exc:
-                    rows = quarantine_rows(rejected_file_rows(handle, contract, f"file rejected: {exc}",
-                                                              exc.first_line_is_data), lineage, "bronze")
-                    status = "rejected"
-                    batch.add(_loads_row(lineage, status, str(exc), rows.num_rows, 0, rows.num_rows),
-                              quarantine=rows)
-                    read += rows.num_rows
-                    quarantined += rows.num_rows
+
+    def decided() -> Iterator[tuple[_Decided, tuple | None]]:
+        """Each new file in order, with the bytes to parse when it is to be parsed. Opened,
+        checked and hashed here, in this process: a worker gets bytes, never a path."""
+        for index, file in enumerate(files):
+            ctx.progress(index / max(len(files), 1), file.rel)
+            with _open_or_refuse(file) as (handle, refused):
+                sha = ""
+                if refused is None:
+                    try:
+                        sha = file_sha256(handle)
+                    except OSError as exc:
+                        refused = f"could not be read ({exc.__class__.__name__}: {exc.strerror})"
+                if (file.rel, sha) in known_pairs:
+                    continue  # this very file (or this very refusal) has its load line already
+                # Stamped now, in file order, not at the run's start: silver reads rows newer than
+                # its watermark, so rows must never land older than rows already landed (a landing
+                # that waited for the lease, or the next batch of this one while silver reads the first).
+                lineage = Lineage(contract.name, file.rel, sha, contract.period_of(Path(file.path).name),
+                                  datetime.now(timezone.utc), ctx.run_id)
+                if refused is not None:
+                    yield _Decided(lineage, "refused", _loads_row(lineage, "refused", f"{file.rel} {refused}",
+                                                                  0, 0, 0)), None
+                elif sha in first_path:
+                    yield _Decided(lineage, "skipped_duplicate", _loads_row(
+                        lineage, "skipped_duplicate", f"{file.rel}: same bytes as {first_path[sha]}, already loaded",
+                        0, 0, 0)), None
                 else:
-                    rows, rejects = to_bronze(parsed, lineage)
-                    status = "loaded"
-                    batch.add(_loads_row(lineage, status, "; ".join(parsed.notes), parsed.rows_read, rows.num_rows,
-                                         rejects.num_rows), bronze=rows, quarantine=rejects)
-                    read += parsed.rows_read
-                    quarantined += rejects.num_rows
-                    notes.extend(parsed.notes)
+                    first_path[sha] = file.rel
+                    handle.seek(0)
+                    yield _Decided(lineage, "parse"), (handle.read(), contract, file.rel)
+
+    for decision, outcome in ordered_map(parse_delivered, decided()):
+        lineage, status = decision.lineage, decision.status
+        if outcome is None:
+            batch.add(decision.load)
+        elif outcome[0] == "rejected":
+            reason, raw_rows = outcome[1]
+            rows = quarantine_rows(raw_rows, lineage, "bronze")
+            status = "rejected"
+            batch.add(_loads_row(lineage, status, reason, rows.num_rows, 0, rows.num_rows), quarantine=rows)
+            read += rows.num_rows
+            quarantined += rows.num_rows
+        else:
+            parsed = outcome[1]
+            rows, rejects = to_bronze(parsed, lineage)
+            status = "loaded"
+            batch.add(_loads_row(lineage, status, "; ".join(parsed.notes), parsed.rows_read, rows.num_rows,
+                                 rejects.num_rows), bronze=rows, quarantine=rejects)
+            read += parsed.rows_read
+            quarantined += rejects.num_rows
+            notes.extend(parsed.notes)
         statuses[status] = statuses.get(status, 0) + 1
     batch.commit()
     written = batch.written

@@ -73,3 +73,115 @@ def test_the_engine_starts_from_python_dash_c(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0 and done.stdout.strip().splitlines()[-1] == "3", done.stderr[-2000:]
+
+
+def _udf_doubles(frame):
+    """A UDF defined in a test module: the engine's process must import it as this one does."""
+    frame["v"] = frame["v"] * 2
+    return frame
+
+
+def test_the_embedded_engine_is_its_own_process_with_the_configured_memory(spark):
+    import os
+
+    from workbench import engine
+
+    server = engine._state.server
+    assert server is not None and server.running and server.pid != os.getpid()
+    environ = dict(item.split("=", 1) for item in
+                   open(f"/proc/{server.pid}/environ", "rb").read().decode().split("\0") if "=" in item)
+    assert environ["SAIL_RUNTIME__MEMORY_POOL__TYPE"] == "fair"
+    limit = engine.engine_memory_limit(load_settings())
+    assert int(environ["SAIL_RUNTIME__MEMORY_POOL__FAIR__MAX_SIZE"]) == limit
+    # "auto" is a quarter of the machine's memory (or its cgroup's)
+    assert limit == max(engine.machine_memory() // 4, 256 * 2**20)
+    frame = spark.createDataFrame([(1, 1.0), (1, 2.0), (2, 3.0)], "g long, v double")
+    doubled = frame.groupBy("g").applyInPandas(_udf_doubles, "g long, v double").orderBy("v").collect()
+    assert [r["v"] for r in doubled] == [2.0, 4.0, 6.0]
+
+
+@pytest.mark.parametrize("text, size", [("auto", None), ("6GiB", 6 * 2**30), ("512MiB", 512 * 2**20),
+                                        ("2GB", 2 * 10**9), ("1.5GiB", int(1.5 * 2**30))])
+def test_memory_limits_are_read_as_sizes(text, size):
+    from workbench.config import parse_memory_size
+
+    assert parse_memory_size(text) == size
+    assert engine_limit_of(text) == (size or None)
+
+
+def engine_limit_of(text: str) -> int | None:
+    from workbench.engine import engine_memory_limit
+
+    limit = engine_memory_limit(load_settings(environ={"WORKBENCH_ENGINE_MEMORY_LIMIT": text}))
+    return None if text == "auto" else limit
+
+
+@pytest.mark.parametrize("text", ["lots", "6 gigs", "12MiB", "-1GiB"])
+def test_a_wrong_memory_limit_is_refused_naming_the_setting(text):
+    from workbench.config import SettingsError
+
+    with pytest.raises(SettingsError) as refused:
+        load_settings(environ={"WORKBENCH_ENGINE_MEMORY_LIMIT": text})
+    assert "[engine].memory_limit" in str(refused.value)
+    assert "WORKBENCH_ENGINE_MEMORY_LIMIT" in str(refused.value)
+
+
+def test_work_beyond_the_memory_limit_is_refused_with_the_setting_to_change():
+    """A join whose build side cannot spill, on an engine of 64 MiB: the engine refuses, and the
+    runner's message says which setting lets it through, in both languages."""
+    from pyspark.sql import SparkSession
+
+    from workbench.engine import SailProcess, out_of_engine_memory
+    from workbench.pipeline import JobMessage
+
+    small = SailProcess(memory_limit=64 * 2**20).start()
+    try:
+        session = SparkSession.builder.remote(small.url).create()
+        left = session.range(20_000_000).selectExpr("id AS k", "repeat('x', 50) AS pad")
+        right = session.range(20_000_000).selectExpr("id AS k", "repeat('y', 50) AS pad2")
+        with pytest.raises(Exception) as refused:
+            left.join(right, "k").selectExpr("count(*)").collect()
+        assert out_of_engine_memory(refused.value), str(refused.value)[:500]
+        assert not out_of_engine_memory(ValueError("column vat_sales not found"))
+        said = JobMessage.of("jobmsg.engine_memory", limit="0.1 GiB")
+        for lang in ("zh", "en"):
+            assert "[engine].memory_limit" in said.text(lang) and "WORKBENCH_ENGINE_MEMORY_LIMIT" in said.text(lang)
+            assert "0.1 GiB" in said.text(lang)
+        session.stop()
+    finally:
+        small.stop()
+    assert not small.running
+
+
+def test_the_engine_stops_when_its_workbench_process_is_killed(tmp_path):
+    """SIGKILL gives a process no chance to stop its children: the engine must go by itself,
+    or every killed job would leave an engine holding memory and a port. It is first asked
+    for from a thread that ends at once, which must not stop it either."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    script = tmp_path / "hold.py"
+    script.write_text(
+        "import threading, time\nfrom workbench import engine\n"
+        "t = threading.Thread(target=engine.get_spark); t.start(); t.join(); time.sleep(1)\n"
+        "assert engine.get_spark().range(3).count() == 3\n"
+        "print(engine._state.server.pid, flush=True)\ntime.sleep(120)\n", encoding="utf-8")
+    holder = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        child = int(holder.stdout.readline())
+        os.kill(child, 0)  # alive while its parent is
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=10)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                os.kill(child, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail(f"the engine (pid {child}) outlived the process that started it")
+    finally:
+        holder.kill()

@@ -303,3 +303,35 @@ def test_a_cell_reference_is_seen_whatever_spells_the_element_around_it():
         _check_sheet("sheet1.xml", b'<sheetData><row r="1"><c r="A1"/></row><row r="1048576"/></sheetData>',
                      "f.xlsx")
     _check_sheet("sheet1.xml", b'<sheetData><row r="1"><c r="A1"/><c r="IV1"/></row></sheetData>', "f.xlsx")
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.lists(st.tuples(st.integers(1, 2_000_000), st.lists(st.tuples(
+    st.sampled_from(["A", "B", "Z", "AA", "AZ", "BA", "IV", "IW", "ZZ", "AAA", "XFD"]), st.integers(0, 3)),
+    max_size=4)), max_size=6),
+       dimension=st.one_of(st.none(), st.tuples(st.sampled_from(["A", "C", "IV", "XFD"]), st.integers(1, 9_999_999))),
+       shuffle=st.booleans())
+def test_the_quick_sheet_extent_is_the_extent_of_every_reference(rows, dimension, shuffle):
+    """The extent read from the last row, checked by one pass for anything beyond it, equals the
+    extent from every reference, whatever the order of rows and cells (a cell may name another
+    row than its own, as a hand-made or hostile sheet does)."""
+    from workbench.sources.readers import _sheet_extent, _sheet_extent_by_every_reference
+
+    body = []
+    for number, cells in (reversed(rows) if shuffle else rows):
+        refs = "".join(f'<c r="{col}{number + shift}" t="s"><v>0</v></c>' for col, shift in cells)
+        body.append(f'<row r="{number}">{refs}</row>')
+    head = f'<dimension ref="A1:{dimension[0]}{dimension[1]}"/>' if dimension else ""
+    xml = f'<worksheet>{head}<sheetData>{"".join(body)}</sheetData></worksheet>'.encode()
+    assert _sheet_extent(xml) == _sheet_extent_by_every_reference(xml)
+
+
+@pytest.mark.parametrize("number", [0, 1, 9, 10, 99, 100, 123, 1_048_575, 1_048_576, 9_999_999])
+def test_the_pattern_of_greater_numbers_matches_exactly_the_greater_ones(number):
+    import re as regex
+
+    from workbench.sources.readers import _greater_digits
+
+    pattern = regex.compile(b"(?:" + _greater_digits(number) + b")")
+    for candidate in {*range(max(0, number - 120), number + 120), number * 10, 9_999_999, 1, 10_000_000}:
+        assert bool(pattern.fullmatch(str(candidate).encode())) == (number < candidate <= 9_999_999), candidate

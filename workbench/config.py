@@ -13,6 +13,7 @@ default.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -40,6 +41,9 @@ class LakeSettings:
 class EngineSettings:
     remote: str = ""
     idle_check_seconds: int = 300
+    # The embedded engine's memory: "auto" (a quarter of the machine's memory) or a size
+    # such as "6GiB" or "512MiB". The engine spills to disk rather than grow past it.
+    memory_limit: str = "auto"
 
     @property
     def embedded(self) -> bool:
@@ -226,4 +230,29 @@ def load_settings(path: str | Path | None = None, environ: dict[str, str] | None
             f"[engine].remote in {origins.get(('engine', 'remote'), conf_path)}: {remote!r} is not a Spark Connect "
             "address; allowed values: empty (embedded Sail) or sc://host:port"
         )
+    try:
+        parse_memory_size(built["engine"].memory_limit)
+    except ValueError as exc:
+        raise SettingsError(f"[engine].memory_limit in {origins.get(('engine', 'memory_limit'), conf_path)}: "
+                            f"{exc}") from None
     return Settings(**built, source_file=str(conf_path))
+
+
+_SIZE_UNITS = {"": 1, "b": 1, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
+               "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
+
+
+def parse_memory_size(text: str) -> int | None:
+    """Bytes of a size such as ``6GiB``, ``512MiB`` or ``2000000000``; None for ``auto``."""
+    if text.strip().lower() == "auto":
+        return None
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", text)
+    unit = match.group(2).lower() if match else None
+    if match is None or unit not in _SIZE_UNITS:
+        raise ValueError(f"{text!r} is not a size; allowed values: auto, or a number with KiB, MiB, GiB "
+                         "(or KB, MB, GB), e.g. 6GiB")
+    size = int(float(match.group(1)) * _SIZE_UNITS[unit])
+    if size < 64 * 2**20:
+        raise ValueError(f"{text!r} is below the smallest engine memory the workbench runs in (64MiB)")
+    return size
+

@@ -2,8 +2,9 @@
 
 ``get_spark()`` returns a ``SparkSession`` for the configured engine:
 
-* embedded (default): Sail started in this process on a free loopback port, once
-  per process, stopped at exit;
+* embedded (default): Sail started as a child process on a free loopback port, once
+  per process, with a memory limit (``[engine].memory_limit``), stopped at exit and
+  when this process dies;
 * remote (``[engine].remote = "sc://host:15002"``): an Apache Spark 4 Spark Connect
   server with Delta Lake, configured by the repository's ``spark-defaults.conf``.
 
@@ -42,7 +43,7 @@ class EngineError(RuntimeError):
 
 @dataclass
 class _EngineState:
-    server: object | None = None  # keep a reference: a collected Sail server hangs every client
+    server: "SailProcess | None" = None
     url: str | None = None
     session: "SparkSession | None" = None
     last_used: float = 0.0
@@ -52,17 +53,46 @@ _state = _EngineState()
 _lock = threading.RLock()
 
 
-def _start_embedded_server() -> str:
-    # Sail logs every session at INFO to stderr; keep the CLI and tests readable.
-    os.environ.setdefault("RUST_LOG", "error")
-    from pysail.spark import SparkConnectServer
-
-    server = SparkConnectServer(ip="127.0.0.1", port=0)
-    server.start(background=True)
-    host, port = server.listening_address
+def _start_embedded_server(settings: Settings) -> str:
+    # Its own process, not a thread of this one: its memory is bounded and measured apart
+    # from the workbench's, and Python UDFs do not contend with this process for the GIL.
+    server = SailProcess(memory_limit=engine_memory_limit(settings)).start()
     _state.server = server
     atexit.register(_shutdown)
-    return f"sc://{host}:{port}"
+    return server.url
+
+
+def machine_memory() -> int:
+    """Bytes of memory this process may use: the machine's, or its cgroup's limit when lower."""
+    import psutil
+
+    total = psutil.virtual_memory().total
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = open(path).read().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            total = min(total, int(text))
+    return total
+
+
+def engine_memory_limit(settings: Settings) -> int:
+    """The embedded engine's memory pool in bytes: ``[engine].memory_limit``, or a quarter of
+    the machine's memory ("auto"), leaving the rest to the workbench's own process (readers,
+    models, the app) and the operating system's file cache."""
+    from workbench.config import parse_memory_size
+
+    return parse_memory_size(settings.engine.memory_limit) or max(machine_memory() // 4, 256 * 2**20)
+
+
+_OUT_OF_MEMORY = re.compile(r"resources? exhausted|memory pool|failed to allocate", re.IGNORECASE)
+
+
+def out_of_engine_memory(error: BaseException) -> bool:
+    """Whether *error* is the engine refusing work beyond its memory limit, which a larger
+    ``[engine].memory_limit`` (WORKBENCH_ENGINE_MEMORY_LIMIT) would let through."""
+    return bool(_OUT_OF_MEMORY.search(str(error)))
 
 
 def _shutdown() -> None:
@@ -74,7 +104,7 @@ def _shutdown() -> None:
                 pass
         if _state.server is not None:
             try:
-                _state.server.stop()  # type: ignore[attr-defined]
+                _state.server.stop()
             except Exception:
                 pass
         _state.session = None
@@ -201,12 +231,12 @@ def get_spark(settings: Settings | None = None) -> "SparkSession":
                 _state.last_used = now
                 return _state.session
             _reset_session()
-            if _state.server is not None and not _state.server.running:  # type: ignore[attr-defined]
+            if _state.server is not None and not _state.server.running:
                 _state.server = None
                 _state.url = None
         remote = not settings.engine.embedded
         if _state.url is None:
-            _state.url = settings.engine.remote if remote else _start_embedded_server()
+            _state.url = settings.engine.remote if remote else _start_embedded_server(settings)
         _state.session = _connect(_state.url, remote)
         _state.last_used = now
         return _state.session
@@ -232,24 +262,94 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class SailProcess:
-    """Sail as a supervised child process, for long-lived servers such as the app.
+def _die_with_parent() -> None:
+    """In the child, before it runs: ask Linux to stop it when the process that started it
+    dies, so a workbench killed with SIGKILL leaves no engine holding memory and a port."""
+    try:
+        import ctypes
+        import signal
 
-    Python UDFs run inside the Sail server's process; in-process they would compete
-    with the Streamlit UI for the GIL, so the app runs Sail beside it instead.
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: stopped at exit only
+        pass
+
+
+class _Launcher:
+    """Starts child processes from one thread that lives as long as this process.
+
+    Linux's parent-death signal fires when the *thread* that started the child exits, not
+    the process: an engine first asked for from a short-lived thread (a page's worker, a
+    test's executor) would die with it."""
+
+    def __init__(self) -> None:
+        import queue
+
+        self._requests: "queue.Queue[tuple]" = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    def popen(self, *args, **kwargs) -> "subprocess.Popen[bytes]":
+        import queue
+
+        with self._start_lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._serve, name="workbench-engine-launcher", daemon=True)
+                self._thread.start()
+        answer: "queue.Queue[tuple]" = queue.Queue(maxsize=1)
+        self._requests.put((args, kwargs, answer))
+        ok, value = answer.get()
+        if not ok:
+            raise value
+        return value
+
+    def _serve(self) -> None:
+        while True:
+            args, kwargs, answer = self._requests.get()
+            try:
+                answer.put((True, subprocess.Popen(*args, **kwargs)))
+            except BaseException as exc:  # handed to the caller, who raises it
+                answer.put((False, exc))
+
+
+_launcher = _Launcher()
+
+
+class SailProcess:
+    """Sail as a supervised child process: the embedded engine of every workbench process.
+
+    Its own process, so its memory is bounded (``memory_limit``: Sail's fair memory pool,
+    under which sorts, joins and aggregations spill to disk) and measured apart, it stops
+    with its parent, and Python UDFs (which run in the server's process) do not compete
+    with the Streamlit UI or a job for this process's GIL. The child imports what this
+    process imports (its ``sys.path``), so a UDF defined in a notebook or test module runs.
     """
 
-    def __init__(self, port: int | None = None):
+    def __init__(self, port: int | None = None, memory_limit: int | None = None):
         self.port = port or free_port()
         self.url = f"sc://127.0.0.1:{self.port}"
+        self.memory_limit = memory_limit
         self._proc: subprocess.Popen[bytes] | None = None
+
+    def environment(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.setdefault("RUST_LOG", "error")  # Sail logs every session at INFO otherwise
+        env["PYTHONPATH"] = os.pathsep.join(p for p in [os.getcwd(), *sys.path] if p and os.path.isdir(p))
+        if self.memory_limit is not None:
+            env["SAIL_RUNTIME__MEMORY_POOL__TYPE"] = "fair"
+            env["SAIL_RUNTIME__MEMORY_POOL__FAIR__MAX_SIZE"] = str(self.memory_limit)
+        return env
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
 
     def start(self, timeout: float = 30.0) -> "SailProcess":
         sail = shutil.which("sail", path=os.path.dirname(sys.executable)) or shutil.which("sail")
         cmd = [sail, "spark", "server", "--ip", "127.0.0.1", "--port", str(self.port)] if sail else [
             sys.executable, "-m", "pysail", "spark", "server", "--ip", "127.0.0.1", "--port", str(self.port)
         ]
-        self._proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self._proc = _launcher.popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     env=self.environment(), preexec_fn=_die_with_parent)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:

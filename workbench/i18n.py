@@ -1163,6 +1163,12 @@ MESSAGES: dict[str, dict[str, str]] = {
     # job result messages (issue 21, task jobmsg): JobResult.messages, said in the UI language on the
     # Jobs page; the English text is also the job's log and command-line message
     "jobmsg.failed": {"zh": "出错：{error}", "en": "{error}"},
+    "jobmsg.engine_memory": {
+        "zh": "计算引擎的内存上限（{limit}）不够本作业使用。请调高 conf/workbench.toml 中的 [engine].memory_limit"
+              "（或环境变量 WORKBENCH_ENGINE_MEMORY_LIMIT），然后重新运行本作业。",
+        "en": "The engine's memory limit ({limit}) is too small for this job. Raise [engine].memory_limit in "
+              "conf/workbench.toml (or WORKBENCH_ENGINE_MEMORY_LIMIT), e.g. \"8GiB\", and run the "
+              "job again."},
     "pipeline.two_writers": {"zh": "{table} 有两个作业写入（{first} 和 {second}）：每张表只能由一个作业写入",
                              "en": "{table} is written by two jobs ({first} and {second}): one job owns each table"},
     "pipeline.cycle": {"zh": "这些作业互相等待对方的输出，无法排序：{jobs}",

@@ -33,6 +33,7 @@ from typing import Any, Callable, Iterator, Sequence
 import pyarrow as pa
 
 from workbench.config import Settings, load_settings
+from workbench.engine import engine_memory_limit, out_of_engine_memory
 from workbench.i18n import translate
 from workbench.lake import Lake
 from workbench.sources.lease import exclusive
@@ -418,8 +419,11 @@ def run_jobs(
         except Exception as exc:  # reported per job, the run goes on
             # the page shows the error line; logs and the command line also get the traceback
             error = f"{exc.__class__.__name__}: {exc}"
+            said = JobMessage.of("jobmsg.failed", error=error)
+            if settings.engine.embedded and out_of_engine_memory(exc):
+                said = JobMessage.of("jobmsg.engine_memory", limit=f"{engine_memory_limit(settings) / 2**30:.1f} GiB")
             result = JobResult(name=name, status="failed", message=f"{error}\n{traceback.format_exc(limit=3)}",
-                               messages=(JobMessage.of("jobmsg.failed", error=error),))
+                               messages=(said,))
         result.seconds = time.perf_counter() - started
         report(1.0, result.status)
         results.append(result)

@@ -252,18 +252,72 @@ def _column_number(letters: bytes) -> int:
     return number
 
 
-def _check_sheet(name: str, xml: bytes, file: str) -> None:
-    """Refuse a sheet whose bounding area or one of whose text nodes breaks a bound."""
-    # over every cell, but in C: the rows as numbers, the columns as their few distinct names
-    # (a cell at a time in Python, this check was half the time of reading a workbook)
+def _greater_digits(number: int) -> bytes:
+    """A regex alternation matching exactly the decimal numbers (no leading zero) greater than
+    *number*, up to 7 digits: longer ones, or as long and larger at the first digit that differs."""
+    digits = str(number)
+    parts = [rb"[1-9]\d{%d,6}" % len(digits)] if len(digits) < 7 else []
+    for i, digit in enumerate(digits):
+        if digit != "9":
+            low = str(int(digit) + 1)
+            rest = len(digits) - i - 1
+            parts.append(re.escape(digits[:i].encode()) + b"[" + low.encode() + b"-9]" + (rb"\d{%d}" % rest if rest else b""))
+    return b"|".join(parts) or rb"(?!)"
+
+
+def _greater_letters(letters: bytes) -> bytes:
+    """The same for column names: longer names (up to 3 letters), or as long and later at the
+    first letter that differs."""
+    parts = [rb"[A-Z]{%d,3}" % (len(letters) + 1)] if len(letters) < 3 else []
+    for i, letter in enumerate(letters):
+        if letter != ord("Z"):
+            rest = len(letters) - i - 1
+            parts.append(letters[:i] + b"[" + bytes([letter + 1]) + b"-Z]" + (rb"[A-Z]{%d}" % rest if rest else b""))
+    return b"|".join(parts) or rb"(?!)"
+
+
+_LAST_ROW_ELEMENT = re.compile(rb'<(?:\w+:)?row\b[^>]*?\sr="(\d{1,7})"[^>]*>(.*?)(?:</(?:\w+:)?row>|$)', re.DOTALL)
+_PREFIXED_CELL = re.compile(rb"<\w+:c[\s>/]")
+
+
+def _sheet_extent(xml: bytes) -> tuple[int, int, int]:
+    """The last row and column any cell or row names, and how many cells are present.
+
+    A sheet as writers make it names its farthest row and column in its last row. That guess is
+    taken, then one pass in C looks for any reference beyond it (a pattern built from the guess);
+    only a sheet that has one (hand-made, reordered or hostile) is walked reference by reference.
+    Matching every reference, 360,000 of them in one of medium's workbooks, was 40 % of reading it."""
+    start = xml.rfind(b"<row ")
+    prefixed = _PREFIXED_CELL.search(xml) is not None
+    last = _LAST_ROW_ELEMENT.match(xml, start) if start >= 0 and not prefixed else None
+    if last is not None:
+        row = int(last.group(1))
+        columns = _REF_COLUMN.findall(last.group(2))
+        column = max(columns, key=lambda c: (len(c), c)) if columns else b""
+        beyond = re.compile(rb'r="(?:[A-Z]{0,3}(?:' + _greater_digits(row) + rb')|(?:' + _greater_letters(column)
+                            + rb')\d)')
+        dimension_beyond = any(int(r) > row or _column_number(c) > _column_number(column)
+                               for c, r in _DIMENSION_REF.findall(xml))
+        if not dimension_beyond and beyond.search(xml) is None:
+            present = xml.count(b"<c ") + xml.count(b"<c>") + xml.count(b"<c/")
+            return row, _column_number(column), present  # b"" is column 0: no cell at all
+    return _sheet_extent_by_every_reference(xml)
+
+
+def _sheet_extent_by_every_reference(xml: bytes) -> tuple[int, int, int]:
     dimension = _DIMENSION_REF.findall(xml)
     last_row = max(map(int, [*_REF_ROW.findall(xml), *(row for _, row in dimension)]), default=0)
     last_column = max(map(_column_number, {*_REF_COLUMN.findall(xml), *(letters for letters, _ in dimension)}),
                       default=0)
+    return last_row, last_column, len(_CELL_COUNT.findall(xml))
+
+
+def _check_sheet(name: str, xml: bytes, file: str) -> None:
+    """Refuse a sheet whose bounding area or one of whose text nodes breaks a bound."""
+    last_row, last_column, present = _sheet_extent(xml)
     if last_column > XLSX_MAX_COLUMNS:
         raise RejectedFile(f"{file}: sheet {name} reaches column {last_column}; the bound is {XLSX_MAX_COLUMNS} "
                            "columns (xlsx sheet dimensions)")
-    present = len(_CELL_COUNT.findall(xml))
     area = last_row * max(last_column, 1)
     if area - present > XLSX_MAX_EMPTY_CELLS:
         raise RejectedFile(f"{file}: sheet {name} spans {last_row:,} rows x {last_column} columns for {present:,} "
