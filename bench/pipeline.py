@@ -120,6 +120,7 @@ def main() -> None:
         bronze = sum(r.seconds for r in results if r.name.startswith("bronze_"))
         print(f"all jobs: {total:.1f} s; bronze {bronze:.1f} s = {bronze / baseline:.1f} x the hashing baseline; "
               f"{memory.summary()}")
+        ceiling(tmp, settings, results)
         t = time.perf_counter()
         again = run_jobs("all", settings=settings)
         print(f"idempotent re-run: {time.perf_counter() - t:.1f} s "
@@ -141,6 +142,51 @@ def main() -> None:
             failed += [r for r in cluster_results if r.status == "failed"]
         for r in failed:
             print(f"FAILED {r.name}: {r.message}")
+
+
+def ceiling(tmp: str, settings, results) -> None:
+    """Each job beside the engine's ceiling for its rows: a plain Delta read and write (a copy to
+    a scratch table) of every table it reads and every table it owns, measured in this run on
+    the same engine (a table read by several jobs is copied once). For a bronze job the read
+    side is the hashing of its delivered files (the least any loader does with them). Target:
+    every job at >= 1/3 of its ceiling (ratio = ceiling seconds / job seconds)."""
+    import shutil
+
+    from workbench.lake import Lake
+    from workbench.pipeline import all_jobs
+    from workbench.sources.readers import file_sha256
+
+    lake = Lake.from_settings(settings)
+    scratch = os.path.join(tmp, "ceiling")
+    copied: dict[str, float] = {}
+
+    def copy_seconds(table: str) -> float:
+        if table not in copied:
+            if not lake.exists(table):
+                copied[table] = 0.0
+            else:
+                t = time.perf_counter()
+                lake.read(table).write.format("delta").mode("overwrite").save(os.path.join(scratch, table))
+                copied[table] = time.perf_counter() - t
+                shutil.rmtree(os.path.join(scratch, table), ignore_errors=True)
+        return copied[table]
+
+    specs = {job.spec.name: job.spec for job in all_jobs()}
+    print(f"{'job':<34} {'seconds':>8} {'ceiling s':>10} {'ceiling/job':>12}  (target >= 0.33)")
+    below = []
+    for r in results:
+        spec = specs[r.name]
+        seconds = sum(copy_seconds(t) for t in dict.fromkeys([*spec.input_tables, *spec.outputs]))
+        for pattern in spec.delivery_patterns:
+            t = time.perf_counter()
+            for path in Path(settings.deliveries).glob(pattern):
+                file_sha256(path)
+            seconds += time.perf_counter() - t
+        ratio = seconds / max(r.seconds, 1e-9)
+        if ratio < 1 / 3 and r.seconds >= 1.0:
+            below.append(r.name)
+        print(f"{r.name:<34} {r.seconds:>8.1f} {seconds:>10.1f} {ratio:>12.2f}")
+    print(f"jobs of a second or more below 1/3 of their ceiling: {', '.join(below) or 'none'}")
 
 
 LINEAGE = {"linked_run_id", "queued_run_id", "trained_run_id", "saved_at", "batch_id", "edit_id", "edited_at",

@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from workbench.config import Settings, load_settings
 
@@ -262,16 +262,21 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _die_with_parent() -> None:
-    """In the child, before it runs: ask Linux to stop it when the process that started it
-    dies, so a workbench killed with SIGKILL leaves no engine holding memory and a port."""
+def _parent_death_signal() -> "Callable[[], None] | None":
+    """What the child runs before the engine starts: ask Linux to stop it when the process that
+    started it dies, so a workbench killed with SIGKILL leaves no engine holding memory and a
+    port. The C function is looked up here, in the parent: between fork and exec a child of a
+    threaded process must not load libraries (another thread may have held the loader's lock)."""
     try:
         import ctypes
         import signal
 
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):  # not Linux: stopped at exit only
-        pass
+        return None
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong]
+    sigterm = int(signal.SIGTERM)
+    return lambda: prctl(1, sigterm)  # PR_SET_PDEATHSIG
 
 
 class _Launcher:
@@ -349,7 +354,7 @@ class SailProcess:
             sys.executable, "-m", "pysail", "spark", "server", "--ip", "127.0.0.1", "--port", str(self.port)
         ]
         self._proc = _launcher.popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     env=self.environment(), preexec_fn=_die_with_parent)
+                                     env=self.environment(), preexec_fn=_parent_death_signal())
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
