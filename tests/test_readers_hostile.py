@@ -310,8 +310,8 @@ def test_a_cell_reference_is_seen_whatever_spells_the_element_around_it():
     st.sampled_from(["A", "B", "Z", "AA", "AZ", "BA", "IV", "IW", "ZZ", "AAA", "XFD"]), st.integers(0, 3)),
     max_size=4)), max_size=6),
        dimension=st.one_of(st.none(), st.tuples(st.sampled_from(["A", "C", "IV", "XFD"]), st.integers(1, 9_999_999))),
-       shuffle=st.booleans())
-def test_the_quick_sheet_extent_is_the_extent_of_every_reference(rows, dimension, shuffle):
+       shuffle=st.booleans(), zeros=st.sampled_from(["", "", "0", "000"]))
+def test_the_quick_sheet_extent_is_the_extent_of_every_reference(rows, dimension, shuffle, zeros):
     """The extent read from the last row, checked by one pass for anything beyond it, equals the
     extent from every reference, whatever the order of rows and cells (a cell may name another
     row than its own, as a hand-made or hostile sheet does)."""
@@ -319,11 +319,23 @@ def test_the_quick_sheet_extent_is_the_extent_of_every_reference(rows, dimension
 
     body = []
     for number, cells in (reversed(rows) if shuffle else rows):
-        refs = "".join(f'<c r="{col}{number + shift}" t="s"><v>0</v></c>' for col, shift in cells)
+        refs = "".join(f'<c r="{col}{zeros}{number + shift}" t="s"><v>0</v></c>' for col, shift in cells)
         body.append(f'<row r="{number}">{refs}</row>')
     head = f'<dimension ref="A1:{dimension[0]}{dimension[1]}"/>' if dimension else ""
     xml = f'<worksheet>{head}<sheetData>{"".join(body)}</sheetData></worksheet>'.encode()
     assert _sheet_extent(xml) == _sheet_extent_by_every_reference(xml)
+
+
+def test_a_row_number_written_with_leading_zeros_is_not_missed():
+    """calamine reads r="A0999999" as row 999,999: the quick extent must too (a review found it
+    taking the sheet's last row, 2, instead)."""
+    from workbench.sources.readers import RejectedFile, _check_sheet, _sheet_extent
+
+    xml = (b'<worksheet><sheetData><row r="1"><c r="A0999999"><v>1</v></c></row>'
+           b'<row r="2"><c r="A2"><v>1</v></c><c r="IV2"><v>1</v></c></row></sheetData></worksheet>')
+    assert _sheet_extent(xml)[:2] == (999_999, 256)
+    with pytest.raises(RejectedFile, match="empty cells"):
+        _check_sheet("sheet1.xml", xml, "f.xlsx")
 
 
 @pytest.mark.parametrize("number", [0, 1, 9, 10, 99, 100, 123, 1_048_575, 1_048_576, 9_999_999])
@@ -333,5 +345,6 @@ def test_the_pattern_of_greater_numbers_matches_exactly_the_greater_ones(number)
     from workbench.sources.readers import _greater_digits
 
     pattern = regex.compile(b"(?:" + _greater_digits(number) + b")")
-    for candidate in {*range(max(0, number - 120), number + 120), number * 10, 9_999_999, 1, 10_000_000}:
-        assert bool(pattern.fullmatch(str(candidate).encode())) == (number < candidate <= 9_999_999), candidate
+    for candidate in {*range(max(0, number - 120), number + 120), number * 10, 9_999_999, 1, 10_000_000,
+                      9_999_999_999}:
+        assert bool(pattern.fullmatch(str(candidate).encode())) == (number < candidate), candidate

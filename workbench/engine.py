@@ -338,7 +338,9 @@ class SailProcess:
     def environment(self) -> dict[str, str]:
         env = dict(os.environ)
         env.setdefault("RUST_LOG", "error")  # Sail logs every session at INFO otherwise
-        env["PYTHONPATH"] = os.pathsep.join(p for p in [os.getcwd(), *sys.path] if p and os.path.isdir(p))
+        # "" on sys.path is the working directory (python -c, a notebook): only then is it passed on
+        paths = [os.getcwd() if p == "" else p for p in sys.path]
+        env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(p for p in paths if os.path.isdir(p)))
         if self.memory_limit is not None:
             env["SAIL_RUNTIME__MEMORY_POOL__TYPE"] = "fair"
             env["SAIL_RUNTIME__MEMORY_POOL__FAIR__MAX_SIZE"] = str(self.memory_limit)

@@ -58,11 +58,9 @@ def _executor(workers: int) -> ProcessPoolExecutor:
                 atexit.unregister(_discard_pool)
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(["workbench.sources.readers"])
-            import psutil
-
             me = os.getpid()
             _pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_stop_with,
-                                        initargs=(me, psutil.Process(me).create_time()))
+                                        initargs=(me, _start_ticks(me)))
             _pool_workers = workers
             # Registered now, after multiprocessing's own exit handler (which waits for every
             # child to end), so that it runs first (last in, first out) and tells the workers to
@@ -71,29 +69,43 @@ def _executor(workers: int) -> ProcessPoolExecutor:
         return _pool
 
 
-def _stop_with(landing_pid: int, started: float) -> None:
+def _start_ticks(pid: int) -> tuple[str, bytes] | None:
+    """(state, start time in clock ticks since boot) of *pid* from /proc, or None when it is gone.
+    Ticks since boot, not a wall-clock time: a clock stepped by NTP must not look like another
+    process."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            data = stat.read()
+    except OSError:
+        return None
+    fields = data[data.rindex(b")") + 2:].split()  # after "pid (name) ": state is field 3, start 22
+    return fields[0].decode(), fields[19]
+
+
+def _stop_with(landing_pid: int, started: tuple[str, bytes] | None) -> None:
     """In each worker: exit when the landing's process is gone (even killed with SIGKILL). A
     worker is the forkserver's child, not the landing's, and every worker holds the pipe that
     would tell the forkserver its parent died: without this, workers and forkserver would wait
     for each other for ever, holding the landing's output pipes open."""
-    import psutil
 
     def watch() -> None:
         while True:
-            try:
-                landing = psutil.Process(landing_pid)
-                if landing.create_time() != started or landing.status() == psutil.STATUS_ZOMBIE:
-                    os._exit(0)
-            except psutil.Error:
+            now = _start_ticks(landing_pid)
+            if now is None or now[0] == "Z" or (started is not None and now[1] != started[1]):
                 os._exit(0)
             time.sleep(0.5)
 
-    threading.Thread(target=watch, name="landing-watch", daemon=True).start()
+    if started is not None:  # not Linux: the pool's own shutdown is all there is
+        threading.Thread(target=watch, name="landing-watch", daemon=True).start()
 
 
-def _discard_pool() -> None:
+def _discard_pool(broken: ProcessPoolExecutor | None = None) -> None:
+    """Shut the pool down (at exit), or only *broken* if it is still the pool: another landing of
+    this process may have started a fresh one since."""
     global _pool
     with _lock:
+        if broken is not None and _pool is not broken:
+            return
         if _pool is not None:
             _pool.shutdown(wait=True, cancel_futures=True)
             atexit.unregister(_discard_pool)
@@ -124,7 +136,7 @@ def ordered_map(function: Callable[..., R], items: Iterable[tuple[T, tuple[Any, 
         while pending:
             yield _next(pending)
     except BrokenProcessPool:
-        _discard_pool()
+        _discard_pool(executor)
         raise
     finally:
         for _, future in pending:

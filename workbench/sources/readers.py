@@ -235,10 +235,10 @@ XLSX_MAX_CELL_CHARS = 32_767  # Excel's own limit on a cell
 # so matching the attribute alone (from its literal start, not the element around it) misses
 # nothing and is several times faster; on anything else it is only stricter. One pattern takes
 # every row number, cells' and rows'.
-_REF_ROW = re.compile(rb'r="[A-Z]{0,3}(\d{1,7})"')
+_REF_ROW = re.compile(rb'r="[A-Z]{0,3}0*(\d{1,10})"')  # zeros first: calamine reads A0999999 as row 999,999
 _REF_COLUMN = re.compile(rb'r="([A-Z]{1,3})\d')
 # The sheet's own statement of its extent: calamine reserves room for it before any cell.
-_DIMENSION_REF = re.compile(rb'<(?:\w+:)?dimension\b[^>]*?\sref="[A-Z]{0,3}\d{0,7}:?([A-Z]{1,3})(\d{1,7})"')
+_DIMENSION_REF = re.compile(rb'<(?:\w+:)?dimension\b[^>]*?\sref="[A-Z]{0,3}\d{0,10}:?([A-Z]{1,3})0*(\d{1,10})"')
 _CELL_COUNT = re.compile(rb"<(?:\w+:)?c[\s>/]")
 # A text node longer than a cell may hold, even if every character were written as the
 # longest XML escape (&quot;, 6 bytes).
@@ -254,9 +254,9 @@ def _column_number(letters: bytes) -> int:
 
 def _greater_digits(number: int) -> bytes:
     """A regex alternation matching exactly the decimal numbers (no leading zero) greater than
-    *number*, up to 7 digits: longer ones, or as long and larger at the first digit that differs."""
+    *number*, up to 10 digits: longer ones, or as long and larger at the first digit that differs."""
     digits = str(number)
-    parts = [rb"[1-9]\d{%d,6}" % len(digits)] if len(digits) < 7 else []
+    parts = [rb"[1-9]\d{%d,9}" % len(digits)] if len(digits) < 10 else []
     for i, digit in enumerate(digits):
         if digit != "9":
             low = str(int(digit) + 1)
@@ -294,7 +294,9 @@ def _sheet_extent(xml: bytes) -> tuple[int, int, int]:
         row = int(last.group(1))
         columns = _REF_COLUMN.findall(last.group(2))
         column = max(columns, key=lambda c: (len(c), c)) if columns else b""
-        beyond = re.compile(rb'r="(?:[A-Z]{0,3}(?:' + _greater_digits(row) + rb')|(?:' + _greater_letters(column)
+        # a number written with leading zeros (r="A0999999") is read as the number by the full walk
+        # and by calamine, and is beyond any pattern of greater numbers: it sends the sheet there
+        beyond = re.compile(rb'r="(?:[A-Z]{0,3}(?:0|' + _greater_digits(row) + rb')|(?:' + _greater_letters(column)
                             + rb')\d)')
         dimension_beyond = any(int(r) > row or _column_number(c) > _column_number(column)
                                for c, r in _DIMENSION_REF.findall(xml))
