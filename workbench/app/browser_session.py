@@ -222,7 +222,9 @@ def routes() -> list:
 _SECRETS = re.compile(
     r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"  # session ids (uuid4)
     r"|(?<=grant=)[A-Za-z0-9_\-]+"  # sign-in grants in a URL
-    r"|\b[A-Za-z0-9_\-]{43}\.\d{10}\.[0-9a-f]{64}\b",  # session tokens
+    # session tokens; not \b at the start: a token may begin with "-", and between a space and
+    # "-" there is no word boundary (one token in 64 went to the log in clear)
+    r"|(?<![A-Za-z0-9_\-])[A-Za-z0-9_\-]{43}\.\d{10}\.[0-9a-f]{64}\b",
     re.IGNORECASE,
 )
 
