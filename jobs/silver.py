@@ -25,6 +25,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from workbench.clock import stored_instant
+from workbench.faults import kill_point
 from workbench.pipeline import Job, JobContext, JobMessage, JobResult, JobSpec
 from workbench.pseudonym import load_key, pseudonym_col
 from workbench.sources.contract import SourceContract, contract
@@ -71,6 +72,31 @@ def _date_list(values) -> str:
     return ", ".join(f"DATE '{v.isoformat()}'" for v in values)
 
 
+def _write_rows(lake, spec: SilverTable, rows: DataFrame) -> int:
+    """Write *rows* to the silver table; the rows written."""
+    if not lake.exists(spec.table):
+        lake.write(spec.table, rows, partition_by=[spec.period] if spec.period else None)
+        return lake.rows_added(spec.table, None)
+    if spec.period is None:
+        lake.merge(spec.table, rows, keys=list(spec.keys))
+        return rows.count()
+    written = 0
+    touched = sorted(r[0] for r in rows.select(spec.period).distinct().collect() if r[0] is not None)
+    present = {r[0] for r in lake.read(spec.table).select(spec.period).distinct().collect()}
+    fresh = [p for p in touched if p not in present]
+    late = [p for p in touched if p in present]
+    if fresh:
+        before = lake.version(spec.table)
+        lake.write(spec.table, rows.filter(F.col(spec.period).isin(fresh)), mode="overwrite",
+                   replace_where=f"{spec.period} IN ({_date_list(fresh)})")
+        written += lake.rows_added(spec.table, before)
+    if late:
+        late_rows = rows.filter(F.col(spec.period).isin(late))
+        written += late_rows.count()  # a merge rewrites whole files: the log over-counts
+        lake.merge(spec.table, late_rows, keys=list(spec.keys))
+    return written
+
+
 def build(ctx: JobContext, spec: SilverTable) -> JobResult:
     lake = ctx.lake
     bronze_name = f"bronze.{spec.source}"
@@ -85,40 +111,28 @@ def build(ctx: JobContext, spec: SilverTable) -> JobResult:
     if newest["m"] is None:
         return JobResult(spec.job, "skipped", messages=(JobMessage.of("jobmsg.no_new_bronze"),))
     ctx.progress(0.1, f"typing {newest['n']:,} new rows")
-    good, bad = split_valid(type_columns(bronze, source))
-    # Sail caches nothing, so every action recomputes typing from bronze: one pass counts
-    # the failures, one writes them if any, one writes the rows (their count comes from
-    # the Delta log afterwards, not from another pass).
-    quarantined = bad.count()
-    if quarantined:
-        lake.write(f"quarantine.{spec.source}", bad)
-    ctx.progress(0.3, "deriving")
-    rows = spec.derive(pseudonymise(good, source, load_key(ctx.settings, lake)))
-    rows = latest_per_key(rows, list(spec.keys))
-    rows = rows.withColumn("_silver_run_id", F.lit(ctx.run_id)).withColumn(
-        "_silver_updated_at", F.lit(ctx.started_at).cast("timestamp"))
-    ctx.progress(0.5, "writing")
-    written = 0
-    if not lake.exists(spec.table):
-        lake.write(spec.table, rows, partition_by=[spec.period] if spec.period else None)
-        written = lake.rows_added(spec.table, None)
-    elif spec.period is None:
-        written = rows.count()
-        lake.merge(spec.table, rows, keys=list(spec.keys))
-    else:
-        touched = sorted(r[0] for r in rows.select(spec.period).distinct().collect() if r[0] is not None)
-        present = {r[0] for r in lake.read(spec.table).select(spec.period).distinct().collect()}
-        fresh = [p for p in touched if p not in present]
-        late = [p for p in touched if p in present]
-        if fresh:
-            before = lake.version(spec.table)
-            lake.write(spec.table, rows.filter(F.col(spec.period).isin(fresh)), mode="overwrite",
-                       replace_where=f"{spec.period} IN ({_date_list(fresh)})")
-            written += lake.rows_added(spec.table, before)
-        if late:
-            late_rows = rows.filter(F.col(spec.period).isin(late))
-            written += late_rows.count()  # a merge rewrites whole files: the log over-counts
-            lake.merge(spec.table, late_rows, keys=list(spec.keys))
+    with lake.scratch(spec.job) as scratch:
+        # The engine caches nothing: the typed rows are computed once, kept, and counted,
+        # split and written from the copy (typing is most of a silver job's work). The copy
+        # is pseudonymised already: no clear personal value is written outside bronze (the
+        # failures' raw text is, as it goes to quarantine, whose readers may see it).
+        key = load_key(ctx.settings, lake)
+        typed = scratch.keep(pseudonymise(type_columns(bronze, source), source, key), "typed")
+        kill_point("silver.typed_kept")
+        good, bad = split_valid(typed)
+        quarantined = bad.count()
+        if quarantined:
+            lake.write(f"quarantine.{spec.source}", bad)
+        ctx.progress(0.3, "deriving")
+        rows = spec.derive(good)
+        rows = latest_per_key(rows, list(spec.keys))
+        rows = rows.withColumn("_silver_run_id", F.lit(ctx.run_id)).withColumn(
+            "_silver_updated_at", F.lit(ctx.started_at).cast("timestamp"))
+        ctx.progress(0.5, "writing")
+        if lake.exists(spec.table):
+            # an incremental write reads the rows several times (periods, checks, merge)
+            rows = scratch.keep(rows, "rows")
+        written = _write_rows(lake, spec, rows)
     write_watermark(ctx, spec.job, newest["m"])
     return JobResult(spec.job, "ok", rows_read=newest["n"], rows_written=written, rows_quarantined=quarantined,
                      messages=(JobMessage.of("jobmsg.superseded", n=newest["n"] - quarantined - written),))

@@ -197,3 +197,81 @@ def test_a_personal_field_that_fails_typing_is_named_without_its_value(spark):
     assert reason == ("register/r.csv row 2: field 成立日期 (birth_date): the value (personal, not shown) "
                       "is not a valid date")
     assert cause_of(reason).code == "invalid_value" and cause_of(reason).field == "birth_date"
+
+
+SILVER_CHILD = """
+import sys
+from workbench.pipeline import run_jobs
+
+if __name__ == "__main__":
+    for result in run_jobs(["silver_survey_returns"]):
+        print(result.status, result.message)
+"""
+
+
+def test_a_silver_job_killed_after_typing_leaves_no_clear_value_and_the_next_run_builds_once(env):
+    """The typed rows are kept once in a scratch folder: a SIGKILL there leaves the copy behind
+    (pseudonymised: no clear name or phone outside bronze), the watermark unmoved, and the next
+    run removes the copy and writes every row once."""
+    import os
+    import subprocess
+    import sys
+
+    import pyarrow.parquet as pq
+
+    from workbench.faults import KILL_AT_ENV, SILVER_POINTS
+    from workbench.lake import SCRATCH_FOLDER
+
+    out, lake, settings = env
+    deliver(out, "survey/survey_2024-01.csv",
+            f"{SURVEY_HEADER}\n{A},2024-01,12.5,30,张三,13800000000,2024-02-05 10:00:00\n"
+            f"{B},2024-01,abc,31,李四,13900000000,2024-02-05 11:00:00\n")
+    run(lake, settings, "bronze_survey")
+    point = "silver.typed_kept"
+    assert point in SILVER_POINTS
+    repo = Path(__file__).resolve().parents[1]
+    script = Path(lake.root).parent / "silver_child.py"
+    script.write_text(SILVER_CHILD)
+    child_env = {**{k: v for k, v in os.environ.items() if not k.startswith("SPARK_")},
+                 KILL_AT_ENV: point, "PYTHONPATH": str(repo), "RUST_LOG": "error"}
+    done = subprocess.run([sys.executable, str(script)], cwd=repo, env=child_env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == -9, done.stderr[-2000:]
+
+    left = Path(lake.root) / SCRATCH_FOLDER / "silver_survey_returns" / "typed"
+    kept = pq.read_table(left)
+    assert kept.num_rows == 2
+    text = " ".join(str(v) for column in kept.columns for v in column.to_pylist())
+    # the row that failed keeps its raw text for quarantine; the one that passed shows nothing
+    assert "张三" not in text and "13800000000" not in text
+    assert {"respondent_name_pseudonym", "respondent_phone_pseudonym"} <= set(kept.column_names)
+    assert not lake.exists("silver.survey_returns") and not lake.exists("quarantine.survey")
+
+    (silver,) = run(lake, settings, "silver_survey_returns")
+    assert (silver.rows_read, silver.rows_written, silver.rows_quarantined) == (2, 1, 1)
+    assert lake.row_count("silver.survey_returns") == 1 and lake.row_count("quarantine.survey") == 1
+    assert not (Path(lake.root) / SCRATCH_FOLDER / "silver_survey_returns").exists()
+
+
+def test_scratch_keeps_a_result_once_reads_an_empty_one_and_is_removed(spark, lake):
+    from pyspark.sql import functions as F
+
+    from workbench.lake import SCRATCH_FOLDER, LakeError
+
+    folder = Path(lake.root) / SCRATCH_FOLDER / "some_job"
+    (folder / "stale").mkdir(parents=True)  # what a killed run left
+    with lake.scratch("some_job") as scratch:
+        assert not (folder / "stale").exists()
+        numbers = scratch.keep(spark.range(10).withColumn("twice", F.col("id") * 2), "numbers")
+        assert sorted(r["twice"] for r in numbers.collect()) == list(range(0, 20, 2))
+        none = scratch.keep(numbers.filter("id < 0"), "none")
+        assert none.count() == 0 and none.columns == ["id", "twice"]
+        with pytest.raises(LakeError):
+            scratch.keep(numbers, "numbers")  # one label, one result
+        with pytest.raises(LakeError):
+            scratch.keep(numbers, "../elsewhere")
+        assert not any(SCRATCH_FOLDER in name for name in lake.table_names())  # never listed as a table
+    assert not folder.exists()
+    with pytest.raises(LakeError):
+        with lake.scratch("../other"):
+            pass

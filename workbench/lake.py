@@ -61,6 +61,9 @@ RUNS_TABLE = "workbench.runs"
 AUDIT_TABLE = "workbench.audit"
 SET_ASIDE_STATES = ("withdrawn", "rejected")
 LOCK_FOLDER = "_locks"
+# Intermediate results a job reads several times (see Lake.scratch): plain Parquet, no Delta log,
+# so no table listing, vacuum or catalog ever sees them.
+SCRATCH_FOLDER = "_scratch"
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_][a-z0-9_\-]*)+$")
 WRITE_MODES = ("append", "overwrite")
@@ -181,6 +184,25 @@ def _is_conflict(exc: Exception) -> bool:
 
 def _type_string(data_type: Any) -> str:
     return data_type.simpleString()
+
+
+class Scratch:
+    """Intermediate results of one job (see :meth:`Lake.scratch`)."""
+
+    def __init__(self, lake: "Lake", folder: str) -> None:
+        self._lake = lake
+        self._folder = folder
+        self._kept: set[str] = set()
+
+    def keep(self, df: "DataFrame", label: str) -> "DataFrame":
+        """Compute *df* once, write it under *label* and return a DataFrame reading that copy."""
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", label) or label in self._kept:
+            raise LakeError(f"scratch label {label!r}: lower case, and once per job")
+        self._kept.add(label)
+        path = _join(self._folder, label)
+        df.write.mode("overwrite").parquet(path)
+        # with the schema given, a result of no rows (perhaps no file at all) reads as empty
+        return self._lake.spark.read.schema(df.schema).parquet(path)
 
 
 class Lake:
@@ -629,6 +651,29 @@ class Lake:
             finally:
                 held.discard(path)
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+    @contextlib.contextmanager
+    def scratch(self, owner: str) -> Iterator["Scratch"]:
+        """A folder of intermediate results for *owner* (a job), removed when the block ends.
+
+        The embedded engine caches nothing: a DataFrame used by three actions is computed
+        three times from its sources. A job that counts, splits and writes the same typed rows
+        keeps them once here (:meth:`Scratch.keep`) and reads the copy. The caller must hold
+        *owner*'s tables (the runner's leases do): what a killed run left is removed on entry.
+        """
+        import shutil
+
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", owner):
+            raise LakeError(f"bad scratch owner {owner!r}: a job name in lower case")
+        folder = _join(self.root, SCRATCH_FOLDER, owner)
+        local = "://" not in self.root
+        if local:
+            shutil.rmtree(folder, ignore_errors=True)
+        try:
+            yield Scratch(self, folder)
+        finally:
+            if local:
+                shutil.rmtree(folder, ignore_errors=True)
 
     def create_empty(self, name: str, schema: pa.Schema, partition_by: Iterable[str] | None = None) -> int:
         """Create table *name*, empty, with *schema* (every column nullable) through delta-rs.

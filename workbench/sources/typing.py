@@ -109,10 +109,12 @@ def type_columns(bronze: DataFrame, contract: SourceContract,
     lineage = [c for c in bronze.columns if c.startswith("_")]
     reasons = F.concat_ws("; ", *errors)
     where = F.concat(F.col("_file_path"), F.lit(" row "), F.col("_row_number").cast("string"), F.lit(": "))
+    failed = reasons != ""
     return bronze.select(
         *typed, *lineage,
-        F.when(reasons != "", F.concat(where, reasons)).otherwise(F.lit("")).alias(ERRORS),
-        F.to_json(F.struct(*[F.col(c) for c in contract.column_names])).alias("_raw_json"),
+        F.when(failed, F.concat(where, reasons)).otherwise(F.lit("")).alias(ERRORS),
+        # only a failure keeps its raw text (for quarantine): the rows that pass carry none
+        F.when(failed, F.to_json(F.struct(*[F.col(c) for c in contract.column_names]))).alias("_raw_json"),
     )
 
 
