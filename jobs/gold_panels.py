@@ -28,6 +28,9 @@ from jobs.silver import read_watermark, write_watermark
 from workbench.pipeline import Job, JobContext, JobMessage, JobResult, JobSpec
 
 DETERMINISTIC = ("credit_code", "exact_name_key")
+# the register's columns every panel row carries (their current values, for every month)
+PANEL_ATTRIBUTES = ("credit_code", "name", "township_code", "county_code", "industry_code", "industry_division",
+                    "industry_section", "size_class", "legal_form", "birth_date", "death_date", "credit_code_valid")
 MONTHLY_INPUTS = ("silver.vat_monthly", "silver.social_insurance_monthly", "silver.survey_returns",
                   "silver.electricity_monthly", "silver.card_daily", "silver.job_ads")
 
@@ -84,9 +87,7 @@ def month_grid(enterprises: DataFrame, first: date, last: date) -> DataFrame:
 def enterprise_month(enterprises: DataFrame, months: tuple[date, date], vat: DataFrame | None,
                      si: DataFrame | None, survey: DataFrame | None, electricity: DataFrame | None,
                      cards: DataFrame | None, job_ads: DataFrame | None, links: DataFrame | None) -> DataFrame:
-    attrs = enterprises.select("credit_code", "name", "township_code", "county_code", "industry_code",
-                               "industry_division", "industry_section", "size_class", "legal_form",
-                               "birth_date", "death_date", "credit_code_valid")
+    attrs = enterprises.select(*PANEL_ATTRIBUTES)
     panel = month_grid(attrs, *months)
 
     def add(panel: DataFrame, values: DataFrame | None, columns: dict[str, str], flag: str) -> DataFrame:
@@ -247,13 +248,73 @@ def keep_link_run_ids(links: DataFrame, previous: DataFrame | None) -> DataFrame
         "linked_run_id", F.coalesce("_previous_run_id", "linked_run_id")).drop("_previous_run_id")
 
 
-def _changed_periods(ctx: JobContext, since) -> set | None:
-    """Months whose silver rows changed after *since*; None means rebuild everything."""
-    if since is None:
+# the link sources the panel joins through silver.links: source -> (silver table, record column, month column)
+LINKED_VALUES = {"electricity": ("silver.electricity_monthly", "account_id", "period"),
+                 "card_merchants": ("silver.card_daily", "merchant_id", "month"),
+                 "job_ads": ("silver.job_ads", "employer_key", "month")}
+
+
+def changed_rows(old: DataFrame, new: DataFrame) -> DataFrame:
+    """Rows in one of *old* and *new* but not the other (both sides, the same columns)."""
+    return old.subtract(new).unionByName(new.subtract(old))
+
+
+def months_of_changed_enterprises(old: DataFrame, new: DataFrame, months: tuple[date, date]) -> DataFrame:
+    """The panel months an enterprise's register change touches: every month it is alive in,
+    before the change or after it (a birth adds its months, a death date removes some, a new
+    name or industry rewrites all of its months)."""
+    changed = changed_rows(old.select(*PANEL_ATTRIBUTES), new.select(*PANEL_ATTRIBUTES))
+    return month_grid(changed, *months).select("period")
+
+
+def months_of_changed_links(old: DataFrame, new: DataFrame, values: dict[str, DataFrame | None],
+                            enterprises: DataFrame, months: tuple[date, date]) -> DataFrame | None:
+    """The panel months a change of links touches: the months in which a relinked record has
+    values, for the enterprise it leaves and the one it joins, where that enterprise is in the
+    panel."""
+    columns = ["source", "record_id", "credit_code"]
+    changed = changed_rows(old.select(*columns), new.select(*columns))
+    parts = []
+    for source, (_, record, month) in LINKED_VALUES.items():
+        df = values.get(source)
+        if df is None:
+            continue
+        records = df.select(F.col(record).alias("record_id"), F.col(month).alias("period")).distinct()
+        parts.append(changed.filter(F.col("source") == source).join(records, "record_id")
+                     .select("credit_code", "period"))
+    if not parts:
         return None
-    enterprises = ctx.lake.read("silver.enterprises")
-    if enterprises.filter(F.col("_silver_updated_at") > F.lit(since)).limit(1).count():
-        return None  # register attributes changed: every month is affected
+    touched = parts[0]
+    for p in parts[1:]:
+        touched = touched.unionByName(p)
+    grid = month_grid(enterprises.select(*PANEL_ATTRIBUTES), *months).select("credit_code", "period")
+    return touched.join(grid, ["credit_code", "period"]).select("period")
+
+
+def _read_as_built(ctx: JobContext, name: str, version: int | None) -> DataFrame | None:
+    """*name* as the last build read it, or None when that version is gone (vacuumed)."""
+    if version is None:
+        return None
+    try:
+        return ctx.lake.read(name, version)
+    except Exception:  # noqa: BLE001 - any failure to read the old state means: rebuild everything
+        return None
+
+
+def _changed_periods(ctx: JobContext, since, months: tuple[date, date]) -> set | None:
+    """Months whose panel rows may differ from the last build's; None means rebuild everything.
+
+    Three kinds of change: silver rows of a month updated after *since* (the watermark); the
+    register, diffed against the version the last build read, on the panel's attributes (the
+    register is delivered whole, so every row is updated, but few change: births and deaths
+    touch only their recent months); and links, diffed the same way, touching the months in
+    which a relinked record has values."""
+    from workbench.pipeline import last_build
+
+    last = last_build(ctx.lake, "gold_enterprise_month")
+    if since is None or last is None:
+        return None
+    built = last["in"]
     periods: set = set()
     for name in MONTHLY_INPUTS:
         df = _maybe(ctx, name)
@@ -262,6 +323,24 @@ def _changed_periods(ctx: JobContext, since) -> set | None:
         column = "period" if "period" in df.columns else "month"
         periods |= {r[0] for r in df.filter(F.col("_silver_updated_at") > F.lit(since)).select(column)
                     .distinct().collect()}
+    enterprises = ctx.lake.read("silver.enterprises")
+    touched = []
+    if built.get("silver.enterprises") != ctx.lake.version("silver.enterprises"):
+        old = _read_as_built(ctx, "silver.enterprises", built.get("silver.enterprises"))
+        if old is None:
+            return None
+        touched.append(months_of_changed_enterprises(old, enterprises, months))
+    links_now = _maybe(ctx, "silver.links")
+    if links_now is not None and built.get("silver.links") != ctx.lake.version("silver.links"):
+        old = _read_as_built(ctx, "silver.links", built.get("silver.links"))
+        if old is None:
+            return None
+        values = {source: _maybe(ctx, table) for source, (table, _, _) in LINKED_VALUES.items()}
+        by_links = months_of_changed_links(old, links_now, values, enterprises, months)
+        if by_links is not None:
+            touched.append(by_links)
+    for df in touched:
+        periods |= {r[0] for r in df.distinct().collect()}
     return periods
 
 
@@ -280,7 +359,7 @@ def build_panels(ctx: JobContext) -> JobResult:
     since = read_watermark(ctx, "gold_enterprise_month") if lake.exists("gold.enterprise_month") else None
     newest = max(r[0] for r in [enterprises.agg(F.max("_silver_updated_at")).collect()[0]] + [
         df.agg(F.max("_silver_updated_at")).collect()[0] for df in sources.values() if df is not None])
-    changed = _changed_periods(ctx, since)
+    changed = _changed_periods(ctx, since, (first, last))
     if changed is not None and not changed:
         return JobResult("gold_enterprise_month", "skipped", messages=(JobMessage.of("jobmsg.no_silver_changes"),))
     ctx.progress(0.2, "building the enterprise x month panel")

@@ -78,6 +78,65 @@ def test_new_month_rewrites_only_that_month(env):
     assert lake.row_count("gold.enterprise_month") == 3
 
 
+def panel_content(lake) -> set:
+    return {tuple(r) for r in lake.read("gold.enterprise_month").collect()}
+
+
+def test_a_new_register_rewrites_only_the_months_its_births_and_new_links_touch(env, tmp_path):
+    """A register delivered whole changes few enterprises: a birth touches its own months, and
+    the account it now links by name only the months that enterprise is alive. The panel is
+    then the one a full build of the same deliveries makes."""
+    from workbench.lake import Lake
+
+    out, lake, settings = env
+    deliver(out, "vat/vat_2024-02.csv", f"{VAT}{A},友谊,2024-02,1100,66\n")
+    deliver(out, "vat/vat_2024-03.csv", f"{VAT}{A},友谊,2024-03,1200,72\n")
+    deliver(out, "electricity/elec_2024-03.csv", f"{ELEC}E2,某某加油站,不详,商业,2024-03,11\n")
+    run_all(lake, settings)
+    # the filling station is registered (born in March): account E2 now links to it by name
+    c = make_credit_code("91440101", "MA5C0003")
+    deliver(out, "register/register_2026-01.csv",
+            REGISTER + f"{c},某某加油站有限公司,长青区油站路2号,660102002,5265,有限责任公司,微型,2024-03-10,,王五,"
+                       "110101198501011234,13700000000\n", "gbk")
+    results = run_all(lake, settings)
+    links = {r["record_id"]: r["credit_code"] for r in lake.read("silver.links").filter("source = 'electricity'").collect()}
+    assert links == {"E1": A, "E2": c}
+    # E2 has kWh in January and March, C is alive from March: only March is rewritten
+    assert "rewrote 1 month(s): 2024-03..2024-03" in results["gold_enterprise_month"].message
+    panel = {(r["credit_code"], str(r["period"])): r for r in lake.read("gold.enterprise_month").collect()}
+    assert panel[(c, "2024-03-01")]["electricity_kwh"] == 11 and (c, "2024-02-01") not in panel
+
+    fresh = Lake(str(tmp_path / "fresh_lake"), spark=lake.spark, settings=settings)
+    run_all(fresh, settings)
+    assert panel_content(lake) == panel_content(fresh)
+
+
+def test_a_relinked_record_touches_the_months_it_has_values_for_both_enterprises(spark):
+    """A reviewer moves account E1 from A to B: A loses its kWh in every month E1 reported,
+    B gains them in the months it is alive, and no other month is rewritten."""
+    from datetime import date
+
+    from jobs.gold_panels import PANEL_ATTRIBUTES, months_of_changed_links
+
+    def links(target):
+        return spark.createDataFrame([("electricity", "E1", target), ("electricity", "E9", A)],
+                                     "source string, record_id string, credit_code string")
+
+    elec = spark.createDataFrame([("E1", date(2024, m, 1), 1.0) for m in (1, 2)] + [("E9", date(2024, 3, 1), 1.0)],
+                                 "account_id string, period date, kwh double")
+    rows = [(A, date(2020, 1, 1), None), (B, date(2024, 2, 5), None)]
+    enterprises = spark.createDataFrame(
+        [(code, "n", "t", "c", "i", "d", "s", "small", "lf", born, died, True) for code, born, died in rows],
+        "credit_code string, name string, township_code string, county_code string, industry_code string, "
+        "industry_division string, industry_section string, size_class string, legal_form string, "
+        "birth_date date, death_date date, credit_code_valid boolean").select(*PANEL_ATTRIBUTES)
+    months = (date(2024, 1, 1), date(2024, 3, 1))
+    touched = months_of_changed_links(links(A), links(B), {"electricity": elec}, enterprises, months)
+    assert sorted({r["period"] for r in touched.collect()}) == [date(2024, 1, 1), date(2024, 2, 1)]
+    unchanged = months_of_changed_links(links(A), links(A), {"electricity": elec}, enterprises, months)
+    assert unchanged.count() == 0
+
+
 def test_exact_sum_does_not_depend_on_row_order(spark):
     """A double sum does: (1e16 + 1) - 1e16 is 0 in doubles, 1 in any other order. Totals
     in gold must not move when a rebuild reads the same rows in another order."""
