@@ -21,10 +21,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from jobs.silver import read_watermark, write_watermark
+from workbench.lake import LakeError
 from workbench.pipeline import Job, JobContext, JobMessage, JobResult, JobSpec
 
 DETERMINISTIC = ("credit_code", "exact_name_key")
@@ -101,8 +103,10 @@ def enterprise_month(enterprises: DataFrame, months: tuple[date, date], vat: Dat
     def linked(df: DataFrame | None, source: str, record: str) -> DataFrame | None:
         if df is None or links is None:
             return None
+        # distinct: a record linked twice to one enterprise (two methods, a half-finished
+        # linkage run) counts once, and the link diff of an incremental build sees every change
         return df.join(links.filter(F.col("source") == source).select(
-            F.col("record_id").alias(record), "credit_code"), record)
+            F.col("record_id").alias(record), "credit_code").distinct(), record)
 
     vat_m = vat.groupBy("credit_code", "period").agg(F.sum("sales_amount").cast("double").alias("vat_sales")) \
         if vat is not None else None
@@ -291,56 +295,62 @@ def months_of_changed_links(old: DataFrame, new: DataFrame, values: dict[str, Da
     return touched.join(grid, ["credit_code", "period"]).select("period")
 
 
-def _read_as_built(ctx: JobContext, name: str, version: int | None) -> DataFrame | None:
-    """*name* as the last build read it, or None when that version is gone (vacuumed)."""
-    if version is None:
-        return None
-    try:
-        return ctx.lake.read(name, version)
-    except Exception:  # noqa: BLE001 - any failure to read the old state means: rebuild everything
-        return None
+def _months(df: DataFrame) -> set:
+    return {r[0] for r in df.distinct().collect()}
+
+
+def _panel_months(ctx: JobContext) -> set:
+    """The months ``gold.enterprise_month`` holds (its partition values)."""
+    return {r[0] for r in ctx.lake.distinct_values("gold.enterprise_month", ["period"])}
 
 
 def _changed_periods(ctx: JobContext, since, months: tuple[date, date]) -> set | None:
     """Months whose panel rows may differ from the last build's; None means rebuild everything.
 
-    Three kinds of change: silver rows of a month updated after *since* (the watermark); the
-    register, diffed against the version the last build read, on the panel's attributes (the
-    register is delivered whole, so every row is updated, but few change: births and deaths
-    touch only their recent months); and links, diffed the same way, touching the months in
-    which a relinked record has values."""
+    Four kinds of change: silver rows of a month updated after *since* (the watermark); months
+    of the range the panel does not hold yet (the range grew, perhaps past months no source
+    reported); the register, diffed against the version the last build read, on the panel's
+    attributes (the register is delivered whole, so every row is updated, but few change:
+    births and deaths touch only their own months); and links, diffed the same way, touching
+    the months in which a relinked record has values. When a version the last build read is
+    gone (vacuumed), everything is rebuilt."""
     from workbench.pipeline import last_build
 
     last = last_build(ctx.lake, "gold_enterprise_month")
     if since is None or last is None:
         return None
     built = last["in"]
-    periods: set = set()
+    held = _panel_months(ctx)
+    wanted = _months(ctx.lake.spark.sql(
+        f"SELECT explode(sequence(DATE '{months[0].isoformat()}', DATE '{months[1].isoformat()}', "
+        f"INTERVAL 1 MONTH)) AS period"))
+    if held - wanted:
+        return None  # the range shrank: only a rebuild removes the months outside it
+    periods: set = wanted - held
     for name in MONTHLY_INPUTS:
         df = _maybe(ctx, name)
         if df is None:
             continue
         column = "period" if "period" in df.columns else "month"
-        periods |= {r[0] for r in df.filter(F.col("_silver_updated_at") > F.lit(since)).select(column)
-                    .distinct().collect()}
+        periods |= _months(df.filter(F.col("_silver_updated_at") > F.lit(since)).select(column))
     enterprises = ctx.lake.read("silver.enterprises")
-    touched = []
-    if built.get("silver.enterprises") != ctx.lake.version("silver.enterprises"):
-        old = _read_as_built(ctx, "silver.enterprises", built.get("silver.enterprises"))
-        if old is None:
-            return None
-        touched.append(months_of_changed_enterprises(old, enterprises, months))
-    links_now = _maybe(ctx, "silver.links")
-    if links_now is not None and built.get("silver.links") != ctx.lake.version("silver.links"):
-        old = _read_as_built(ctx, "silver.links", built.get("silver.links"))
-        if old is None:
-            return None
-        values = {source: _maybe(ctx, table) for source, (table, _, _) in LINKED_VALUES.items()}
-        by_links = months_of_changed_links(old, links_now, values, enterprises, months)
-        if by_links is not None:
-            touched.append(by_links)
-    for df in touched:
-        periods |= {r[0] for r in df.distinct().collect()}
+    try:
+        if built.get("silver.enterprises") != ctx.lake.version("silver.enterprises"):
+            if built.get("silver.enterprises") is None:
+                return None
+            old = ctx.lake.read("silver.enterprises", built.get("silver.enterprises"))
+            periods |= _months(months_of_changed_enterprises(old, enterprises, months))
+        links_now = _maybe(ctx, "silver.links")
+        if links_now is not None and built.get("silver.links") != ctx.lake.version("silver.links"):
+            if built.get("silver.links") is None:
+                return None
+            old = ctx.lake.read("silver.links", built.get("silver.links"))
+            values = {source: _maybe(ctx, table) for source, (table, _, _) in LINKED_VALUES.items()}
+            by_links = months_of_changed_links(old, links_now, values, enterprises, months)
+            if by_links is not None:
+                periods |= _months(by_links)
+    except (LakeError, PySparkException):  # the old version cannot be read (vacuumed): rebuild everything
+        return None
     return periods
 
 

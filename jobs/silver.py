@@ -29,7 +29,7 @@ from workbench.faults import kill_point
 from workbench.pipeline import Job, JobContext, JobMessage, JobResult, JobSpec
 from workbench.pseudonym import load_key, pseudonym_col
 from workbench.sources.contract import SourceContract, contract
-from workbench.sources.typing import latest_per_key, split_valid, type_columns
+from workbench.sources.typing import failures, latest_per_key, raw_text, split_valid, type_columns
 
 WATERMARKS = "workbench.watermarks"
 WATERMARK_SCHEMA = pa.schema([("job", pa.string()), ("watermark", pa.timestamp("us", tz="UTC")),
@@ -114,13 +114,13 @@ def build(ctx: JobContext, spec: SilverTable) -> JobResult:
     with lake.scratch(spec.job) as scratch:
         # The engine caches nothing: the typed rows are computed once, kept, and counted,
         # split and written from the copy (typing is most of a silver job's work). The copy
-        # is pseudonymised already: no clear personal value is written outside bronze (the
-        # failures' raw text is, as it goes to quarantine, whose readers may see it).
+        # holds no clear personal value: personal columns are pseudonymised first, and the
+        # raw text a failure takes to quarantine is read from bronze, for the failures only.
         key = load_key(ctx.settings, lake)
-        typed = scratch.keep(pseudonymise(type_columns(bronze, source), source, key), "typed")
+        typed = scratch.keep(pseudonymise(type_columns(bronze, source, with_raw_text=False), source, key), "typed")
         kill_point("silver.typed_kept")
-        good, bad = split_valid(typed)
-        quarantined = bad.count()
+        good, bad = split_valid(typed, raw=raw_text(bronze, source))
+        quarantined = failures(typed).count()
         if quarantined:
             lake.write(f"quarantine.{spec.source}", bad)
         ctx.progress(0.3, "deriving")

@@ -111,6 +111,50 @@ def test_a_new_register_rewrites_only_the_months_its_births_and_new_links_touch(
     assert panel_content(lake) == panel_content(fresh)
 
 
+def test_a_month_no_source_reported_is_in_the_panel_and_a_vacuumed_register_rebuilds_it(env, tmp_path):
+    """Electricity jumps from January to April: February and March are in the panel too (every
+    enterprise alive, no values), as in a full build. And when the register version the last
+    build read has been vacuumed, the panel is rebuilt whole rather than diffed or failed."""
+    from workbench.lake import Lake
+
+    out, lake, settings = env
+    run_all(lake, settings)
+    deliver(out, "electricity/elec_2024-04.csv", f"{ELEC}E1,友谊贸易（人民路店）,友谊县人民路1号,商业,2024-04,130\n")
+    results = run_all(lake, settings)
+    assert "rewrote 3 month(s): 2024-02..2024-04" in results["gold_enterprise_month"].message
+    months = {str(r["period"]) for r in lake.read("gold.enterprise_month").collect()}
+    assert months == {"2024-01-01", "2024-02-01", "2024-03-01", "2024-04-01"}
+
+    deliver(out, "register/register_2026-01.csv", REGISTER.replace("友谊贸易有限公司", "友谊商贸有限公司"), "gbk")
+    run_jobs(["bronze_register", "silver_enterprises", "silver_linkage"], lake=lake, settings=settings)
+    lake.vacuum("silver.enterprises", retention_hours=0, dry_run=False)  # the merge rewrote every file
+    (gold,) = run_jobs(["gold_enterprise_month"], lake=lake, settings=settings)
+    assert gold.status == "ok" and "full rebuild" in gold.message, gold.message
+    fresh = Lake(str(tmp_path / "fresh_lake"), spark=lake.spark, settings=settings)
+    run_all(fresh, settings)
+    assert panel_content(lake) == panel_content(fresh)
+    assert {r["name"] for r in lake.read("gold.enterprise_month").filter(f"credit_code = '{A}'").collect()} == {
+        "友谊商贸有限公司"}
+
+
+def test_a_record_linked_twice_to_one_enterprise_counts_once(spark):
+    from datetime import date
+
+    from jobs.gold_panels import PANEL_ATTRIBUTES, enterprise_month
+
+    enterprises = spark.createDataFrame(
+        [(A, "n", "t", "c", "i", "d", "s", "small", "lf", date(2020, 1, 1), None, True)],
+        "credit_code string, name string, township_code string, county_code string, industry_code string, "
+        "industry_division string, industry_section string, size_class string, legal_form string, "
+        "birth_date date, death_date date, credit_code_valid boolean").select(*PANEL_ATTRIBUTES)
+    elec = spark.createDataFrame([("E1", date(2024, 1, 1), 5.0)], "account_id string, period date, kwh double")
+    links = spark.createDataFrame([("electricity", "E1", A, "exact_name_key"), ("electricity", "E1", A, "splink")],
+                                  "source string, record_id string, credit_code string, method string")
+    (row,) = enterprise_month(enterprises, (date(2024, 1, 1), date(2024, 1, 1)), None, None, None, elec, None,
+                              None, links).collect()
+    assert row["electricity_kwh"] == 5.0
+
+
 def test_a_relinked_record_touches_the_months_it_has_values_for_both_enterprises(spark):
     """A reviewer moves account E1 from A to B: A loses its kWh in every month E1 reported,
     B gains them in the months it is alive, and no other month is rewritten."""

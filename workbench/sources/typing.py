@@ -77,12 +77,24 @@ def _code_lists(contract: SourceContract) -> dict[str, list[str]]:
     return lists
 
 
+# what identifies one bronze row: the file as landed and the row in it
+ROW_IDENTITY = ("_file_path", "_file_sha256", "_row_number", "_loaded_at")
+
+
+def raw_text(bronze: DataFrame, contract: SourceContract) -> DataFrame:
+    """Each bronze row's contract columns as JSON (``_raw_json``), by :data:`ROW_IDENTITY`."""
+    return bronze.select(*ROW_IDENTITY,
+                         F.to_json(F.struct(*[F.col(c) for c in contract.column_names])).alias("_raw_json"))
+
+
 def type_columns(bronze: DataFrame, contract: SourceContract,
-                 code_lists: dict[str, list[str]] | None = None) -> DataFrame:
+                 code_lists: dict[str, list[str]] | None = None, *, with_raw_text: bool = True) -> DataFrame:
     """Typed contract columns, lineage kept, and ``_errors``: '' or the reasons the row fails.
 
     *code_lists* (name -> codes) checks the columns that name a code list; by default the
-    catalogue's."""
+    catalogue's. A failing row carries its raw text (``_raw_json``) unless *with_raw_text* is
+    False: then :func:`split_valid` takes it from bronze (:func:`raw_text`), so that a copy of
+    the typed rows holds no clear personal value."""
     code_lists = _code_lists(contract) if code_lists is None else code_lists
     typed, errors = [], []
     for spec in contract.columns:
@@ -110,19 +122,30 @@ def type_columns(bronze: DataFrame, contract: SourceContract,
     reasons = F.concat_ws("; ", *errors)
     where = F.concat(F.col("_file_path"), F.lit(" row "), F.col("_row_number").cast("string"), F.lit(": "))
     failed = reasons != ""
+    # only a failure keeps its raw text (for quarantine): the rows that pass carry none
+    raw = [F.when(failed, F.to_json(F.struct(*[F.col(c) for c in contract.column_names]))).alias("_raw_json")] \
+        if with_raw_text else []
     return bronze.select(
         *typed, *lineage,
         F.when(failed, F.concat(where, reasons)).otherwise(F.lit("")).alias(ERRORS),
-        # only a failure keeps its raw text (for quarantine): the rows that pass carry none
-        F.when(failed, F.to_json(F.struct(*[F.col(c) for c in contract.column_names]))).alias("_raw_json"),
+        *raw,
     )
 
 
-def split_valid(typed: DataFrame) -> tuple[DataFrame, DataFrame]:
-    """(rows without errors, minus helper columns; rows with errors as quarantine records)."""
+def failures(typed: DataFrame) -> DataFrame:
+    return typed.filter(F.col(ERRORS) != "")
+
+
+def split_valid(typed: DataFrame, raw: DataFrame | None = None) -> tuple[DataFrame, DataFrame]:
+    """(rows without errors, minus helper columns; rows with errors as quarantine records).
+
+    *raw* (:func:`raw_text`) supplies the failures' raw text when *typed* has none."""
     good = typed.filter(F.col(ERRORS) == "").drop(ERRORS, "_raw_json")
     lineage = ["_source", "_file_path", "_file_sha256", "_row_number", "_delivery_period", "_loaded_at", "_job_run_id"]
-    bad = typed.filter(F.col(ERRORS) != "").select(
+    failed = failures(typed)
+    if raw is not None:
+        failed = failed.drop("_raw_json").join(raw, list(ROW_IDENTITY), "left")
+    bad = failed.select(
         F.lit("silver").alias("stage"), F.col("_raw_json").alias("raw_text"), F.col(ERRORS).alias("reason"),
         *[F.col(c) for c in lineage],
     )
