@@ -29,7 +29,15 @@ from workbench.faults import kill_point
 from workbench.pipeline import Job, JobContext, JobMessage, JobResult, JobSpec
 from workbench.pseudonym import load_key, pseudonym_col
 from workbench.sources.contract import SourceContract, contract
-from workbench.sources.typing import failures, latest_per_key, raw_text, split_valid, type_columns
+from workbench.sources.typing import (
+    MAX_DUPLICATED_KEYS,
+    duplicated_keys,
+    failures,
+    latest_per_key,
+    raw_text,
+    split_valid,
+    type_columns,
+)
 
 WATERMARKS = "workbench.watermarks"
 WATERMARK_SCHEMA = pa.schema([("job", pa.string()), ("watermark", pa.timestamp("us", tz="UTC")),
@@ -113,19 +121,22 @@ def build(ctx: JobContext, spec: SilverTable) -> JobResult:
     ctx.progress(0.1, f"typing {newest['n']:,} new rows")
     with lake.scratch(spec.job) as scratch:
         # The engine caches nothing: the typed rows are computed once, kept, and counted,
-        # split and written from the copy (typing is most of a silver job's work). The copy
-        # holds no clear personal value: personal columns are pseudonymised first, and the
-        # raw text a failure takes to quarantine is read from bronze, for the failures only.
+        # split and written from the copy. The copy holds no clear personal value: personal
+        # columns are pseudonymised first, and the raw text a failure takes to quarantine is
+        # read from bronze, for the failures only. The table's own columns are derived before
+        # the copy too (a failing row's derived values are never used).
         key = load_key(ctx.settings, lake)
-        typed = scratch.keep(pseudonymise(type_columns(bronze, source, with_raw_text=False), source, key), "typed")
+        typed = scratch.keep(spec.derive(pseudonymise(type_columns(bronze, source, with_raw_text=False), source, key)),
+                             "typed")
         kill_point("silver.typed_kept")
         good, bad = split_valid(typed, raw=raw_text(bronze, source))
         quarantined = failures(typed).count()
         if quarantined:
             lake.write(f"quarantine.{spec.source}", bad)
-        ctx.progress(0.3, "deriving")
-        rows = spec.derive(good)
-        rows = latest_per_key(rows, list(spec.keys))
+        ctx.progress(0.3, "keeping the latest row per key")
+        keys = list(spec.keys)
+        duplicated = [r[0] for r in duplicated_keys(good, keys).limit(MAX_DUPLICATED_KEYS + 1).collect()]
+        rows = latest_per_key(good, keys, duplicated if len(duplicated) <= MAX_DUPLICATED_KEYS else None)
         rows = rows.withColumn("_silver_run_id", F.lit(ctx.run_id)).withColumn(
             "_silver_updated_at", F.lit(ctx.started_at).cast("timestamp"))
         ctx.progress(0.5, "writing")

@@ -279,3 +279,30 @@ def test_scratch_keeps_a_result_once_reads_an_empty_one_and_is_removed(spark, la
     with pytest.raises(LakeError):
         with lake.scratch("../other"):
             pass
+
+
+def test_ranking_only_the_duplicated_keys_keeps_the_same_rows_as_ranking_all(spark):
+    """A key held once is its own latest row, so ranking only the keys held more than once
+    (nulls included, as a window groups them) gives what ranking every row gives."""
+    from datetime import datetime
+
+    from pyspark.sql import functions as F
+
+    from workbench.sources.typing import duplicated_keys, latest_per_key
+
+    at = [datetime(2024, 1, d) for d in (1, 2, 3)]
+    rows = [("a", "2024-01", 1, at[0], "f1", 2), ("a", "2024-01", 2, at[1], "f2", 2),  # corrected later
+            ("b", "2024-01", 3, at[0], "f1", 3),                                      # once
+            (None, "2024-01", 4, at[0], "f1", 4), (None, "2024-01", 5, at[2], "f3", 4),  # a null key, twice
+            ("c", None, 6, at[0], "f1", 5), ("c", None, 7, at[0], "f1", 6)]            # same file, later row
+    df = spark.createDataFrame(rows, "code string, period string, value int, _loaded_at timestamp, "
+                                     "_file_path string, _row_number int").withColumn("_delivery_period",
+                                                                                      F.lit(None).cast("string"))
+    keys = ["code", "period"]
+    duplicated = [r[0] for r in duplicated_keys(df, keys).collect()]
+    assert len(duplicated) == 3
+    every = sorted(r["value"] for r in latest_per_key(df, keys).collect())
+    assert every == [2, 3, 5, 7]
+    assert sorted(r["value"] for r in latest_per_key(df, keys, duplicated).collect()) == every
+    assert latest_per_key(df.filter("value = 3"), keys, []).count() == 1  # nothing duplicated: nothing ranked
+

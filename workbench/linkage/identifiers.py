@@ -88,10 +88,12 @@ def credit_code_valid(col: Column) -> Column:
     for v in values[1:]:
         all_known = all_known & (v >= 0)
     # GB 11714 organisation code in positions 9-17: digits count as themselves, letters as A=10...
+    # Read from the character code, not a regular expression per character (a quarter of the
+    # check's time on 6 M VAT rows); a character outside the code set fails `all_known` anyway.
     org = F.lit(0)
     for i, w in enumerate(ORG_WEIGHTS):
-        ch = F.substring(code, 9 + i, 1)
-        org = org + F.when(ch.rlike("[0-9]"), ch.cast("int")).otherwise(F.ascii(ch) - 55) * w
+        ch = F.ascii(F.substring(code, 9 + i, 1))
+        org = org + (ch - F.when(ch <= 57, 48).otherwise(55)) * w
     c9 = F.lit(11) - org % 11
     org_check = F.when(c9 == 10, F.lit("X")).when(c9 == 11, F.lit("0")).otherwise(c9.cast("string"))
     org_ok = F.substring(code, 17, 1) == org_check

@@ -152,10 +152,36 @@ def split_valid(typed: DataFrame, raw: DataFrame | None = None) -> tuple[DataFra
     return good, bad
 
 
-def latest_per_key(df: DataFrame, keys: list[str]) -> DataFrame:
-    """One row per key: the latest delivery wins (load time, then file, then row)."""
+# Up to this many keys held by more than one row are ranked alone (see latest_per_key); more,
+# and every row is ranked. A list of this size is a few hundred kilobytes of query plan.
+MAX_DUPLICATED_KEYS = 50_000
+
+
+def key_hash(keys: list[str]) -> Column:
+    return F.xxhash64(*[F.col(k) for k in keys])
+
+
+def duplicated_keys(df: DataFrame, keys: list[str]) -> DataFrame:
+    """The hash (:func:`key_hash`) of every key more than one row of *df* holds (nulls are a
+    key like any other, as in a window's partition)."""
+    return df.groupBy(*keys).agg(F.count(F.lit(1)).alias("_n")).filter("_n > 1").select(key_hash(keys).alias("_key"))
+
+
+def latest_per_key(df: DataFrame, keys: list[str], duplicated: list[int] | None = None) -> DataFrame:
+    """One row per key: the latest delivery wins (load time, then file, then row).
+
+    Ranking sorts every row by key, most of a silver job's time on a month of deliveries where
+    almost every key comes once. With *duplicated* (:func:`duplicated_keys`, collected), only the
+    rows whose key hash is in it are ranked and the rest pass as they are: the same rows, since
+    a key held once is its own latest (a hash shared by two keys only ranks a few more rows)."""
     from pyspark.sql.window import Window
 
+    if duplicated is not None:
+        if not duplicated:
+            return df
+        hashed = key_hash(keys)
+        return df.filter(~hashed.isin(duplicated)).unionByName(
+            latest_per_key(df.filter(hashed.isin(duplicated)), keys))
     order = [F.col("_loaded_at").desc(), F.col("_delivery_period").desc_nulls_last(),
              F.col("_file_path").desc(), F.col("_row_number").desc()]
     w = Window.partitionBy(*keys).orderBy(*order)
