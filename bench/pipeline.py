@@ -238,6 +238,9 @@ def new_month(tmp: str, settings, full_seconds: float) -> list:
     print(f"new month {last} on a lake of {span['from']}..{before}: {seconds:.1f} s = "
           f"1/{full_seconds / max(seconds, 1e-9):.1f} of the full build ({len(ran)}/{len(results)} jobs ran: "
           f"{', '.join(f'{r.name} {r.seconds:.1f} s' for r in sorted(ran, key=lambda r: -r.seconds)[:5])})")
+    for r in results:
+        if r.name in ("gold_enterprise_month", "silver_linkage") and r.status == "ok":
+            print(f"  {r.name}: {r.message}")
     differ = []
     for layer in ("silver", "gold"):
         for table in sorted(p.name for p in (Path(settings.lake_root) / layer).iterdir()):

@@ -33,6 +33,8 @@ DETERMINISTIC = ("credit_code", "exact_name_key")
 # the register's columns every panel row carries (their current values, for every month)
 PANEL_ATTRIBUTES = ("credit_code", "name", "township_code", "county_code", "industry_code", "industry_division",
                     "industry_section", "size_class", "legal_form", "birth_date", "death_date", "credit_code_valid")
+# More than this share of the panel's months changed, and the panel is rewritten whole.
+FULL_REBUILD_SHARE = 0.8
 MONTHLY_INPUTS = ("silver.vat_monthly", "silver.social_insurance_monthly", "silver.survey_returns",
                   "silver.electricity_monthly", "silver.card_daily", "silver.job_ads")
 
@@ -253,6 +255,7 @@ def keep_link_run_ids(links: DataFrame, previous: DataFrame | None) -> DataFrame
 
 
 # the link sources the panel joins through silver.links: source -> (silver table, record column, month column)
+MAX_RELINKED = 50_000
 LINKED_VALUES = {"electricity": ("silver.electricity_monthly", "account_id", "period"),
                  "card_merchants": ("silver.card_daily", "merchant_id", "month"),
                  "job_ads": ("silver.job_ads", "employer_key", "month")}
@@ -278,11 +281,19 @@ def months_of_changed_links(old: DataFrame, new: DataFrame, values: dict[str, Da
     panel."""
     columns = ["source", "record_id", "credit_code"]
     changed = changed_rows(old.select(*columns), new.select(*columns))
+    # A month's links change for a few records: they are read back, and only their rows of
+    # the (large) value tables are scanned. Many, and the tables are joined whole.
+    few = changed.limit(MAX_RELINKED + 1).collect()
     parts = []
     for source, (_, record, month) in LINKED_VALUES.items():
         df = values.get(source)
         if df is None:
             continue
+        if len(few) <= MAX_RELINKED:
+            ids = sorted({r["record_id"] for r in few if r["source"] == source})
+            if not ids:
+                continue
+            df = df.filter(F.col(record).isin(ids))
         records = df.select(F.col(record).alias("record_id"), F.col(month).alias("period")).distinct()
         parts.append(changed.filter(F.col("source") == source).join(records, "record_id")
                      .select("credit_code", "period"))
@@ -377,18 +388,23 @@ def build_panels(ctx: JobContext) -> JobResult:
                              sources["silver.social_insurance_monthly"], sources["silver.survey_returns"],
                              sources["silver.electricity_monthly"], sources["silver.card_daily"],
                              sources["silver.job_ads"], _maybe(ctx, "silver.links"))
-    areas = area_industry_month(panel)
+    span = (last.year - first.year) * 12 + last.month - first.month + 1
+    if changed is not None and len(changed) > FULL_REBUILD_SHARE * span:
+        changed = None  # rewriting nearly every month one by one costs more than all at once
+    # The engine caches nothing: the area totals are summed from the panel as written, not
+    # from a second computation of the panel.
     if changed is None:
         lake.write("gold.enterprise_month", panel, mode="overwrite", partition_by=["period"])
+        areas = area_industry_month(lake.read("gold.enterprise_month"))
         lake.write("gold.area_industry_month", areas, mode="overwrite")
         note = JobMessage.of("jobmsg.full_rebuild")
     else:
         months = sorted(changed)
         where = "period IN (" + ", ".join(f"DATE '{m.isoformat()}'" for m in months) + ")"
-        lake.write("gold.enterprise_month", panel.filter(F.col("period").isin(months)), mode="overwrite",
-                   replace_where=where)
-        lake.write("gold.area_industry_month", areas.filter(F.col("period").isin(months)), mode="overwrite",
-                   replace_where=where)
+        with lake.scratch("gold_enterprise_month") as scratch:
+            rows = scratch.keep(panel.filter(F.col("period").isin(months)), "months")
+            lake.write("gold.enterprise_month", rows, mode="overwrite", replace_where=where)
+            lake.write("gold.area_industry_month", area_industry_month(rows), mode="overwrite", replace_where=where)
         note = JobMessage.of("jobmsg.rewrote_months", n=len(months), first=f"{months[0]:%Y-%m}",
                              last=f"{months[-1]:%Y-%m}")
     write_watermark(ctx, "gold_enterprise_month", newest)
