@@ -306,3 +306,19 @@ def test_ranking_only_the_duplicated_keys_keeps_the_same_rows_as_ranking_all(spa
     assert sorted(r["value"] for r in latest_per_key(df, keys, duplicated).collect()) == every
     assert latest_per_key(df.filter("value = 3"), keys, []).count() == 1  # nothing duplicated: nothing ranked
 
+
+
+@pytest.mark.parametrize("duplicated_limit", [50_000, 0])
+def test_a_key_delivered_twice_in_one_run_keeps_its_latest_row(env, monkeypatch, duplicated_limit):
+    """A resend for the same month lands beside the first file: silver keeps one row per key, the
+    resend's, whether only the duplicated keys are ranked or (past the limit) every row."""
+    import jobs.silver
+
+    monkeypatch.setattr(jobs.silver, "MAX_DUPLICATED_KEYS", duplicated_limit)
+    out, lake, settings = env
+    deliver(out, "survey/survey_2024-01.csv", f"{SURVEY_HEADER}\n{A},2024-01,10,30,,,\n{B},2024-01,20,40,,,\n")
+    deliver(out, "survey/survey_2024-01_resend.csv", f"{SURVEY_HEADER}\n{A},2024-01,12,31,,,\n")
+    _, silver = run(lake, settings, "bronze_survey", "silver_survey_returns")
+    got = {r["credit_code"]: (float(r["revenue"]), r["employment"]) for r in lake.read("silver.survey_returns").collect()}
+    assert got == {A: (120000.0, 31), B: (200000.0, 40)}
+    assert (silver.rows_read, silver.rows_written) == (3, 2)
