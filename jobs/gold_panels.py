@@ -254,8 +254,9 @@ def keep_link_run_ids(links: DataFrame, previous: DataFrame | None) -> DataFrame
         "linked_run_id", F.coalesce("_previous_run_id", "linked_run_id")).drop("_previous_run_id")
 
 
-# the link sources the panel joins through silver.links: source -> (silver table, record column, month column)
+# Up to this many relinked records are read back and looked up alone (months_of_changed_links).
 MAX_RELINKED = 50_000
+# the link sources the panel joins through silver.links: source -> (silver table, record column, month column)
 LINKED_VALUES = {"electricity": ("silver.electricity_monthly", "account_id", "period"),
                  "card_merchants": ("silver.card_daily", "merchant_id", "month"),
                  "job_ads": ("silver.job_ads", "employer_key", "month")}
@@ -306,6 +307,15 @@ def months_of_changed_links(old: DataFrame, new: DataFrame, values: dict[str, Da
     return touched.join(grid, ["credit_code", "period"]).select("period")
 
 
+def month_range(first: date, last: date) -> list[date]:
+    """The first day of every month from *first*'s to *last*'s."""
+    months, year, month = [], first.year, first.month
+    while (year, month) <= (last.year, last.month):
+        months.append(date(year, month, 1))
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months
+
+
 def _months(df: DataFrame) -> set:
     return {r[0] for r in df.distinct().collect()}
 
@@ -332,9 +342,7 @@ def _changed_periods(ctx: JobContext, since, months: tuple[date, date]) -> set |
         return None
     built = last["in"]
     held = _panel_months(ctx)
-    wanted = _months(ctx.lake.spark.sql(
-        f"SELECT explode(sequence(DATE '{months[0].isoformat()}', DATE '{months[1].isoformat()}', "
-        f"INTERVAL 1 MONTH)) AS period"))
+    wanted = set(month_range(*months))
     if held - wanted:
         return None  # the range shrank: only a rebuild removes the months outside it
     periods: set = wanted - held
@@ -388,8 +396,7 @@ def build_panels(ctx: JobContext) -> JobResult:
                              sources["silver.social_insurance_monthly"], sources["silver.survey_returns"],
                              sources["silver.electricity_monthly"], sources["silver.card_daily"],
                              sources["silver.job_ads"], _maybe(ctx, "silver.links"))
-    span = (last.year - first.year) * 12 + last.month - first.month + 1
-    if changed is not None and len(changed) > FULL_REBUILD_SHARE * span:
+    if changed is not None and len(changed) > FULL_REBUILD_SHARE * len(month_range(first, last)):
         changed = None  # rewriting nearly every month one by one costs more than all at once
     # The engine caches nothing: the area totals are summed from the panel as written, not
     # from a second computation of the panel.
