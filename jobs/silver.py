@@ -126,7 +126,7 @@ def build(ctx: JobContext, spec: SilverTable) -> JobResult:
         # read from bronze, for the failures only. The table's own columns are derived before
         # the copy too (a failing row's derived values are never used).
         key = load_key(ctx.settings, lake)
-        typed = scratch.keep(spec.derive(pseudonymise(type_columns(bronze, source, with_raw_text=False), source, key)),
+        typed = scratch.keep(spec.derive(pseudonymise(type_columns(bronze, source), source, key)),
                              "typed")
         kill_point("silver.typed_kept")
         good, bad = split_valid(typed, raw=raw_text(bronze, source))

@@ -183,7 +183,7 @@ def test_a_personal_field_that_fails_typing_is_named_without_its_value(spark):
 
     from workbench.quarantine import cause_of
     from workbench.sources.contract import contract
-    from workbench.sources.typing import split_valid, type_columns
+    from workbench.sources.typing import raw_text, split_valid, type_columns
 
     register = contract("register")
     register = dataclasses.replace(register, personal=(*register.personal, "birth_date"))
@@ -192,7 +192,7 @@ def test_a_personal_field_that_fails_typing_is_named_without_its_value(spark):
     row = {**{c: None for c in register.column_names}, "credit_code": A, "name": "甲",
            "birth_date": "1990-13-45 张伟", **lineage}
     bronze = spark.createDataFrame([row], ", ".join(f"{c} string" for c in row))
-    _, bad = split_valid(type_columns(bronze, register))
+    _, bad = split_valid(type_columns(bronze, register), raw_text(bronze, register))
     [reason] = [r["reason"] for r in bad.collect()]
     assert reason == ("register/r.csv row 2: field 成立日期 (birth_date): the value (personal, not shown) "
                       "is not a valid date")

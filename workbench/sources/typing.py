@@ -88,13 +88,13 @@ def raw_text(bronze: DataFrame, contract: SourceContract) -> DataFrame:
 
 
 def type_columns(bronze: DataFrame, contract: SourceContract,
-                 code_lists: dict[str, list[str]] | None = None, *, with_raw_text: bool = True) -> DataFrame:
+                 code_lists: dict[str, list[str]] | None = None) -> DataFrame:
     """Typed contract columns, lineage kept, and ``_errors``: '' or the reasons the row fails.
 
     *code_lists* (name -> codes) checks the columns that name a code list; by default the
-    catalogue's. A failing row carries its raw text (``_raw_json``) unless *with_raw_text* is
-    False: then :func:`split_valid` takes it from bronze (:func:`raw_text`), so that a copy of
-    the typed rows holds no clear personal value."""
+    catalogue's. No raw text is carried, so a copy of the typed rows holds no clear personal
+    value once personal columns are pseudonymised: :func:`split_valid` takes a failure's raw
+    text from bronze (:func:`raw_text`)."""
     code_lists = _code_lists(contract) if code_lists is None else code_lists
     typed, errors = [], []
     for spec in contract.columns:
@@ -121,14 +121,9 @@ def type_columns(bronze: DataFrame, contract: SourceContract,
     lineage = [c for c in bronze.columns if c.startswith("_")]
     reasons = F.concat_ws("; ", *errors)
     where = F.concat(F.col("_file_path"), F.lit(" row "), F.col("_row_number").cast("string"), F.lit(": "))
-    failed = reasons != ""
-    # only a failure keeps its raw text (for quarantine): the rows that pass carry none
-    raw = [F.when(failed, F.to_json(F.struct(*[F.col(c) for c in contract.column_names]))).alias("_raw_json")] \
-        if with_raw_text else []
     return bronze.select(
         *typed, *lineage,
-        F.when(failed, F.concat(where, reasons)).otherwise(F.lit("")).alias(ERRORS),
-        *raw,
+        F.when(reasons != "", F.concat(where, reasons)).otherwise(F.lit("")).alias(ERRORS),
     )
 
 
@@ -136,16 +131,12 @@ def failures(typed: DataFrame) -> DataFrame:
     return typed.filter(F.col(ERRORS) != "")
 
 
-def split_valid(typed: DataFrame, raw: DataFrame | None = None) -> tuple[DataFrame, DataFrame]:
-    """(rows without errors, minus helper columns; rows with errors as quarantine records).
-
-    *raw* (:func:`raw_text`) supplies the failures' raw text when *typed* has none."""
-    good = typed.filter(F.col(ERRORS) == "").drop(ERRORS, "_raw_json")
+def split_valid(typed: DataFrame, raw: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """(rows without errors, minus helper columns; rows with errors as quarantine records,
+    their raw text joined from *raw*, :func:`raw_text` of the bronze rows typed)."""
+    good = typed.filter(F.col(ERRORS) == "").drop(ERRORS)
     lineage = ["_source", "_file_path", "_file_sha256", "_row_number", "_delivery_period", "_loaded_at", "_job_run_id"]
-    failed = failures(typed)
-    if raw is not None:
-        failed = failed.drop("_raw_json").join(raw, list(ROW_IDENTITY), "left")
-    bad = failed.select(
+    bad = failures(typed).join(raw, list(ROW_IDENTITY), "left").select(
         F.lit("silver").alias("stage"), F.col("_raw_json").alias("raw_text"), F.col(ERRORS).alias("reason"),
         *[F.col(c) for c in lineage],
     )
