@@ -287,11 +287,29 @@ def test_lengthened_trade_names_are_kept_whole(demo):
     assert len(lengthened) > 0, "no lengthened trade name: an earlier version cut them back to two characters"
     assert all(t in n for t, n in zip(ent["trade_name"], ent["name"]))
     links = pd.read_parquet(os.path.join(demo["out"], "truth", "links.parquet"))
-    merchants = pd.read_parquet(glob.glob(os.path.join(demo["out"], "deliveries", "cards", "merchants_*.parquet"))[0])
+    merchants = pd.concat([pd.read_parquet(p) for p in sorted(
+        glob.glob(os.path.join(demo["out"], "deliveries", "cards", "merchants_*.parquet")))], ignore_index=True)
     named = (merchants.merge(links[links["source"] == "card_merchants"], left_on="merchant_id", right_on="record_id")
              .merge(ent[["credit_code", "trade_name"]], on="credit_code"))
     assert len(named) > 0
     assert all(t in m for t, m in zip(named["trade_name"], named["merchant_name"]))
+
+
+def test_the_merchant_list_arrives_month_by_month_before_any_payment(demo):
+    """The acquirer sends each month the merchants it signed that month, so a lake that holds
+    every month but the last already knows nearly every merchant; each merchant is listed once,
+    and no merchant is paid in a month before the list that names it arrived."""
+    cards = os.path.join(demo["out"], "deliveries", "cards")
+    listed = pd.concat([pd.read_parquet(p).assign(listed=os.path.basename(p)[len("merchants_"):-len(".parquet")])
+                        for p in sorted(glob.glob(os.path.join(cards, "merchants_*.parquet")))], ignore_index=True)
+    assert listed["merchant_id"].is_unique
+    assert listed["listed"].nunique() > 1 and (listed["listed"] == listed["listed"].min()).mean() > 0.5
+    first_paid = pd.concat([pd.read_parquet(p, columns=["merchant_id"]).drop_duplicates().assign(
+        paid=os.path.basename(p)[len("payments_"):-len(".parquet")])
+        for p in sorted(glob.glob(os.path.join(cards, "payments_*.parquet")))]).groupby("merchant_id")["paid"].min()
+    both = listed.set_index("merchant_id")["listed"].to_frame().join(first_paid, how="inner")
+    assert len(both) == len(first_paid), "a merchant is paid but never listed"
+    assert (both["listed"] <= both["paid"]).all()
 
 
 def test_every_large_and_medium_shop_takes_cards_from_the_start(demo):

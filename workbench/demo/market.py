@@ -149,9 +149,19 @@ class CardWriter:
         self.root, self.manifest, self.seed = root, manifest, seed
 
     def write_merchants(self) -> None:
-        path = os.path.join(self.root, contracts.folder("card_merchants"), "merchants_2026-09.parquet")
-        sha = parquet_write(path, self.merchants)
-        self.manifest.add(path, "card_merchants", "2026-09", "parquet", self.merchants.num_rows, sha, {})
+        """The acquirer's merchant list as it sends it: every merchant already taking cards when
+        the data begin in the first month's file, then each month the merchants it signed that
+        month (no file in a month without any). Sent as one list at the end, a lake that holds
+        every month but the last knew no merchant at all, and the last month relinked every
+        payment of every month."""
+        for t, month in enumerate(MONTHS):
+            signed = np.flatnonzero(self.onboard == t)
+            if not len(signed):
+                continue
+            table = self.merchants.take(pa.array(signed))
+            path = os.path.join(self.root, contracts.folder("card_merchants"), f"merchants_{month}.parquet")
+            sha = parquet_write(path, table)
+            self.manifest.add(path, "card_merchants", month, "parquet", table.num_rows, sha, {})
 
     def links(self) -> pd.DataFrame:
         return pd.DataFrame({"merchant_id": self.merchant_id, "ent_idx": self.ent_idx, "split": self.split})
