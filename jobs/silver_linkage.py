@@ -8,7 +8,10 @@ job-ad employers carry no credit code. Records the deterministic rules already l
 are left to them, so every record has one link, the best one; the rest are scored
 by one Splink model per source pair on DuckDB, reading the lake through Arrow. Models and thresholds are stored in
 ``silver.linkage_models`` and reused: a later run scores only records without a
-link (stable enterprise ids over time). Pairs near the threshold go to
+link (stable enterprise ids over time), and of those only the ones that may score
+differently than when the model left them unlinked (``silver.linkage_unlinked`` keeps a
+digest of each; new and changed records, records an enterprise's register change can
+reach through a blocking key, records a reviewer decided). Pairs near the threshold go to
 ``silver.link_review_queue`` for the clerical review page, whose decisions
 (``silver.link_reviews``) are applied here.
 """
@@ -21,10 +24,12 @@ import logging
 from datetime import datetime, timezone
 
 import pandas as pd
+from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from jobs.gold_panels import DETERMINISTIC, InputVersions, deterministic_links, keep_link_run_ids
+from jobs.gold_panels import DETERMINISTIC, InputVersions, changed_rows, deterministic_links, keep_link_run_ids
+from workbench.lake import LakeError
 from workbench.linkage import prepare, priors
 from workbench.linkage.clusters import (
     LINK_COLUMNS,
@@ -125,6 +130,40 @@ def review_queue(outcome: SourceOutcome, records: pd.DataFrame, enterprises: pd.
     return out[QUEUE_COLUMNS]
 
 
+# what an enterprise's linkage candidates are compared on: name, address and industry in the
+# model frame, the size class in the job-ad prior; an invalid code leaves the register frame
+REGISTER_ATTRIBUTES = ("credit_code", "credit_code_valid", "name", "address", "industry_code",
+                       "industry_division", "size_class")
+# Up to this many changed enterprises are diffed, and only the records they reach scored again;
+# more (a register rebuilt, a new standardisation), and every record without a link is scored.
+MAX_CHANGED_ENTERPRISES = 50_000
+UNLINKED = "silver.linkage_unlinked"
+
+
+def changed_register(ctx: JobContext, enterprises_df: DataFrame, version: int) -> pd.DataFrame | None:
+    """The model frame of every enterprise whose compared attributes changed since the register
+    version this job last read, as it was and as it is (a renamed firm leaves one block and
+    joins another). Empty when nothing changed; None when it cannot be said (no earlier build,
+    that version vacuumed, or too many changes): then every record is scored."""
+    from workbench.pipeline import last_build
+
+    last = last_build(ctx.lake, "silver_linkage")
+    built = last["in"].get("silver.enterprises") if last else None
+    if built is None:
+        return None
+    if built == version:
+        return prepare.register(pd.DataFrame(columns=list(REGISTER_ATTRIBUTES)))
+    try:
+        old = ctx.lake.read("silver.enterprises", built).select(*REGISTER_ATTRIBUTES)
+        changed = changed_rows(old, enterprises_df.select(*REGISTER_ATTRIBUTES))
+        rows = changed.limit(MAX_CHANGED_ENTERPRISES * 2 + 1).toArrow().to_pandas()
+    except (LakeError, PySparkException):
+        return None
+    if len(rows) > MAX_CHANGED_ENTERPRISES * 2:
+        return None
+    return prepare.register(rows.drop_duplicates().reset_index(drop=True))
+
+
 INPUTS = ("silver.enterprises", "silver.social_insurance_monthly", "silver.electricity_monthly",
           "silver.card_merchants", "silver.job_ads", "silver.link_reviews")
 
@@ -177,12 +216,17 @@ def build_linkage(ctx: JobContext) -> JobResult:
     reviews = pinned.read(ctx, "silver.link_reviews")
     decisions = _pandas(reviews) if reviews is not None else None
     stored_df = _pandas(lake.read("silver.linkage_models")) if lake.exists("silver.linkage_models") else None
+    # what the stored models left unlinked at the last run, and what changed in the register since:
+    # a record neither touches scores as it did, and is not scored again
+    unlinked_before = _pandas(lake.read(UNLINKED)) if lake.exists(UNLINKED) else None
+    register_changed = changed_register(ctx, enterprises_df, pinned.versions["silver.enterprises"]) \
+        if unlinked_before is not None else None
 
     # Queue rows of records this run does not score again stay queued: a re-run must
     # not drop pairs a reviewer has not decided yet.
     previous_queue = _pandas(lake.read("silver.link_review_queue")) \
         if lake.exists("silver.link_review_queue") else None
-    all_links, queues, models = [], [], []
+    all_links, queues, models, unlinked = [], [], [], []
     done = 0
     for source, df in inputs.items():
         if df is None:
@@ -200,9 +244,15 @@ def build_linkage(ctx: JobContext) -> JobResult:
                           "prior_rates": json.loads(rates_json) if isinstance(rates_json, str) else None}
         prior, rates = source_prior(source, df, det, register, sizes, stored)
         prev = previous[previous["source"] == source] if previous is not None else None
+        scored = None
+        if unlinked_before is not None and stored is not None:
+            scored = unlinked_before[(unlinked_before["source"] == source)
+                                     & (unlinked_before["fingerprint"] == model_fingerprint(source))]
         outcome = link_source(MODELS[source], register, records, previous=prev, decisions=decisions,
-                              skip=set(det["record_id"]), stored=stored, prior=prior)
+                              skip=set(det["record_id"]), stored=stored, prior=prior, scored=scored,
+                              register_changed=register_changed)
         all_links.append(outcome.links)
+        unlinked.append(outcome.unlinked.assign(source=source, fingerprint=model_fingerprint(source)))
         raw_id = SOURCES[source][1]
         name_col, address_col, area_col = QUEUE_RECORD[source]
         cols = [c for c in (raw_id, name_col, address_col, area_col) if c]
@@ -253,6 +303,11 @@ def build_linkage(ctx: JobContext) -> JobResult:
         model_rows[["source", "fingerprint", "model_json", "threshold", "trained_run_id", "saved_at", "prior_json"]],
         schema="source string, fingerprint string, model_json string, threshold double, "
                "trained_run_id string, saved_at timestamp, prior_json string"), mode="overwrite", evolve=True)
+    # written last: a run killed before this leaves the earlier state, which only scores more
+    state = concat_rows(unlinked, ["source", "record_id", "digest", "fingerprint"])
+    lake.write(UNLINKED, spark.createDataFrame(
+        state.astype(object).where(state.notna(), None),
+        schema="source string, record_id string, digest string, fingerprint string"), mode="overwrite")
     return JobResult("silver_linkage", "ok", rows_read=read_rows, rows_written=lake.row_count("silver.links"),
                      messages=tuple(notes))
 
@@ -262,5 +317,5 @@ JOBS = [
                 "Record linkage to the register: credit codes and unique name keys, then Splink on DuckDB "
                 "for accounts, merchants and employers",
                 INPUTS,
-                ("silver.links", "silver.link_review_queue", "silver.linkage_models")), build_linkage),
+                ("silver.links", "silver.link_review_queue", "silver.linkage_models", UNLINKED)), build_linkage),
 ]

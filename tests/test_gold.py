@@ -207,3 +207,44 @@ def test_a_rebuilt_link_keeps_the_run_id_that_made_it(spark):
                                      ("electricity", "E4", "C4", "exact_name_key", "run_new")], schema)
     got = {r["record_id"]: r["linked_run_id"] for r in keep_link_run_ids(rebuilt, previous).collect()}
     assert got == {"E1": "run_old", "E2": "run_new", "E4": "run_new"}
+
+
+def unlinked(lake) -> set:
+    return {(r["source"], r["record_id"]) for r in lake.read("silver.linkage_unlinked").collect()}
+
+
+def scored(result) -> dict:
+    """Records each source's model scored in a linkage run, from the job's messages."""
+    said = [dict(m.args) for m in result.messages if m.key in ("jobmsg.linked", "jobmsg.linked_trained")]
+    return {a["source"]: a["scored"] for a in said}
+
+
+def test_the_linkage_scores_again_only_records_a_change_can_reach(env):
+    """The linkage keeps the records its model left unlinked (``silver.linkage_unlinked``). A
+    register change that no unlinked record shares a blocking key with scores none of them
+    again; a new account is scored; an enterprise registered under an unlinked account's name
+    takes it out of the unlinked."""
+    out, lake, settings = env
+    run_all(lake, settings)
+    assert unlinked(lake) == {("electricity", "E2")}
+    # a firm far from E2 in every key is born: the register changed, E2 is not scored again
+    d = make_credit_code("91440101", "MA5C0004")
+    register = REGISTER + f"{d},远方机电设备有限公司,长青区工业路99号,660102002,3411,有限责任公司,微型,2024-02-01,,赵六," \
+                          "110101198501011234,13700000001\n"
+    deliver(out, "register/register_2026-01.csv", register, "gbk")
+    results = run_all(lake, settings)
+    assert scored(results["silver_linkage"]) == {"electricity": 0}
+    assert unlinked(lake) == {("electricity", "E2")}
+    # a new account: it alone is scored
+    deliver(out, "electricity/elec_2024-02.csv", f"{ELEC}E3,新开小吃,不详,商业,2024-02,3\n")
+    results = run_all(lake, settings)
+    assert scored(results["silver_linkage"]) == {"electricity": 1}
+    assert unlinked(lake) == {("electricity", "E2"), ("electricity", "E3")}
+    # the filling station registers under E2's name: E2 links (by its unique name key) and leaves
+    c = make_credit_code("91440101", "MA5C0003")
+    deliver(out, "register/register_2026-02.csv",
+            register + f"{c},某某加油站有限公司,长青区油站路2号,660102002,5265,有限责任公司,微型,2024-01-10,,王五,"
+                       "110101198501011234,13700000000\n", "gbk")
+    run_all(lake, settings)
+    links = {r["record_id"]: r["credit_code"] for r in lake.read("silver.links").filter("source = 'electricity'").collect()}
+    assert links["E2"] == c and unlinked(lake) == {("electricity", "E3")}

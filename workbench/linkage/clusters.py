@@ -17,7 +17,13 @@ import pandas as pd
 
 from workbench.linkage.priors import apply_prior
 from workbench.linkage.review import standing
-from workbench.linkage.splink_models import LinkageModel, SourceModel, best_per_record, expected_f1_threshold
+from workbench.linkage.splink_models import (
+    BLOCK_KEYS,
+    LinkageModel,
+    SourceModel,
+    best_per_record,
+    expected_f1_threshold,
+)
 
 LINK_COLUMNS = ["source", "record_id", "credit_code", "method", "match_probability", "match_weight"]
 OWN_METHODS = ("splink", "clerical")
@@ -34,6 +40,8 @@ class SourceOutcome:
     scored_records: int
     pairs_compared: int
     scored_ids: frozenset = frozenset()  # the records this run scored (their queue rows are new)
+    # the records left without a link, with the digest of what was scored (records_needing_score)
+    unlinked: pd.DataFrame | None = None
 
 
 def latest_decisions(decisions: pd.DataFrame | None, source: str) -> pd.DataFrame:
@@ -55,6 +63,61 @@ def records_to_score(records: pd.DataFrame, previous: pd.DataFrame, decisions: p
     accepted_ids = set(decisions.loc[decisions["decision"] == "accept", "record_id"])
     done = kept_ids | accepted_ids | set(skip)
     return records[~records["unique_id"].isin(done)]
+
+
+def record_digests(records: pd.DataFrame) -> pd.Series:
+    """A digest of each record's compared attributes, one per ``unique_id`` (a source may hold
+    one id under several spellings: all of them, in any order): a record whose digest is
+    unchanged scores as it did."""
+    columns = sorted(c for c in records.columns if c != "unique_id")
+    text = pd.DataFrame({c: records[c].map(
+        lambda v: "\x1e".join(sorted(map(str, v))) if isinstance(v, (list, tuple, np.ndarray)) else
+        ("\x00" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))) for c in columns},
+        index=records.index)
+    rows = pd.Series(pd.util.hash_pandas_object(text, index=False).astype(str).to_numpy(),
+                     index=records["unique_id"].to_numpy())
+    if rows.index.is_unique:
+        return rows
+    return rows.groupby(level=0).agg(lambda d: "|".join(sorted(d)))
+
+
+def blocking_keys(frame: pd.DataFrame, blocking: tuple[str, ...]) -> set[str] | None:
+    """Every key *frame*'s rows block on under *blocking* (``splink_models.BLOCK_KEYS``), or
+    None when a rule has no key function (then nothing can be said about what it reaches)."""
+    if any(rule not in BLOCK_KEYS for rule in blocking):
+        return None
+    keys: set[str] = set()
+    for rule in blocking:
+        keys.update(f"{rule}\x1f{k}" for k in BLOCK_KEYS[rule](frame).dropna())
+    return keys
+
+
+def records_needing_score(todo: pd.DataFrame, scored: pd.DataFrame | None, register_changed: pd.DataFrame | None,
+                          blocking: tuple[str, ...], decided: set) -> pd.DataFrame:
+    """Of the records without a kept link (*todo*), those whose score may differ from the one
+    the stored model gave them when it left them unlinked: records it never scored or whose
+    attributes changed since (*scored*: ``record_id, digest``), records that share a blocking
+    key with an enterprise whose compared attributes changed (*register_changed*: the model
+    frame of those enterprises, old and new), and records with a reviewer decision.
+
+    Everything when *scored* or *register_changed* is None (no earlier state, or a register
+    change that cannot be diffed). Term frequencies are not a reason to score again: they
+    come from the whole source, and a month's new records move them by a hair."""
+    if scored is None or register_changed is None or todo.empty:
+        return todo
+    keys = blocking_keys(register_changed, blocking) if len(register_changed) else set()
+    if keys is None:
+        return todo
+    before = scored.drop_duplicates("record_id").set_index("record_id")["digest"]
+    now = record_digests(todo)
+    changed = set(now.index[now.to_numpy() != before.reindex(now.index).to_numpy()])
+    reached = np.zeros(len(todo), dtype=bool)
+    if keys:
+        for rule in blocking:
+            key = BLOCK_KEYS[rule](todo)
+            reached |= (key.notna() & (rule + "\x1f" + key.fillna("").astype(str)).isin(keys)).to_numpy()
+    again = changed | set(todo["unique_id"][reached]) | set(decided)
+    return todo[todo["unique_id"].isin(again)]  # every spelling of a record scored again
 
 
 def assign(source: str, best: pd.DataFrame, threshold: float, band: float, previous: pd.DataFrame,
@@ -92,7 +155,8 @@ def concat_rows(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
 def link_source(model: SourceModel, register: pd.DataFrame, records: pd.DataFrame, *,
                 previous: pd.DataFrame | None = None, decisions: pd.DataFrame | None = None,
                 skip: set | None = None, stored: dict | None = None, backend: str = "duckdb",
-                spark=None, prior: pd.Series | None = None) -> SourceOutcome:
+                spark=None, prior: pd.Series | None = None, scored: pd.DataFrame | None = None,
+                register_changed: pd.DataFrame | None = None) -> SourceOutcome:
     """Link one source's records to the register.
 
     *previous*: this source's earlier links of methods ``splink``/``clerical``
@@ -102,7 +166,10 @@ def link_source(model: SourceModel, register: pd.DataFrame, records: pd.DataFram
     *stored*: ``{"model_json", "threshold"}`` of an earlier run: reused, not retrained;
     *prior*: a weight shift by credit code (``priors.weight_shift``), added to every
     pair's weight before the best candidate and the threshold are chosen (a stored
-    threshold was chosen with the same prior, so pass the same one).
+    threshold was chosen with the same prior, so pass the same one); *scored* and
+    *register_changed*: what the stored model left unlinked before and what changed in the
+    register since (:func:`records_needing_score`): only records they say may score
+    differently are scored again; the rest stay unlinked and keep their queue rows.
     """
     skip = set(skip or ())
     previous = previous if previous is not None else pd.DataFrame(
@@ -112,6 +179,9 @@ def link_source(model: SourceModel, register: pd.DataFrame, records: pd.DataFram
     if trained:  # a new model relinks everything (reviewers' decisions still apply)
         previous = previous.iloc[0:0]
     todo = records_to_score(records, previous, decided, skip)
+    unlinked_before = todo
+    if not trained:
+        todo = records_needing_score(todo, scored, register_changed, model.blocking, set(decided["record_id"]))
     lm = LinkageModel(model, backend=backend, spark=spark)
     if trained:
         lm.fit(register, records)
@@ -128,5 +198,9 @@ def link_source(model: SourceModel, register: pd.DataFrame, records: pd.DataFram
     best = best_per_record(pairs, rejected)
     threshold = expected_f1_threshold(best["match_weight"]) if trained else float(stored["threshold"])
     links, queue = assign(model.source, best, threshold, model.review_band, previous, decided, skip)
+    linked = set(links["record_id"])
+    still = unlinked_before[~unlinked_before["unique_id"].isin(linked)]
+    digests = record_digests(still)
+    unlinked = pd.DataFrame({"record_id": digests.index.to_numpy(), "digest": digests.to_numpy()})
     return SourceOutcome(model.source, links, queue, lm.model_json_, threshold, trained, len(todo),
-                         lm.comparisons_, frozenset(todo["unique_id"]))
+                         lm.comparisons_, frozenset(todo["unique_id"]), unlinked)
