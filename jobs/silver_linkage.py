@@ -28,16 +28,16 @@ from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from jobs.gold_panels import DETERMINISTIC, InputVersions, changed_rows, deterministic_links, keep_link_run_ids
+from jobs.gold_panels import DETERMINISTIC, InputVersions, deterministic_links, keep_link_run_ids
 from workbench.lake import LakeError
 from workbench.linkage import prepare, priors
 from workbench.linkage.clusters import (
     LINK_COLUMNS,
     OWN_METHODS,
-    SourceOutcome,
     concat_rows,
     latest_decisions,
     link_source,
+    record_digests,
 )
 from workbench.linkage.splink_models import MODELS
 from workbench.pipeline import Job, JobContext, JobMessage, JobResult, JobSpec
@@ -87,18 +87,23 @@ def source_records(source: str, df: DataFrame, det: pd.DataFrame, register: pd.D
 
 
 def source_prior(source: str, df: DataFrame, det: pd.DataFrame, register: pd.DataFrame, sizes: pd.Series,
-                 stored: dict | None) -> tuple[pd.Series | None, dict | None]:
+                 stored: dict | None) -> tuple[pd.Series | None, dict | None, float | None]:
     """The size-class prior of a source whose model asks for one: the weight shift by
-    credit code and the rates behind it. A reused model reuses its rates, so a record's
-    weight, and which side of the stored threshold it falls, does not move between runs."""
+    credit code, the rates behind it and the mean rate it is relative to. A reused model
+    reuses its rates and mean, so a record's weight, and which side of the stored threshold
+    it falls, does not move between runs (a model stored before the mean was kept takes
+    today's, and keeps it from then on)."""
     if not MODELS[source].size_prior:
-        return None, None
+        return None, None, None
     rates = stored.get("prior_rates") if stored else None
     if not rates:
         per_record = _pandas(df.select(F.col(SOURCES[source][1]).alias("record_id")))  # one row per ad
         certain = per_record.merge(det, on="record_id")["credit_code"]
         rates = priors.size_class_rates(sizes, certain, priors.reachable_by_exact_name(register))
-    return priors.weight_shift(sizes, rates), rates
+    mean = stored.get("prior_mean") if stored and stored.get("prior_rates") else None
+    if mean is None:
+        mean = priors.mean_rate(sizes, rates)
+    return priors.weight_shift(sizes, rates, mean), rates, mean
 
 
 def one_row_per_record(rows: pd.DataFrame, raw_id: str) -> pd.DataFrame:
@@ -113,12 +118,16 @@ def one_row_per_record(rows: pd.DataFrame, raw_id: str) -> pd.DataFrame:
         .reset_index(drop=True)
 
 
-def review_queue(outcome: SourceOutcome, records: pd.DataFrame, enterprises: pd.DataFrame) -> pd.DataFrame:
-    """Uncertain pairs with both sides' attributes, side by side."""
-    q = outcome.queue
+PAIR_COLUMNS = ["source", "record_id", "credit_code", "match_weight", "match_probability", "threshold_weight"]
+
+
+def review_queue(source: str, q: pd.DataFrame, records: pd.DataFrame, enterprises: pd.DataFrame) -> pd.DataFrame:
+    """Uncertain pairs (*q*: ``PAIR_COLUMNS``) with both sides' attributes as they are now,
+    side by side."""
     if q.empty:  # nothing uncertain (small or clean deliveries): an empty queue, same columns
         return pd.DataFrame(columns=QUEUE_COLUMNS)
-    name, address, area = QUEUE_RECORD[outcome.source]
+    q = q[PAIR_COLUMNS]
+    name, address, area = QUEUE_RECORD[source]
     rec = records.rename(columns={name: "record_name"})
     rec["record_address"] = rec[address] if address else None
     rec["record_area"] = rec[area] if area else None
@@ -134,34 +143,72 @@ def review_queue(outcome: SourceOutcome, records: pd.DataFrame, enterprises: pd.
 # model frame, the size class in the job-ad prior; an invalid code leaves the register frame
 REGISTER_ATTRIBUTES = ("credit_code", "credit_code_valid", "name", "address", "industry_code",
                        "industry_division", "size_class")
-# Up to this many changed enterprises are diffed, and only the records they reach scored again;
-# more (a register rebuilt, a new standardisation), and every record without a link is scored.
-MAX_CHANGED_ENTERPRISES = 50_000
+# Up to this many enterprise rows changed (before standardisation) are diffed, and only the
+# records those whose compared attributes changed reach are scored again; more, and every
+# record without a link is scored. A whole new extract of the medium register fits.
+MAX_CHANGED_ENTERPRISES = 250_000
 UNLINKED = "silver.linkage_unlinked"
 
 
-def changed_register(ctx: JobContext, enterprises_df: DataFrame, version: int) -> pd.DataFrame | None:
-    """The model frame of every enterprise whose compared attributes changed since the register
-    version this job last read, as it was and as it is (a renamed firm leaves one block and
-    joins another). Empty when nothing changed; None when it cannot be said (no earlier build,
-    that version vacuumed, or too many changes): then every record is scored."""
-    from workbench.pipeline import last_build
+def standardisation_digest() -> str:
+    """A digest of the code that turns names and addresses into what the models compare: when
+    it changes, an enterprise may block with records its register row never moved towards."""
+    import inspect
 
-    last = last_build(ctx.lake, "silver_linkage")
-    built = last["in"].get("silver.enterprises") if last else None
-    if built is None:
+    from workbench.linkage import standardise
+
+    code = inspect.getsource(prepare) + inspect.getsource(standardise)
+    return hashlib.sha256(code.encode("utf-8")).hexdigest()[:16]
+
+
+def compared_register(rows: pd.DataFrame) -> pd.DataFrame:
+    """The model frame of register *rows*, with what else a candidate's score depends on: its
+    size class (the job-ad prior) and whether its code is valid (an invalid one is no candidate)."""
+    frame = prepare.register(rows.reset_index(drop=True))
+    return frame.assign(size_class=rows["size_class"].to_numpy(), credit_code_valid=rows["credit_code_valid"].to_numpy())
+
+
+def changed_register(ctx: JobContext, enterprises_df: DataFrame, version: int, since: int | None) -> pd.DataFrame | None:
+    """The model frame of every enterprise whose compared attributes changed between register
+    version *since* (what the kept state was scored against) and *version*, as it was and as it
+    is (a renamed firm leaves one block and joins another). Compared after standardisation: a
+    new extract that writes every address another way changes no address it compares. Empty
+    when nothing changed; None when it cannot be said (no earlier version, that version
+    vacuumed, or too many changes): then every record is scored."""
+    if since is None:
         return None
-    if built == version:
-        return prepare.register(pd.DataFrame(columns=list(REGISTER_ATTRIBUTES)))
+    empty = prepare.register(pd.DataFrame(columns=list(REGISTER_ATTRIBUTES)))
+    if since == version:
+        return empty
     try:
-        old = ctx.lake.read("silver.enterprises", built).select(*REGISTER_ATTRIBUTES)
-        changed = changed_rows(old, enterprises_df.select(*REGISTER_ATTRIBUTES))
-        rows = changed.limit(MAX_CHANGED_ENTERPRISES * 2 + 1).toArrow().to_pandas()
+        old = ctx.lake.read("silver.enterprises", since).select(*REGISTER_ATTRIBUTES)
+        new = enterprises_df.select(*REGISTER_ATTRIBUTES)
+        limit = MAX_CHANGED_ENTERPRISES + 1
+        gone = old.subtract(new).limit(limit).toArrow().to_pandas()
+        came = new.subtract(old).limit(limit).toArrow().to_pandas()
     except (LakeError, PySparkException):
         return None
-    if len(rows) > MAX_CHANGED_ENTERPRISES * 2:
+    if max(len(gone), len(came)) >= limit:
         return None
-    return prepare.register(rows.drop_duplicates().reset_index(drop=True))
+    before, after = compared_register(gone), compared_register(came)
+    digest_before, digest_after = record_digests(before), record_digests(after)
+    codes = set(digest_before.index) ^ set(digest_after.index)
+    codes |= {c for c in set(digest_before.index) & set(digest_after.index) if digest_before[c] != digest_after[c]}
+    changed = pd.concat([before, after], ignore_index=True)
+    return changed[changed["unique_id"].isin(codes)].drop(columns=["size_class", "credit_code_valid"]) \
+        .reset_index(drop=True) if codes else empty
+
+
+def kept_state(state: pd.DataFrame | None) -> tuple[pd.DataFrame | None, int | None]:
+    """The records the last run left unlinked and the register version they were scored
+    against; (None, None) when there are none, or they were scored with other standardisation
+    code or without a recorded version: then every record is scored."""
+    if state is None or state.empty or not {"register_version", "standardisation"} <= set(state.columns):
+        return None, None
+    versions = state["register_version"].dropna().unique()
+    if len(versions) != 1 or (state["standardisation"] != standardisation_digest()).any():
+        return None, None
+    return state, int(versions[0])
 
 
 INPUTS = ("silver.enterprises", "silver.social_insurance_monthly", "silver.electricity_monthly",
@@ -218,8 +265,8 @@ def build_linkage(ctx: JobContext) -> JobResult:
     stored_df = _pandas(lake.read("silver.linkage_models")) if lake.exists("silver.linkage_models") else None
     # what the stored models left unlinked at the last run, and what changed in the register since:
     # a record neither touches scores as it did, and is not scored again
-    unlinked_before = _pandas(lake.read(UNLINKED)) if lake.exists(UNLINKED) else None
-    register_changed = changed_register(ctx, enterprises_df, pinned.versions["silver.enterprises"]) \
+    unlinked_before, scored_against = kept_state(_pandas(lake.read(UNLINKED)) if lake.exists(UNLINKED) else None)
+    register_changed = changed_register(ctx, enterprises_df, pinned.versions["silver.enterprises"], scored_against) \
         if unlinked_before is not None else None
 
     # Queue rows of records this run does not score again stay queued: a re-run must
@@ -240,9 +287,14 @@ def build_linkage(ctx: JobContext) -> JobResult:
             row = stored_df[(stored_df["source"] == source) & (stored_df["fingerprint"] == model_fingerprint(source))]
             if len(row):
                 rates_json = row["prior_json"].iat[0] if "prior_json" in row else None
+                mean = row["prior_mean"].iat[0] if "prior_mean" in row else None
                 stored = {"model_json": json.loads(row["model_json"].iat[0]), "threshold": row["threshold"].iat[0],
-                          "prior_rates": json.loads(rates_json) if isinstance(rates_json, str) else None}
-        prior, rates = source_prior(source, df, det, register, sizes, stored)
+                          "prior_rates": json.loads(rates_json) if isinstance(rates_json, str) else None,
+                          "prior_mean": float(mean) if mean is not None and pd.notna(mean) else None}
+        prior, rates, mean = source_prior(source, df, det, register, sizes, stored)
+        # a prior whose mean was not kept moved with the register: every unlinked record is scored
+        reach = None if prior is not None and stored is not None and stored["prior_mean"] is None \
+            else register_changed
         prev = previous[previous["source"] == source] if previous is not None else None
         scored = None
         if unlinked_before is not None and stored is not None:
@@ -250,26 +302,29 @@ def build_linkage(ctx: JobContext) -> JobResult:
                                      & (unlinked_before["fingerprint"] == model_fingerprint(source))]
         outcome = link_source(MODELS[source], register, records, previous=prev, decisions=decisions,
                               skip=set(det["record_id"]), stored=stored, prior=prior, scored=scored,
-                              register_changed=register_changed)
+                              register_changed=reach)
         all_links.append(outcome.links)
         unlinked.append(outcome.unlinked.assign(source=source, fingerprint=model_fingerprint(source)))
         raw_id = SOURCES[source][1]
         name_col, address_col, area_col = QUEUE_RECORD[source]
         cols = [c for c in (raw_id, name_col, address_col, area_col) if c]
-        raw = one_row_per_record(_pandas(df.select(*cols).distinct()), raw_id) \
-            if len(outcome.queue) else pd.DataFrame(columns=["record_id", *cols[1:]])
-        queues.append(review_queue(outcome, raw, enterprises))
+        pairs = outcome.queue.assign(source=source)
         if previous_queue is not None:
             standing = latest_decisions(decisions, source)  # an undone decision leaves its pair open
             decided_ids = set(standing["record_id"])
             old = previous_queue[(previous_queue["source"] == source)
                                  & ~previous_queue["record_id"].isin(outcome.scored_ids | decided_ids)]
-            queues.append(old[QUEUE_COLUMNS])
+            # pairs of records not scored again stay, shown with both sides as they are today
+            pairs = concat_rows([pairs, old], PAIR_COLUMNS)
+        raw = one_row_per_record(_pandas(df.select(*cols).distinct()), raw_id) \
+            if len(pairs) else pd.DataFrame(columns=["record_id", *cols[1:]])
+        queues.append(review_queue(source, pairs, raw, enterprises))
         models.append({"source": source, "fingerprint": model_fingerprint(source),
                        "model_json": json.dumps(outcome.model_json, ensure_ascii=False),
                        "threshold": float(outcome.threshold),
                        "trained_run_id": ctx.run_id if outcome.trained else None,
-                       "prior_json": json.dumps(rates, ensure_ascii=False) if rates else None})
+                       "prior_json": json.dumps(rates, ensure_ascii=False) if rates else None,
+                       "prior_mean": mean})
         notes.append(JobMessage.of("jobmsg.linked_trained" if outcome.trained else "jobmsg.linked", source=source,
                                    links=len(outcome.links), scored=outcome.scored_records,
                                    review=len(outcome.queue), threshold=float(outcome.threshold)))
@@ -300,14 +355,18 @@ def build_linkage(ctx: JobContext) -> JobResult:
             model_rows["source"], model_rows["fingerprint"], model_rows["trained_run_id"])]
     model_rows["saved_at"] = datetime.now(timezone.utc).replace(tzinfo=None)
     lake.write("silver.linkage_models", spark.createDataFrame(
-        model_rows[["source", "fingerprint", "model_json", "threshold", "trained_run_id", "saved_at", "prior_json"]],
+        model_rows[["source", "fingerprint", "model_json", "threshold", "trained_run_id", "saved_at", "prior_json",
+                    "prior_mean"]],
         schema="source string, fingerprint string, model_json string, threshold double, "
-               "trained_run_id string, saved_at timestamp, prior_json string"), mode="overwrite", evolve=True)
+               "trained_run_id string, saved_at timestamp, prior_json string, prior_mean double"),
+        mode="overwrite", evolve=True)
     # written last: a run killed before this leaves the earlier state, which only scores more
     state = concat_rows(unlinked, ["source", "record_id", "digest", "fingerprint"])
+    state = state.astype(object).where(state.notna(), None).assign(
+        register_version=int(pinned.versions["silver.enterprises"]), standardisation=standardisation_digest())
     lake.write(UNLINKED, spark.createDataFrame(
-        state.astype(object).where(state.notna(), None),
-        schema="source string, record_id string, digest string, fingerprint string"), mode="overwrite")
+        state, schema="source string, record_id string, digest string, fingerprint string, register_version long, "
+                      "standardisation string"), mode="overwrite", evolve=True)
     return JobResult("silver_linkage", "ok", rows_read=read_rows, rows_written=lake.row_count("silver.links"),
                      messages=tuple(notes))
 

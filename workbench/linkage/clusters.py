@@ -10,6 +10,7 @@ a link (method ``clerical``), a rejected pair is never proposed again.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,17 +66,24 @@ def records_to_score(records: pd.DataFrame, previous: pd.DataFrame, decisions: p
     return records[~records["unique_id"].isin(done)]
 
 
+def _tagged(value) -> str:
+    """A value as text that no value of another kind can equal (None, "", [] and ["a"] vs "a")."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return "L" + "\x1e".join(sorted(map(str, value)))
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "N"
+    return "S" + str(value)
+
+
 def record_digests(records: pd.DataFrame) -> pd.Series:
     """A digest of each record's compared attributes, one per ``unique_id`` (a source may hold
     one id under several spellings: all of them, in any order): a record whose digest is
     unchanged scores as it did."""
     columns = sorted(c for c in records.columns if c != "unique_id")
-    text = pd.DataFrame({c: records[c].map(
-        lambda v: "\x1e".join(sorted(map(str, v))) if isinstance(v, (list, tuple, np.ndarray)) else
-        ("\x00" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))) for c in columns},
-        index=records.index)
-    rows = pd.Series(pd.util.hash_pandas_object(text, index=False).astype(str).to_numpy(),
-                     index=records["unique_id"].to_numpy())
+    text = ["\x1f".join(_tagged(v) for v in row) for row in zip(*(records[c] for c in columns))] \
+        if columns else [""] * len(records)
+    rows = pd.Series([hashlib.blake2b(t.encode("utf-8"), digest_size=12).hexdigest() for t in text],
+                     index=records["unique_id"].to_numpy(), dtype=object)
     if rows.index.is_unique:
         return rows
     return rows.groupby(level=0).agg(lambda d: "|".join(sorted(d)))
@@ -98,7 +106,8 @@ def records_needing_score(todo: pd.DataFrame, scored: pd.DataFrame | None, regis
     the stored model gave them when it left them unlinked: records it never scored or whose
     attributes changed since (*scored*: ``record_id, digest``), records that share a blocking
     key with an enterprise whose compared attributes changed (*register_changed*: the model
-    frame of those enterprises, old and new), and records with a reviewer decision.
+    frame of those enterprises, old and new), and records with a reviewer decision (*decided*:
+    any decision, an undone one included).
 
     Everything when *scored* or *register_changed* is None (no earlier state, or a register
     change that cannot be diffed). Term frequencies are not a reason to score again: they
@@ -181,7 +190,10 @@ def link_source(model: SourceModel, register: pd.DataFrame, records: pd.DataFram
     todo = records_to_score(records, previous, decided, skip)
     unlinked_before = todo
     if not trained:
-        todo = records_needing_score(todo, scored, register_changed, model.blocking, set(decided["record_id"]))
+        # every record a reviewer ever decided on, an undone decision included (it reopens a pair)
+        ever = set() if decisions is None or decisions.empty else \
+            set(decisions.loc[decisions["source"] == model.source, "record_id"])
+        todo = records_needing_score(todo, scored, register_changed, model.blocking, ever)
     lm = LinkageModel(model, backend=backend, spark=spark)
     if trained:
         lm.fit(register, records)

@@ -46,13 +46,26 @@ def size_class_rates(sizes: pd.Series, certain_units: pd.Series, eligible: pd.In
     return {str(k): float(v) for k, v in rates.items()}
 
 
-def weight_shift(sizes: pd.Series, rates: dict[str, float]) -> pd.Series:
+def mean_rate(sizes: pd.Series, rates: dict[str, float]) -> float | None:
+    """The mean rate over all units (*sizes*: size class by unit id), or None without rates."""
+    if not rates:
+        return None
+    return float(_unit_rates(sizes, rates).mean())
+
+
+def _unit_rates(sizes: pd.Series, rates: dict[str, float]) -> pd.Series:
+    return sizes.fillna("").astype(str).map(rates).fillna(min(rates.values())).astype(float)
+
+
+def weight_shift(sizes: pd.Series, rates: dict[str, float], mean: float | None = None) -> pd.Series:
     """log2(rate of the unit's class / mean rate over all units), by unit id; a class
-    the rates do not know gets the smallest known rate."""
+    the rates do not know gets the smallest known rate. *mean*: the mean as it was when the
+    model was trained (stored with it), so a birth elsewhere in the register does not move
+    every pair's weight; by default the mean over *sizes*."""
     if not rates:
         return pd.Series(0.0, index=sizes.index)
-    rate = sizes.fillna("").astype(str).map(rates).fillna(min(rates.values())).astype(float)
-    return np.log2(rate / rate.mean())
+    rate = _unit_rates(sizes, rates)
+    return np.log2(rate / (rate.mean() if mean is None else mean))
 
 
 def apply_prior(pairs: pd.DataFrame, shift: pd.Series) -> pd.DataFrame:
