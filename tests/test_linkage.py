@@ -201,18 +201,24 @@ def test_gold_panel_uses_probabilistic_links(demo_lake):
         assert only and len(only & seen) >= 0.9 * len(only), source
 
 
-def test_new_records_join_existing_links_and_reviews_feed_back(demo_lake):
-    """Stable ids: a later run with the stored model keeps every earlier link and scores
-    only records without one; reviewer decisions become links or blocked pairs."""
+def _electricity_inputs(demo_lake) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
+    """The demo lake's stored electricity model, its valid register rows and distinct accounts."""
     lake = demo_lake.lake
     stored_df = lake.read("silver.linkage_models").toPandas().set_index("source")
     stored = {"model_json": json.loads(stored_df.loc["electricity", "model_json"]),
               "threshold": stored_df.loc["electricity", "threshold"]}
     ent = lake.read("silver.enterprises").filter("credit_code_valid").select(
         "credit_code", "name", "address", "industry_division").toPandas()
-    register = prepare.register(ent)
     accounts = lake.read("silver.electricity_monthly").select("account_id", "account_name", "address") \
         .distinct().toPandas()
+    return stored, ent, accounts
+
+
+def test_new_records_join_existing_links_and_reviews_feed_back(demo_lake):
+    """Stable ids: a later run with the stored model keeps every earlier link and scores
+    only records without one; reviewer decisions become links or blocked pairs."""
+    stored, ent, accounts = _electricity_inputs(demo_lake)
+    register = prepare.register(ent)
     records = prepare.electricity(accounts)
     links = _links(demo_lake)
     previous = links[(links["source"] == "electricity") & (links["method"] == "splink")].assign(
@@ -220,7 +226,7 @@ def test_new_records_join_existing_links_and_reviews_feed_back(demo_lake):
     skip = set(links.loc[(links["source"] == "electricity") & (links["method"] != "splink"), "record_id"])
     # an account linked earlier loses its link (as if new this month) and one pair is decided
     new_id = previous["record_id"].iloc[0]
-    queue = lake.read("silver.link_review_queue").filter("source = 'electricity'").toPandas()
+    queue = demo_lake.lake.read("silver.link_review_queue").filter("source = 'electricity'").toPandas()
     truth = _truth(demo_lake, "electricity").set_index("record_id")["credit_code"]
     pair = queue.iloc[[0]]
     verdict = "accept" if truth.get(pair["record_id"].iat[0]) == pair["credit_code"].iat[0] else "reject"
@@ -358,14 +364,7 @@ def test_scoring_only_what_may_differ_links_as_scoring_every_unlinked_record(dem
     scored; every other record left unlinked is not. The links and the review queue are the
     ones a run scoring every unlinked record gives (the same population, so the same term
     frequencies), with far fewer records scored."""
-    lake = demo_lake.lake
-    stored_df = lake.read("silver.linkage_models").toPandas().set_index("source")
-    stored = {"model_json": json.loads(stored_df.loc["electricity", "model_json"]),
-              "threshold": stored_df.loc["electricity", "threshold"]}
-    ent = lake.read("silver.enterprises").filter("credit_code_valid").select(
-        "credit_code", "name", "address", "industry_division").toPandas()
-    accounts = lake.read("silver.electricity_monthly").select("account_id", "account_name", "address") \
-        .distinct().toPandas()
+    stored, ent, accounts = _electricity_inputs(demo_lake)
     records = prepare.electricity(accounts)
     links = _links(demo_lake)
     skip = set(links.loc[(links["source"] == "electricity") & (links["method"] != "splink"), "record_id"])
