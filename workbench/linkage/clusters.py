@@ -101,13 +101,14 @@ def blocking_keys(frame: pd.DataFrame, blocking: tuple[str, ...]) -> set[str] | 
 
 
 def records_needing_score(todo: pd.DataFrame, scored: pd.DataFrame | None, register_changed: pd.DataFrame | None,
-                          blocking: tuple[str, ...], decided: set) -> pd.DataFrame:
+                          blocking: tuple[str, ...], decided: set, digests: pd.Series | None = None) -> pd.DataFrame:
     """Of the records without a kept link (*todo*), those whose score may differ from the one
     the stored model gave them when it left them unlinked: records it never scored or whose
     attributes changed since (*scored*: ``record_id, digest``), records that share a blocking
     key with an enterprise whose compared attributes changed (*register_changed*: the model
     frame of those enterprises, old and new), and records with a reviewer decision (*decided*:
-    any decision, an undone one included).
+    any decision, an undone one included). *digests*: ``record_digests(todo)`` when the caller
+    has them already.
 
     Everything when *scored* or *register_changed* is None (no earlier state, or a register
     change that cannot be diffed). Term frequencies are not a reason to score again: they
@@ -118,7 +119,7 @@ def records_needing_score(todo: pd.DataFrame, scored: pd.DataFrame | None, regis
     if keys is None:
         return todo
     before = scored.drop_duplicates("record_id").set_index("record_id")["digest"]
-    now = record_digests(todo)
+    now = record_digests(todo) if digests is None else digests
     changed = set(now.index[now.to_numpy() != before.reindex(now.index).to_numpy()])
     reached = np.zeros(len(todo), dtype=bool)
     if keys:
@@ -189,11 +190,12 @@ def link_source(model: SourceModel, register: pd.DataFrame, records: pd.DataFram
         previous = previous.iloc[0:0]
     todo = records_to_score(records, previous, decided, skip)
     unlinked_before = todo
+    digests = record_digests(unlinked_before)  # once: what decides a record's scoring, and what is kept
     if not trained:
         # every record a reviewer ever decided on, an undone decision included (it reopens a pair)
         ever = set() if decisions is None or decisions.empty else \
             set(decisions.loc[decisions["source"] == model.source, "record_id"])
-        todo = records_needing_score(todo, scored, register_changed, model.blocking, ever)
+        todo = records_needing_score(todo, scored, register_changed, model.blocking, ever, digests)
     lm = LinkageModel(model, backend=backend, spark=spark)
     if trained:
         lm.fit(register, records)
@@ -210,9 +212,7 @@ def link_source(model: SourceModel, register: pd.DataFrame, records: pd.DataFram
     best = best_per_record(pairs, rejected)
     threshold = expected_f1_threshold(best["match_weight"]) if trained else float(stored["threshold"])
     links, queue = assign(model.source, best, threshold, model.review_band, previous, decided, skip)
-    linked = set(links["record_id"])
-    still = unlinked_before[~unlinked_before["unique_id"].isin(linked)]
-    digests = record_digests(still)
-    unlinked = pd.DataFrame({"record_id": digests.index.to_numpy(), "digest": digests.to_numpy()})
+    still = digests[~digests.index.isin(set(links["record_id"]))]
+    unlinked = pd.DataFrame({"record_id": still.index.to_numpy(), "digest": still.to_numpy()})
     return SourceOutcome(model.source, links, queue, lm.model_json_, threshold, trained, len(todo),
                          lm.comparisons_, frozenset(todo["unique_id"]), unlinked)
