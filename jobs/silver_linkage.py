@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import tempfile
 from datetime import datetime, timezone
 
 import pandas as pd
@@ -29,6 +30,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from jobs.gold_panels import DETERMINISTIC, InputVersions, deterministic_links, keep_link_run_ids
+from workbench.engine import linkage_memory_limit
 from workbench.lake import LakeError
 from workbench.linkage import prepare, priors
 from workbench.linkage.clusters import (
@@ -39,7 +41,7 @@ from workbench.linkage.clusters import (
     link_source,
     record_digests,
 )
-from workbench.linkage.splink_models import MODELS
+from workbench.linkage.splink_models import MODELS, DuckDBBudget
 from workbench.pipeline import Job, JobContext, JobMessage, JobResult, JobSpec
 
 SOURCES = {  # source -> (silver table, record id column)
@@ -275,6 +277,9 @@ def build_linkage(ctx: JobContext) -> JobResult:
         if lake.exists("silver.link_review_queue") else None
     all_links, queues, models, unlinked = [], [], [], []
     done = 0
+    # DuckDB, in this process, holds at most its budget and spills the rest to a folder of its own
+    spill = tempfile.TemporaryDirectory(prefix="workbench-linkage-")
+    budget = DuckDBBudget(linkage_memory_limit(ctx.settings), spill.name)
     for source, df in inputs.items():
         if df is None:
             continue
@@ -302,7 +307,7 @@ def build_linkage(ctx: JobContext) -> JobResult:
                                      & (unlinked_before["fingerprint"] == model_fingerprint(source))]
         outcome = link_source(MODELS[source], register, records, previous=prev, decisions=decisions,
                               skip=set(det["record_id"]), stored=stored, prior=prior, scored=scored,
-                              register_changed=reach)
+                              register_changed=reach, budget=budget)
         all_links.append(outcome.links)
         unlinked.append(outcome.unlinked.assign(source=source, fingerprint=model_fingerprint(source)))
         raw_id = SOURCES[source][1]
@@ -329,6 +334,7 @@ def build_linkage(ctx: JobContext) -> JobResult:
                                    links=len(outcome.links), scored=outcome.scored_records,
                                    review=len(outcome.queue), threshold=float(outcome.threshold)))
 
+    spill.cleanup()
     ctx.progress(0.9, "writing links")
     spark = enterprises_df.sparkSession
     links = concat_rows(all_links, LINK_COLUMNS)

@@ -120,10 +120,12 @@ def engine_limit_of(text: str) -> int | None:
 def test_a_wrong_memory_limit_is_refused_naming_the_setting(text):
     from workbench.config import SettingsError
 
-    with pytest.raises(SettingsError) as refused:
-        load_settings(environ={"WORKBENCH_ENGINE_MEMORY_LIMIT": text})
-    assert "[engine].memory_limit" in str(refused.value)
-    assert "WORKBENCH_ENGINE_MEMORY_LIMIT" in str(refused.value)
+    for section in ("engine", "linkage"):  # the engine's pool and the linkage's DuckDB
+        variable = f"WORKBENCH_{section.upper()}_MEMORY_LIMIT"
+        with pytest.raises(SettingsError) as refused:
+            load_settings(environ={variable: text})
+        assert f"[{section}].memory_limit" in str(refused.value)
+        assert variable in str(refused.value)
 
 
 def test_work_beyond_the_memory_limit_is_refused_with_the_setting_to_change():

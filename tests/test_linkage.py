@@ -20,7 +20,13 @@ import pytest
 from workbench.linkage import prepare, priors, review
 from workbench.linkage.clusters import assign, link_source
 from workbench.linkage.evaluate import link_quality
-from workbench.linkage.splink_models import SourceModel, best_per_record, expected_f1_threshold
+from workbench.linkage.splink_models import (
+    DuckDBBudget,
+    SourceModel,
+    best_per_record,
+    db_api,
+    expected_f1_threshold,
+)
 from workbench.linkage.standardise import address_core, char_ngrams, latin_name_key, name_core, pinyin_key
 
 FEBRL = Path(__file__).parent / "fixtures" / "febrl"
@@ -101,17 +107,50 @@ def _febrl(name: str) -> pd.DataFrame:
     return out
 
 
-def test_febrl4_f1():
+def test_febrl4_f1(tmp_path):
+    """Published benchmark (FEBRL 4, 5,000 true pairs): F1 >= 0.95, with DuckDB held to a
+    small budget so that its blocking and scoring spill to their folder (spilling must not
+    change what is computed)."""
     a, b = _febrl("febrl4_a.csv.gz"), _febrl("febrl4_b.csv.gz")
     model = SourceModel("febrl", ("name", "address", "county", "phone"),
                         ("l.name_head = r.name_head", "l.county = r.county", "l.phone = r.phone"),
                         ("l.county = r.county", "l.name_head = r.name_head"), u_pairs=2e5, em_sample=1000)
-    out = link_source(model, a, b)
+    out = link_source(model, a, b, budget=DuckDBBudget(96 * 2**20, str(tmp_path)))
     truth = pd.DataFrame({"record_id": [f"rec-{i}-dup-0" for i in range(5000)],
                           "credit_code": [f"rec-{i}-org" for i in range(5000)]})
     q = link_quality(out.links, truth)
     print("FEBRL 4:", q)
     assert q.f1 >= 0.95, q
+
+
+def test_the_linkage_duckdb_keeps_its_budget_spills_and_names_the_setting_when_it_cannot(tmp_path):
+    """DuckDB runs inside the workbench's process and by default takes 80 % of the machine:
+    the linkage gives it ``[linkage].memory_limit`` and a spill folder. A sort larger than the
+    budget completes through that folder; a result that cannot spill (one list of every
+    value) is refused, and the runner's message names the setting in both languages."""
+    from workbench.config import load_settings
+    from workbench.engine import linkage_memory_limit, machine_memory, out_of_linkage_memory
+    from workbench.pipeline import JobMessage
+
+    budget = DuckDBBudget(64 * 2**20, str(tmp_path))
+    con = db_api(budget=budget)._con
+    assert con.execute("SELECT current_setting('temp_directory')").fetchone()[0] == str(tmp_path)
+    limit_text = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    assert limit_text.endswith("MiB") and float(limit_text.split()[0]) <= 64, limit_text
+    # about 800 MB of rows sorted under 64 MiB: it completes by spilling
+    con.execute("CREATE TABLE wide AS SELECT i, repeat('x', 30) || i AS pad FROM range(12000000) t(i)")
+    first, last = con.execute("SELECT min(pad), max(pad) FROM (SELECT pad FROM wide ORDER BY pad DESC, i)").fetchone()
+    assert (first, last) == ("x" * 30 + "0", "x" * 30 + "9999999")
+    with pytest.raises(Exception) as refused:
+        con.execute("SELECT list(pad) FROM wide").fetchall()
+    assert out_of_linkage_memory(refused.value), str(refused.value)[:300]
+    assert not out_of_linkage_memory(ValueError("column name_core not found"))
+    said = JobMessage.of("jobmsg.linkage_memory", limit="0.1 GiB")
+    for lang in ("zh", "en"):
+        assert "[linkage].memory_limit" in said.text(lang) and "WORKBENCH_LINKAGE_MEMORY_LIMIT" in said.text(lang)
+    # "auto" is a quarter of the machine, as the engine's pool: half is left to pandas and the cache
+    assert linkage_memory_limit(load_settings()) == max(machine_memory() // 4, 256 * 2**20)
+    assert linkage_memory_limit(load_settings(environ={"WORKBENCH_LINKAGE_MEMORY_LIMIT": "3GiB"})) == 3 * 2**30
 
 
 # ---- the small demo: the job's links against the generator's truth ------------------

@@ -51,6 +51,15 @@ class EngineSettings:
 
 
 @dataclass(frozen=True)
+class LinkageSettings:
+    # Memory of the linkage's DuckDB, where Splink blocks and scores pairs inside the
+    # workbench's own process: "auto" (a quarter of the machine's memory) or a size. DuckDB
+    # spills to a temporary folder rather than grow past it (by default it takes 80 % of
+    # the machine, beside the engine's own pool).
+    memory_limit: str = "auto"
+
+
+@dataclass(frozen=True)
 class UiSettings:
     language: str = "zh"
 
@@ -90,6 +99,7 @@ class AuthSettings:
 class Settings:
     lake: LakeSettings
     engine: EngineSettings = field(default_factory=EngineSettings)
+    linkage: LinkageSettings = field(default_factory=LinkageSettings)
     ui: UiSettings = field(default_factory=UiSettings)
     demo: DemoSettings = field(default_factory=DemoSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
@@ -117,6 +127,7 @@ class Settings:
 _SECTIONS: dict[str, type] = {
     "lake": LakeSettings,
     "engine": EngineSettings,
+    "linkage": LinkageSettings,
     "ui": UiSettings,
     "demo": DemoSettings,
     "privacy": PrivacySettings,
@@ -230,11 +241,12 @@ def load_settings(path: str | Path | None = None, environ: dict[str, str] | None
             f"[engine].remote in {origins.get(('engine', 'remote'), conf_path)}: {remote!r} is not a Spark Connect "
             "address; allowed values: empty (embedded Sail) or sc://host:port"
         )
-    try:
-        parse_memory_size(built["engine"].memory_limit)
-    except ValueError as exc:
-        raise SettingsError(f"[engine].memory_limit in {origins.get(('engine', 'memory_limit'), conf_path)}: "
-                            f"{exc}") from None
+    for section in ("engine", "linkage"):
+        try:
+            parse_memory_size(built[section].memory_limit)
+        except ValueError as exc:
+            raise SettingsError(f"[{section}].memory_limit in "
+                                f"{origins.get((section, 'memory_limit'), conf_path)}: {exc}") from None
     return Settings(**built, source_file=str(conf_path))
 
 

@@ -86,6 +86,15 @@ def engine_memory_limit(settings: Settings) -> int:
     return parse_memory_size(settings.engine.memory_limit) or max(machine_memory() // 4, 256 * 2**20)
 
 
+def linkage_memory_limit(settings: Settings) -> int:
+    """The linkage's DuckDB memory in bytes: ``[linkage].memory_limit``, or a quarter of the
+    machine's memory ("auto"): beside the engine's quarter, half is left to pandas, the
+    app and the file cache."""
+    from workbench.config import parse_memory_size
+
+    return parse_memory_size(settings.linkage.memory_limit) or max(machine_memory() // 4, 256 * 2**20)
+
+
 _OUT_OF_MEMORY = re.compile(r"resources? exhausted|memory pool|failed to allocate", re.IGNORECASE)
 
 
@@ -93,6 +102,12 @@ def out_of_engine_memory(error: BaseException) -> bool:
     """Whether *error* is the engine refusing work beyond its memory limit, which a larger
     ``[engine].memory_limit`` (WORKBENCH_ENGINE_MEMORY_LIMIT) would let through."""
     return bool(_OUT_OF_MEMORY.search(str(error)))
+
+
+def out_of_linkage_memory(error: BaseException) -> bool:
+    """Whether *error* is the linkage's DuckDB refusing work beyond ``[linkage].memory_limit``
+    (what cannot spill: one block's pairs or lists held whole)."""
+    return "Out of Memory Error" in str(error) or type(error).__name__ == "OutOfMemoryException"
 
 
 def _shutdown() -> None:

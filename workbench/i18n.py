@@ -1169,6 +1169,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The engine's memory limit ({limit}) is too small for this job. Raise [engine].memory_limit in "
               "conf/workbench.toml (or WORKBENCH_ENGINE_MEMORY_LIMIT), e.g. \"8GiB\", and run the "
               "job again."},
+    "jobmsg.linkage_memory": {
+        "zh": "记录链接（DuckDB）的内存上限（{limit}）不够本作业使用：同一分块的候选对无法溢写到磁盘。请调高 "
+              "conf/workbench.toml 中的 [linkage].memory_limit（或环境变量 WORKBENCH_LINKAGE_MEMORY_LIMIT），"
+              "然后重新运行本作业。",
+        "en": "The record linkage's memory limit ({limit}, DuckDB) is too small for this job: one block's "
+              "candidate pairs cannot spill to disk. Raise [linkage].memory_limit in conf/workbench.toml (or "
+              "WORKBENCH_LINKAGE_MEMORY_LIMIT), e.g. \"8GiB\", and run the job again."},
     "pipeline.two_writers": {"zh": "{table} 有两个作业写入（{first} 和 {second}）：每张表只能由一个作业写入",
                              "en": "{table} is written by two jobs ({first} and {second}): one job owns each table"},
     "pipeline.cycle": {"zh": "这些作业互相等待对方的输出，无法排序：{jobs}",

@@ -33,7 +33,7 @@ from typing import Any, Callable, Iterator, Sequence
 import pyarrow as pa
 
 from workbench.config import Settings, load_settings
-from workbench.engine import engine_memory_limit, out_of_engine_memory
+from workbench.engine import engine_memory_limit, linkage_memory_limit, out_of_engine_memory, out_of_linkage_memory
 from workbench.i18n import translate
 from workbench.lake import Lake
 from workbench.sources.lease import exclusive
@@ -422,6 +422,8 @@ def run_jobs(
             said = JobMessage.of("jobmsg.failed", error=error)
             if settings.engine.embedded and out_of_engine_memory(exc):
                 said = JobMessage.of("jobmsg.engine_memory", limit=f"{engine_memory_limit(settings) / 2**30:.1f} GiB")
+            elif out_of_linkage_memory(exc):
+                said = JobMessage.of("jobmsg.linkage_memory", limit=f"{linkage_memory_limit(settings) / 2**30:.1f} GiB")
             result = JobResult(name=name, status="failed", message=f"{error}\n{traceback.format_exc(limit=3)}",
                                messages=(said,))
         result.seconds = time.perf_counter() - started

@@ -20,6 +20,8 @@ from workbench.linkage.priors import apply_prior
 from workbench.linkage.review import standing
 from workbench.linkage.splink_models import (
     BLOCK_KEYS,
+    DUCKDB_DEFAULTS,
+    DuckDBBudget,
     LinkageModel,
     SourceModel,
     best_per_record,
@@ -166,7 +168,8 @@ def link_source(model: SourceModel, register: pd.DataFrame, records: pd.DataFram
                 previous: pd.DataFrame | None = None, decisions: pd.DataFrame | None = None,
                 skip: set | None = None, stored: dict | None = None, backend: str = "duckdb",
                 spark=None, prior: pd.Series | None = None, scored: pd.DataFrame | None = None,
-                register_changed: pd.DataFrame | None = None) -> SourceOutcome:
+                register_changed: pd.DataFrame | None = None,
+                budget: DuckDBBudget = DUCKDB_DEFAULTS) -> SourceOutcome:
     """Link one source's records to the register.
 
     *previous*: this source's earlier links of methods ``splink``/``clerical``
@@ -196,7 +199,7 @@ def link_source(model: SourceModel, register: pd.DataFrame, records: pd.DataFram
         ever = set() if decisions is None or decisions.empty else \
             set(decisions.loc[decisions["source"] == model.source, "record_id"])
         todo = records_needing_score(todo, scored, register_changed, model.blocking, ever, digests)
-    lm = LinkageModel(model, backend=backend, spark=spark)
+    lm = LinkageModel(model, backend=backend, spark=spark, budget=budget)
     if trained:
         lm.fit(register, records)
     else:

@@ -157,7 +157,20 @@ def settings(model: SourceModel):
     )
 
 
-def db_api(backend: str = "duckdb", spark=None):
+@dataclass(frozen=True)
+class DuckDBBudget:
+    """How much memory the embedded DuckDB may hold (bytes; None: DuckDB's own default, 80 %
+    of the machine) and the folder it spills to beyond that (None: DuckDB's default, a
+    ``.tmp`` folder in the working directory)."""
+
+    memory_limit: int | None = None
+    spill_dir: str | None = None
+
+
+DUCKDB_DEFAULTS = DuckDBBudget()  # DuckDB's own limit and spill folder (tests, notebooks)
+
+
+def db_api(backend: str = "duckdb", spark=None, budget: DuckDBBudget = DUCKDB_DEFAULTS):
     """The backend Splink runs on: embedded DuckDB, or a classic SparkSession on a cluster."""
     if backend == "duckdb":
         import duckdb
@@ -165,6 +178,10 @@ def db_api(backend: str = "duckdb", spark=None):
 
         con = duckdb.connect()
         con.execute("SET threads TO 2")
+        if budget.memory_limit is not None:
+            con.execute(f"SET memory_limit = '{int(budget.memory_limit)}B'")
+        if budget.spill_dir is not None:
+            con.execute("SET temp_directory = ?", [str(budget.spill_dir)])
         return DuckDBAPI(connection=con)
     if backend == "spark":
         from splink import SparkAPI
@@ -223,11 +240,12 @@ class LinkageModel:
     backend: str = "duckdb"
     spark: object = None
     seed: int = 20261124
+    budget: DuckDBBudget = DUCKDB_DEFAULTS
 
     def _linker(self, register: pd.DataFrame, records: pd.DataFrame, settings_):
         from splink import Linker
 
-        api = db_api(self.backend, self.spark)
+        api = db_api(self.backend, self.spark, self.budget)
         left, right = _frame(register, self.model, True), _frame(records, self.model, False)
         if self.backend == "spark":
             left, right = self.spark.createDataFrame(left), self.spark.createDataFrame(right)
@@ -239,7 +257,7 @@ class LinkageModel:
         tables = [_frame(register, self.model, True).assign(source_dataset=REGISTER),
                   _frame(records, self.model, False).assign(source_dataset=self.model.source)]
         counts = count_comparisons_from_blocking_rule(
-            table_or_tables=tables, blocking_rule=rule, link_type="link_only", db_api=db_api(),
+            table_or_tables=tables, blocking_rule=rule, link_type="link_only", db_api=db_api(budget=self.budget),
             source_dataset_column_name="source_dataset", compute_post_filter_count=False)
         return int(counts["number_of_comparisons_generated_pre_filter_conditions"])
 
