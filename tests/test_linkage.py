@@ -134,12 +134,12 @@ def test_the_linkage_duckdb_keeps_its_budget_spills_and_names_the_setting_when_i
 
     budget = DuckDBBudget(64 * 2**20, str(tmp_path))
     con = db_api(budget=budget)._con
-    assert con.execute("SELECT current_setting('temp_directory')").fetchone()[0] == str(tmp_path)
-    limit_text = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    assert con.execute("SELECT current_setting('temp_directory')").fetchall()[0][0] == str(tmp_path)
+    limit_text = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
     assert limit_text.endswith("MiB") and float(limit_text.split()[0]) <= 64, limit_text
     # about 800 MB of rows sorted under 64 MiB: it completes by spilling
     con.execute("CREATE TABLE wide AS SELECT i, repeat('x', 30) || i AS pad FROM range(12000000) t(i)")
-    first, last = con.execute("SELECT min(pad), max(pad) FROM (SELECT pad FROM wide ORDER BY pad DESC, i)").fetchone()
+    first, last = con.execute("SELECT min(pad), max(pad) FROM (SELECT pad FROM wide ORDER BY pad DESC, i)").fetchall()[0]
     assert (first, last) == ("x" * 30 + "0", "x" * 30 + "9999999")
     with pytest.raises(Exception) as refused:
         con.execute("SELECT list(pad) FROM wide").fetchall()
@@ -310,6 +310,22 @@ def test_rescoring_only_unlinked_records_gives_the_weights_of_a_full_run():
     np.testing.assert_allclose(left_full["match_weight"], left_full["match_weight_full"], atol=1e-9)
     subset_only = lm.predict(a, left).merge(full, on=keys, suffixes=("", "_full"))
     assert (subset_only["match_weight"] - subset_only["match_weight_full"]).abs().max() > 1e-3
+
+    # Each record's best candidate chosen in DuckDB (one row per record comes back, not every
+    # pair) is the one pandas chooses from every pair, prior added and rejected pairs left out.
+    # Bit for bit: the stored thresholds compare with these weights.
+    shift = pd.Series(np.linspace(-2.0, 2.0, len(a)), index=a["unique_id"].to_numpy())
+    best_pairs = best_per_record(priors.apply_prior(full, shift))
+    rejected = best_pairs.iloc[::4][keys]  # a reviewer rejected every fourth record's best pair
+    for prior, drop in ((None, None), (shift, rejected)):
+        pairs = full if prior is None else priors.apply_prior(full, prior)
+        expected = best_per_record(pairs, drop).drop(columns="runner_up_weight")
+        got = lm.best_candidates(a, b, population=b, prior=prior, rejected=drop)
+        assert lm.comparisons_ == len(full)
+        pd.testing.assert_frame_equal(got.sort_values("record_id").reset_index(drop=True),
+                                      expected.sort_values("record_id").reset_index(drop=True),
+                                      check_exact=True, check_dtype=False)
+    assert len(expected) > 300 and len(got) < len(full)
 
 
 def test_a_model_trained_on_the_same_records_in_another_order_is_the_same_model():

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from workbench.linkage.priors import apply_prior
 from workbench.linkage.review import standing
 from workbench.linkage.splink_models import (
     BLOCK_KEYS,
@@ -24,7 +23,6 @@ from workbench.linkage.splink_models import (
     DuckDBBudget,
     LinkageModel,
     SourceModel,
-    best_per_record,
     expected_f1_threshold,
 )
 
@@ -204,15 +202,12 @@ def link_source(model: SourceModel, register: pd.DataFrame, records: pd.DataFram
         lm.fit(register, records)
     else:
         lm.with_model(stored["model_json"])
-    if len(todo):
-        pairs = lm.predict(register, todo, population=records)
-    else:
-        pairs = pd.DataFrame(columns=["record_id", "credit_code", "match_weight", "match_probability"])
-        lm.comparisons_ = 0
-    if prior is not None and len(pairs):
-        pairs = apply_prior(pairs, prior)
     rejected = decided[decided["decision"] == "reject"]
-    best = best_per_record(pairs, rejected)
+    if len(todo):
+        best = lm.best_candidates(register, todo, population=records, prior=prior, rejected=rejected)
+    else:
+        best = pd.DataFrame(columns=["record_id", "credit_code", "match_weight", "match_probability"])
+        lm.comparisons_ = 0
     threshold = expected_f1_threshold(best["match_weight"]) if trained else float(stored["threshold"])
     links, queue = assign(model.source, best, threshold, model.review_band, previous, decided, skip)
     still = digests[~digests.index.isin(set(links["record_id"]))]

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from workbench.linkage.priors import apply_prior
+
 REGISTER = "register"
 
 
@@ -304,6 +306,20 @@ class LinkageModel:
         return (["name_core"] if self.model.tf_name else []) + (["address_core"] if "address" in self.model.comparisons
                                                                  else [])
 
+    def _scoring_linker(self, register: pd.DataFrame, records: pd.DataFrame, population: pd.DataFrame | None):
+        # only the ids and weights are read back: the compared values are not carried into
+        # every pair (the pair table is what grows with the register)
+        scoring = {**self.model_json_, "retain_matching_columns": False,
+                   "retain_intermediate_calculation_columns": False}
+        linker = self._linker(register, records, scoring)
+        if population is not None:
+            for column in self.tf_columns():
+                values = pd.concat([register[column], population[column]]).dropna()
+                tf = values.value_counts(normalize=True)
+                linker.table_management.register_term_frequency_lookup(
+                    pd.DataFrame({column: tf.index.astype(str), f"tf_{column}": tf.to_numpy()}), column)
+        return linker
+
     def predict(self, register: pd.DataFrame, records: pd.DataFrame, min_weight: float = -5.0,
                 population: pd.DataFrame | None = None) -> pd.DataFrame:
         """Candidate pairs: ``record_id, credit_code, match_weight, match_probability``
@@ -314,13 +330,7 @@ class LinkageModel:
         a full run: Splink would otherwise count them in the subset, and a re-run's
         weights would drift with what happens to be left unlinked.
         """
-        linker = self._linker(register, records, self.model_json_)
-        if population is not None:
-            for column in self.tf_columns():
-                values = pd.concat([register[column], population[column]]).dropna()
-                tf = values.value_counts(normalize=True)
-                linker.table_management.register_term_frequency_lookup(
-                    pd.DataFrame({column: tf.index.astype(str), f"tf_{column}": tf.to_numpy()}), column)
+        linker = self._scoring_linker(register, records, population)
         pairs = linker.inference.predict(threshold_match_weight=min_weight).as_pandas_dataframe()
         self.comparisons_ = len(pairs)
         if pairs.empty:
@@ -332,6 +342,59 @@ class LinkageModel:
             "match_weight": pairs["match_weight"].astype(float),
             "match_probability": pairs["match_probability"].astype(float),
         })
+
+    def best_candidates(self, register: pd.DataFrame, records: pd.DataFrame, min_weight: float = -5.0,
+                        population: pd.DataFrame | None = None, prior: pd.Series | None = None,
+                        rejected: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Each record's best candidate: ``record_id, credit_code, match_weight,
+        match_probability``, as :func:`best_per_record` of :meth:`predict`'s pairs with the
+        *prior* (a weight shift by credit code) added and the *rejected* pairs
+        (``record_id, credit_code``) left out.
+
+        On DuckDB the choice is made where the pairs are, and one row per record comes back:
+        the pairs of a city's register are many times its records, and held in pandas they
+        were the linkage's largest frame."""
+        if self.backend != "duckdb":
+            pairs = self.predict(register, records, min_weight, population)
+            if prior is not None and len(pairs):
+                pairs = apply_prior(pairs, prior)
+            return best_per_record(pairs, rejected).drop(columns="runner_up_weight")
+        linker = self._scoring_linker(register, records, population)
+        predictions = linker.inference.predict(threshold_match_weight=min_weight)
+        con = linker._db_api._con
+        table = predictions.physical_name
+        self.comparisons_ = int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+        shift, shifted = "", "p.match_weight"
+        if prior is not None:
+            con.register("wb_prior", pd.DataFrame({"credit_code": prior.index.astype(str),
+                                                   "shift": prior.to_numpy(dtype=float)}))
+            shift = "LEFT JOIN wb_prior s ON s.credit_code = CAST(p.credit_code AS VARCHAR)"
+            shifted = "p.match_weight + coalesce(s.shift, 0.0)"
+        drop = ""
+        if rejected is not None and len(rejected):
+            con.register("wb_rejected", rejected[["record_id", "credit_code"]].astype(str))
+            drop = ("WHERE NOT EXISTS (SELECT 1 FROM wb_rejected r "
+                    "WHERE r.record_id = CAST(p.record_id AS VARCHAR) AND r.credit_code = CAST(p.credit_code AS VARCHAR))")
+        best = con.execute(f"""
+            WITH pairs AS (
+                SELECT CASE WHEN source_dataset_l = '{REGISTER}' THEN unique_id_r ELSE unique_id_l END AS record_id,
+                       CASE WHEN source_dataset_l = '{REGISTER}' THEN unique_id_l ELSE unique_id_r END AS credit_code,
+                       CAST(match_weight AS DOUBLE) AS match_weight,
+                       CAST(match_probability AS DOUBLE) AS match_probability
+                FROM {table}),
+            weighed AS (
+                SELECT p.record_id, p.credit_code, {shifted} AS match_weight, p.match_probability
+                FROM pairs p {shift} {drop})
+            SELECT record_id, credit_code, match_weight, match_probability FROM (
+                SELECT *, row_number() OVER (PARTITION BY record_id
+                                             ORDER BY match_weight DESC, credit_code ASC) AS rank
+                FROM weighed)
+            WHERE rank = 1 ORDER BY record_id""").df()
+        predictions.drop_table_from_database_and_remove_from_cache()
+        if prior is not None:  # the probability of the shifted weight, as apply_prior computes it
+            best["match_probability"] = 1.0 / (1.0 + np.exp2(-best["match_weight"].to_numpy(dtype=float)))
+        best["match_weight"] = best["match_weight"].astype(float)
+        return best.reset_index(drop=True)
 
 
 def expected_f1_threshold(weights) -> float:
