@@ -125,11 +125,22 @@ class SocialInsuranceWriter:
         self.order = order
         self.root, self.manifest, self.seed = root, manifest, seed
 
+    def _insured(self, alive: np.ndarray, employment: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        head = np.round(employment[self.idx] * self.ratio).astype(np.int64)
+        return head, alive[self.idx] & (head > 0)
+
+    def headcount(self, t: int, alive: np.ndarray, employment: np.ndarray) -> np.ndarray:
+        """The true insured headcount of every enterprise in month *t* (what :meth:`write`
+        returns), without writing the workbook."""
+        head, keep = self._insured(alive, employment)
+        out = np.zeros(len(employment), dtype=np.int64)
+        out[self.idx] = np.where(keep, head, 0)
+        return out
+
     def write(self, t: int, alive: np.ndarray, employment: np.ndarray) -> np.ndarray:
         month = MONTHS[t]
         rng = np.random.default_rng([self.seed, 41, t])
-        head = np.round(employment[self.idx] * self.ratio).astype(np.int64)
-        keep = alive[self.idx] & (head > 0)
+        head, keep = self._insured(alive, employment)
         sel = self.order[keep[self.order]]
         rows = [[u, c, nme, month, h, cl, ph] for u, c, nme, h, cl, ph in zip(
             self.unit_id[sel], self.code[sel], self.unit_name[sel], head[sel].tolist(),
@@ -145,9 +156,7 @@ class SocialInsuranceWriter:
         path = os.path.join(self.root, contracts.folder("social_insurance"), f"si_{month}.xlsx")
         sha = xlsx_write(path, "参保单位", contracts.headers("social_insurance", renamed), rows)
         self.manifest.add(path, "social_insurance", month, "xlsx", len(rows), sha, errors)
-        out = np.zeros(len(employment), dtype=np.int64)
-        out[self.idx] = np.where(keep, head, 0)
-        return out
+        return self.headcount(t, alive, employment)
 
 
 class ElectricityWriter:

@@ -4,9 +4,11 @@ deliveries."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import shutil
 import time
+from concurrent.futures import Future, ProcessPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -30,6 +32,33 @@ SCALES = {"small": {"enterprises": 5_000, "products": 400},
           "medium": {"enterprises": 100_000, "products": 2_000},
           "large": {"enterprises": 1_000_000, "products": 2_000}}
 _ENT_TRUTH_DROP = ["class_idx", "township_idx", "birth_month", "death_month", "fraud_start_idx"]
+
+
+def _write_apart(scale: str, seed: int, root: str, out: str) -> list[dict]:
+    """The social insurance workbooks and the price scrapes, the slowest files to write, for a
+    second process: it builds the enterprises, the macro series and the economy again from
+    (scale, seed), the same values the main process steps through (every writer draws from a
+    random stream of its own per month). Returns their manifest entries."""
+    params = SCALES[scale]
+    manifest = Manifest(out, scale, seed)
+    ind = industry_table()
+    ent = build_enterprises(params["enterprises"], np.random.default_rng([seed, 1]), build_geography(), ind)
+    macro = build_macro(np.random.default_rng([seed, 2]), ind)
+    economy = EnterpriseEconomy(ent, ind, macro, seed)
+    si = SocialInsuranceWriter(ent, root, manifest, seed)
+    for t in range(len(MONTHS)):
+        alive, _, employment, _ = economy.step(t)
+        si.write(t, alive, employment)
+    PricesWriter(params["products"], macro.cpi_group, root, manifest, seed).write_all()
+    return manifest.files
+
+
+def _start_apart(scale: str, seed: int, root: str, out: str) -> tuple[ProcessPoolExecutor, Future] | None:
+    """:func:`_write_apart` in a worker process when this process may use two cores or more."""
+    if len(os.sched_getaffinity(0)) < 2:
+        return None
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("forkserver"))
+    return pool, pool.submit(_write_apart, scale, seed, root, out)
 
 
 def generate(scale: str, seed: int, out: str, progress: bool = False) -> dict:
@@ -57,57 +86,66 @@ def generate(scale: str, seed: int, out: str, progress: bool = False) -> dict:
     bar.update(1)
 
     write_register(ent, root, manifest, seed)
-    samples = {}
-    survey = SurveyWriter(ent, root, manifest, seed)
-    for year in sorted({int(m[:4]) for m in MONTHS}):
-        samples[year] = draw_sample(sampling_frame(ent, year), year, seed)
-        write_sample(samples[year], year, root, manifest)
-        survey.set_sample(year, samples[year])
-    bar.update(1)
-
-    economy = EnterpriseEconomy(ent, ind, macro, seed)
-    vat = VatWriter(ent, ind, root, manifest, seed)
-    si = SocialInsuranceWriter(ent, root, manifest, seed)
-    elec = ElectricityWriter(ent, ind, root, manifest, seed)
-    jobs = JobAdsWriter(ent, macro, root, manifest, seed)
-    cards = CardWriter(ent, ind, macro, params["enterprises"], root, manifest, seed)
-    cards.write_merchants()
-
-    cls = ent["class_idx"].to_numpy()
-    retail_share = ind["retail_share"].to_numpy()[cls]
-    va_ratio = ind["va_ratio"].to_numpy()[cls]
-    codes = ent["credit_code"].to_numpy()
-    town = ent["township_code"].to_numpy()
-    retail_rev = np.zeros(len(MONTHS))
-    value_added = np.zeros(len(MONTHS))
-    town_emp = []
-    em_schema = pa.schema([("credit_code", pa.string()), ("month", pa.string()), ("revenue", pa.float64()),
-                           ("employment", pa.int64()), ("kwh", pa.float64()), ("vat_sales", pa.float64()),
-                           ("si_headcount", pa.int64())])
-    em_writer = pq.ParquetWriter(os.path.join(truth_dir, "enterprise_month.parquet"), em_schema, compression="zstd")
-    for t, month in enumerate(MONTHS):
-        alive, revenue, employment, kwh = economy.step(t)
-        retail_rev[t] = float((revenue * retail_share).sum())
-        value_added[t] = float((revenue * va_ratio).sum())
-        if month.endswith("-12"):
-            s = pd.Series(employment).groupby(town).sum()
-            town_emp.append(pd.DataFrame({"township_code": s.index, "year": int(month[:4]), "employment": s.to_numpy()}))
-        vat_sales = vat.write(t, alive, revenue)
-        headcount = si.write(t, alive, employment)
-        elec.write(t, alive, kwh, float(macro.kwh_season[t]))
-        survey.write(t, alive, revenue, employment)
-        jobs.write(t, alive, employment)
-        cards.write(t, alive, revenue)
-        a = np.flatnonzero(alive)
-        em_writer.write_table(pa.table({
-            "credit_code": codes[a], "month": np.full(len(a), month), "revenue": revenue[a],
-            "employment": employment[a], "kwh": kwh[a], "vat_sales": vat_sales[a], "si_headcount": headcount[a]},
-            schema=em_schema))
+    apart = _start_apart(scale, seed, root, out)
+    try:
+        samples = {}
+        survey = SurveyWriter(ent, root, manifest, seed)
+        for year in sorted({int(m[:4]) for m in MONTHS}):
+            samples[year] = draw_sample(sampling_frame(ent, year), year, seed)
+            write_sample(samples[year], year, root, manifest)
+            survey.set_sample(year, samples[year])
         bar.update(1)
-    em_writer.close()
 
-    prices = PricesWriter(params["products"], macro.cpi_group, root, manifest, seed)
-    prices.write_all(bar)
+        economy = EnterpriseEconomy(ent, ind, macro, seed)
+        vat = VatWriter(ent, ind, root, manifest, seed)
+        si = SocialInsuranceWriter(ent, root, manifest, seed)
+        elec = ElectricityWriter(ent, ind, root, manifest, seed)
+        jobs = JobAdsWriter(ent, macro, root, manifest, seed)
+        cards = CardWriter(ent, ind, macro, params["enterprises"], root, manifest, seed)
+        cards.write_merchants()
+
+        cls = ent["class_idx"].to_numpy()
+        retail_share = ind["retail_share"].to_numpy()[cls]
+        va_ratio = ind["va_ratio"].to_numpy()[cls]
+        codes = ent["credit_code"].to_numpy()
+        town = ent["township_code"].to_numpy()
+        retail_rev = np.zeros(len(MONTHS))
+        value_added = np.zeros(len(MONTHS))
+        town_emp = []
+        em_schema = pa.schema([("credit_code", pa.string()), ("month", pa.string()), ("revenue", pa.float64()),
+                               ("employment", pa.int64()), ("kwh", pa.float64()), ("vat_sales", pa.float64()),
+                               ("si_headcount", pa.int64())])
+        em_writer = pq.ParquetWriter(os.path.join(truth_dir, "enterprise_month.parquet"), em_schema, compression="zstd")
+        for t, month in enumerate(MONTHS):
+            alive, revenue, employment, kwh = economy.step(t)
+            retail_rev[t] = float((revenue * retail_share).sum())
+            value_added[t] = float((revenue * va_ratio).sum())
+            if month.endswith("-12"):
+                s = pd.Series(employment).groupby(town).sum()
+                town_emp.append(pd.DataFrame({"township_code": s.index, "year": int(month[:4]), "employment": s.to_numpy()}))
+            vat_sales = vat.write(t, alive, revenue)
+            headcount = si.headcount(t, alive, employment) if apart else si.write(t, alive, employment)
+            elec.write(t, alive, kwh, float(macro.kwh_season[t]))
+            survey.write(t, alive, revenue, employment)
+            jobs.write(t, alive, employment)
+            cards.write(t, alive, revenue)
+            a = np.flatnonzero(alive)
+            em_writer.write_table(pa.table({
+                "credit_code": codes[a], "month": np.full(len(a), month), "revenue": revenue[a],
+                "employment": employment[a], "kwh": kwh[a], "vat_sales": vat_sales[a], "si_headcount": headcount[a]},
+                schema=em_schema))
+            bar.update(1)
+        em_writer.close()
+
+        prices = PricesWriter(params["products"], macro.cpi_group, root, manifest, seed)
+        if apart is None:
+            prices.write_all(bar)
+        else:
+            manifest.files.extend(apart[1].result())
+            bar.update(len(PRICE_MONTHS))
+    finally:  # a failure here waits for the worker rather than leave it writing
+        if apart is not None:
+            apart[0].shutdown()
 
     truth = target_truth(retail_rev, value_added, macro.cpi_group, macro.cpi_weights, pd.concat(town_emp))
     write_official(releases(truth, seed), root, manifest)
