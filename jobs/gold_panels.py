@@ -386,8 +386,10 @@ def build_panels(ctx: JobContext) -> JobResult:
         return JobResult("gold_enterprise_month", "skipped", messages=(JobMessage.of("jobmsg.no_monthly_source"),))
     first, last = min(b[0] for b in bounds), max(b[1] for b in bounds)
     since = read_watermark(ctx, "gold_enterprise_month") if lake.exists("gold.enterprise_month") else None
+    # a table without rows (every row of its deliveries quarantined) has no newest row
     newest = max(r[0] for r in [enterprises.agg(F.max("_silver_updated_at")).collect()[0]] + [
-        df.agg(F.max("_silver_updated_at")).collect()[0] for df in sources.values() if df is not None])
+        df.agg(F.max("_silver_updated_at")).collect()[0] for df in sources.values() if df is not None]
+        if r[0] is not None)
     changed = _changed_periods(ctx, since, (first, last))
     if changed is not None and not changed:
         return JobResult("gold_enterprise_month", "skipped", messages=(JobMessage.of("jobmsg.no_silver_changes"),))

@@ -287,6 +287,9 @@ def build_linkage(ctx: JobContext) -> JobResult:
         done += 1
         det = det_all[det_all["source"] == source]
         records = source_records(source, df, det, register)
+        if records.empty:  # a table whose every row was quarantined: nothing to train on or score
+            notes.append(JobMessage.of("jobmsg.no_records", source=source))
+            continue
         stored = None
         if stored_df is not None:
             row = stored_df[(stored_df["source"] == source) & (stored_df["fingerprint"] == model_fingerprint(source))]
@@ -354,8 +357,14 @@ def build_linkage(ctx: JobContext) -> JobResult:
                "record_area string, register_name string, register_address string, register_industry string")
     lake.write("silver.link_review_queue", spark.createDataFrame(queue, schema=qschema)
                .withColumn("queued_run_id", F.lit(ctx.run_id)), mode="overwrite")
-    model_rows = pd.DataFrame(models)
-    if stored_df is not None:  # keep the training run of a reused model
+    model_rows = pd.DataFrame(models, columns=["source", "fingerprint", "model_json", "threshold", "trained_run_id",
+                                               "prior_json", "prior_mean"])
+    if stored_df is not None:
+        # a source not linked this time (no table, or no records) keeps its trained model
+        idle = stored_df[~stored_df["source"].isin(set(model_rows["source"]))]
+        if len(idle):
+            model_rows = pd.concat([model_rows, idle.reindex(columns=model_rows.columns)], ignore_index=True)
+        # keep the training run of a reused model
         prior = stored_df.set_index(["source", "fingerprint"])["trained_run_id"]
         model_rows["trained_run_id"] = [r if r is not None else prior.get((s, f)) for s, f, r in zip(
             model_rows["source"], model_rows["fingerprint"], model_rows["trained_run_id"])]

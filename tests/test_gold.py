@@ -248,3 +248,37 @@ def test_the_linkage_scores_again_only_records_a_change_can_reach(env):
     run_all(lake, settings)
     links = {r["record_id"]: r["credit_code"] for r in lake.read("silver.links").filter("source = 'electricity'").collect()}
     assert links["E2"] == c and unlinked(lake) == {("electricity", "E3")}
+
+
+def test_a_source_whose_every_row_was_quarantined_leaves_linkage_and_panel_running(env):
+    """A first delivery of which no row passes (here a month of electricity readings, none
+    of them a number) leaves an empty silver table. The linkage says it has nothing to link
+    for that source and keeps its trained model; the panel runs on the other sources. Before,
+    the linkage failed in Splink (one input frame) and the panel comparing the empty table's
+    newest row (None) with the others'."""
+    out, lake, settings = env
+    run_all(lake, settings)
+    trained = {r["source"]: r["model_json"] for r in lake.read("silver.linkage_models").collect()}
+    assert "electricity" in trained
+    # a lake that starts from deliveries of which every electricity row is bad
+    again = lake.root + "-again"
+    settings_again = settings.with_lake_root(again)
+    from workbench.lake import Lake
+
+    fresh = Lake(again, lake.spark)
+    (out / "deliveries" / "electricity" / "elec_2024-01.csv").write_bytes(
+        f"{ELEC}E1,友谊贸易（人民路店）,友谊县人民路1号,商业,2024-01,很多\nE2,某某加油站,不详,商业,2024-01,许多\n".encode())
+    results = run_all(fresh, settings_again)
+    assert fresh.exists("silver.electricity_monthly") and fresh.row_count("silver.electricity_monthly") == 0
+    said = [m for m in results["silver_linkage"].messages if m.key == "jobmsg.no_records"]
+    assert [dict(m.args)["source"] for m in said] == ["electricity"]
+    assert "银层" in said[0].text("zh") and "holds no records" in said[0].text("en")
+    assert results["gold_enterprise_month"].status == "ok"
+    assert {(r["credit_code"], str(r["period"])) for r in fresh.read("gold.enterprise_month").collect()} == {
+        (A, "2024-01-01"), (B, "2024-01-01")}
+    # on the first lake, a source whose table holds no records this time keeps its trained model
+    lake.write("silver.electricity_monthly", lake.read("silver.electricity_monthly").limit(0), mode="overwrite")
+    (linkage,) = run_jobs(["silver_linkage"], lake=lake, settings=settings)
+    assert linkage.status == "ok", linkage.message
+    assert [dict(m.args)["source"] for m in linkage.messages if m.key == "jobmsg.no_records"] == ["electricity"]
+    assert {r["source"]: r["model_json"] for r in lake.read("silver.linkage_models").collect()} == trained

@@ -1189,6 +1189,9 @@ MESSAGES: dict[str, dict[str, str]] = {
     "jobmsg.missing_tables": {"zh": "数据湖中尚无 {tables}", "en": "{tables} not in the lake yet"},
     "jobmsg.no_link_source": {"zh": "尚无可关联的数据源", "en": "no source to link yet"},
     "jobmsg.links_by_source": {"zh": "{source}：{n:,} 条关联", "en": "{source}: {n:,} links"},
+    "jobmsg.no_records": {"zh": "{source}：银层表中没有记录，本次不做关联（保留已训练的模型）",
+                          "en": "{source}: its silver table holds no records; not linked this time (its trained "
+                                "model is kept)"},
     "jobmsg.no_monthly_source": {"zh": "银层尚无月度数据源", "en": "no monthly source in silver yet"},
     "jobmsg.no_silver_changes": {"zh": "自上次构建以来银层无变化", "en": "no silver changes since the last build"},
     "jobmsg.full_rebuild": {"zh": "全部重建", "en": "full rebuild"},

@@ -336,7 +336,9 @@ def build_panel(lake: Lake, user: Any = "system", rules_dir=RULES_DIR, progress:
     survey = frames[rules.table]
     grid = editing.sample_grid(frames["silver.survey_sample"], frames["silver.enterprises"], survey.select("period"))
     failing = failing_cells(results, rules, tuple(p["severities"]))
-    inputs = editing.panel_inputs(grid, survey, lookup_frames(rules, frames), failing, rules.keys, p["group_by"])
+    keys = grid.unionByName(survey.select("credit_code", F.col("period").cast("date").alias("period")))
+    inputs = editing.panel_inputs(grid, survey, lookup_frames(rules, frames, within=keys), failing, rules.keys,
+                                  p["group_by"])
     progress("panel: imputing", 0.3)
     panel = editing.apply_manual(editing.impute(inputs, p), _manual_edits(lake))
     panel = panel.withColumn("batch_id", F.lit(batch))
