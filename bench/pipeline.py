@@ -42,6 +42,7 @@ class PeakMemory:
         self.children = 0
         self.job = ""
         self.per_job: dict[str, int] = {}
+        self.per_job_own: dict[str, int] = {}  # this process alone: what a job holds in pandas
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
@@ -64,6 +65,7 @@ class PeakMemory:
             self.peak = max(self.peak, own + children)
             if self.job:
                 self.per_job[self.job] = max(self.per_job.get(self.job, 0), own + children)
+                self.per_job_own[self.job] = max(self.per_job_own.get(self.job, 0), own)
             self._stop.wait(0.2)
 
     def __enter__(self) -> "PeakMemory":
@@ -113,11 +115,11 @@ def main() -> None:
         with PeakMemory() as memory:
             results = run_jobs("all", settings=settings, progress=memory.progress)
         total = time.perf_counter() - t
-        print(f"{'job':<34} {'status':<8} {'rows':>12} {'seconds':>8} {'rows/s':>10} {'peak GiB':>9}")
+        print(f"{'job':<34} {'status':<8} {'rows':>12} {'seconds':>8} {'rows/s':>10} {'peak GiB':>9} {'own GiB':>8}")
         for r in results:
             rows = max(r.rows_read, r.rows_written)
             print(f"{r.name:<34} {r.status:<8} {rows:>12,} {r.seconds:>8.1f} {rows / max(r.seconds, 1e-9):>10,.0f} "
-                  f"{memory.per_job.get(r.name, 0) / 2**30:>9.2f}")
+                  f"{memory.per_job.get(r.name, 0) / 2**30:>9.2f} {memory.per_job_own.get(r.name, 0) / 2**30:>8.2f}")
         bronze = sum(r.seconds for r in results if r.name.startswith("bronze_"))
         print(f"all jobs: {total:.1f} s; bronze {bronze:.1f} s = {bronze / baseline:.1f} x the hashing baseline; "
               f"{memory.summary()}")

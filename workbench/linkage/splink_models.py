@@ -367,7 +367,7 @@ class LinkageModel:
         shift, shifted = "", "p.match_weight"
         if prior is not None:
             con.register("wb_prior", pd.DataFrame({"credit_code": prior.index.astype(str),
-                                                   "shift": prior.to_numpy(dtype=float)}))
+                                                   "shift": prior.fillna(0.0).to_numpy(dtype=float)}))
             shift = "LEFT JOIN wb_prior s ON s.credit_code = CAST(p.credit_code AS VARCHAR)"
             shifted = "p.match_weight + coalesce(s.shift, 0.0)"
         drop = ""
