@@ -21,10 +21,16 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import shutil
 import tempfile
+from contextlib import contextmanager
 from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
 
 import pandas as pd
+import psutil
 from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -201,6 +207,25 @@ def changed_register(ctx: JobContext, enterprises_df: DataFrame, version: int, s
         .reset_index(drop=True) if codes else empty
 
 
+@contextmanager
+def spill_folder() -> Iterator[str]:
+    """A folder for DuckDB's spills during this run, named after this process, removed when the
+    run ends; one left by a run whose process is gone (killed) is removed by the next run."""
+    base = Path(tempfile.gettempdir())
+    for old in base.glob(f"{SPILL_PREFIX}*"):
+        pid = old.name[len(SPILL_PREFIX):].split("-")[0]
+        if pid.isdigit() and not psutil.pid_exists(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    folder = tempfile.mkdtemp(prefix=f"{SPILL_PREFIX}{os.getpid()}-")
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+SPILL_PREFIX = "workbench-linkage-"
+
+
 def kept_state(state: pd.DataFrame | None) -> tuple[pd.DataFrame | None, int | None]:
     """The records the last run left unlinked and the register version they were scored
     against; (None, None) when there are none, or they were scored with other standardisation
@@ -278,66 +303,73 @@ def build_linkage(ctx: JobContext) -> JobResult:
     all_links, queues, models, unlinked = [], [], [], []
     done = 0
     # DuckDB, in this process, holds at most its budget and spills the rest to a folder of its own
-    spill = tempfile.TemporaryDirectory(prefix="workbench-linkage-")
-    budget = DuckDBBudget(linkage_memory_limit(ctx.settings), spill.name)
-    for source, df in inputs.items():
-        if df is None:
-            continue
-        ctx.progress(0.1 + 0.8 * done / len(SOURCES), f"linking {source}")
-        done += 1
-        det = det_all[det_all["source"] == source]
-        records = source_records(source, df, det, register)
-        if records.empty:  # a table whose every row was quarantined: nothing to train on or score
-            notes.append(JobMessage.of("jobmsg.no_records", source=source))
-            continue
-        stored = None
-        if stored_df is not None:
-            row = stored_df[(stored_df["source"] == source) & (stored_df["fingerprint"] == model_fingerprint(source))]
-            if len(row):
-                rates_json = row["prior_json"].iat[0] if "prior_json" in row else None
-                mean = row["prior_mean"].iat[0] if "prior_mean" in row else None
-                stored = {"model_json": json.loads(row["model_json"].iat[0]), "threshold": row["threshold"].iat[0],
-                          "prior_rates": json.loads(rates_json) if isinstance(rates_json, str) else None,
-                          "prior_mean": float(mean) if mean is not None and pd.notna(mean) else None}
-        prior, rates, mean = source_prior(source, df, det, register, sizes, stored)
-        # a prior whose mean was not kept moved with the register: every unlinked record is scored
-        reach = None if prior is not None and stored is not None and stored["prior_mean"] is None \
-            else register_changed
-        prev = previous[previous["source"] == source] if previous is not None else None
-        scored = None
-        if unlinked_before is not None and stored is not None:
-            scored = unlinked_before[(unlinked_before["source"] == source)
-                                     & (unlinked_before["fingerprint"] == model_fingerprint(source))]
-        outcome = link_source(MODELS[source], register, records, previous=prev, decisions=decisions,
-                              skip=set(det["record_id"]), stored=stored, prior=prior, scored=scored,
-                              register_changed=reach, budget=budget)
-        all_links.append(outcome.links)
-        unlinked.append(outcome.unlinked.assign(source=source, fingerprint=model_fingerprint(source)))
-        raw_id = SOURCES[source][1]
-        name_col, address_col, area_col = QUEUE_RECORD[source]
-        cols = [c for c in (raw_id, name_col, address_col, area_col) if c]
-        pairs = outcome.queue.assign(source=source)
-        if previous_queue is not None:
-            standing = latest_decisions(decisions, source)  # an undone decision leaves its pair open
-            decided_ids = set(standing["record_id"])
-            old = previous_queue[(previous_queue["source"] == source)
-                                 & ~previous_queue["record_id"].isin(outcome.scored_ids | decided_ids)]
-            # pairs of records not scored again stay, shown with both sides as they are today
-            pairs = concat_rows([pairs, old], PAIR_COLUMNS)
-        raw = one_row_per_record(_pandas(df.select(*cols).distinct()), raw_id) \
-            if len(pairs) else pd.DataFrame(columns=["record_id", *cols[1:]])
-        queues.append(review_queue(source, pairs, raw, enterprises))
-        models.append({"source": source, "fingerprint": model_fingerprint(source),
-                       "model_json": json.dumps(outcome.model_json, ensure_ascii=False),
-                       "threshold": float(outcome.threshold),
-                       "trained_run_id": ctx.run_id if outcome.trained else None,
-                       "prior_json": json.dumps(rates, ensure_ascii=False) if rates else None,
-                       "prior_mean": mean})
-        notes.append(JobMessage.of("jobmsg.linked_trained" if outcome.trained else "jobmsg.linked", source=source,
-                                   links=len(outcome.links), scored=outcome.scored_records,
-                                   review=len(outcome.queue), threshold=float(outcome.threshold)))
+    with spill_folder() as spill:
+        budget = DuckDBBudget(linkage_memory_limit(ctx.settings), spill)
+        for source, df in inputs.items():
+            if df is None:
+                continue
+            ctx.progress(0.1 + 0.8 * done / len(SOURCES), f"linking {source}")
+            done += 1
+            det = det_all[det_all["source"] == source]
+            records = source_records(source, df, det, register)
+            if records.empty or register.empty:
+                # a table whose every row was quarantined: nothing to train on or score, and what
+                # the last run left (links, open pairs, unlinked records) stays as it was
+                notes.append(JobMessage.of("jobmsg.no_records", source=source if records.empty else "register"))
+                if previous is not None:
+                    all_links.append(previous[previous["source"] == source])
+                if previous_queue is not None:
+                    queues.append(previous_queue[previous_queue["source"] == source])
+                if unlinked_before is not None:
+                    unlinked.append(unlinked_before[unlinked_before["source"] == source])
+                continue
+            stored = None
+            if stored_df is not None:
+                row = stored_df[(stored_df["source"] == source) & (stored_df["fingerprint"] == model_fingerprint(source))]
+                if len(row):
+                    rates_json = row["prior_json"].iat[0] if "prior_json" in row else None
+                    mean = row["prior_mean"].iat[0] if "prior_mean" in row else None
+                    stored = {"model_json": json.loads(row["model_json"].iat[0]), "threshold": row["threshold"].iat[0],
+                              "prior_rates": json.loads(rates_json) if isinstance(rates_json, str) else None,
+                              "prior_mean": float(mean) if mean is not None and pd.notna(mean) else None}
+            prior, rates, mean = source_prior(source, df, det, register, sizes, stored)
+            # a prior whose mean was not kept moved with the register: every unlinked record is scored
+            reach = None if prior is not None and stored is not None and stored["prior_mean"] is None \
+                else register_changed
+            prev = previous[previous["source"] == source] if previous is not None else None
+            scored = None
+            if unlinked_before is not None and stored is not None:
+                scored = unlinked_before[(unlinked_before["source"] == source)
+                                         & (unlinked_before["fingerprint"] == model_fingerprint(source))]
+            outcome = link_source(MODELS[source], register, records, previous=prev, decisions=decisions,
+                                  skip=set(det["record_id"]), stored=stored, prior=prior, scored=scored,
+                                  register_changed=reach, budget=budget)
+            all_links.append(outcome.links)
+            unlinked.append(outcome.unlinked.assign(source=source, fingerprint=model_fingerprint(source)))
+            raw_id = SOURCES[source][1]
+            name_col, address_col, area_col = QUEUE_RECORD[source]
+            cols = [c for c in (raw_id, name_col, address_col, area_col) if c]
+            pairs = outcome.queue.assign(source=source)
+            if previous_queue is not None:
+                standing = latest_decisions(decisions, source)  # an undone decision leaves its pair open
+                decided_ids = set(standing["record_id"])
+                old = previous_queue[(previous_queue["source"] == source)
+                                     & ~previous_queue["record_id"].isin(outcome.scored_ids | decided_ids)]
+                # pairs of records not scored again stay, shown with both sides as they are today
+                pairs = concat_rows([pairs, old], PAIR_COLUMNS)
+            raw = one_row_per_record(_pandas(df.select(*cols).distinct()), raw_id) \
+                if len(pairs) else pd.DataFrame(columns=["record_id", *cols[1:]])
+            queues.append(review_queue(source, pairs, raw, enterprises))
+            models.append({"source": source, "fingerprint": model_fingerprint(source),
+                           "model_json": json.dumps(outcome.model_json, ensure_ascii=False),
+                           "threshold": float(outcome.threshold),
+                           "trained_run_id": ctx.run_id if outcome.trained else None,
+                           "prior_json": json.dumps(rates, ensure_ascii=False) if rates else None,
+                           "prior_mean": mean})
+            notes.append(JobMessage.of("jobmsg.linked_trained" if outcome.trained else "jobmsg.linked", source=source,
+                                       links=len(outcome.links), scored=outcome.scored_records,
+                                       review=len(outcome.queue), threshold=float(outcome.threshold)))
 
-    spill.cleanup()
     ctx.progress(0.9, "writing links")
     spark = enterprises_df.sparkSession
     links = concat_rows(all_links, LINK_COLUMNS)
@@ -357,18 +389,19 @@ def build_linkage(ctx: JobContext) -> JobResult:
                "record_area string, register_name string, register_address string, register_industry string")
     lake.write("silver.link_review_queue", spark.createDataFrame(queue, schema=qschema)
                .withColumn("queued_run_id", F.lit(ctx.run_id)), mode="overwrite")
-    model_rows = pd.DataFrame(models, columns=["source", "fingerprint", "model_json", "threshold", "trained_run_id",
-                                               "prior_json", "prior_mean"])
+    columns = ["source", "fingerprint", "model_json", "threshold", "trained_run_id", "prior_json", "prior_mean",
+               "saved_at"]
+    model_rows = pd.DataFrame(models, columns=columns[:-1]).assign(
+        saved_at=datetime.now(timezone.utc).replace(tzinfo=None))
     if stored_df is not None:
-        # a source not linked this time (no table, or no records) keeps its trained model
-        idle = stored_df[~stored_df["source"].isin(set(model_rows["source"]))]
-        if len(idle):
-            model_rows = pd.concat([model_rows, idle.reindex(columns=model_rows.columns)], ignore_index=True)
         # keep the training run of a reused model
         prior = stored_df.set_index(["source", "fingerprint"])["trained_run_id"]
         model_rows["trained_run_id"] = [r if r is not None else prior.get((s, f)) for s, f, r in zip(
             model_rows["source"], model_rows["fingerprint"], model_rows["trained_run_id"])]
-    model_rows["saved_at"] = datetime.now(timezone.utc).replace(tzinfo=None)
+        # a source not linked this time (no table, or no records) keeps its trained model as it was
+        idle = stored_df[~stored_df["source"].isin(set(model_rows["source"]))]
+        if len(idle):
+            model_rows = pd.concat([model_rows, idle.reindex(columns=columns)], ignore_index=True)
     lake.write("silver.linkage_models", spark.createDataFrame(
         model_rows[["source", "fingerprint", "model_json", "threshold", "trained_run_id", "saved_at", "prior_json",
                     "prior_mean"]],

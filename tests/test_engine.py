@@ -144,6 +144,9 @@ def test_work_beyond_the_memory_limit_is_refused_with_the_setting_to_change():
         with pytest.raises(Exception) as refused:
             left.join(right, "k").selectExpr("count(*)").collect()
         assert out_of_engine_memory(refused.value), str(refused.value)[:500]
+        from workbench.pipeline import failure_message
+
+        assert failure_message(refused.value, load_settings()).key == "jobmsg.engine_memory"
         assert not out_of_engine_memory(ValueError("column vat_sales not found"))
         said = JobMessage.of("jobmsg.engine_memory", limit="0.1 GiB")
         for lang in ("zh", "en"):

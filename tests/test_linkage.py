@@ -130,7 +130,7 @@ def test_the_linkage_duckdb_keeps_its_budget_spills_and_names_the_setting_when_i
     value) is refused, and the runner's message names the setting in both languages."""
     from workbench.config import load_settings
     from workbench.engine import linkage_memory_limit, machine_memory, out_of_linkage_memory
-    from workbench.pipeline import JobMessage
+    from workbench.pipeline import JobMessage, failure_message
 
     budget = DuckDBBudget(64 * 2**20, str(tmp_path))
     con = db_api(budget=budget)._con
@@ -145,12 +145,38 @@ def test_the_linkage_duckdb_keeps_its_budget_spills_and_names_the_setting_when_i
         con.execute("SELECT list(pad) FROM wide").fetchall()
     assert out_of_linkage_memory(refused.value), str(refused.value)[:300]
     assert not out_of_linkage_memory(ValueError("column name_core not found"))
+    # DuckDB's "failed to allocate" reads as the engine's words too: the runner names the linkage's setting
+    assert failure_message(refused.value, load_settings()).key == "jobmsg.linkage_memory"
     said = JobMessage.of("jobmsg.linkage_memory", limit="0.1 GiB")
     for lang in ("zh", "en"):
         assert "[linkage].memory_limit" in said.text(lang) and "WORKBENCH_LINKAGE_MEMORY_LIMIT" in said.text(lang)
     # "auto" is a quarter of the machine, as the engine's pool: half is left to pandas and the cache
     assert linkage_memory_limit(load_settings()) == max(machine_memory() // 4, 256 * 2**20)
     assert linkage_memory_limit(load_settings(environ={"WORKBENCH_LINKAGE_MEMORY_LIMIT": "3GiB"})) == 3 * 2**30
+
+
+def test_a_spill_folder_left_by_a_killed_linkage_is_removed_by_the_next(tmp_path, monkeypatch):
+    """DuckDB spills to a folder named after the linkage's process. A run killed (SIGKILL, the
+    kernel's out-of-memory killer) cannot remove it; the next run removes every such folder
+    whose process is gone, and leaves a running one's alone."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    from jobs.silver_linkage import SPILL_PREFIX, spill_folder
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = tmp_path / f"{SPILL_PREFIX}{gone.stdout.strip()}-abc"
+    (dead / "duckdb_temp_storage").mkdir(parents=True)
+    (dead / "duckdb_temp_storage" / "block.tmp").write_bytes(b"x" * 1024)
+    alive = tmp_path / f"{SPILL_PREFIX}{os.getppid()}-def"
+    alive.mkdir()
+    with spill_folder() as folder:
+        assert os.path.isdir(folder) and os.path.basename(folder).startswith(f"{SPILL_PREFIX}{os.getpid()}-")
+        assert not dead.exists() and alive.exists()
+    assert not os.path.exists(folder)
 
 
 # ---- the small demo: the job's links against the generator's truth ------------------

@@ -144,6 +144,17 @@ class Job:
     main: Callable[[JobContext], JobResult]
 
 
+def failure_message(exc: BaseException, settings: Settings) -> JobMessage:
+    """What the page says of a job that raised *exc*: the setting to change when it ran out of
+    memory (the linkage's DuckDB or the embedded engine), else the error itself."""
+    # DuckDB's words first: its "failed to allocate" also reads as the engine's
+    if out_of_linkage_memory(exc):
+        return JobMessage.of("jobmsg.linkage_memory", limit=f"{linkage_memory_limit(settings) / 2**30:.1f} GiB")
+    if settings.engine.embedded and out_of_engine_memory(exc):
+        return JobMessage.of("jobmsg.engine_memory", limit=f"{engine_memory_limit(settings) / 2**30:.1f} GiB")
+    return JobMessage.of("jobmsg.failed", error=f"{exc.__class__.__name__}: {exc}")
+
+
 class PipelineError(ValueError):
     """A pipeline that cannot run as declared: two jobs own one table, jobs wait for each other
     in a circle, or a job touched a table it did not declare. Carries a catalogued sentence
@@ -419,11 +430,7 @@ def run_jobs(
         except Exception as exc:  # reported per job, the run goes on
             # the page shows the error line; logs and the command line also get the traceback
             error = f"{exc.__class__.__name__}: {exc}"
-            said = JobMessage.of("jobmsg.failed", error=error)
-            if settings.engine.embedded and out_of_engine_memory(exc):
-                said = JobMessage.of("jobmsg.engine_memory", limit=f"{engine_memory_limit(settings) / 2**30:.1f} GiB")
-            elif out_of_linkage_memory(exc):
-                said = JobMessage.of("jobmsg.linkage_memory", limit=f"{linkage_memory_limit(settings) / 2**30:.1f} GiB")
+            said = failure_message(exc, settings)
             result = JobResult(name=name, status="failed", message=f"{error}\n{traceback.format_exc(limit=3)}",
                                messages=(said,))
         result.seconds = time.perf_counter() - started

@@ -27,6 +27,7 @@ from workbench.demo.official import releases, target_truth, write_official
 from workbench.demo.prices import PRICE_MONTHS, PricesWriter
 from workbench.demo.survey import SurveyWriter, draw_sample, sampling_frame, write_sample
 from workbench.demo.timeline import MONTHS
+from workbench.sources.parallel import orphan_guard
 
 SCALES = {"small": {"enterprises": 5_000, "products": 400},
           "medium": {"enterprises": 100_000, "products": 2_000},
@@ -54,10 +55,18 @@ def _write_apart(scale: str, seed: int, root: str, out: str) -> list[dict]:
 
 
 def _start_apart(scale: str, seed: int, root: str, out: str) -> tuple[ProcessPoolExecutor, Future] | None:
-    """:func:`_write_apart` in a worker process when this process may use two cores or more."""
-    if len(os.sched_getaffinity(0)) < 2:
+    """:func:`_write_apart` in a worker process when this process may use two cores or more.
+    The worker exits when this process is gone, even killed: it must not go on writing into a
+    folder a rerun is writing again."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    if cores < 2:
         return None
-    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("forkserver"))
+    initializer, initargs = orphan_guard()
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("forkserver"), initializer=initializer,
+                               initargs=initargs)
     return pool, pool.submit(_write_apart, scale, seed, root, out)
 
 

@@ -258,9 +258,13 @@ class LinkageModel:
 
         tables = [_frame(register, self.model, True).assign(source_dataset=REGISTER),
                   _frame(records, self.model, False).assign(source_dataset=self.model.source)]
-        counts = count_comparisons_from_blocking_rule(
-            table_or_tables=tables, blocking_rule=rule, link_type="link_only", db_api=db_api(budget=self.budget),
-            source_dataset_column_name="source_dataset", compute_post_filter_count=False)
+        api = db_api(budget=self.budget)
+        try:
+            counts = count_comparisons_from_blocking_rule(
+                table_or_tables=tables, blocking_rule=rule, link_type="link_only", db_api=api,
+                source_dataset_column_name="source_dataset", compute_post_filter_count=False)
+        finally:
+            api._con.close()
         return int(counts["number_of_comparisons_generated_pre_filter_conditions"])
 
     def training_sample(self, register: pd.DataFrame, records: pd.DataFrame) -> pd.DataFrame:
@@ -292,13 +296,12 @@ class LinkageModel:
         # linker_uid names one Linker session's cache tables, drawn at random: it is not part of
         # the model, and kept it made two trainings on the same records store different models
         self.model_json_ = {k: v for k, v in linker.misc.save_model_to_json().items() if k != "linker_uid"}
-        self.linker_ = linker
+        _close(linker)
         return self
 
     def with_model(self, model_json: dict) -> "LinkageModel":
         """Use a previously trained model (no training)."""
         self.model_json_ = model_json
-        self.linker_ = None
         return self
 
     def tf_columns(self) -> list[str]:
@@ -331,7 +334,10 @@ class LinkageModel:
         weights would drift with what happens to be left unlinked.
         """
         linker = self._scoring_linker(register, records, population)
-        pairs = linker.inference.predict(threshold_match_weight=min_weight).as_pandas_dataframe()
+        try:
+            pairs = linker.inference.predict(threshold_match_weight=min_weight).as_pandas_dataframe()
+        finally:
+            _close(linker)
         self.comparisons_ = len(pairs)
         if pairs.empty:
             return pd.DataFrame(columns=["record_id", "credit_code", "match_weight", "match_probability"])
@@ -359,7 +365,16 @@ class LinkageModel:
             if prior is not None and len(pairs):
                 pairs = apply_prior(pairs, prior)
             return best_per_record(pairs, rejected).drop(columns="runner_up_weight")
+        if prior is not None and not prior.index.is_unique:  # pandas' map refuses it too
+            raise ValueError("the prior's credit codes repeat: one weight shift per enterprise")
         linker = self._scoring_linker(register, records, population)
+        try:
+            return self._best_in_duckdb(linker, min_weight, prior, rejected)
+        finally:
+            _close(linker)
+
+    def _best_in_duckdb(self, linker, min_weight: float, prior: pd.Series | None,
+                        rejected: pd.DataFrame | None) -> pd.DataFrame:
         predictions = linker.inference.predict(threshold_match_weight=min_weight)
         con = linker._db_api._con
         table = predictions.physical_name
@@ -386,15 +401,24 @@ class LinkageModel:
                 SELECT p.record_id, p.credit_code, {shifted} AS match_weight, p.match_probability
                 FROM pairs p {shift} {drop})
             SELECT record_id, credit_code, match_weight, match_probability FROM (
-                SELECT *, row_number() OVER (PARTITION BY record_id
-                                             ORDER BY match_weight DESC, credit_code ASC) AS rank
+                SELECT *, row_number() OVER (PARTITION BY record_id  -- NaN last, as pandas sorts it
+                                             ORDER BY isnan(match_weight), match_weight DESC,
+                                                      credit_code ASC) AS rank
                 FROM weighed)
             WHERE rank = 1 ORDER BY record_id""").df()
-        predictions.drop_table_from_database_and_remove_from_cache()
         if prior is not None:  # the probability of the shifted weight, as apply_prior computes it
             best["match_probability"] = 1.0 / (1.0 + np.exp2(-best["match_weight"].to_numpy(dtype=float)))
         best["match_weight"] = best["match_weight"].astype(float)
         return best.reset_index(drop=True)
+
+
+def _close(linker) -> None:
+    """Close a linker's DuckDB now: Splink's linker and its database sit in reference cycles,
+    and an unclosed in-memory database held its tables (and its memory budget) until the
+    cycle collector ran, several at once."""
+    con = getattr(linker._db_api, "_con", None)
+    if con is not None and hasattr(con, "close"):
+        con.close()
 
 
 def expected_f1_threshold(weights) -> float:

@@ -42,7 +42,7 @@ def lookup_frames(rules: RuleSet, tables: Mapping[str, DataFrame],
         df = tables[table]
         if where:
             df = df.filter(where)
-        if within is not None:
+        if within is not None and set(on) <= set(within.columns):  # else keyed on a column a lookup adds
             df = df.join(within.select(*on).distinct(), list(on), "left_semi")
         agg = df.groupBy(*on).agg(*[F.expr(lk.value).alias(lk.name) for lk in lks])
         out.append((on, agg))

@@ -58,9 +58,9 @@ def _executor(workers: int) -> ProcessPoolExecutor:
                 atexit.unregister(_discard_pool)
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(["workbench.sources.readers"])
-            me = os.getpid()
-            _pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_stop_with,
-                                        initargs=(me, _start_ticks(me)))
+            initializer, initargs = orphan_guard()
+            _pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=initializer,
+                                        initargs=initargs)
             _pool_workers = workers
             # Registered now, after multiprocessing's own exit handler (which waits for every
             # child to end), so that it runs first (last in, first out) and tells the workers to
@@ -80,6 +80,13 @@ def _start_ticks(pid: int) -> tuple[str, bytes] | None:
         return None
     fields = data[data.rindex(b")") + 2:].split()  # after "pid (name) ": state is field 3, start 22
     return fields[0].decode(), fields[19]
+
+
+def orphan_guard() -> tuple[Callable[..., None], tuple[Any, ...]]:
+    """A pool initializer and its arguments that make each worker exit when this process is
+    gone, even killed with SIGKILL (:func:`_stop_with`)."""
+    me = os.getpid()
+    return _stop_with, (me, _start_ticks(me))
 
 
 def _stop_with(landing_pid: int, started: tuple[str, bytes] | None) -> None:
