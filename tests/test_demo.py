@@ -276,8 +276,18 @@ def test_online_prices_track_true_cpi(demo):
 def test_same_seed_gives_byte_identical_deliveries(demo, tmp_path, monkeypatch):
     """Twice, and once in one process: the second core writes the workbooks and the price
     scrapes from an economy it steps through itself, which must be the same files."""
+    import sys
+    import types
+
     from workbench.demo import generate as generation
 
+    # the worker must not run the parent's __main__ file again (here, as when a test has run a
+    # page script with runpy, a file that fails: before, the worker died and the pool broke)
+    script = tmp_path / "page.py"
+    script.write_text("raise SystemExit('not in a worker')\n")
+    main = types.ModuleType("__main__")
+    main.__file__ = str(script)
+    monkeypatch.setitem(sys.modules, "__main__", main)
     again = generate("small", SEED, str(tmp_path / "again"))
     assert {f["path"]: f["sha256"] for f in again["files"]} == {f["path"]: f["sha256"] for f in demo["files"]}
     monkeypatch.setattr(generation, "_start_apart", lambda *args: None)

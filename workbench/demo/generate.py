@@ -27,7 +27,7 @@ from workbench.demo.official import releases, target_truth, write_official
 from workbench.demo.prices import PRICE_MONTHS, PricesWriter
 from workbench.demo.survey import SurveyWriter, draw_sample, sampling_frame, write_sample
 from workbench.demo.timeline import MONTHS
-from workbench.sources.parallel import orphan_guard
+from workbench.sources.parallel import orphan_guard, without_main_module
 
 SCALES = {"small": {"enterprises": 5_000, "products": 400},
           "medium": {"enterprises": 100_000, "products": 2_000},
@@ -67,7 +67,8 @@ def _start_apart(scale: str, seed: int, root: str, out: str) -> tuple[ProcessPoo
     initializer, initargs = orphan_guard()
     pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("forkserver"), initializer=initializer,
                                initargs=initargs)
-    return pool, pool.submit(_write_apart, scale, seed, root, out)
+    with without_main_module():  # the worker starts at submit
+        return pool, pool.submit(_write_apart, scale, seed, root, out)
 
 
 def generate(scale: str, seed: int, out: str, progress: bool = False) -> dict:

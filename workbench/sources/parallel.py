@@ -16,11 +16,14 @@ from __future__ import annotations
 import atexit
 import multiprocessing
 import os
+import sys
 import threading
 import time
+import types
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 T = TypeVar("T")
@@ -80,6 +83,21 @@ def _start_ticks(pid: int) -> tuple[str, bytes] | None:
         return None
     fields = data[data.rindex(b")") + 2:].split()  # after "pid (name) ": state is field 3, start 22
     return fields[0].decode(), fields[19]
+
+
+@contextmanager
+def without_main_module() -> Iterator[None]:
+    """Start worker processes inside this block: a forkserver or spawned child runs the parent's
+    ``__main__`` file again before its work, and a process whose ``__main__`` is whatever ran it
+    last (a page script a test ran with runpy) would crash its workers. The workers' functions
+    live in importable modules and need nothing from ``__main__``."""
+    saved = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if saved is not None:
+            sys.modules["__main__"] = saved
 
 
 def orphan_guard() -> tuple[Callable[..., None], tuple[Any, ...]]:
