@@ -35,6 +35,14 @@ SCALES = {"small": {"enterprises": 5_000, "products": 400},
 _ENT_TRUTH_DROP = ["class_idx", "township_idx", "birth_month", "death_month", "fraud_start_idx"]
 
 
+def _world(scale: str, seed: int):
+    """The industries, the enterprises and the macro series of (scale, seed): built by the main
+    process and again by the worker, which must see the very same ones."""
+    ind = industry_table()
+    ent = build_enterprises(SCALES[scale]["enterprises"], np.random.default_rng([seed, 1]), build_geography(), ind)
+    return ind, ent, build_macro(np.random.default_rng([seed, 2]), ind)
+
+
 def _write_apart(scale: str, seed: int, root: str, out: str) -> list[dict]:
     """The social insurance workbooks and the price scrapes, the slowest files to write, for a
     second process: it builds the enterprises, the macro series and the economy again from
@@ -42,9 +50,7 @@ def _write_apart(scale: str, seed: int, root: str, out: str) -> list[dict]:
     random stream of its own per month). Returns their manifest entries."""
     params = SCALES[scale]
     manifest = Manifest(out, scale, seed)
-    ind = industry_table()
-    ent = build_enterprises(params["enterprises"], np.random.default_rng([seed, 1]), build_geography(), ind)
-    macro = build_macro(np.random.default_rng([seed, 2]), ind)
+    ind, ent, macro = _world(scale, seed)
     economy = EnterpriseEconomy(ent, ind, macro, seed)
     si = SocialInsuranceWriter(ent, root, manifest, seed)
     for t in range(len(MONTHS)):
@@ -89,10 +95,7 @@ def generate(scale: str, seed: int, out: str, progress: bool = False) -> dict:
     params = SCALES[scale]
     bar = tqdm(total=len(MONTHS) + len(PRICE_MONTHS) + 4, desc=f"demo {scale}", unit="step", disable=not progress)
 
-    geo = build_geography()
-    ind = industry_table()
-    ent = build_enterprises(params["enterprises"], np.random.default_rng([seed, 1]), geo, ind)
-    macro = build_macro(np.random.default_rng([seed, 2]), ind)
+    ind, ent, macro = _world(scale, seed)
     bar.update(1)
 
     write_register(ent, root, manifest, seed)
