@@ -7,7 +7,8 @@ with stage ``silver`` and a reason naming file, row, field and value), replace
 every personal column by its keyed pseudonym, derive the table's own columns,
 keep the latest delivery per business key, and write:
 
-* a period never seen before: overwrite of that partition (``replace_where``);
+* a period never seen before: overwrite of that partition (``replace_where``), in commits of
+  about ``[silver].rows_per_write`` rows (the engine sorts and spills one commit's rows);
 * a period already in silver (a late correction): ``MERGE`` by the key;
 * tables without periods: ``MERGE`` by the key.
 
@@ -80,24 +81,56 @@ def _date_list(values) -> str:
     return ", ".join(f"DATE '{v.isoformat()}'" for v in values)
 
 
-def _write_rows(lake, spec: SilverTable, rows: DataFrame) -> int:
+def period_groups(counts: dict, rows_per_write: int) -> list[list]:
+    """The periods of *counts* (period -> rows), in order, in consecutive groups of at most
+    *rows_per_write* rows each (a period larger than that is a group of its own)."""
+    groups: list[list] = []
+    size = 0
+    for period in sorted(counts):
+        if not groups or size + counts[period] > rows_per_write:
+            groups.append([])
+            size = 0
+        groups[-1].append(period)
+        size += counts[period]
+    return groups
+
+
+def _write_fresh(lake, spec: SilverTable, rows: DataFrame, groups: list[list]) -> int:
+    """Write the periods silver has never held, one commit per group of *groups*: the engine
+    sorts a commit's rows by period, so a group bounds its spill. A run killed between commits
+    leaves whole periods; the next run finds them present and merges them by key, which
+    duplicates nothing."""
+    written = 0
+    for periods in groups:
+        these = rows.filter(F.col(spec.period).isin(periods))
+        if not lake.exists(spec.table):
+            lake.write(spec.table, these, partition_by=[spec.period])
+            written += lake.rows_added(spec.table, None)
+        else:
+            before = lake.version(spec.table)
+            lake.write(spec.table, these, mode="overwrite",
+                       replace_where=f"{spec.period} IN ({_date_list(periods)})")
+            written += lake.rows_added(spec.table, before)
+        kill_point("silver.group_written")
+    return written
+
+
+def _write_rows(lake, spec: SilverTable, rows: DataFrame, rows_per_write: int) -> int:
     """Write *rows* to the silver table; the rows written."""
-    if not lake.exists(spec.table):
-        lake.write(spec.table, rows, partition_by=[spec.period] if spec.period else None)
-        return lake.rows_added(spec.table, None)
     if spec.period is None:
+        if not lake.exists(spec.table):
+            lake.write(spec.table, rows)
+            return lake.rows_added(spec.table, None)
         lake.merge(spec.table, rows, keys=list(spec.keys))
         return rows.count()
-    written = 0
-    touched = sorted(r[0] for r in rows.select(spec.period).distinct().collect() if r[0] is not None)
-    present = {r[0] for r in lake.read(spec.table).select(spec.period).distinct().collect()}
-    fresh = [p for p in touched if p not in present]
-    late = [p for p in touched if p in present]
-    if fresh:
-        before = lake.version(spec.table)
-        lake.write(spec.table, rows.filter(F.col(spec.period).isin(fresh)), mode="overwrite",
-                   replace_where=f"{spec.period} IN ({_date_list(fresh)})")
-        written += lake.rows_added(spec.table, before)
+    # a required column of the source: a row without it went to quarantine
+    counts = {r[0]: r[1] for r in rows.groupBy(spec.period).count().collect() if r[0] is not None}
+    present = set()
+    if lake.exists(spec.table):
+        present = {r[0] for r in lake.read(spec.table).select(spec.period).distinct().collect()}
+    fresh = {p: n for p, n in counts.items() if p not in present}
+    late = sorted(p for p in counts if p in present)
+    written = _write_fresh(lake, spec, rows, period_groups(fresh, rows_per_write)) if fresh else 0
     if late:
         late_rows = rows.filter(F.col(spec.period).isin(late))
         written += late_rows.count()  # a merge rewrites whole files: the log over-counts
@@ -143,7 +176,7 @@ def build(ctx: JobContext, spec: SilverTable) -> JobResult:
         if lake.exists(spec.table):
             # an incremental write reads the rows several times (periods, checks, merge)
             rows = scratch.keep(rows, "rows")
-        written = _write_rows(lake, spec, rows)
+        written = _write_rows(lake, spec, rows, ctx.settings.silver.rows_per_write)
     write_watermark(ctx, spec.job, newest["m"])
     return JobResult(spec.job, "ok", rows_read=newest["n"], rows_written=written, rows_quarantined=quarantined,
                      messages=(JobMessage.of("jobmsg.superseded", n=newest["n"] - quarantined - written),))

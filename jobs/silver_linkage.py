@@ -21,16 +21,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
-import tempfile
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Iterator
 
 import pandas as pd
-import psutil
 from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -49,6 +45,7 @@ from workbench.linkage.clusters import (
 )
 from workbench.linkage.splink_models import MODELS, DuckDBBudget
 from workbench.pipeline import Job, JobContext, JobMessage, JobResult, JobSpec
+from workbench.spill import process_folder
 
 SOURCES = {  # source -> (silver table, record id column)
     "electricity": ("silver.electricity_monthly", "account_id"),
@@ -211,14 +208,9 @@ def changed_register(ctx: JobContext, enterprises_df: DataFrame, version: int, s
 def spill_folder() -> Iterator[str]:
     """A folder for DuckDB's spills during this run, named after this process, removed when the
     run ends; one left by a run whose process is gone (killed) is removed by the next run."""
-    base = Path(tempfile.gettempdir())
-    for old in base.glob(f"{SPILL_PREFIX}*"):
-        pid = old.name[len(SPILL_PREFIX):].split("-")[0]
-        if pid.isdigit() and not psutil.pid_exists(int(pid)):
-            shutil.rmtree(old, ignore_errors=True)
-    folder = tempfile.mkdtemp(prefix=f"{SPILL_PREFIX}{os.getpid()}-")
+    folder = process_folder(SPILL_PREFIX)
     try:
-        yield folder
+        yield str(folder)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -158,6 +158,82 @@ def test_work_beyond_the_memory_limit_is_refused_with_the_setting_to_change():
     assert not small.running
 
 
+def test_spills_go_to_the_configured_folder_and_past_their_limit_the_job_names_the_setting(tmp_path):
+    """A partitioned write the engine sorts beyond 256 MiB of memory spills into a folder of this
+    process under [engine].spill_directory; past [engine].spill_limit it stops, and the runner's
+    message names the limit, the folder and the setting, in both languages. A folder a killed
+    workbench left there is removed when the next engine starts; its own goes when it stops."""
+    import os
+    import subprocess
+    import sys
+    import threading
+    import time
+    from pathlib import Path
+
+    from pyspark.sql import SparkSession
+
+    from workbench.engine import SPILL_PREFIX, embedded_server, engine_spill_limit, out_of_engine_spill
+    from workbench.pipeline import failure_message
+
+    spills = tmp_path / "spills"
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = spills / f"{SPILL_PREFIX}{gone.stdout.strip()}-left"
+    dead.mkdir(parents=True)
+    (dead / "sort.arrow").write_bytes(b"x" * 4096)
+    environ = {"WORKBENCH_ENGINE_MEMORY_LIMIT": "256MiB", "WORKBENCH_ENGINE_SPILL_DIRECTORY": str(spills),
+               "WORKBENCH_ENGINE_SPILL_LIMIT": "1GiB"}
+    settings = load_settings(environ=environ)
+    assert engine_spill_limit(settings, str(spills)) == 2**30
+    server = embedded_server(settings).start()
+    seen = []
+    try:
+        assert not dead.exists()
+        own = Path(server.spill_folder)
+        assert own.parent == spills and own.name.startswith(f"{SPILL_PREFIX}{os.getpid()}-")
+        session = SparkSession.builder.remote(server.url).create()
+        rows = session.range(4_000_000).selectExpr("CAST(id % 100 AS INT) AS period",
+                                                   "sha2(CAST(id AS STRING), 256) AS pad")
+        done = threading.Event()
+
+        def watch():
+            while not done.is_set():
+                seen.append(sum(f.stat().st_size for f in own.rglob("*") if f.is_file()))
+                time.sleep(0.05)
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        try:
+            rows.write.format("delta").partitionBy("period").save(str(tmp_path / "wide"))
+        finally:
+            done.set()
+            watcher.join()
+        assert max(seen) > 32 * 2**20, "the write did not spill into the configured folder"
+        session.stop()
+    finally:
+        server.stop()
+    assert not own.exists()
+
+    small = load_settings(environ={**environ, "WORKBENCH_ENGINE_SPILL_LIMIT": "64MiB"})
+    server = embedded_server(small).start()
+    try:
+        session = SparkSession.builder.remote(server.url).create()
+        rows = session.range(4_000_000).selectExpr("CAST(id % 100 AS INT) AS period",
+                                                   "sha2(CAST(id AS STRING), 256) AS pad")
+        with pytest.raises(Exception) as refused:
+            rows.write.format("delta").partitionBy("period").save(str(tmp_path / "refused"))
+        assert out_of_engine_spill(refused.value), str(refused.value)[:500]
+        said = failure_message(refused.value, small)
+        assert said.key == "jobmsg.engine_spill"
+        for lang in ("zh", "en"):
+            text = said.text(lang)
+            assert "[engine].spill_limit" in text and "WORKBENCH_ENGINE_SPILL_LIMIT" in text
+            assert "64 MiB" in text and str(spills) in text
+        assert not out_of_engine_spill(ValueError("column vat_sales not found"))
+        session.stop()
+    finally:
+        server.stop()
+
+
 def test_the_engine_stops_when_its_workbench_process_is_killed(tmp_path):
     """SIGKILL gives a process no chance to stop its children: the engine must go by itself,
     or every killed job would leave an engine holding memory and a port. It is first asked

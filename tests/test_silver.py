@@ -257,6 +257,85 @@ def test_a_silver_job_killed_after_typing_leaves_no_clear_value_and_the_next_run
     assert not (Path(lake.root) / SCRATCH_FOLDER / "silver_survey_returns").exists()
 
 
+def test_periods_are_grouped_into_commits_of_bounded_rows():
+    from datetime import date
+
+    from jobs.silver import period_groups
+
+    months = {date(2024, m, 1): n for m, n in zip(range(1, 7), (3, 1, 2, 7, 1, 1))}
+    assert period_groups(months, 4) == [[date(2024, 1, 1), date(2024, 2, 1)], [date(2024, 3, 1)],
+                                        [date(2024, 4, 1)], [date(2024, 5, 1), date(2024, 6, 1)]]
+    assert period_groups(months, 100) == [sorted(months)]
+    assert period_groups(months, 1) == [[p] for p in sorted(months)]
+    assert period_groups({}, 5) == []
+
+
+def _survey_months(out, months=("2024-01", "2024-02", "2024-03", "2024-04")):
+    for i, month in enumerate(months):
+        deliver(out, f"survey/survey_{month}.csv",
+                f"{SURVEY_HEADER}\n{A},{month},{10 + i},30,,,\n{B},{month},{20 + i},40,,,\n")
+
+
+def _survey_content(lake):
+    return sorted((r["credit_code"], str(r["period"]), float(r["revenue"]), r["employment"])
+                  for r in lake.read("silver.survey_returns").collect())
+
+
+def test_a_first_build_writes_its_months_in_commits_of_bounded_rows(env):
+    """Four months of two rows with [silver].rows_per_write = 4: two commits of two months each,
+    holding the same rows one commit would."""
+    from dataclasses import replace
+
+    from workbench.config import SilverSettings
+
+    out, lake, settings = env
+    _survey_months(out)
+    _, silver = run(lake, replace(settings, silver=SilverSettings(rows_per_write=4)),
+                    "bronze_survey", "silver_survey_returns")
+    assert silver.rows_written == 8
+    writes = [h for h in lake.history("silver.survey_returns") if h["operation"] == "WRITE"]
+    assert len(writes) == 2, [(h["operation"], h.get("operationParameters", {}).get("mode")) for h in writes]
+    assert _survey_content(lake) == sorted(
+        (code, f"2024-{m:02d}-01", (base + m - 1) * 10000.0, staff)
+        for m in range(1, 5) for code, base, staff in ((A, 10, 30), (B, 20, 40)))
+
+
+def test_a_first_build_killed_between_commits_is_finished_once_by_the_next_run(env):
+    """SIGKILL after the first of four one-month commits: the table holds whole months only, the
+    watermark has not moved, and the next run writes the rest and duplicates nothing."""
+    import os
+    import subprocess
+    import sys
+
+    from workbench.faults import KILL_AT_ENV, SILVER_POINTS
+
+    out, lake, settings = env
+    _survey_months(out)
+    run(lake, settings, "bronze_survey")
+    point = "silver.group_written"
+    assert point in SILVER_POINTS
+    repo = Path(__file__).resolve().parents[1]
+    script = Path(lake.root).parent / "silver_child.py"
+    script.write_text(SILVER_CHILD)
+    child_env = {**{k: v for k, v in os.environ.items() if not k.startswith("SPARK_")},
+                 KILL_AT_ENV: point, "PYTHONPATH": str(repo), "RUST_LOG": "error",
+                 "WORKBENCH_SILVER_ROWS_PER_WRITE": "2"}
+    done = subprocess.run([sys.executable, str(script)], cwd=repo, env=child_env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == -9, done.stderr[-2000:]
+    assert [str(p) for p in sorted({r["period"] for r in lake.read("silver.survey_returns").collect()})] \
+        == ["2024-01-01"]
+    assert lake.row_count("silver.survey_returns") == 2
+
+    (silver,) = run(lake, settings, "silver_survey_returns")
+    assert silver.rows_read == 8
+    assert _survey_content(lake) == sorted(
+        (code, f"2024-{m:02d}-01", (base + m - 1) * 10000.0, staff)
+        for m in range(1, 5) for code, base, staff in ((A, 10, 30), (B, 20, 40)))
+    _, again = run(lake, settings, "bronze_survey", "silver_survey_returns")
+    assert again.status == "skipped" and lake.row_count("silver.survey_returns") == 8
+
+
 def test_scratch_keeps_a_result_once_reads_an_empty_one_and_is_removed(spark, lake):
     from pyspark.sql import functions as F
 

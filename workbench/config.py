@@ -44,6 +44,13 @@ class EngineSettings:
     # The embedded engine's memory: "auto" (a quarter of the machine's memory) or a size
     # such as "6GiB" or "512MiB". The engine spills to disk rather than grow past it.
     memory_limit: str = "auto"
+    # Where the embedded engine spills what outgrows memory_limit: "auto" (the system's
+    # temporary folder) or a folder, such as one on the lake's disk when /tmp is small.
+    spill_directory: str = "auto"
+    # The most disk those spills may take: "auto" (half the free space of that folder's disk
+    # when the engine starts) or a size. Past it a job stops and says so, rather than fill
+    # the disk the lake and its commits are on.
+    spill_limit: str = "auto"
 
     @property
     def embedded(self) -> bool:
@@ -57,6 +64,14 @@ class LinkageSettings:
     # spills to a temporary folder rather than grow past it (by default it takes 80 % of
     # the machine, beside the engine's own pool).
     memory_limit: str = "auto"
+
+
+@dataclass(frozen=True)
+class SilverSettings:
+    # Months written to a silver table in one commit are grouped up to about this many rows.
+    # The engine sorts what one commit writes by month, spilling what exceeds its memory: a
+    # first build of a city's ten years of social insurance at once would spill tens of GB.
+    rows_per_write: int = 5_000_000
 
 
 @dataclass(frozen=True)
@@ -100,6 +115,7 @@ class Settings:
     lake: LakeSettings
     engine: EngineSettings = field(default_factory=EngineSettings)
     linkage: LinkageSettings = field(default_factory=LinkageSettings)
+    silver: SilverSettings = field(default_factory=SilverSettings)
     ui: UiSettings = field(default_factory=UiSettings)
     demo: DemoSettings = field(default_factory=DemoSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
@@ -121,13 +137,14 @@ class Settings:
         return os.path.join(self.demo_out, "deliveries")
 
     def with_lake_root(self, root: str | Path) -> "Settings":
-        return replace(self, lake=LakeSettings(root=str(root)))
+        return replace(self, lake=replace(self.lake, root=str(root)))
 
 
 _SECTIONS: dict[str, type] = {
     "lake": LakeSettings,
     "engine": EngineSettings,
     "linkage": LinkageSettings,
+    "silver": SilverSettings,
     "ui": UiSettings,
     "demo": DemoSettings,
     "privacy": PrivacySettings,
@@ -241,12 +258,15 @@ def load_settings(path: str | Path | None = None, environ: dict[str, str] | None
             f"[engine].remote in {origins.get(('engine', 'remote'), conf_path)}: {remote!r} is not a Spark Connect "
             "address; allowed values: empty (embedded Sail) or sc://host:port"
         )
-    for section in ("engine", "linkage"):
+    for section, key in (("engine", "memory_limit"), ("engine", "spill_limit"), ("linkage", "memory_limit")):
         try:
-            parse_memory_size(built[section].memory_limit)
+            parse_memory_size(getattr(built[section], key))
         except ValueError as exc:
-            raise SettingsError(f"[{section}].memory_limit in "
-                                f"{origins.get((section, 'memory_limit'), conf_path)}: {exc}") from None
+            raise SettingsError(f"[{section}].{key} in "
+                                f"{origins.get((section, key), conf_path)}: {exc}") from None
+    if built["silver"].rows_per_write < 1:
+        raise SettingsError(f"[silver].rows_per_write in {origins.get(('silver', 'rows_per_write'), conf_path)}: "
+                            f"{built['silver'].rows_per_write} is not allowed; allowed values: a whole number >= 1")
     return Settings(**built, source_file=str(conf_path))
 
 
@@ -265,6 +285,6 @@ def parse_memory_size(text: str) -> int | None:
                          "(or KB, MB, GB), e.g. 6GiB")
     size = int(float(match.group(1)) * _SIZE_UNITS[unit])
     if size < 64 * 2**20:
-        raise ValueError(f"{text!r} is below the smallest engine memory the workbench runs in (64MiB)")
+        raise ValueError(f"{text!r} is below the smallest size the workbench allows (64MiB)")
     return size
 

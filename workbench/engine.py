@@ -14,6 +14,7 @@ Nothing else in the workbench knows which one it is talking to.
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import re
 import shutil
@@ -56,10 +57,17 @@ _lock = threading.RLock()
 def _start_embedded_server(settings: Settings) -> str:
     # Its own process, not a thread of this one: its memory is bounded and measured apart
     # from the workbench's, and Python UDFs do not contend with this process for the GIL.
-    server = SailProcess(memory_limit=engine_memory_limit(settings)).start()
+    server = embedded_server(settings).start()
     _state.server = server
     atexit.register(_shutdown)
     return server.url
+
+
+def embedded_server(settings: Settings) -> "SailProcess":
+    """The embedded engine as *settings* bound it (memory, spill folder and its limit), not started."""
+    directory = engine_spill_directory(settings)
+    return SailProcess(memory_limit=engine_memory_limit(settings), spill_directory=directory,
+                       spill_limit=engine_spill_limit(settings, directory))
 
 
 def machine_memory() -> int:
@@ -86,6 +94,33 @@ def engine_memory_limit(settings: Settings) -> int:
     return parse_memory_size(settings.engine.memory_limit) or max(machine_memory() // 4, 256 * 2**20)
 
 
+SPILL_PREFIX = "workbench-engine-"
+
+
+def engine_spill_directory(settings: Settings) -> str:
+    """The folder under which the embedded engine's spill folder is made: ``[engine].spill_directory``,
+    or the system's temporary folder ("auto")."""
+    import tempfile
+
+    from workbench.config import resolve_path
+
+    value = settings.engine.spill_directory.strip()
+    return tempfile.gettempdir() if value.lower() in ("", "auto") else resolve_path(value)
+
+
+def engine_spill_limit(settings: Settings, directory: str) -> int:
+    """The most disk, in bytes, the embedded engine's spills may take: ``[engine].spill_limit``,
+    or half the free space of *directory*'s disk now ("auto"), so that a spill that outgrows it
+    fails the job with a message instead of filling the disk the lake's commits need."""
+    from workbench.config import parse_memory_size
+
+    explicit = parse_memory_size(settings.engine.spill_limit)
+    if explicit is not None:
+        return explicit
+    os.makedirs(directory, exist_ok=True)
+    return max(shutil.disk_usage(directory).free // 2, 256 * 2**20)
+
+
 def linkage_memory_limit(settings: Settings) -> int:
     """The linkage's DuckDB memory in bytes: ``[linkage].memory_limit``, or a quarter of the
     machine's memory ("auto"): beside the engine's quarter, half is left to pandas, the
@@ -96,6 +131,14 @@ def linkage_memory_limit(settings: Settings) -> int:
 
 
 _OUT_OF_MEMORY = re.compile(r"resources? exhausted|memory pool|failed to allocate", re.IGNORECASE)
+# DataFusion's words when spills pass the engine's temporary-disk limit (also "resources exhausted")
+_OUT_OF_SPILL = re.compile(r"disk space during the spilling process has exceeded|max_temp_directory_size",
+                           re.IGNORECASE)
+
+
+def out_of_engine_spill(error: BaseException) -> bool:
+    """Whether *error* is the engine refusing to spill past ``[engine].spill_limit``."""
+    return bool(_OUT_OF_SPILL.search(str(error)))
 
 
 def out_of_engine_memory(error: BaseException) -> bool:
@@ -344,10 +387,14 @@ class SailProcess:
     process imports (its ``sys.path``), so a UDF defined in a notebook or test module runs.
     """
 
-    def __init__(self, port: int | None = None, memory_limit: int | None = None):
+    def __init__(self, port: int | None = None, memory_limit: int | None = None,
+                 spill_directory: str | None = None, spill_limit: int | None = None):
         self.port = port or free_port()
         self.url = f"sc://127.0.0.1:{self.port}"
         self.memory_limit = memory_limit
+        self.spill_directory = spill_directory
+        self.spill_limit = spill_limit
+        self.spill_folder: str | None = None  # this server's own, under spill_directory
         self._proc: subprocess.Popen[bytes] | None = None
 
     def environment(self) -> dict[str, str]:
@@ -359,6 +406,10 @@ class SailProcess:
         if self.memory_limit is not None:
             env["SAIL_RUNTIME__MEMORY_POOL__TYPE"] = "fair"
             env["SAIL_RUNTIME__MEMORY_POOL__FAIR__MAX_SIZE"] = str(self.memory_limit)
+        if self.spill_folder is not None:
+            env["SAIL_RUNTIME__TEMPORARY_FILES__PATHS"] = json.dumps([self.spill_folder])
+        if self.spill_limit is not None:
+            env["SAIL_RUNTIME__TEMPORARY_FILES__MAX_SIZE"] = str(self.spill_limit)
         return env
 
     @property
@@ -370,6 +421,14 @@ class SailProcess:
         cmd = [sail, "spark", "server", "--ip", "127.0.0.1", "--port", str(self.port)] if sail else [
             sys.executable, "-m", "pysail", "spark", "server", "--ip", "127.0.0.1", "--port", str(self.port)
         ]
+        if self.spill_directory is not None:
+            # named after this process, which the server dies with: the next start removes
+            # the folder of a process that was killed before it could
+            from workbench.spill import process_folder
+
+            if self.spill_folder is not None:  # a restart after the server died
+                shutil.rmtree(self.spill_folder, ignore_errors=True)
+            self.spill_folder = str(process_folder(SPILL_PREFIX, self.spill_directory))
         self._proc = _launcher.popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                      env=self.environment(), preexec_fn=_parent_death_signal())
         deadline = time.monotonic() + timeout
@@ -398,3 +457,6 @@ class SailProcess:
             except subprocess.TimeoutExpired:
                 self._proc.kill()
         self._proc = None
+        if self.spill_folder is not None:
+            shutil.rmtree(self.spill_folder, ignore_errors=True)
+            self.spill_folder = None

@@ -15,7 +15,7 @@ KILL_AT_ENV = "WORKBENCH_FAULT_KILL_AT"
 
 # The named points, so a test cannot ask for one that no longer exists.
 RELEASE_POINTS = ("release.vintage_written", "release.report_stored", "release.record_written")
-SILVER_POINTS = ("silver.typed_kept",)
+SILVER_POINTS = ("silver.typed_kept", "silver.group_written")
 
 
 def kill_point(name: str) -> None:

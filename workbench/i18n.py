@@ -1169,6 +1169,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The engine's memory limit ({limit}) is too small for this job. Raise [engine].memory_limit in "
               "conf/workbench.toml (or WORKBENCH_ENGINE_MEMORY_LIMIT), e.g. \"8GiB\", and run the "
               "job again."},
+    "jobmsg.engine_spill": {
+        "zh": "计算引擎溢写到磁盘的临时文件超过了上限（{limit}，目录 {directory}）。请调高 conf/workbench.toml 中的 "
+              "[engine].spill_limit（或环境变量 WORKBENCH_ENGINE_SPILL_LIMIT），或用 [engine].spill_directory "
+              "指向空间更大的磁盘，然后重新运行本作业。",
+        "en": "The engine's temporary files on disk passed their limit ({limit}, under {directory}). Raise "
+              "[engine].spill_limit in conf/workbench.toml (or WORKBENCH_ENGINE_SPILL_LIMIT), or point "
+              "[engine].spill_directory at a larger disk, and run the job again."},
     "jobmsg.linkage_memory": {
         "zh": "记录链接（DuckDB）的内存上限（{limit}）不够本作业使用：同一分块的候选对无法溢写到磁盘。请调高 "
               "conf/workbench.toml 中的 [linkage].memory_limit（或环境变量 WORKBENCH_LINKAGE_MEMORY_LIMIT），"

@@ -33,7 +33,15 @@ from typing import Any, Callable, Iterator, Sequence
 import pyarrow as pa
 
 from workbench.config import Settings, load_settings
-from workbench.engine import engine_memory_limit, linkage_memory_limit, out_of_engine_memory, out_of_linkage_memory
+from workbench.engine import (
+    engine_memory_limit,
+    engine_spill_directory,
+    engine_spill_limit,
+    linkage_memory_limit,
+    out_of_engine_memory,
+    out_of_engine_spill,
+    out_of_linkage_memory,
+)
 from workbench.i18n import translate
 from workbench.lake import Lake
 from workbench.sources.lease import exclusive
@@ -144,12 +152,21 @@ class Job:
     main: Callable[[JobContext], JobResult]
 
 
+def _size(n: int) -> str:
+    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.0f} MiB"
+
+
 def failure_message(exc: BaseException, settings: Settings) -> JobMessage:
     """What the page says of a job that raised *exc*: the setting to change when it ran out of
-    memory (the linkage's DuckDB or the embedded engine), else the error itself."""
+    memory (the linkage's DuckDB or the embedded engine) or temporary disk, else the error itself."""
     # DuckDB's words first: its "failed to allocate" also reads as the engine's
     if out_of_linkage_memory(exc):
         return JobMessage.of("jobmsg.linkage_memory", limit=f"{linkage_memory_limit(settings) / 2**30:.1f} GiB")
+    # before memory: DataFusion words a full spill as "resources exhausted" too
+    if settings.engine.embedded and out_of_engine_spill(exc):
+        directory = engine_spill_directory(settings)
+        return JobMessage.of("jobmsg.engine_spill", directory=directory,
+                             limit=_size(engine_spill_limit(settings, directory)))
     if settings.engine.embedded and out_of_engine_memory(exc):
         return JobMessage.of("jobmsg.engine_memory", limit=f"{engine_memory_limit(settings) / 2**30:.1f} GiB")
     return JobMessage.of("jobmsg.failed", error=f"{exc.__class__.__name__}: {exc}")

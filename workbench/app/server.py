@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from workbench.config import load_settings
-from workbench.engine import SailProcess, engine_memory_limit
+from workbench.engine import embedded_server
 
 ENTRY = Path(__file__).resolve().parent / "main.py"
 # What Streamlit runs: main.py inside an st.App that adds the sign-in cookie routes.
@@ -52,7 +52,7 @@ def serve(port: int = 8501, headless: bool = False) -> int:
     env = dict(os.environ)
     sail = None
     if settings.engine.embedded:
-        sail = SailProcess(memory_limit=engine_memory_limit(settings)).start()
+        sail = embedded_server(settings).start()
         env["WORKBENCH_ENGINE_REMOTE"] = sail.url
     print(f"workbench: app on http://127.0.0.1:{port}  engine: {sail.url if sail else settings.engine.remote}")
     app = subprocess.Popen(streamlit_command(port, headless), env=env)
