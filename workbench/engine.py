@@ -121,6 +121,16 @@ def engine_spill_limit(settings: Settings, directory: str) -> int:
     return max(shutil.disk_usage(directory).free // 2, 256 * 2**20)
 
 
+def running_spill_limit(settings: Settings) -> tuple[str, int]:
+    """(folder, bytes) of the spill limit the running embedded engine was started with, or what
+    *settings* would give one started now ("auto" depends on the disk's free space then)."""
+    server = _state.server
+    if server is not None and server.spill_directory is not None and server.spill_limit is not None:
+        return server.spill_directory, server.spill_limit
+    directory = engine_spill_directory(settings)
+    return directory, engine_spill_limit(settings, directory)
+
+
 def linkage_memory_limit(settings: Settings) -> int:
     """The linkage's DuckDB memory in bytes: ``[linkage].memory_limit``, or a quarter of the
     machine's memory ("auto"): beside the engine's quarter, half is left to pandas, the

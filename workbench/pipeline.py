@@ -35,12 +35,11 @@ import pyarrow as pa
 from workbench.config import Settings, load_settings
 from workbench.engine import (
     engine_memory_limit,
-    engine_spill_directory,
-    engine_spill_limit,
     linkage_memory_limit,
     out_of_engine_memory,
     out_of_engine_spill,
     out_of_linkage_memory,
+    running_spill_limit,
 )
 from workbench.i18n import translate
 from workbench.lake import Lake
@@ -164,9 +163,8 @@ def failure_message(exc: BaseException, settings: Settings) -> JobMessage:
         return JobMessage.of("jobmsg.linkage_memory", limit=f"{linkage_memory_limit(settings) / 2**30:.1f} GiB")
     # before memory: DataFusion words a full spill as "resources exhausted" too
     if settings.engine.embedded and out_of_engine_spill(exc):
-        directory = engine_spill_directory(settings)
-        return JobMessage.of("jobmsg.engine_spill", directory=directory,
-                             limit=_size(engine_spill_limit(settings, directory)))
+        directory, limit = running_spill_limit(settings)
+        return JobMessage.of("jobmsg.engine_spill", directory=directory, limit=_size(limit))
     if settings.engine.embedded and out_of_engine_memory(exc):
         return JobMessage.of("jobmsg.engine_memory", limit=f"{engine_memory_limit(settings) / 2**30:.1f} GiB")
     return JobMessage.of("jobmsg.failed", error=f"{exc.__class__.__name__}: {exc}")
