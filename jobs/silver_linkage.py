@@ -392,8 +392,9 @@ def build_linkage(ctx: JobContext) -> JobResult:
             model_rows["source"], model_rows["fingerprint"], model_rows["trained_run_id"])]
         # a source not linked this time (no table, or no records) keeps its trained model as it was
         idle = stored_df[~stored_df["source"].isin(set(model_rows["source"]))]
-        if len(idle):
-            model_rows = pd.concat([model_rows, idle.reindex(columns=columns)], ignore_index=True)
+        if len(idle):  # (concatenating an empty frame is deprecated in pandas: its columns' types would count)
+            idle = idle.reindex(columns=columns)
+            model_rows = pd.concat([model_rows, idle], ignore_index=True) if len(model_rows) else idle
     lake.write("silver.linkage_models", spark.createDataFrame(
         model_rows[["source", "fingerprint", "model_json", "threshold", "trained_run_id", "saved_at", "prior_json",
                     "prior_mean"]],

@@ -150,7 +150,8 @@ diagnostics = marked(diagnostics[["statistic", "value"]]).assign(meaning=diagnos
     lambda k: t(f"sa.stat.{k}") if f"sa.stat.{k}" in MESSAGES else ""))
 widgets.formatted_table(diagnostics, "sa_diagnostics", variables=stat_variables, labels=stat_labels,
                         column_config=stat_config)
-widgets.downloads(pd.concat([quality, diagnostics[~diagnostics["statistic"].isin(quality["statistic"])]]),
+rest = diagnostics[~diagnostics["statistic"].isin(quality["statistic"])]
+widgets.downloads(pd.concat([quality, rest]) if len(rest) and len(quality) else (quality if len(quality) else rest),
                   f"seasonal_{name}_diagnostics", "sa_diagnostics_download", variables=stat_variables,
                   labels=stat_labels, title=f"{t('sa.diagnostics')} {name}")
 st.subheader(t("sa.coefficients"))
