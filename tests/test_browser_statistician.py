@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from browserkit import browser_page, check_page, cut_tables, serving, shot, sign_in
 from workbench.i18n import translate
@@ -28,9 +29,18 @@ def open_page(page, key: str, where: str) -> None:
     more = page.locator("[data-testid='stSidebarNavViewButton']")
     if not link.count() and more.count():  # the menu folds its later sections under "View N more"
         more.first.click()
-    link.click()
-    page.wait_for_url(re.compile(f"/{key}(\\?.*)?$"), timeout=60_000)  # the address keeps ?lang=
-    page.locator("[data-testid='stMain'] h1").first.wait_for(timeout=60_000)
+    # The menu is redrawn by every script run; on a loaded machine a click can land on a link
+    # being replaced and be lost (the address never changes), so a lost click is made again,
+    # as a user would, and only a navigation that never happens fails.
+    for attempt in range(3):
+        link.click()
+        try:
+            page.wait_for_url(re.compile(f"/{key}(\\?.*)?$"), timeout=30_000)  # the address keeps ?lang=
+            break
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
+    page.locator("[data-testid='stMain'] h1").first.wait_for(timeout=LONG)
     wait_idle(page)
     check_page(page, where)
 
