@@ -209,17 +209,31 @@ if __name__ == "__main__":
 """
 
 
-def test_a_silver_job_killed_after_typing_leaves_no_clear_value_and_the_next_run_builds_once(env):
-    """The typed rows are kept once in a scratch folder: a SIGKILL there leaves the copy behind
-    (pseudonymised: no clear name or phone outside bronze), the watermark unmoved, and the next
-    run removes the copy and writes every row once."""
+def killed_at(lake, point: str, **environ: str) -> None:
+    """Run the survey's silver job in a child process that SIGKILLs itself at *point*."""
     import os
     import subprocess
     import sys
 
+    from workbench.faults import KILL_AT_ENV, SILVER_POINTS
+
+    assert point in SILVER_POINTS
+    repo = Path(__file__).resolve().parents[1]
+    script = Path(lake.root).parent / "silver_child.py"
+    script.write_text(SILVER_CHILD)
+    child_env = {**{k: v for k, v in os.environ.items() if not k.startswith("SPARK_")},
+                 KILL_AT_ENV: point, "PYTHONPATH": str(repo), "RUST_LOG": "error", **environ}
+    done = subprocess.run([sys.executable, str(script)], cwd=repo, env=child_env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == -9, done.stderr[-2000:]
+
+
+def test_a_silver_job_killed_after_typing_leaves_no_clear_value_and_the_next_run_builds_once(env):
+    """The typed rows are kept once in a scratch folder: a SIGKILL there leaves the copy behind
+    (pseudonymised: no clear name or phone outside bronze), the watermark unmoved, and the next
+    run removes the copy and writes every row once."""
     import pyarrow.parquet as pq
 
-    from workbench.faults import KILL_AT_ENV, SILVER_POINTS
     from workbench.lake import SCRATCH_FOLDER
 
     out, lake, settings = env
@@ -227,16 +241,7 @@ def test_a_silver_job_killed_after_typing_leaves_no_clear_value_and_the_next_run
             f"{SURVEY_HEADER}\n{A},2024-01,12.5,30,张三,13800000000,2024-02-05 10:00:00\n"
             f"{B},2024-01,abc,31,李四,13900000000,2024-02-05 11:00:00\n")
     run(lake, settings, "bronze_survey")
-    point = "silver.typed_kept"
-    assert point in SILVER_POINTS
-    repo = Path(__file__).resolve().parents[1]
-    script = Path(lake.root).parent / "silver_child.py"
-    script.write_text(SILVER_CHILD)
-    child_env = {**{k: v for k, v in os.environ.items() if not k.startswith("SPARK_")},
-                 KILL_AT_ENV: point, "PYTHONPATH": str(repo), "RUST_LOG": "error"}
-    done = subprocess.run([sys.executable, str(script)], cwd=repo, env=child_env,
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == -9, done.stderr[-2000:]
+    killed_at(lake, "silver.typed_kept")
 
     left = Path(lake.root) / SCRATCH_FOLDER / "silver_survey_returns" / "typed"
     kept = pq.read_table(left)
@@ -303,26 +308,10 @@ def test_a_first_build_writes_its_months_in_commits_of_bounded_rows(env):
 def test_a_first_build_killed_between_commits_is_finished_once_by_the_next_run(env):
     """SIGKILL after the first of four one-month commits: the table holds whole months only, the
     watermark has not moved, and the next run writes the rest and duplicates nothing."""
-    import os
-    import subprocess
-    import sys
-
-    from workbench.faults import KILL_AT_ENV, SILVER_POINTS
-
     out, lake, settings = env
     _survey_months(out)
     run(lake, settings, "bronze_survey")
-    point = "silver.group_written"
-    assert point in SILVER_POINTS
-    repo = Path(__file__).resolve().parents[1]
-    script = Path(lake.root).parent / "silver_child.py"
-    script.write_text(SILVER_CHILD)
-    child_env = {**{k: v for k, v in os.environ.items() if not k.startswith("SPARK_")},
-                 KILL_AT_ENV: point, "PYTHONPATH": str(repo), "RUST_LOG": "error",
-                 "WORKBENCH_SILVER_ROWS_PER_WRITE": "2"}
-    done = subprocess.run([sys.executable, str(script)], cwd=repo, env=child_env,
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == -9, done.stderr[-2000:]
+    killed_at(lake, "silver.group_written", WORKBENCH_SILVER_ROWS_PER_WRITE="2")
     assert [str(p) for p in sorted({r["period"] for r in lake.read("silver.survey_returns").collect()})] \
         == ["2024-01-01"]
     assert lake.row_count("silver.survey_returns") == 2
