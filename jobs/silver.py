@@ -128,12 +128,12 @@ def _write_rows(lake, spec: SilverTable, rows: DataFrame, rows_per_write: int) -
     present = set()
     if lake.exists(spec.table):
         present = {r[0] for r in lake.read(spec.table).select(spec.period).distinct().collect()}
-    fresh = {p: n for p, n in counts.items() if p not in present}
-    late = sorted(p for p in counts if p in present)
-    if not counts and not lake.exists(spec.table):
+    elif not counts:
         # every delivered row was quarantined: the table exists, empty, for what reads it
         lake.write(spec.table, rows, partition_by=[spec.period])
         return 0
+    fresh = {p: n for p, n in counts.items() if p not in present}
+    late = sorted(p for p in counts if p in present)
     written = _write_fresh(lake, spec, rows, period_groups(fresh, rows_per_write)) if fresh else 0
     if late:
         late_rows = rows.filter(F.col(spec.period).isin(late))
