@@ -124,15 +124,11 @@ def engine_spill_limit(settings: Settings, directory: str) -> int:
 def running_spill_limit(settings: Settings) -> tuple[str, int]:
     """(folder, bytes) of the engine's spill limit: the one *settings* name, or, for "auto" (half
     the disk's free space when the engine started), the one this process's engine started with."""
-    from workbench.config import parse_memory_size
-
-    directory = engine_spill_directory(settings)
-    explicit = parse_memory_size(settings.engine.spill_limit)
-    if explicit is not None:
-        return directory, explicit
     server = _state.server
-    if server is not None and server.spill_directory is not None and server.spill_limit is not None:
+    auto = settings.engine.spill_limit.strip().lower() == "auto"
+    if auto and server is not None and server.spill_directory is not None and server.spill_limit is not None:
         return server.spill_directory, server.spill_limit
+    directory = engine_spill_directory(settings)
     return directory, engine_spill_limit(settings, directory)
 
 
