@@ -128,7 +128,7 @@ def test_a_wrong_memory_limit_is_refused_naming_the_setting(text):
         assert variable in str(refused.value)
 
 
-def test_work_beyond_the_memory_limit_is_refused_with_the_setting_to_change():
+def test_work_beyond_the_memory_limit_is_refused_with_the_setting_to_change(spark):  # spark: the Connect client imported
     """A join whose build side cannot spill, on an engine of 64 MiB: the engine refuses, and the
     runner's message says which setting lets it through, in both languages."""
     from pyspark.sql import SparkSession
@@ -158,7 +158,7 @@ def test_work_beyond_the_memory_limit_is_refused_with_the_setting_to_change():
     assert not small.running
 
 
-def test_spills_go_to_the_configured_folder_and_past_their_limit_the_job_names_the_setting(tmp_path):
+def test_spills_go_to_the_configured_folder_and_past_their_limit_the_job_names_the_setting(tmp_path, spark):
     """A partitioned write the engine sorts beyond 256 MiB of memory spills into a folder of this
     process under [engine].spill_directory; past [engine].spill_limit it stops, and the runner's
     message names the limit, the folder and the setting, in both languages. A folder a killed
